@@ -1,0 +1,322 @@
+// The C++ builder API: plain C++ that builds a graph.
+//
+//   adc::GraphBuilder b("example");
+//   adc::Value x1 = b.Input("x1", adc::DType::kF64, {});
+//   adc::Value x2 = b.Input("x2", adc::DType::kF64, {});
+//   b.Output("y", x1 * x2 - adc::Sin(x2));
+//   absl::StatusOr<adc::Graph> g = b.Build();
+//
+// Loops, functions and ifs on build-time values compose graphs naturally (a
+// loop that applies a layer k times builds k copies). Data-dependent
+// element-wise branches use Select.
+//
+// Binary ops follow NumPy broadcasting (explicit broadcast_to nodes are
+// inserted) and promote dtypes bool < i32 < i64 < f32 < f64 (explicit casts);
+// a C++ number mixes with a tensor in the tensor's dtype (`2 * x`, `x + 1`).
+//
+// Errors never crash: the first mistake (a shape mismatch, a bad axis, ...) is
+// recorded with the node it concerns, later ops return invalid Values, and
+// Build() returns the error.
+#ifndef ADC_GRAPH_BUILDER_H_
+#define ADC_GRAPH_BUILDER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "graph/graph.h"
+#include "graph/types.h"
+
+namespace adc {
+
+class GraphBuilder;
+
+// A handle to a value in a builder's graph. Cheap to copy.
+class Value {
+ public:
+  Value() = default;
+  Value(GraphBuilder* b, ValueId id) : b_(b), id_(id) {}
+
+  // False for a default-constructed Value and for results of failed ops.
+  bool valid() const { return b_ != nullptr && id_ >= 0; }
+  GraphBuilder* builder() const { return b_; }
+  ValueId id() const { return id_; }
+
+  // CHECK that the value is valid.
+  const TensorType& type() const;
+  DType dtype() const { return type().dtype; }
+  const Dims& dims() const { return type().dims; }
+  int rank() const { return type().rank(); }
+  // Size of `axis` (negative counts from the end).
+  int64_t dim(int axis) const;
+  const std::string& name() const;
+
+ private:
+  GraphBuilder* b_ = nullptr;
+  ValueId id_ = -1;
+};
+
+class GraphBuilder {
+ public:
+  // Builds a new graph.
+  explicit GraphBuilder(std::string graph_name = "graph");
+  // Appends to an existing graph, which must outlive the builder (passes use
+  // this to add nodes to the graph they transform).
+  explicit GraphBuilder(Graph* graph);
+  GraphBuilder(const GraphBuilder&) = delete;
+  GraphBuilder& operator=(const GraphBuilder&) = delete;
+
+  // A graph input fed at run time.
+  Value Input(absl::string_view name, DType dtype, Dims dims);
+  // An input with a stored value (a weight); callers may override it.
+  Value Parameter(absl::string_view name, Tensor value);
+  // Marks `value` as a graph output named `name` (names are unique).
+  void Output(absl::string_view name, Value value);
+
+  // Adds one node: checks arity and attributes, fills attribute defaults and
+  // infers its type. `name` is a hint made unique (default: the op name),
+  // prefixed by the current name scope.
+  Value AddOp(OpKind op, std::vector<Value> inputs, Attrs attrs = {},
+              absl::string_view name = "");
+  // A handle to an existing value of this builder's graph.
+  Value Wrap(ValueId id) { return Value(this, id); }
+  // Looks up a value (output names first, then value names).
+  Value Find(absl::string_view name);
+  // Renames the node behind `v` (e.g. to take gradients w.r.t. it by name).
+  Value Named(Value v, absl::string_view name);
+
+  // The first error, if any (OK otherwise).
+  const absl::Status& status() const { return status_; }
+  bool ok() const { return status_.ok(); }
+  // Records an error unless one is already recorded; returns Value().
+  Value Fail(absl::Status status);
+
+  // Verifies and returns the graph; the builder is left empty. Only for
+  // builders that own their graph.
+  absl::StatusOr<Graph> Build();
+  // The graph being built (owned or external).
+  Graph* graph() { return graph_; }
+  const Graph* graph() const { return graph_; }
+
+  // Nodes created from now on get this grad_level (set by autodiff).
+  void set_grad_level(int level) { grad_level_ = level; }
+  int grad_level() const { return grad_level_; }
+
+ private:
+  friend class NameScope;
+  friend class NoGradScope;
+
+  std::unique_ptr<Graph> owned_;
+  Graph* graph_;
+  absl::Status status_;
+  std::string scope_;
+  int no_grad_depth_ = 0;
+  int grad_level_ = 0;
+};
+
+// Prefixes the names of nodes created in its lifetime with "name/".
+class NameScope {
+ public:
+  NameScope(GraphBuilder& b, absl::string_view name);
+  ~NameScope();
+  NameScope(const NameScope&) = delete;
+  NameScope& operator=(const NameScope&) = delete;
+
+ private:
+  GraphBuilder& b_;
+  size_t saved_size_;
+};
+
+// Like torch.no_grad(): values computed in its lifetime carry no gradient
+// (each result is wrapped in stop_gradient). Inputs, parameters and values
+// created outside keep theirs.
+class NoGradScope {
+ public:
+  explicit NoGradScope(GraphBuilder& b) : b_(b) { ++b_.no_grad_depth_; }
+  ~NoGradScope() { --b_.no_grad_depth_; }
+  NoGradScope(const NoGradScope&) = delete;
+  NoGradScope& operator=(const NoGradScope&) = delete;
+
+ private:
+  GraphBuilder& b_;
+};
+
+// ---------------------------------------------------------------------------
+// Constants.
+// ---------------------------------------------------------------------------
+Value Constant(GraphBuilder& b, Tensor value);
+Value Scalar(GraphBuilder& b, double value, DType dtype = DType::kF32);
+// A tensor of `type` filled with `value` (a scalar constant broadcast).
+Value Full(GraphBuilder& b, const TensorType& type, double value);
+Value FullLike(Value x, double value);
+Value ZerosLike(Value x);
+Value OnesLike(Value x);
+// out[i0, ..., in] = i_axis, of the given dtype and dims.
+Value Iota(GraphBuilder& b, DType dtype, Dims dims, int64_t axis = 0);
+// [start, start + step, ...) below `stop` (above it for negative step).
+Value Arange(GraphBuilder& b, double start, double stop, double step = 1,
+             DType dtype = DType::kF32);
+
+// ---------------------------------------------------------------------------
+// Element-wise arithmetic, with NumPy broadcasting and dtype promotion.
+// ---------------------------------------------------------------------------
+Value operator+(Value a, Value b);
+Value operator-(Value a, Value b);
+Value operator*(Value a, Value b);
+Value operator/(Value a, Value b);
+Value operator-(Value a);
+Value operator+(Value a, double b);
+Value operator-(Value a, double b);
+Value operator*(Value a, double b);
+Value operator/(Value a, double b);
+Value operator+(double a, Value b);
+Value operator-(double a, Value b);
+Value operator*(double a, Value b);
+Value operator/(double a, Value b);
+Value Pow(Value a, Value b);
+Value Pow(Value a, double b);
+Value Pow(double a, Value b);
+Value Maximum(Value a, Value b);
+Value Maximum(Value a, double b);
+Value Minimum(Value a, Value b);
+Value Minimum(Value a, double b);
+// a * b, except 0 wherever b == 0 (even where a is inf or NaN).
+Value MulNoNan(Value a, Value b);
+
+Value Neg(Value x);
+Value Abs(Value x);
+Value Sign(Value x);
+Value Exp(Value x);
+Value Log(Value x);
+Value Log1p(Value x);
+Value Expm1(Value x);
+Value Sin(Value x);
+Value Cos(Value x);
+Value Tan(Value x);
+Value Tanh(Value x);
+Value Sigmoid(Value x);
+Value Sqrt(Value x);
+Value Rsqrt(Value x);
+Value Square(Value x);
+Value Reciprocal(Value x);
+Value Erf(Value x);
+Value Relu(Value x);
+// x for x > 0, alpha * x otherwise.
+Value LeakyRelu(Value x, double alpha = 0.01);
+// x for x > 0, alpha * (exp(x) - 1) otherwise.
+Value Elu(Value x, double alpha = 1.0);
+// log(1 + exp(x)), stable for any x.
+Value Softplus(Value x);
+Value Clip(Value x, std::optional<double> lo, std::optional<double> hi);
+
+// Comparisons (bool result, not differentiable).
+Value Lt(Value a, Value b);
+Value Le(Value a, Value b);
+Value Gt(Value a, Value b);
+Value Ge(Value a, Value b);
+Value Eq(Value a, Value b);
+Value Ne(Value a, Value b);
+Value Lt(Value a, double b);
+Value Le(Value a, double b);
+Value Gt(Value a, double b);
+Value Ge(Value a, double b);
+Value Eq(Value a, double b);
+Value Ne(Value a, double b);
+
+// cond ? on_true : on_false, element-wise, broadcasting all three. Gradients
+// are NaN-safe: the untaken branch gets an exact zero cotangent, and every
+// gradient rule maps a zero cotangent to zero even where its local
+// derivative is inf or NaN (so where(x > 0, log(x), 0) has gradient 0 at 0).
+Value Select(Value cond, Value on_true, Value on_false);
+Value Select(Value cond, Value on_true, double on_false);
+Value Select(Value cond, double on_true, Value on_false);
+inline Value Where(Value cond, Value a, Value b) { return Select(cond, a, b); }
+
+Value Cast(Value x, DType dtype);
+// Identity whose gradient is zero (torch's detach, JAX's stop_gradient).
+Value StopGradient(Value x);
+
+// ---------------------------------------------------------------------------
+// Reductions. Axes may be negative; without axes, reduce over all of them.
+// ---------------------------------------------------------------------------
+Value Sum(Value x);
+Value Sum(Value x, std::vector<int64_t> axes, bool keepdims = false);
+Value Mean(Value x);
+Value Mean(Value x, std::vector<int64_t> axes, bool keepdims = false);
+Value Max(Value x);
+Value Max(Value x, std::vector<int64_t> axes, bool keepdims = false);
+Value Min(Value x);
+Value Min(Value x, std::vector<int64_t> axes, bool keepdims = false);
+Value Prod(Value x);
+Value Prod(Value x, std::vector<int64_t> axes, bool keepdims = false);
+// log(sum(exp(x))), stable in value and gradient (max subtracted first).
+Value LogSumExp(Value x);
+Value LogSumExp(Value x, std::vector<int64_t> axes, bool keepdims = false);
+Value Softmax(Value x, int64_t axis = -1);
+Value LogSoftmax(Value x, int64_t axis = -1);
+
+// ---------------------------------------------------------------------------
+// Linear algebra.
+// ---------------------------------------------------------------------------
+// numpy.matmul: 1-D operands are promoted to matrices (and the added axis is
+// removed again); batch dimensions broadcast.
+Value MatMul(Value a, Value b);
+// Inner product of two 1-D tensors (a scalar).
+Value Dot(Value a, Value b);
+
+// ---------------------------------------------------------------------------
+// Shapes and data movement. Axes may be negative.
+// ---------------------------------------------------------------------------
+// At most one dim may be -1 (inferred).
+Value Reshape(Value x, Dims dims);
+// Default perm: reverse the axes.
+Value Transpose(Value x, std::vector<int64_t> perm = {});
+Value BroadcastTo(Value x, Dims dims);
+Value ExpandDims(Value x, int64_t axis);
+// Removes the given size-1 axes; without axes, every size-1 axis.
+Value Squeeze(Value x);
+Value Squeeze(Value x, std::vector<int64_t> axes);
+// Flattens to 2-D: dims before `axis` and from `axis` on (ONNX Flatten).
+Value Flatten(Value x, int64_t axis = 1);
+Value Concat(const std::vector<Value>& xs, int64_t axis);
+// Canonical slice of every axis: elements start, start + stride, ... while
+// before limit (strides may be negative; then limit < start, -1 allowed).
+Value Slice(Value x, std::vector<int64_t> start, std::vector<int64_t> limit,
+            std::vector<int64_t> stride = {});
+// NumPy x[start:stop:step] on one axis; negative and out-of-range start/stop
+// are handled like Python's.
+Value SliceAxis(Value x, int64_t axis, std::optional<int64_t> start,
+                std::optional<int64_t> stop, int64_t step = 1);
+// x[..., i, ...] on `axis`, dropping it (negative i counts from the end).
+Value Index(Value x, int64_t i, int64_t axis = 0);
+Value Reverse(Value x, std::vector<int64_t> axes);
+// Pads each axis by low/high elements of `value` (negative amounts crop) and
+// interior elements between neighbours.
+Value Pad(Value x, std::vector<int64_t> low, std::vector<int64_t> high,
+          double value = 0, std::vector<int64_t> interior = {});
+// out[..., j..., ...] = x[..., indices[j...], ...] along `axis`. Indices of
+// i32/i64; negative indices count from the end, out-of-range ones clamp.
+Value Gather(Value x, Value indices, int64_t axis = 0);
+// out = base; out[..., indices[j...], ...] += updates[..., j..., ...].
+Value ScatterAdd(Value base, Value indices, Value updates, int64_t axis = 0);
+Value CumSum(Value x, int64_t axis, bool exclusive = false,
+             bool reverse = false);
+
+// ---------------------------------------------------------------------------
+// Neural-network building blocks (compositions of the above).
+// ---------------------------------------------------------------------------
+// x @ w^T + bias, with w of shape [out, in] (torch.nn.Linear's layout).
+Value Linear(Value x, Value w, std::optional<Value> bias = std::nullopt);
+// mean((pred - target)^2).
+Value MseLoss(Value pred, Value target);
+// mean over the batch of -log_softmax(logits)[label]; logits [N, C], labels
+// [N] of an integer dtype.
+Value CrossEntropy(Value logits, Value labels);
+
+}  // namespace adc
+
+#endif  // ADC_GRAPH_BUILDER_H_

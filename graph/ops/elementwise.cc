@@ -1,0 +1,431 @@
+// Element-wise ops. Operands of binary and ternary ops have equal shapes and
+// dtypes (the builder inserts broadcast_to and cast).
+//
+// NaN-safe gradients: every chain-rule product whose local derivative can be
+// inf or NaN is written mul_no_nan(local, dy), which is 0 wherever dy == 0. So
+// the zero cotangent that select sends to its untaken branch stays zero, and
+// where(x > 0, log(x), 0) has gradient 0, not NaN, at x = 0 (JAX #1052,
+// PyTorch #68425).
+//
+// Gradients are only ever requested for floating-point values (autodiff does
+// not propagate through integer or bool values).
+#include <cmath>
+
+#include "graph/ops/op_util.h"
+
+namespace adc {
+namespace {
+
+using ops::Error;
+
+// ---------------------------------------------------------------------------
+// Shape rules.
+// ---------------------------------------------------------------------------
+absl::StatusOr<TensorType> InferUnaryFloat(const Node&,
+                                           absl::Span<const TensorType> in) {
+  ADC_RETURN_IF_ERROR(ops::RequireFloat(in[0], "operand"));
+  return in[0];
+}
+
+absl::StatusOr<TensorType> InferUnaryNumeric(const Node&,
+                                             absl::Span<const TensorType> in) {
+  if (in[0].dtype == DType::kBool) {
+    return Error("operand must be numeric, got ", in[0].ToString());
+  }
+  return in[0];
+}
+
+absl::StatusOr<TensorType> InferSameType(const Node&,
+                                         absl::Span<const TensorType> in) {
+  return in[0];
+}
+
+absl::StatusOr<TensorType> InferBinaryNumeric(const Node&,
+                                              absl::Span<const TensorType> in) {
+  ADC_RETURN_IF_ERROR(ops::RequireSameTypes(in));
+  if (in[0].dtype == DType::kBool) {
+    return Error("operands must be numeric, got ", in[0].ToString());
+  }
+  return in[0];
+}
+
+absl::StatusOr<TensorType> InferBinaryFloat(const Node&,
+                                            absl::Span<const TensorType> in) {
+  ADC_RETURN_IF_ERROR(ops::RequireSameTypes(in));
+  ADC_RETURN_IF_ERROR(ops::RequireFloat(in[0], "operands"));
+  return in[0];
+}
+
+absl::StatusOr<TensorType> InferCompare(const Node&,
+                                        absl::Span<const TensorType> in) {
+  ADC_RETURN_IF_ERROR(ops::RequireSameTypes(in));
+  return TensorType{DType::kBool, in[0].dims};
+}
+
+absl::StatusOr<TensorType> InferCast(const Node& node,
+                                     absl::Span<const TensorType> in) {
+  return TensorType{node.attrs.GetDType("dtype"), in[0].dims};
+}
+
+absl::StatusOr<TensorType> InferSelect(const Node&,
+                                       absl::Span<const TensorType> in) {
+  if (in[0].dtype != DType::kBool) {
+    return Error("condition must be bool, got ", in[0].ToString());
+  }
+  if (in[1] != in[2] || in[0].dims != in[1].dims) {
+    return Error("condition and branches must have equal shapes and the "
+                 "branches equal dtypes, got ",
+                 in[0].ToString(), ", ", in[1].ToString(), " and ",
+                 in[2].ToString());
+  }
+  return in[1];
+}
+
+// ---------------------------------------------------------------------------
+// Reference kernels.
+// ---------------------------------------------------------------------------
+using DoubleFn = double (*)(double);
+using IntFn = int64_t (*)(int64_t);
+
+absl::StatusOr<Tensor> MapUnary(const Node& node, const Tensor& x,
+                                DoubleFn f, IntFn g) {
+  Tensor out(node.type);
+  for (int64_t i = 0; i < out.num_elements(); ++i) {
+    if (IsFloat(x.dtype())) {
+      out.SetDouble(i, f(x.doubles()[i]));
+    } else {
+      out.SetInt(i, g(x.ints()[i]));
+    }
+  }
+  return out;
+}
+
+using DoubleFn2 = double (*)(double, double);
+using IntFn2 = int64_t (*)(int64_t, int64_t);
+
+// out[i] = f(a[i], b[i]); floating-point operands use f, integer ones g.
+Tensor MapBinary(const Node& node, const Tensor& a, const Tensor& b,
+                 DoubleFn2 f, IntFn2 g) {
+  Tensor out(node.type);
+  for (int64_t i = 0; i < out.num_elements(); ++i) {
+    if (IsFloat(a.dtype())) {
+      out.SetDouble(i, f(a.doubles()[i], b.doubles()[i]));
+    } else {
+      out.SetInt(i, g(a.ints()[i], b.ints()[i]));
+    }
+  }
+  return out;
+}
+
+double SigmoidD(double x) {
+  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
+  const double e = std::exp(x);
+  return e / (1.0 + e);
+}
+
+// sign(x) = 1, -1 or x (so 0, -0 and NaN map to themselves).
+double SignD(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : x; }
+int64_t SignI(int64_t x) { return (x > 0) - (x < 0); }
+
+// max/min propagate NaN (as torch.maximum and numpy.maximum).
+double MaxD(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+}
+double MinD(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
+}
+
+// Integer division truncates toward zero (C, ONNX); x / 0 = 0.
+int64_t DivI(int64_t a, int64_t b) {
+  if (b == 0) return 0;
+  if (b == -1) return static_cast<int64_t>(0ull - static_cast<uint64_t>(a));
+  return a / b;
+}
+
+int64_t WrapAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+int64_t WrapSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+int64_t WrapMul(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+}
+
+#define UNARY_EVAL(NAME, F, G)                                              \
+  absl::StatusOr<Tensor> NAME(const Node& node,                             \
+                              absl::Span<const Tensor* const> in) {         \
+    return MapUnary(node, *in[0], F, G);                                    \
+  }
+#define BINARY_EVAL(NAME, F, G)                                             \
+  absl::StatusOr<Tensor> NAME(const Node& node,                             \
+                              absl::Span<const Tensor* const> in) {         \
+    return MapBinary(node, *in[0], *in[1], F, G);                           \
+  }
+
+int64_t NoInt(int64_t) {
+  ADC_CHECK(false);  // The shape rule admits floating-point operands only.
+}
+int64_t NoInt2(int64_t, int64_t) { ADC_CHECK(false); }
+
+UNARY_EVAL(EvalNeg, [](double x) { return -x; },
+           [](int64_t x) { return WrapSub(0, x); })
+UNARY_EVAL(EvalAbs, [](double x) { return std::fabs(x); },
+           [](int64_t x) { return x < 0 ? WrapSub(0, x) : x; })
+UNARY_EVAL(EvalSign, SignD, SignI)
+UNARY_EVAL(EvalExp, [](double x) { return std::exp(x); }, NoInt)
+UNARY_EVAL(EvalLog, [](double x) { return std::log(x); }, NoInt)
+UNARY_EVAL(EvalLog1p, [](double x) { return std::log1p(x); }, NoInt)
+UNARY_EVAL(EvalExpm1, [](double x) { return std::expm1(x); }, NoInt)
+UNARY_EVAL(EvalSin, [](double x) { return std::sin(x); }, NoInt)
+UNARY_EVAL(EvalCos, [](double x) { return std::cos(x); }, NoInt)
+UNARY_EVAL(EvalTan, [](double x) { return std::tan(x); }, NoInt)
+UNARY_EVAL(EvalTanh, [](double x) { return std::tanh(x); }, NoInt)
+UNARY_EVAL(EvalSigmoid, SigmoidD, NoInt)
+UNARY_EVAL(EvalSqrt, [](double x) { return std::sqrt(x); }, NoInt)
+UNARY_EVAL(EvalErf, [](double x) { return std::erf(x); }, NoInt)
+UNARY_EVAL(EvalIdentity, [](double x) { return x; }, [](int64_t x) { return x; })
+
+BINARY_EVAL(EvalAdd, [](double a, double b) { return a + b; }, WrapAdd)
+BINARY_EVAL(EvalSub, [](double a, double b) { return a - b; }, WrapSub)
+BINARY_EVAL(EvalMul, [](double a, double b) { return a * b; }, WrapMul)
+BINARY_EVAL(EvalDiv, [](double a, double b) { return a / b; }, DivI)
+BINARY_EVAL(EvalPow, [](double a, double b) { return std::pow(a, b); }, NoInt2)
+BINARY_EVAL(EvalMaximum, MaxD,
+            [](int64_t a, int64_t b) { return std::max(a, b); })
+BINARY_EVAL(EvalMinimum, MinD,
+            [](int64_t a, int64_t b) { return std::min(a, b); })
+BINARY_EVAL(EvalMulNoNan,
+            [](double a, double b) { return b == 0 ? 0.0 : a * b; },
+            [](int64_t a, int64_t b) { return WrapMul(a, b); })
+
+// Comparisons: the operands' dtype decides how elements compare.
+template <typename Cmp>
+Tensor Compare(const Node& node, const Tensor& a, const Tensor& b, Cmp cmp) {
+  Tensor out(node.type);
+  for (int64_t i = 0; i < out.num_elements(); ++i) {
+    const bool r = IsFloat(a.dtype()) ? cmp(a.doubles()[i], b.doubles()[i])
+                                      : cmp(a.ints()[i], b.ints()[i]);
+    out.SetInt(i, r);
+  }
+  return out;
+}
+
+#define COMPARE_EVAL(NAME, OP)                                          \
+  absl::StatusOr<Tensor> NAME(const Node& node,                         \
+                              absl::Span<const Tensor* const> in) {     \
+    return Compare(node, *in[0], *in[1],                                \
+                   [](auto a, auto b) { return a OP b; });              \
+  }
+COMPARE_EVAL(EvalLess, <)
+COMPARE_EVAL(EvalLessEqual, <=)
+COMPARE_EVAL(EvalGreater, >)
+COMPARE_EVAL(EvalGreaterEqual, >=)
+COMPARE_EVAL(EvalEqual, ==)
+COMPARE_EVAL(EvalNotEqual, !=)
+
+absl::StatusOr<Tensor> EvalCast(const Node& node,
+                                absl::Span<const Tensor* const> in) {
+  return in[0]->CastTo(node.type.dtype);
+}
+
+absl::StatusOr<Tensor> EvalSelect(const Node& node,
+                                  absl::Span<const Tensor* const> in) {
+  Tensor out(node.type);
+  for (int64_t i = 0; i < out.num_elements(); ++i) {
+    ops::CopyElement(in[0]->ints()[i] ? *in[1] : *in[2], i, &out, i);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Gradient rules.
+// ---------------------------------------------------------------------------
+// y = -x; dx = -dy
+std::vector<Value> GradNeg(const GradContext& c) { return {-c.dy}; }
+
+// y = |x|; dx = dy * sign(x)
+std::vector<Value> GradAbs(const GradContext& c) {
+  return {MulNoNan(Sign(c.x[0]), c.dy)};
+}
+
+// y = exp(x); dx = dy * y
+std::vector<Value> GradExp(const GradContext& c) {
+  return {MulNoNan(c.y, c.dy)};
+}
+
+// y = log(x); dx = dy / x
+std::vector<Value> GradLog(const GradContext& c) {
+  return {MulNoNan(Reciprocal(c.x[0]), c.dy)};
+}
+
+// y = log1p(x); dx = dy / (1 + x)
+std::vector<Value> GradLog1p(const GradContext& c) {
+  return {MulNoNan(Reciprocal(1.0 + c.x[0]), c.dy)};
+}
+
+// y = expm1(x); dx = dy * (y + 1)
+std::vector<Value> GradExpm1(const GradContext& c) {
+  return {MulNoNan(c.y + 1.0, c.dy)};
+}
+
+// y = sin(x); dx = dy * cos(x)
+std::vector<Value> GradSin(const GradContext& c) {
+  return {MulNoNan(Cos(c.x[0]), c.dy)};
+}
+
+// y = cos(x); dx = -dy * sin(x)
+std::vector<Value> GradCos(const GradContext& c) {
+  return {MulNoNan(-Sin(c.x[0]), c.dy)};
+}
+
+// y = tan(x); dx = dy * (1 + y^2)
+std::vector<Value> GradTan(const GradContext& c) {
+  return {MulNoNan(1.0 + c.y * c.y, c.dy)};
+}
+
+// y = tanh(x); dx = dy * (1 - y^2)
+std::vector<Value> GradTanh(const GradContext& c) {
+  return {MulNoNan(1.0 - c.y * c.y, c.dy)};
+}
+
+// y = sigmoid(x); dx = dy * y * (1 - y)
+std::vector<Value> GradSigmoid(const GradContext& c) {
+  return {MulNoNan(c.y * (1.0 - c.y), c.dy)};
+}
+
+// y = sqrt(x); dx = dy * 0.5 / y
+std::vector<Value> GradSqrt(const GradContext& c) {
+  return {MulNoNan(0.5 / c.y, c.dy)};
+}
+
+// y = erf(x); dx = dy * 2 / sqrt(pi) * exp(-x^2)
+std::vector<Value> GradErf(const GradContext& c) {
+  const double two_over_sqrt_pi = 1.1283791670955125738961589031215452;
+  return {MulNoNan(two_over_sqrt_pi * Exp(-(c.x[0] * c.x[0])), c.dy)};
+}
+
+// y = cast(x); dx = cast(dy) back to x's dtype (only float -> float carries a
+// gradient).
+std::vector<Value> GradCast(const GradContext& c) {
+  if (!IsFloat(c.x[0].dtype())) return {Value()};
+  return {Cast(c.dy, c.x[0].dtype())};
+}
+
+// z = x + w; dx = dy, dw = dy
+std::vector<Value> GradAdd(const GradContext& c) { return {c.dy, c.dy}; }
+
+// z = x - w; dx = dy, dw = -dy
+std::vector<Value> GradSub(const GradContext& c) { return {c.dy, -c.dy}; }
+
+// z = x * w; dx = dy * w, dw = dy * x
+std::vector<Value> GradMul(const GradContext& c) {
+  return {MulNoNan(c.x[1], c.dy), MulNoNan(c.x[0], c.dy)};
+}
+
+// z = x / w; dx = dy / w, dw = -dy * z / w
+std::vector<Value> GradDiv(const GradContext& c) {
+  Value inv = Reciprocal(c.x[1]);
+  return {MulNoNan(inv, c.dy), MulNoNan(-(c.y * inv), c.dy)};
+}
+
+// z = x^w; dx = dy * w * x^(w-1), dw = dy * z * log(x)
+// Written mul_no_nan(x^(w-1), w * dy) and mul_no_nan(log(x), z * dy), so
+// w = 0 gives dx = 0 and x = 0 with z = 0 gives dw = 0 (as PyTorch).
+std::vector<Value> GradPow(const GradContext& c) {
+  Value x = c.x[0], w = c.x[1];
+  return {MulNoNan(Pow(x, w - 1.0), w * c.dy),
+          MulNoNan(Log(x), c.y * c.dy)};
+}
+
+// z = max(x, w); dx = dy where x > w, dy / 2 where x == w, else 0 (and dw
+// symmetrically): ties split the gradient, as torch.maximum and JAX.
+std::vector<Value> GradMaximum(const GradContext& c) {
+  Value x = c.x[0], w = c.x[1];
+  Value half = 0.5 * c.dy;
+  return {Select(Gt(x, w), c.dy, Select(Eq(x, w), half, 0.0)),
+          Select(Gt(w, x), c.dy, Select(Eq(x, w), half, 0.0))};
+}
+
+// z = min(x, w); as maximum with < for >.
+std::vector<Value> GradMinimum(const GradContext& c) {
+  Value x = c.x[0], w = c.x[1];
+  Value half = 0.5 * c.dy;
+  return {Select(Lt(x, w), c.dy, Select(Eq(x, w), half, 0.0)),
+          Select(Lt(w, x), c.dy, Select(Eq(x, w), half, 0.0))};
+}
+
+// z = mul_no_nan(x, w) = (w == 0 ? 0 : x * w);
+// dx = mul_no_nan(dy, w), dw = mul_no_nan(x, dy)
+std::vector<Value> GradMulNoNan(const GradContext& c) {
+  return {MulNoNan(c.dy, c.x[1]), MulNoNan(c.x[0], c.dy)};
+}
+
+// z = select(c, a, b); da = select(c, dy, 0), db = select(c, 0, dy)
+std::vector<Value> GradSelect(const GradContext& c) {
+  Value cond = c.x[0];
+  return {Value(), Select(cond, c.dy, 0.0), Select(cond, 0.0, c.dy)};
+}
+
+}  // namespace
+
+std::vector<OpDef> ElementwiseOpDefs() {
+  auto unary = [](OpKind kind, std::string name, InferFn infer, GradFn grad,
+                  EvalFn eval) {
+    return OpDef{kind, std::move(name), 1, 1, {}, infer,
+                 grad != nullptr, grad, eval};
+  };
+  auto binary = [](OpKind kind, std::string name, InferFn infer, GradFn grad,
+                   EvalFn eval) {
+    return OpDef{kind, std::move(name), 2, 2, {}, infer,
+                 grad != nullptr, grad, eval};
+  };
+  return {
+      unary(OpKind::kNeg, "neg", InferUnaryNumeric, GradNeg, EvalNeg),
+      unary(OpKind::kAbs, "abs", InferUnaryNumeric, GradAbs, EvalAbs),
+      // sign is piecewise constant: its derivative is 0 wherever it exists.
+      unary(OpKind::kSign, "sign", InferUnaryNumeric, nullptr, EvalSign),
+      unary(OpKind::kExp, "exp", InferUnaryFloat, GradExp, EvalExp),
+      unary(OpKind::kLog, "log", InferUnaryFloat, GradLog, EvalLog),
+      unary(OpKind::kLog1p, "log1p", InferUnaryFloat, GradLog1p, EvalLog1p),
+      unary(OpKind::kExpm1, "expm1", InferUnaryFloat, GradExpm1, EvalExpm1),
+      unary(OpKind::kSin, "sin", InferUnaryFloat, GradSin, EvalSin),
+      unary(OpKind::kCos, "cos", InferUnaryFloat, GradCos, EvalCos),
+      unary(OpKind::kTan, "tan", InferUnaryFloat, GradTan, EvalTan),
+      unary(OpKind::kTanh, "tanh", InferUnaryFloat, GradTanh, EvalTanh),
+      unary(OpKind::kSigmoid, "sigmoid", InferUnaryFloat, GradSigmoid,
+            EvalSigmoid),
+      unary(OpKind::kSqrt, "sqrt", InferUnaryFloat, GradSqrt, EvalSqrt),
+      unary(OpKind::kErf, "erf", InferUnaryFloat, GradErf, EvalErf),
+      OpDef{OpKind::kCast, "cast", 1, 1,
+            {{"dtype", AttrKind::kDType, std::nullopt}},
+            InferCast, true, GradCast, EvalCast},
+      // stop_gradient: y = x; no gradient flows.
+      unary(OpKind::kStopGradient, "stop_gradient", InferSameType, nullptr,
+            EvalIdentity),
+      binary(OpKind::kAdd, "add", InferBinaryNumeric, GradAdd, EvalAdd),
+      binary(OpKind::kSub, "sub", InferBinaryNumeric, GradSub, EvalSub),
+      binary(OpKind::kMul, "mul", InferBinaryNumeric, GradMul, EvalMul),
+      binary(OpKind::kDiv, "div", InferBinaryNumeric, GradDiv, EvalDiv),
+      binary(OpKind::kPow, "pow", InferBinaryFloat, GradPow, EvalPow),
+      binary(OpKind::kMaximum, "maximum", InferBinaryNumeric, GradMaximum,
+             EvalMaximum),
+      binary(OpKind::kMinimum, "minimum", InferBinaryNumeric, GradMinimum,
+             EvalMinimum),
+      binary(OpKind::kMulNoNan, "mul_no_nan", InferBinaryNumeric, GradMulNoNan,
+             EvalMulNoNan),
+      binary(OpKind::kLess, "less", InferCompare, nullptr, EvalLess),
+      binary(OpKind::kLessEqual, "less_equal", InferCompare, nullptr,
+             EvalLessEqual),
+      binary(OpKind::kGreater, "greater", InferCompare, nullptr, EvalGreater),
+      binary(OpKind::kGreaterEqual, "greater_equal", InferCompare, nullptr,
+             EvalGreaterEqual),
+      binary(OpKind::kEqual, "equal", InferCompare, nullptr, EvalEqual),
+      binary(OpKind::kNotEqual, "not_equal", InferCompare, nullptr,
+             EvalNotEqual),
+      OpDef{OpKind::kSelect, "select", 3, 3, {}, InferSelect, true,
+            GradSelect, EvalSelect},
+  };
+}
+
+}  // namespace adc

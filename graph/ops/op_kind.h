@@ -1,0 +1,83 @@
+// The one enumeration of op kinds. Every op kind has a definition (shape and
+// dtype rule, gradient rule, reference kernel) in graph/ops/*.cc and a Halide
+// lowering in codegen/; a `switch` over OpKind has no `default:` and the build
+// uses -Werror=switch, so adding a kind fails to compile wherever it must be
+// handled. tests/op_completeness_test.cc checks the tables.
+#ifndef ADC_GRAPH_OPS_OP_KIND_H_
+#define ADC_GRAPH_OPS_OP_KIND_H_
+
+namespace adc {
+
+enum class OpKind {
+  // Leaves. kInput and kParameter are graph inputs (GraphDef.inputs and
+  // GraphDef.parameters), never written as nodes.
+  kInput,
+  kParameter,
+  kConstant,  // attr value: tensor
+  kIota,      // attrs dtype, shape, axis: out[i] = i[axis]
+
+  // Element-wise unary.
+  kNeg,
+  kAbs,
+  kSign,
+  kExp,
+  kLog,
+  kLog1p,
+  kExpm1,
+  kSin,
+  kCos,
+  kTan,
+  kTanh,
+  kSigmoid,
+  kSqrt,
+  kErf,
+  kCast,          // attr dtype
+  kStopGradient,  // identity value, no gradient
+
+  // Element-wise binary; operands have equal shapes (the builder inserts
+  // broadcast_to) and equal dtypes.
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kPow,
+  kMaximum,
+  kMinimum,
+  kMulNoNan,  // x * y, but 0 wherever y == 0 (even if x is inf or NaN)
+  kLess,
+  kLessEqual,
+  kGreater,
+  kGreaterEqual,
+  kEqual,
+  kNotEqual,
+
+  // Element-wise ternary: select(cond, on_true, on_false).
+  kSelect,
+
+  // Reductions over attr axes, with attr keepdims.
+  kReduceSum,
+  kReduceMax,
+  kReduceMin,
+  kReduceProd,
+
+  // Batched matrix product [..., m, k] x [..., k, n] -> [..., m, n] with equal
+  // batch dims.
+  kMatMul,
+
+  // Data movement.
+  kReshape,      // attr shape
+  kTranspose,    // attr perm
+  kBroadcastTo,  // attr shape (NumPy rules)
+  kConcat,       // attr axis; 1 or more inputs
+  kSlice,        // attrs start, limit, stride (stride may be negative)
+  kPad,          // attrs low, high, interior (all >= 0), value
+  kGather,       // attr axis; (x, indices)
+  kScatterAdd,   // attr axis; (base, indices, updates)
+  kCumSum,       // attrs axis, exclusive, reverse
+};
+
+inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kCumSum) + 1;
+
+}  // namespace adc
+
+#endif  // ADC_GRAPH_OPS_OP_KIND_H_

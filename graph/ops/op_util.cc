@@ -1,0 +1,105 @@
+#include "graph/ops/op_util.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
+#include "graph/check.h"
+
+namespace adc::ops {
+
+absl::Status RequireFloat(const TensorType& t, absl::string_view what) {
+  if (IsFloat(t.dtype)) return absl::OkStatus();
+  return Error(what, " must be f32 or f64, got ", t.ToString());
+}
+
+absl::Status RequireSameTypes(absl::Span<const TensorType> inputs) {
+  for (const TensorType& t : inputs) {
+    if (t != inputs[0]) {
+      std::vector<std::string> types;
+      for (const TensorType& u : inputs) types.push_back(u.ToString());
+      return Error("operands must have equal types (broadcast and cast "
+                   "first), got ",
+                   absl::StrJoin(types, " and "));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDims(absl::Span<const int64_t> dims, absl::string_view what) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return Error(what, " ", DimsToString(dims), " has a negative size");
+    if (d > 0 && n > kMaxElements / d) {
+      return Error(what, " ", DimsToString(dims), " has more than ",
+                   kMaxElements, " elements");
+    }
+    n *= d;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAxis(int64_t axis, int rank, absl::string_view what) {
+  if (axis < 0 || axis >= rank) {
+    return Error(what, " ", axis, " is out of range for rank ", rank);
+  }
+  return absl::OkStatus();
+}
+
+void ForEachIndex(const Dims& dims,
+                  const std::function<void(const std::vector<int64_t>&,
+                                           int64_t)>& f) {
+  const int64_t n = NumElements(dims);
+  if (n == 0) return;
+  std::vector<int64_t> index(dims.size(), 0);
+  for (int64_t flat = 0; flat < n; ++flat) {
+    f(index, flat);
+    for (int d = static_cast<int>(dims.size()) - 1; d >= 0; --d) {
+      if (++index[d] < dims[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+void CopyElement(const Tensor& src, int64_t si, Tensor* dst, int64_t di) {
+  if (IsFloat(dst->dtype())) {
+    dst->mutable_doubles()[di] = src.doubles()[si];
+  } else {
+    dst->mutable_ints()[di] = src.ints()[si];
+  }
+}
+
+Tensor Rearrange(const Tensor& x, const TensorType& out_type,
+                 const std::function<int64_t(const std::vector<int64_t>&)>&
+                     source_flat_index) {
+  ADC_CHECK(out_type.dtype == x.dtype());
+  Tensor out(out_type);
+  ForEachIndex(out_type.dims, [&](const std::vector<int64_t>& index,
+                                  int64_t flat) {
+    CopyElement(x, source_flat_index(index), &out, flat);
+  });
+  return out;
+}
+
+Value SumToShape(Value dy, const Dims& dims) {
+  if (dy.dims() == dims) return dy;
+  const int lead = dy.rank() - static_cast<int>(dims.size());
+  std::vector<int64_t> axes;
+  for (int i = 0; i < dy.rank(); ++i) {
+    if (i < lead || (dims[i - lead] == 1 && dy.dims()[i] != 1)) {
+      axes.push_back(i);
+    }
+  }
+  return Reshape(Sum(dy, axes, /*keepdims=*/true), dims);
+}
+
+Value Unreduce(Value dy, const Dims& dims, const std::vector<int64_t>& axes,
+               bool keepdims) {
+  if (!keepdims) {
+    Dims kept = dims;
+    for (int64_t a : axes) kept[a] = 1;
+    dy = Reshape(dy, kept);
+  }
+  return BroadcastTo(dy, dims);
+}
+
+}  // namespace adc::ops

@@ -1,0 +1,44 @@
+// GraphDef (graph/graph.proto) <-> in-memory Graph, and graph files.
+//
+// GraphFromProto is the front door for user data: it resolves names, reports
+// unknown ops, dangling inputs, duplicate names and cycles, orders the nodes
+// topologically, infers every node's type (checking any declared one) and
+// verifies the result. Files ending in .pbtxt (or .txt) are protobuf text
+// format; anything else is binary. Binary and text forms round-trip exactly.
+#ifndef ADC_GRAPH_SERIALIZE_H_
+#define ADC_GRAPH_SERIALIZE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "graph/graph.h"
+#include "graph/graph.pb.h"
+
+namespace adc {
+
+// The GraphDef format version this build writes. Files with a higher version
+// are rejected; version 0 (absent) reads as 1.
+inline constexpr int kGraphFormatVersion = 1;
+
+absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def);
+proto::GraphDef GraphToProto(const Graph& graph);
+
+absl::StatusOr<Tensor> TensorFromProto(const proto::TensorProto& tensor);
+proto::TensorProto TensorToProto(const Tensor& tensor);
+
+// Reads/writes a GraphDef file (text for .pbtxt/.txt, else binary).
+absl::StatusOr<proto::GraphDef> ReadGraphDef(const std::string& path);
+absl::Status WriteGraphDef(const proto::GraphDef& def,
+                           const std::string& path);
+
+// ReadGraphDef + GraphFromProto; GraphToProto + WriteGraphDef.
+absl::StatusOr<Graph> LoadGraph(const std::string& path);
+absl::Status SaveGraph(const Graph& graph, const std::string& path);
+
+// Text-format conversions (for tests and tools).
+absl::StatusOr<Graph> GraphFromText(const std::string& pbtxt);
+std::string GraphToText(const Graph& graph);
+
+}  // namespace adc
+
+#endif  // ADC_GRAPH_SERIALIZE_H_

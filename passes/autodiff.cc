@@ -1,0 +1,226 @@
+#include "passes/autodiff.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "graph/builder.h"
+#include "graph/check.h"
+#include "graph/ops/op_def.h"
+#include "graph/verifier.h"
+
+namespace adc {
+namespace {
+
+absl::StatusOr<ValueId> ResolveWrt(const Graph& graph, const std::string& name) {
+  std::optional<ValueId> id = graph.Find(name);
+  if (!id) id = graph.FindOutput(name);
+  if (!id) {
+    return absl::NotFoundError(absl::StrCat(
+        "wrt: no value named '", name, "' in the graph"));
+  }
+  if (!IsFloat(graph.type(*id).dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "wrt: '", name, "' is ", graph.type(*id).ToString(),
+        "; only floating-point values have gradients"));
+  }
+  return *id;
+}
+
+// "<name>.grad", or "<name>.grad2", ".grad3", ... when taken.
+std::string GradOutputName(const Graph& graph, const std::string& name) {
+  std::string base = absl::StrCat(name, ".grad");
+  if (!graph.FindOutput(base)) return base;
+  for (int k = 2;; ++k) {
+    std::string candidate = absl::StrCat(base, k);
+    if (!graph.FindOutput(candidate)) return candidate;
+  }
+}
+
+absl::StatusOr<Value> MakeSeed(GraphBuilder& b, const GradOptions& options,
+                               const std::string& of_name,
+                               const TensorType& of_type) {
+  if (options.seed.empty()) {
+    if (of_type.num_elements() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "grad can be implicitly created only for scalar outputs: '",
+          of_name, "' has shape ", DimsToString(of_type.dims), " (",
+          of_type.ToString(), "); give a seed (--seed ones, or --seed NAME "
+          "for a new input holding the vector of the vector-Jacobian "
+          "product)"));
+    }
+    return Full(b, of_type, 1.0);
+  }
+  if (options.seed == "ones") return Full(b, of_type, 1.0);
+  std::optional<ValueId> existing = b.graph()->Find(options.seed);
+  if (existing) {
+    const Node& node = b.graph()->node(*existing);
+    if (node.op != OpKind::kInput || node.type != of_type) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "seed: '", options.seed, "' already names a value that is not an "
+          "input of type ", of_type.ToString(), " (the type of '", of_name,
+          "')"));
+    }
+    return b.Wrap(*existing);
+  }
+  Value seed = b.Input(options.seed, of_type.dtype, of_type.dims);
+  if (!b.ok()) return b.status();
+  return seed;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> AddGradients(
+    Graph* graph, const GradOptions& options) {
+  // Resolve `of` and `wrt`.
+  std::optional<ValueId> of_id = graph->FindOutputOrValue(options.of);
+  if (!of_id) {
+    return absl::NotFoundError(absl::StrCat(
+        "of: no output or value named '", options.of, "' to differentiate"));
+  }
+  const ValueId of = *of_id;
+  const TensorType of_type = graph->type(of);
+  if (!IsFloat(of_type.dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "of: '", options.of, "' is ", of_type.ToString(),
+        "; only floating-point values can be differentiated"));
+  }
+  std::vector<ValueId> wrt;
+  std::vector<std::string> wrt_names;
+  if (options.wrt.empty()) {
+    for (ValueId id = 0; id < graph->num_nodes(); ++id) {
+      const Node& node = graph->node(id);
+      if ((node.op == OpKind::kInput || node.op == OpKind::kParameter) &&
+          IsFloat(node.type.dtype)) {
+        wrt.push_back(id);
+        wrt_names.push_back(node.name);
+      }
+    }
+    if (wrt.empty()) {
+      return absl::InvalidArgumentError(
+          "wrt: the graph has no floating-point inputs or parameters");
+    }
+  } else {
+    absl::flat_hash_set<std::string> seen;
+    for (const std::string& name : options.wrt) {
+      if (!seen.insert(name).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("wrt: '", name, "' is listed twice"));
+      }
+      ADC_ASSIGN_OR_RETURN(ValueId id, ResolveWrt(*graph, name));
+      wrt.push_back(id);
+      wrt_names.push_back(name);
+    }
+  }
+
+  int level = 1;
+  for (const Node& node : graph->nodes()) {
+    level = std::max(level, node.grad_level + 1);
+  }
+  const int n = graph->num_nodes();  // The graph being differentiated.
+  GraphBuilder b(graph);
+  b.set_grad_level(level);
+  NameScope scope(b, level == 1 ? "grad" : absl::StrCat("grad", level));
+  ADC_ASSIGN_OR_RETURN(Value seed, MakeSeed(b, options, options.of, of_type));
+
+  // A value is relevant when it depends on a wrt and `of` depends on it, both
+  // through differentiable ops on floating-point values.
+  std::vector<bool> is_wrt(n, false), depends(n, false), reaches(n, false);
+  for (ValueId w : wrt) is_wrt[w] = true;
+  auto carries = [&](ValueId id) {
+    const Node& node = graph->node(id);
+    return GetOpDef(node.op).differentiable && IsFloat(node.type.dtype);
+  };
+  for (ValueId i = 0; i < n; ++i) {
+    depends[i] = is_wrt[i];
+    if (!carries(i)) continue;
+    for (ValueId in : graph->node(i).inputs) {
+      depends[i] = depends[i] || depends[in];
+    }
+  }
+  reaches[of] = true;
+  for (ValueId i = of; i >= 0; --i) {
+    if (!reaches[i] || !carries(i)) continue;
+    for (ValueId in : graph->node(i).inputs) reaches[in] = true;
+  }
+  auto relevant = [&](ValueId id) { return depends[id] && reaches[id]; };
+
+  // Sweep backwards from `of`, summing cotangents.
+  std::vector<Value> cotangent(n);
+  if (relevant(of)) cotangent[of] = seed;
+  for (ValueId i = of; i >= 0; --i) {
+    if (!relevant(i) || !cotangent[i].valid() || !carries(i)) continue;
+    const Node node = graph->node(i);
+    bool any_input = false;
+    for (ValueId in : node.inputs) any_input = any_input || relevant(in);
+    if (!any_input) continue;
+    GradContext ctx{&b, node, {}, b.Wrap(i), cotangent[i]};
+    for (ValueId in : node.inputs) ctx.x.push_back(b.Wrap(in));
+    std::vector<Value> grads = GetOpDef(node.op).grad(ctx);
+    if (!b.ok()) {
+      return absl::Status(b.status().code(),
+                          absl::StrCat("while differentiating node ", i, " '",
+                                       node.name, "' (",
+                                       GetOpDef(node.op).name,
+                                       "): ", b.status().message()));
+    }
+    ADC_CHECK_MSG(grads.size() == node.inputs.size(),
+                  absl::StrCat("gradient rule of ", GetOpDef(node.op).name,
+                               " returned ", grads.size(), " cotangents"));
+    for (size_t k = 0; k < grads.size(); ++k) {
+      const ValueId in = node.inputs[k];
+      if (!relevant(in) || !grads[k].valid()) continue;
+      ADC_CHECK_MSG(grads[k].type() == graph->type(in),
+                    absl::StrCat("gradient rule of ", GetOpDef(node.op).name,
+                                 " gave ", grads[k].type().ToString(),
+                                 " for input ", k, " of type ",
+                                 graph->type(in).ToString()));
+      cotangent[in] =
+          cotangent[in].valid() ? cotangent[in] + grads[k] : grads[k];
+    }
+  }
+
+  // One output per wrt.
+  std::vector<std::string> names;
+  for (size_t k = 0; k < wrt.size(); ++k) {
+    Value g = cotangent[wrt[k]];
+    if (!g.valid()) {
+      if (!options.allow_unused) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "wrt: '", wrt_names[k], "' does not affect '", options.of,
+            "' (pass allow_unused to get zeros)"));
+      }
+      g = ZerosLike(b.Wrap(wrt[k]));
+    }
+    if (!b.ok()) return b.status();
+    names.push_back(GradOutputName(*graph, wrt_names[k]));
+    graph->AddOutput(names.back(), g.id(), /*is_gradient=*/true);
+  }
+
+  // Remove the gradient nodes nothing uses (cotangents of inputs that were
+  // not asked for, partial sums superseded by others, ...).
+  std::vector<bool> live(graph->num_nodes(), false);
+  for (const GraphOutput& out : graph->outputs()) live[out.value] = true;
+  for (ValueId i = graph->num_nodes() - 1; i >= 0; --i) {
+    if (!live[i]) continue;
+    for (ValueId in : graph->node(i).inputs) live[in] = true;
+  }
+  std::vector<bool> remove(graph->num_nodes(), false);
+  bool any_removed = false;
+  for (ValueId i = n; i < graph->num_nodes(); ++i) {
+    const Node& node = graph->node(i);
+    remove[i] = !live[i] && node.grad_level == level &&
+                node.op != OpKind::kInput;
+    any_removed = any_removed || remove[i];
+  }
+  if (any_removed) graph->RemoveNodes(remove);
+  return names;
+}
+
+absl::StatusOr<bool> AutodiffPass::Run(Graph* graph) {
+  ADC_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                       AddGradients(graph, options_));
+  return true;
+}
+
+}  // namespace adc

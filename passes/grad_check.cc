@@ -1,0 +1,151 @@
+#include "passes/grad_check.h"
+
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "graph/builder.h"
+#include "graph/check.h"
+#include "graph/interpreter.h"
+#include "passes/autodiff.h"
+
+namespace adc {
+namespace {
+
+// Adds output "<name>.projected" = sum_k sum(values_k * r_k) with fixed random
+// r_k (uniform in [0.5, 1.5], so no direction is degenerate).
+absl::StatusOr<std::string> AddProjection(Graph* graph,
+                                          const std::vector<ValueId>& values,
+                                          uint64_t seed) {
+  GraphBuilder b(graph);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> dist(0.5, 1.5);
+  Value total;
+  for (ValueId id : values) {
+    Value v = b.Wrap(id);
+    std::vector<double> r(v.type().num_elements());
+    for (double& x : r) x = dist(rng);
+    Value term = Sum(v * Constant(b, Tensor::FromDoubles(v.type(), r)));
+    total = total.valid() ? total + term : term;
+  }
+  if (!b.ok()) return b.status();
+  const std::string name = graph->UniqueName("gradcheck_projection");
+  graph->AddOutput(name, total.id());
+  return name;
+}
+
+absl::StatusOr<std::vector<std::string>> ResolveWrt(
+    const Graph& graph, std::vector<std::string> wrt) {
+  if (wrt.empty()) {
+    for (ValueId id : graph.inputs()) {
+      if (IsFloat(graph.type(id).dtype)) wrt.push_back(graph.node(id).name);
+    }
+    for (ValueId id : graph.parameters()) {
+      if (IsFloat(graph.type(id).dtype)) wrt.push_back(graph.node(id).name);
+    }
+  }
+  for (const std::string& name : wrt) {
+    std::optional<ValueId> id = graph.Find(name);
+    if (!id || (graph.node(*id).op != OpKind::kInput &&
+                graph.node(*id).op != OpKind::kParameter)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "gradcheck: '", name, "' is not an input or parameter"));
+    }
+    if (graph.type(*id).dtype != DType::kF64) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "gradcheck: '", name, "' must be f64 for finite differences, not ",
+          graph.type(*id).ToString()));
+    }
+  }
+  return wrt;
+}
+
+// The full feed map: given feeds plus stored parameter values.
+std::map<std::string, Tensor> AllFeeds(
+    const Graph& graph, const std::map<std::string, Tensor>& feeds) {
+  std::map<std::string, Tensor> all = feeds;
+  for (ValueId id : graph.parameters()) {
+    const Node& node = graph.node(id);
+    if (!all.count(node.name)) all[node.name] = node.attrs.GetTensor("value");
+  }
+  return all;
+}
+
+absl::StatusOr<double> EvalScalar(const Graph& graph, const std::string& out,
+                                  const std::map<std::string, Tensor>& feeds) {
+  ADC_ASSIGN_OR_RETURN(auto outputs, Interpret(graph, feeds));
+  return outputs.at(out).GetDouble(0);
+}
+
+}  // namespace
+
+absl::Status GradCheck(const Graph& graph, const std::string& of,
+                       const std::map<std::string, Tensor>& feeds,
+                       std::vector<std::string> wrt,
+                       const GradCheckOptions& options) {
+  ADC_ASSIGN_OR_RETURN(wrt, ResolveWrt(graph, std::move(wrt)));
+  std::optional<ValueId> of_id = graph.FindOutputOrValue(of);
+  if (!of_id) return absl::NotFoundError(absl::StrCat("gradcheck: no '", of, "'"));
+  Graph g = graph;
+  ADC_ASSIGN_OR_RETURN(std::string scalar, AddProjection(&g, {*of_id}, options.seed));
+  GradOptions grad_options;
+  grad_options.of = scalar;
+  grad_options.wrt = wrt;
+  ADC_ASSIGN_OR_RETURN(std::vector<std::string> grad_names,
+                       AddGradients(&g, grad_options));
+  std::map<std::string, Tensor> base = AllFeeds(graph, feeds);
+  ADC_ASSIGN_OR_RETURN(auto analytic, Interpret(g, base));
+  std::string mismatches;
+  int count = 0;
+  for (size_t k = 0; k < wrt.size(); ++k) {
+    const Tensor& grad = analytic.at(grad_names[k]);
+    Tensor x = base.at(wrt[k]);
+    for (int64_t i = 0; i < x.num_elements(); ++i) {
+      const double x0 = x.doubles()[i];
+      std::map<std::string, Tensor> feeds_plus = base, feeds_minus = base;
+      feeds_plus[wrt[k]].mutable_doubles()[i] = x0 + options.eps;
+      feeds_minus[wrt[k]].mutable_doubles()[i] = x0 - options.eps;
+      ADC_ASSIGN_OR_RETURN(double f_plus, EvalScalar(g, scalar, feeds_plus));
+      ADC_ASSIGN_OR_RETURN(double f_minus, EvalScalar(g, scalar, feeds_minus));
+      const double numeric = (f_plus - f_minus) / (2 * options.eps);
+      const double got = grad.doubles()[i];
+      const bool ok = std::abs(got - numeric) <=
+                      options.atol + options.rtol * std::abs(numeric);
+      if (!ok && ++count <= 5) {
+        absl::StrAppend(&mismatches,
+                        absl::StrFormat("\n  d%s/d%s[%d]: autodiff %.12g, "
+                                        "finite differences %.12g",
+                                        of, wrt[k], i, got, numeric));
+      }
+    }
+  }
+  if (count > 0) {
+    return absl::InternalError(absl::StrCat(
+        "gradcheck failed for ", count, " element(s):", mismatches));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GradGradCheck(const Graph& graph, const std::string& of,
+                           const std::map<std::string, Tensor>& feeds,
+                           std::vector<std::string> wrt,
+                           const GradCheckOptions& options) {
+  ADC_ASSIGN_OR_RETURN(wrt, ResolveWrt(graph, std::move(wrt)));
+  std::optional<ValueId> of_id = graph.FindOutputOrValue(of);
+  if (!of_id) return absl::NotFoundError(absl::StrCat("gradcheck: no '", of, "'"));
+  Graph g = graph;
+  ADC_ASSIGN_OR_RETURN(std::string scalar, AddProjection(&g, {*of_id}, options.seed));
+  GradOptions grad_options;
+  grad_options.of = scalar;
+  grad_options.wrt = wrt;
+  ADC_ASSIGN_OR_RETURN(std::vector<std::string> grad_names,
+                       AddGradients(&g, grad_options));
+  std::vector<ValueId> grads;
+  for (const std::string& name : grad_names) grads.push_back(*g.FindOutput(name));
+  ADC_ASSIGN_OR_RETURN(std::string projected,
+                       AddProjection(&g, grads, options.seed + 1));
+  return GradCheck(g, projected, feeds, wrt, options);
+}
+
+}  // namespace adc
