@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
+#include "graph/ops/op_util.h"
 #include "graph/verifier.h"
 
 namespace adc {
@@ -76,8 +77,8 @@ Value GraphBuilder::Parameter(absl::string_view name, Tensor value) {
 void GraphBuilder::Output(absl::string_view name, Value value) {
   if (!ok()) return;
   if (!value.valid() || value.builder() != this) {
-    Fail(absl::InvalidArgumentError(absl::StrCat(
-        "output '", name, "' is not a value of this builder")));
+    Fail(absl::InvalidArgumentError(
+        absl::StrCat("output '", name, "' is not a value of this builder")));
     return;
   }
   if (name.empty() || graph_->FindOutput(name)) {
@@ -101,9 +102,9 @@ Value GraphBuilder::AddOp(OpKind op, std::vector<Value> inputs, Attrs attrs,
   std::vector<TensorType> types;
   for (const Value& v : inputs) {
     if (!v.valid() || v.builder() != this) {
-      return Fail(NodeError(node, absl::InvalidArgumentError(
-                                      "an input is invalid or belongs to "
-                                      "another builder")));
+      return Fail(NodeError(
+          node, absl::InvalidArgumentError("an input is invalid or belongs to "
+                                           "another builder")));
     }
     node.inputs.push_back(v.id());
     types.push_back(v.type());
@@ -130,9 +131,9 @@ Value GraphBuilder::Find(absl::string_view name) {
 Value GraphBuilder::Named(Value v, absl::string_view name) {
   if (!ok() || !v.valid()) return Value();
   if (name.empty() || !graph_->Rename(v.id(), std::string(name))) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "cannot name '", v.name(), "' '", name, "': the name is ",
-        name.empty() ? "empty" : "taken")));
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("cannot name '", v.name(), "' '", name, "': the name is ",
+                     name.empty() ? "empty" : "taken")));
   }
   return v;
 }
@@ -194,8 +195,8 @@ GraphBuilder* SharedBuilder(std::initializer_list<Value> values) {
     }
     if (b == nullptr) b = v.builder();
     if (b != v.builder()) {
-      b->Fail(absl::InvalidArgumentError(
-          "operands belong to different builders"));
+      b->Fail(
+          absl::InvalidArgumentError("operands belong to different builders"));
       return nullptr;
     }
   }
@@ -235,10 +236,11 @@ bool Harmonize(std::vector<Value*> values, bool promote,
     if (!d) {
       std::vector<std::string> shapes;
       for (Value* w : values) {
-        shapes.push_back(absl::StrCat("'", w->name(), "' ", w->type().ToString()));
+        shapes.push_back(
+            absl::StrCat("'", w->name(), "' ", w->type().ToString()));
       }
-      b->Fail(absl::InvalidArgumentError(
-          absl::StrCat(what, ": cannot broadcast ", absl::StrJoin(shapes, " with "))));
+      b->Fail(absl::InvalidArgumentError(absl::StrCat(
+          what, ": cannot broadcast ", absl::StrJoin(shapes, " with "))));
       return false;
     }
     dims = *d;
@@ -270,9 +272,9 @@ std::optional<std::vector<int64_t>> NormalizeAxes(Value x,
   const int64_t r = x.rank();
   for (int64_t& a : axes) {
     if (a < -r || a >= r) {
-      x.builder()->Fail(absl::InvalidArgumentError(absl::StrCat(
-          what, ": axis ", a, " is out of range for '", x.name(), "' ",
-          x.type().ToString())));
+      x.builder()->Fail(absl::InvalidArgumentError(
+          absl::StrCat(what, ": axis ", a, " is out of range for '", x.name(),
+                       "' ", x.type().ToString())));
       return std::nullopt;
     }
     if (a < 0) a += r;
@@ -302,7 +304,8 @@ Value Reduce(OpKind op, Value x, std::vector<int64_t> axes, bool keepdims) {
 Dims DropAxes(const Dims& dims, const std::vector<int64_t>& axes) {
   Dims out;
   for (int64_t i = 0; i < static_cast<int64_t>(dims.size()); ++i) {
-    if (!std::binary_search(axes.begin(), axes.end(), i)) out.push_back(dims[i]);
+    if (!std::binary_search(axes.begin(), axes.end(), i))
+      out.push_back(dims[i]);
   }
   return out;
 }
@@ -310,9 +313,9 @@ Dims DropAxes(const Dims& dims, const std::vector<int64_t>& axes) {
 Value RequireFloat(Value x, absl::string_view what) {
   if (!x.valid()) return Value();
   if (!IsFloat(x.dtype())) {
-    return x.builder()->Fail(absl::InvalidArgumentError(absl::StrCat(
-        what, ": '", x.name(), "' is ", x.type().ToString(),
-        "; a floating-point dtype is required")));
+    return x.builder()->Fail(absl::InvalidArgumentError(
+        absl::StrCat(what, ": '", x.name(), "' is ", x.type().ToString(),
+                     "; a floating-point dtype is required")));
   }
   return x;
 }
@@ -332,7 +335,7 @@ Value Scalar(GraphBuilder& b, double value, DType dtype) {
   return Constant(b, Tensor::Scalar(value, dtype));
 }
 
-Value Full(GraphBuilder& b, const TensorType& type, double value) {
+Value Full(GraphBuilder& b, TensorType type, double value) {
   Value s = Scalar(b, value, type.dtype);
   return type.rank() == 0 ? s : BroadcastTo(s, type.dims);
 }
@@ -354,12 +357,17 @@ Value Arange(GraphBuilder& b, double start, double stop, double step,
              DType dtype) {
   if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) ||
       !std::isfinite(step)) {
-    return b.Fail(absl::InvalidArgumentError(absl::StrCat(
-        "arange(", start, ", ", stop, ", ", step,
-        "): bounds must be finite and step non-zero")));
+    return b.Fail(absl::InvalidArgumentError(
+        absl::StrCat("arange(", start, ", ", stop, ", ", step,
+                     "): bounds must be finite and step non-zero")));
   }
-  const int64_t n =
-      std::max<int64_t>(0, static_cast<int64_t>(std::ceil((stop - start) / step)));
+  const double count = std::ceil((stop - start) / step);
+  if (count > static_cast<double>(ops::kMaxElements)) {
+    return b.Fail(absl::InvalidArgumentError(
+        absl::StrCat("arange(", start, ", ", stop, ", ", step, "): ", count,
+                     " elements are more than ", ops::kMaxElements)));
+  }
+  const int64_t n = std::max<int64_t>(0, static_cast<int64_t>(count));
   Value i = Iota(b, dtype, {n});
   if (step != 1) i = i * step;
   if (start != 0) i = i + start;
@@ -462,9 +470,9 @@ Value Select(Value cond, Value on_true, Value on_false) {
   GraphBuilder* b = SharedBuilder({cond, on_true, on_false});
   if (!b) return Value();
   if (cond.dtype() != DType::kBool) {
-    return b->Fail(absl::InvalidArgumentError(absl::StrCat(
-        "select: condition '", cond.name(), "' is ", cond.type().ToString(),
-        ", not bool")));
+    return b->Fail(absl::InvalidArgumentError(
+        absl::StrCat("select: condition '", cond.name(), "' is ",
+                     cond.type().ToString(), ", not bool")));
   }
   DType dtype = Promote(on_true.dtype(), on_false.dtype());
   on_true = CastTo(on_true, dtype);
@@ -546,9 +554,17 @@ Value Softmax(Value x, int64_t axis) {
   return e / Sum(e, {axis}, /*keepdims=*/true);
 }
 
-// log_softmax(x) = x - logsumexp(x).
+// log_softmax(x) = (x - m) - log(sum(exp(x - m))), m = stop_gradient(max(x))
+// (0 where infinite, as in LogSumExp). Shifting first keeps small results
+// exact for large x: x - logsumexp(x) would round logsumexp(x) at x's
+// magnitude (in f32, x = 10000 loses ~1e-3). The gradient is dy - softmax(x)
+// * sum(dy), as before.
 Value LogSoftmax(Value x, int64_t axis) {
-  return x - LogSumExp(x, {axis}, /*keepdims=*/true);
+  if (!RequireFloat(x, "log_softmax").valid()) return Value();
+  Value m = StopGradient(Max(x, {axis}, /*keepdims=*/true));
+  m = Select(Lt(Abs(m), std::numeric_limits<double>::infinity()), m, 0.0);
+  Value shifted = x - m;
+  return shifted - Log(Sum(Exp(shifted), {axis}, /*keepdims=*/true));
 }
 
 // ---------------------------------------------------------------------------
@@ -562,24 +578,26 @@ Value MatMul(Value a, Value b) {
         "matmul: operands must have rank >= 1, got '", a.name(), "' ",
         a.type().ToString(), " and '", b.name(), "' ", b.type().ToString())));
   }
+  // The operands as the user knows them (before any reshape or cast).
+  const std::string operands =
+      absl::StrCat("'", a.name(), "' ", a.type().ToString(), " and '", b.name(),
+                   "' ", b.type().ToString());
   const bool vec_a = a.rank() == 1, vec_b = b.rank() == 1;
+  if (a.dim(-1) != b.dim(vec_b ? 0 : -2)) {
+    return g->Fail(absl::InvalidArgumentError(
+        absl::StrCat("matmul: contracting dimensions differ: ", operands)));
+  }
   if (vec_a) a = ExpandDims(a, 0);
   if (vec_b) b = ExpandDims(b, -1);
   const DType dtype = Promote(a.dtype(), b.dtype());
   a = CastTo(a, dtype);
   b = CastTo(b, dtype);
-  if (a.dim(-1) != b.dim(-2)) {
-    return g->Fail(absl::InvalidArgumentError(absl::StrCat(
-        "matmul: contracting dimensions differ: '", a.name(), "' ",
-        a.type().ToString(), " and '", b.name(), "' ", b.type().ToString())));
-  }
   Dims batch_a(a.dims().begin(), a.dims().end() - 2);
   Dims batch_b(b.dims().begin(), b.dims().end() - 2);
   std::optional<Dims> batch = BroadcastDims(batch_a, batch_b);
   if (!batch) {
     return g->Fail(absl::InvalidArgumentError(absl::StrCat(
-        "matmul: cannot broadcast batch dimensions of '", a.name(), "' ",
-        a.type().ToString(), " and '", b.name(), "' ", b.type().ToString())));
+        "matmul: cannot broadcast batch dimensions of ", operands)));
   }
   Dims da = *batch, db = *batch;
   da.push_back(a.dim(-2));
@@ -611,17 +629,29 @@ Value Dot(Value a, Value b) {
 // ---------------------------------------------------------------------------
 Value Reshape(Value x, Dims dims) {
   if (!SharedBuilder({x})) return Value();
+  // Infer one -1 from the other dims (without overflow: they are bounded
+  // first). Dims without a -1 are left to the shape rule to check.
   int infer_at = -1;
   int64_t known = 1;
+  bool valid = true;
   for (int i = 0; i < static_cast<int>(dims.size()); ++i) {
     if (dims[i] == -1 && infer_at < 0) {
       infer_at = i;
+    } else if (dims[i] < 0 ||
+               (dims[i] > 0 && known > ops::kMaxElements / dims[i])) {
+      valid = false;
     } else {
       known *= dims[i];
     }
   }
-  if (infer_at >= 0 && known > 0 && x.type().num_elements() % known == 0) {
-    dims[infer_at] = x.type().num_elements() / known;
+  if (infer_at >= 0) {
+    const int64_t n = x.type().num_elements();
+    if (!valid || known == 0 || n % known != 0) {
+      return x.builder()->Fail(absl::InvalidArgumentError(absl::StrCat(
+          "reshape: cannot reshape '", x.name(), "' ", x.type().ToString(),
+          " (", n, " elements) to ", DimsToString(dims))));
+    }
+    dims[infer_at] = n / known;
   }
   if (dims == x.dims()) return x;
   Attrs attrs;
@@ -659,9 +689,9 @@ Value ExpandDims(Value x, int64_t axis) {
   if (!SharedBuilder({x})) return Value();
   const int64_t r = x.rank();
   if (axis < -(r + 1) || axis > r) {
-    return x.builder()->Fail(absl::InvalidArgumentError(absl::StrCat(
-        "expand_dims: axis ", axis, " is out of range for '", x.name(), "' ",
-        x.type().ToString())));
+    return x.builder()->Fail(absl::InvalidArgumentError(
+        absl::StrCat("expand_dims: axis ", axis, " is out of range for '",
+                     x.name(), "' ", x.type().ToString())));
   }
   if (axis < 0) axis += r + 1;
   Dims dims = x.dims();
@@ -696,9 +726,9 @@ Value Flatten(Value x, int64_t axis) {
   if (!SharedBuilder({x})) return Value();
   const int64_t r = x.rank();
   if (axis < -r || axis > r) {
-    return x.builder()->Fail(absl::InvalidArgumentError(absl::StrCat(
-        "flatten: axis ", axis, " is out of range for '", x.name(), "' ",
-        x.type().ToString())));
+    return x.builder()->Fail(absl::InvalidArgumentError(
+        absl::StrCat("flatten: axis ", axis, " is out of range for '", x.name(),
+                     "' ", x.type().ToString())));
   }
   if (axis < 0) axis += r;
   int64_t outer = 1, inner = 1;
@@ -781,9 +811,9 @@ Value Index(Value x, int64_t i, int64_t axis) {
   if (!norm) return Value();
   const int64_t n = x.dims()[(*norm)[0]];
   if (i < -n || i >= n) {
-    return x.builder()->Fail(absl::InvalidArgumentError(absl::StrCat(
-        "index: ", i, " is out of range for axis ", axis, " of '", x.name(),
-        "' ", x.type().ToString())));
+    return x.builder()->Fail(absl::InvalidArgumentError(
+        absl::StrCat("index: ", i, " is out of range for axis ", axis, " of '",
+                     x.name(), "' ", x.type().ToString())));
   }
   if (i < 0) i += n;
   return Squeeze(SliceAxis(x, (*norm)[0], i, i + 1), {(*norm)[0]});
@@ -803,9 +833,9 @@ Value Pad(Value x, std::vector<int64_t> low, std::vector<int64_t> high,
   const size_t r = x.rank();
   if (interior.empty()) interior.assign(r, 0);
   if (low.size() != r || high.size() != r || interior.size() != r) {
-    return x.builder()->Fail(absl::InvalidArgumentError(absl::StrCat(
-        "pad: needs one amount per axis of '", x.name(), "' ",
-        x.type().ToString())));
+    return x.builder()->Fail(absl::InvalidArgumentError(
+        absl::StrCat("pad: needs one amount per axis of '", x.name(), "' ",
+                     x.type().ToString())));
   }
   // Negative amounts crop first.
   bool crop = false;
@@ -820,9 +850,9 @@ Value Pad(Value x, std::vector<int64_t> low, std::vector<int64_t> high,
       if (low[i] < 0) start[i] = -low[i], low[i] = 0;
       if (high[i] < 0) limit[i] += high[i], high[i] = 0;
       if (limit[i] < start[i]) {
-        return x.builder()->Fail(absl::InvalidArgumentError(absl::StrCat(
-            "pad: negative padding of axis ", i, " removes more than its ",
-            x.dims()[i], " elements")));
+        return x.builder()->Fail(absl::InvalidArgumentError(
+            absl::StrCat("pad: negative padding of axis ", i,
+                         " removes more than its ", x.dims()[i], " elements")));
       }
     }
   }

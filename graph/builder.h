@@ -23,11 +23,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "graph/graph.h"
 #include "graph/types.h"
 
@@ -151,7 +151,9 @@ class NoGradScope {
 Value Constant(GraphBuilder& b, Tensor value);
 Value Scalar(GraphBuilder& b, double value, DType dtype = DType::kF32);
 // A tensor of `type` filled with `value` (a scalar constant broadcast).
-Value Full(GraphBuilder& b, const TensorType& type, double value);
+// `type` is taken by value: callers pass x.type(), a reference into the graph
+// that adding nodes invalidates.
+Value Full(GraphBuilder& b, TensorType type, double value);
 Value FullLike(Value x, double value);
 Value ZerosLike(Value x);
 Value OnesLike(Value x);
@@ -235,6 +237,8 @@ Value Select(Value cond, Value on_true, Value on_false);
 Value Select(Value cond, Value on_true, double on_false);
 Value Select(Value cond, double on_true, Value on_false);
 inline Value Where(Value cond, Value a, Value b) { return Select(cond, a, b); }
+inline Value Where(Value cond, Value a, double b) { return Select(cond, a, b); }
+inline Value Where(Value cond, double a, Value b) { return Select(cond, a, b); }
 
 Value Cast(Value x, DType dtype);
 // Identity whose gradient is zero (torch's detach, JAX's stop_gradient).

@@ -12,11 +12,11 @@
 #include <map>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <variant>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "graph/ops/op_kind.h"
 #include "graph/types.h"
 
@@ -60,13 +60,18 @@ class Attrs {
   std::map<std::string, AttrValue> map_;
 };
 
+// The highest grad_level a verified graph may carry (keeps level arithmetic
+// far from int overflow; no real graph comes near it).
+inline constexpr int kMaxGradLevel = 1 << 20;
+
 struct Node {
   std::string name;
   OpKind op = OpKind::kInput;
   std::vector<ValueId> inputs;
   Attrs attrs;
   TensorType type;
-  // 0: forward graph; k: created by the k-th application of autodiff.
+  // 0: forward graph; k: created by the k-th application of autodiff. In
+  // [0, kMaxGradLevel] (checked by the verifier).
   int grad_level = 0;
 };
 
@@ -120,9 +125,9 @@ class Graph {
 
   // Rewiring for passes. ReplaceAllUsesWith redirects every use (node inputs
   // and outputs) of `old` to `replacement`, then restores topological order.
-  // Nodes whose `remove` flag is set are deleted and ids renumbered; CHECKs that
-  // no remaining node or output uses them. Both keep the relative order of the
-  // remaining nodes where the topology allows.
+  // Nodes whose `remove` flag is set are deleted and ids renumbered; CHECKs
+  // that no remaining node or output uses them. Both keep the relative order of
+  // the remaining nodes where the topology allows.
   void ReplaceAllUsesWith(ValueId old, ValueId replacement);
   void RemoveNodes(const std::vector<bool>& remove);
   // Reorders nodes topologically (stable: Kahn's algorithm preferring lower

@@ -1,5 +1,6 @@
 #include "graph/serialize.h"
 
+#include <cmath>
 #include <fstream>
 #include <queue>
 #include <sstream>
@@ -8,7 +9,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
@@ -31,9 +34,9 @@ absl::StatusOr<DType> FromProtoDType(proto::DType d) {
     case proto::BOOL:
       return DType::kBool;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid dtype ", static_cast<int>(d),
-          " (expected F32, F64, I32, I64 or BOOL)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid dtype ", static_cast<int>(d),
+                       " (expected F32, F64, I32, I64 or BOOL)"));
   }
 }
 
@@ -141,15 +144,15 @@ absl::StatusOr<Tensor> TensorFromProto(const proto::TensorProto& tensor) {
   switch (type.dtype) {
     case DType::kF32: {
       ADC_RETURN_IF_ERROR(check(tensor.float_data_size(), "float_data"));
-      return Tensor::FromDoubles(type, std::vector<double>(
-                                           tensor.float_data().begin(),
-                                           tensor.float_data().end()));
+      return Tensor::FromDoubles(
+          type, std::vector<double>(tensor.float_data().begin(),
+                                    tensor.float_data().end()));
     }
     case DType::kF64: {
       ADC_RETURN_IF_ERROR(check(tensor.double_data_size(), "double_data"));
-      return Tensor::FromDoubles(type, std::vector<double>(
-                                           tensor.double_data().begin(),
-                                           tensor.double_data().end()));
+      return Tensor::FromDoubles(
+          type, std::vector<double>(tensor.double_data().begin(),
+                                    tensor.double_data().end()));
     }
     case DType::kI32:
     case DType::kI64:
@@ -162,9 +165,9 @@ absl::StatusOr<Tensor> TensorFromProto(const proto::TensorProto& tensor) {
                            " does not fit the dtype"));
         }
       }
-      return Tensor::FromInts(type, std::vector<int64_t>(
-                                        tensor.int64_data().begin(),
-                                        tensor.int64_data().end()));
+      return Tensor::FromInts(type,
+                              std::vector<int64_t>(tensor.int64_data().begin(),
+                                                   tensor.int64_data().end()));
     }
   }
   ADC_CHECK(false);
@@ -193,9 +196,11 @@ proto::TensorProto TensorToProto(const Tensor& tensor) {
 
 absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
   if (def.version() < 0 || def.version() > kGraphFormatVersion) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "graph format version ", def.version(), " is not supported (this adc "
-        "reads versions 1 to ", kGraphFormatVersion, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("graph format version ", def.version(),
+                     " is not supported (this adc "
+                     "reads versions 1 to ",
+                     kGraphFormatVersion, ")"));
   }
   // Every value: inputs, then parameters, then nodes (in file order).
   struct Pending {
@@ -205,25 +210,29 @@ absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
   };
   std::vector<Pending> values;
   absl::flat_hash_map<std::string, int> index;
+  // `what` says which entry it is: "an input (inputs[0])", ...
   auto add_name = [&](const std::string& name,
-                      absl::string_view what) -> absl::Status {
+                      const std::string& what) -> absl::Status {
     if (name.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("a ", what, " has an empty name"));
+          absl::StrCat(what, " has an empty name"));
     }
     if (!index.emplace(name, static_cast<int>(values.size())).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "duplicate value name '", name, "' (inputs, parameters and nodes "
-          "share one namespace)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("duplicate value name '", name,
+                       "' (inputs, parameters and nodes "
+                       "share one namespace)"));
     }
     return absl::OkStatus();
   };
-  for (const proto::ValueInfo& in : def.inputs()) {
-    ADC_RETURN_IF_ERROR(add_name(in.name(), "input"));
+  for (int i = 0; i < def.inputs_size(); ++i) {
+    const proto::ValueInfo& in = def.inputs(i);
+    ADC_RETURN_IF_ERROR(
+        add_name(in.name(), absl::StrCat("an input (inputs[", i, "])")));
     auto type = FromProtoType(in.type());
     if (!type.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input '", in.name(), "': ", type.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input '", in.name(), "': ", type.status().message()));
     }
     Pending p;
     p.node.name = in.name();
@@ -231,8 +240,10 @@ absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
     p.node.attrs.Set("dtype", type->dtype).Set("shape", type->dims);
     values.push_back(std::move(p));
   }
-  for (const proto::Parameter& param : def.parameters()) {
-    ADC_RETURN_IF_ERROR(add_name(param.name(), "parameter"));
+  for (int i = 0; i < def.parameters_size(); ++i) {
+    const proto::Parameter& param = def.parameters(i);
+    ADC_RETURN_IF_ERROR(add_name(
+        param.name(), absl::StrCat("a parameter (parameters[", i, "])")));
     auto value = TensorFromProto(param.value());
     if (!value.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -244,13 +255,15 @@ absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
     p.node.attrs.Set("value", *std::move(value));
     values.push_back(std::move(p));
   }
-  for (const proto::Node& n : def.nodes()) {
-    ADC_RETURN_IF_ERROR(add_name(n.name(), "node"));
+  for (int i = 0; i < def.nodes_size(); ++i) {
+    const proto::Node& n = def.nodes(i);
+    ADC_RETURN_IF_ERROR(add_name(
+        n.name(), absl::StrCat("a node (nodes[", i, "], op '", n.op(), "')")));
     std::optional<OpKind> kind = FindNodeOpKind(n.op());
     if (!kind) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "node '", n.name(), "': unknown op '", n.op(), "' (known ops: ",
-          absl::StrJoin(NodeOpNames(), ", "), ")"));
+          "node '", n.name(), "': unknown op '", n.op(),
+          "' (known ops: ", absl::StrJoin(NodeOpNames(), ", "), ")"));
     }
     Pending p;
     p.node.name = n.name();
@@ -261,9 +274,9 @@ absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
     for (const auto& [name, value] : n.attrs()) {
       auto attr = FromProtoAttr(value);
       if (!attr.ok()) {
-        return NodeError(p.node, absl::InvalidArgumentError(absl::StrCat(
-                                     "attribute '", name, "' ",
-                                     attr.status().message())));
+        return NodeError(
+            p.node, absl::InvalidArgumentError(absl::StrCat(
+                        "attribute '", name, "' ", attr.status().message())));
       }
       p.node.attrs.Set(name, *std::move(attr));
     }
@@ -303,7 +316,8 @@ absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
   if (static_cast<int>(order.size()) != n) {
     std::vector<std::string> cyclic;
     for (int i = 0; i < n; ++i) {
-      if (pending[i] > 0) cyclic.push_back(absl::StrCat("'", values[i].node.name, "'"));
+      if (pending[i] > 0)
+        cyclic.push_back(absl::StrCat("'", values[i].node.name, "'"));
     }
     return absl::InvalidArgumentError(absl::StrCat(
         "the graph has a cycle through nodes ", absl::StrJoin(cyclic, ", ")));
@@ -337,9 +351,9 @@ absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
   for (const proto::Output& out : def.outputs()) {
     auto it = index.find(out.value());
     if (it == index.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "output '", out.name(), "' refers to unknown value '", out.value(),
-          "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("output '", out.name(), "' refers to unknown value '",
+                       out.value(), "'"));
     }
     graph.AddOutput(out.name(), id_of[it->second], out.is_gradient());
   }
@@ -428,20 +442,60 @@ absl::StatusOr<proto::GraphDef> ReadGraphDef(const std::string& path) {
   proto::GraphDef def;
   if (!def.ParseFromString(bytes)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a binary GraphDef (truncated or not an adc graph; text "
-              "files must end in .pbtxt)"));
+        path,
+        ": not a binary GraphDef (truncated or not an adc graph; text "
+        "files must end in .pbtxt)"));
   }
   return def;
 }
 
+std::string GraphDefToBytes(const proto::GraphDef& def) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    // Map entries (node attributes) sorted by key, not in hash order.
+    out.SetSerializationDeterministic(true);
+    def.SerializeToCodedStream(&out);
+  }
+  return bytes;
+}
+
+namespace {
+
+// The default printer writes every NaN as "nan"; this one keeps the sign
+// ("-nan", which the parser reads back), so text files keep parameter values
+// bit for bit (NaN payloads other than the default one aside).
+class SignedNanPrinter
+    : public google::protobuf::TextFormat::FastFieldValuePrinter {
+ public:
+  void PrintFloat(float v, google::protobuf::TextFormat::BaseTextGenerator* out)
+      const override {
+    if (std::isnan(v) && std::signbit(v)) return out->PrintLiteral("-nan");
+    FastFieldValuePrinter::PrintFloat(v, out);
+  }
+  void PrintDouble(
+      double v,
+      google::protobuf::TextFormat::BaseTextGenerator* out) const override {
+    if (std::isnan(v) && std::signbit(v)) return out->PrintLiteral("-nan");
+    FastFieldValuePrinter::PrintDouble(v, out);
+  }
+};
+
+}  // namespace
+
+std::string GraphDefToText(const proto::GraphDef& def) {
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetDefaultFieldValuePrinter(new SignedNanPrinter);  // Takes it.
+  std::string text;
+  printer.PrintToString(def, &text);
+  return text;
+}
+
 absl::Status WriteGraphDef(const proto::GraphDef& def,
                            const std::string& path) {
-  std::string bytes;
-  if (IsTextPath(path)) {
-    google::protobuf::TextFormat::PrintToString(def, &bytes);
-  } else if (!def.SerializeToString(&bytes)) {
-    return absl::InternalError("cannot serialize the graph");
-  }
+  const std::string bytes =
+      IsTextPath(path) ? GraphDefToText(def) : GraphDefToBytes(def);
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   file.close();
@@ -472,9 +526,7 @@ absl::StatusOr<Graph> GraphFromText(const std::string& pbtxt) {
 }
 
 std::string GraphToText(const Graph& graph) {
-  std::string text;
-  google::protobuf::TextFormat::PrintToString(GraphToProto(graph), &text);
-  return text;
+  return GraphDefToText(GraphToProto(graph));
 }
 
 }  // namespace adc

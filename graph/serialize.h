@@ -26,10 +26,15 @@ proto::GraphDef GraphToProto(const Graph& graph);
 absl::StatusOr<Tensor> TensorFromProto(const proto::TensorProto& tensor);
 proto::TensorProto TensorToProto(const Tensor& tensor);
 
+// The binary and text forms of a GraphDef. Both are deterministic (map
+// entries sorted by key), so equal GraphDefs give equal bytes and a file
+// round-trips byte for byte.
+std::string GraphDefToBytes(const proto::GraphDef& def);
+std::string GraphDefToText(const proto::GraphDef& def);
+
 // Reads/writes a GraphDef file (text for .pbtxt/.txt, else binary).
 absl::StatusOr<proto::GraphDef> ReadGraphDef(const std::string& path);
-absl::Status WriteGraphDef(const proto::GraphDef& def,
-                           const std::string& path);
+absl::Status WriteGraphDef(const proto::GraphDef& def, const std::string& path);
 
 // ReadGraphDef + GraphFromProto; GraphToProto + WriteGraphDef.
 absl::StatusOr<Graph> LoadGraph(const std::string& path);

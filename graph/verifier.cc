@@ -10,10 +10,9 @@
 namespace adc {
 
 absl::Status NodeError(const Node& node, const absl::Status& status) {
-  return absl::Status(
-      status.code(),
-      absl::StrCat("node '", node.name, "' (", GetOpDef(node.op).name,
-                   "): ", status.message()));
+  return absl::Status(status.code(), absl::StrCat("node '", node.name, "' (",
+                                                  GetOpDef(node.op).name,
+                                                  "): ", status.message()));
 }
 
 absl::StatusOr<TensorType> InferNodeType(Node* node,
@@ -26,8 +25,8 @@ absl::StatusOr<TensorType> InferNodeType(Node* node,
         : def.min_inputs == def.max_inputs
             ? absl::StrCat(def.min_inputs)
             : absl::StrCat(def.min_inputs, " to ", def.max_inputs);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expects ", expected, " input(s), got ", n));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expects ", expected, " input(s), got ", n));
   }
   for (const auto& [name, value] : node->attrs.map()) {
     const AttrSpec* spec = nullptr;
@@ -67,13 +66,17 @@ absl::Status Verify(const Graph& graph) {
   for (ValueId id = 0; id < graph.num_nodes(); ++id) {
     const Node& node = graph.node(id);
     if (node.name.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("node ", id, " (", GetOpDef(node.op).name,
-                       ") has an empty name"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node ", id, " (", GetOpDef(node.op).name, ") has an empty name"));
     }
     if (!names.insert(node.name).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("duplicate value name '", node.name, "'"));
+    }
+    if (node.grad_level < 0 || node.grad_level > kMaxGradLevel) {
+      return NodeError(node, absl::InvalidArgumentError(absl::StrCat(
+                                 "grad_level ", node.grad_level,
+                                 " is outside [0, ", kMaxGradLevel, "]")));
     }
     input_types.clear();
     for (ValueId in : node.inputs) {
@@ -87,7 +90,8 @@ absl::Status Verify(const Graph& graph) {
     absl::StatusOr<TensorType> type = InferNodeType(&copy, input_types);
     if (!type.ok()) return NodeError(node, type.status());
     if (copy.attrs.map().size() != node.attrs.map().size()) {
-      return NodeError(node, absl::InternalError("attribute defaults not filled"));
+      return NodeError(node,
+                       absl::InternalError("attribute defaults not filled"));
     }
     if (*type != node.type) {
       return NodeError(node, absl::InvalidArgumentError(absl::StrCat(

@@ -24,9 +24,10 @@ absl::StatusOr<TensorType> InferNodeType(Node* node,
 absl::Status NodeError(const Node& node, const absl::Status& status);
 
 // Checks every invariant of an in-memory graph: non-empty unique names,
-// topological order, input/parameter nodes well formed (a parameter's stored
-// value matches its type), every node's attributes and type agree with its op
-// rule, outputs refer to existing values and have unique non-empty names.
+// grad levels in [0, kMaxGradLevel], topological order, input/parameter nodes
+// well formed (a parameter's stored value matches its type), every node's
+// attributes and type agree with its op rule, outputs refer to existing values
+// and have unique non-empty names.
 absl::Status Verify(const Graph& graph);
 
 }  // namespace adc

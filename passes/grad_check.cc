@@ -30,7 +30,11 @@ absl::StatusOr<std::string> AddProjection(Graph* graph,
     total = total.valid() ? total + term : term;
   }
   if (!b.ok()) return b.status();
-  const std::string name = graph->UniqueName("gradcheck_projection");
+  // Unique among outputs as well as values: GradGradCheck projects twice.
+  std::string name = "gradcheck_projection";
+  for (int k = 1; graph->Find(name) || graph->FindOutput(name); ++k) {
+    name = absl::StrCat("gradcheck_projection_", k);
+  }
   graph->AddOutput(name, total.id());
   return name;
 }
@@ -49,8 +53,8 @@ absl::StatusOr<std::vector<std::string>> ResolveWrt(
     std::optional<ValueId> id = graph.Find(name);
     if (!id || (graph.node(*id).op != OpKind::kInput &&
                 graph.node(*id).op != OpKind::kParameter)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "gradcheck: '", name, "' is not an input or parameter"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("gradcheck: '", name, "' is not an input or parameter"));
     }
     if (graph.type(*id).dtype != DType::kF64) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -86,9 +90,11 @@ absl::Status GradCheck(const Graph& graph, const std::string& of,
                        const GradCheckOptions& options) {
   ADC_ASSIGN_OR_RETURN(wrt, ResolveWrt(graph, std::move(wrt)));
   std::optional<ValueId> of_id = graph.FindOutputOrValue(of);
-  if (!of_id) return absl::NotFoundError(absl::StrCat("gradcheck: no '", of, "'"));
+  if (!of_id)
+    return absl::NotFoundError(absl::StrCat("gradcheck: no '", of, "'"));
   Graph g = graph;
-  ADC_ASSIGN_OR_RETURN(std::string scalar, AddProjection(&g, {*of_id}, options.seed));
+  ADC_ASSIGN_OR_RETURN(std::string scalar,
+                       AddProjection(&g, {*of_id}, options.seed));
   GradOptions grad_options;
   grad_options.of = scalar;
   grad_options.wrt = wrt;
@@ -121,8 +127,8 @@ absl::Status GradCheck(const Graph& graph, const std::string& of,
     }
   }
   if (count > 0) {
-    return absl::InternalError(absl::StrCat(
-        "gradcheck failed for ", count, " element(s):", mismatches));
+    return absl::InternalError(absl::StrCat("gradcheck failed for ", count,
+                                            " element(s):", mismatches));
   }
   return absl::OkStatus();
 }
@@ -133,16 +139,19 @@ absl::Status GradGradCheck(const Graph& graph, const std::string& of,
                            const GradCheckOptions& options) {
   ADC_ASSIGN_OR_RETURN(wrt, ResolveWrt(graph, std::move(wrt)));
   std::optional<ValueId> of_id = graph.FindOutputOrValue(of);
-  if (!of_id) return absl::NotFoundError(absl::StrCat("gradcheck: no '", of, "'"));
+  if (!of_id)
+    return absl::NotFoundError(absl::StrCat("gradcheck: no '", of, "'"));
   Graph g = graph;
-  ADC_ASSIGN_OR_RETURN(std::string scalar, AddProjection(&g, {*of_id}, options.seed));
+  ADC_ASSIGN_OR_RETURN(std::string scalar,
+                       AddProjection(&g, {*of_id}, options.seed));
   GradOptions grad_options;
   grad_options.of = scalar;
   grad_options.wrt = wrt;
   ADC_ASSIGN_OR_RETURN(std::vector<std::string> grad_names,
                        AddGradients(&g, grad_options));
   std::vector<ValueId> grads;
-  for (const std::string& name : grad_names) grads.push_back(*g.FindOutput(name));
+  for (const std::string& name : grad_names)
+    grads.push_back(*g.FindOutput(name));
   ADC_ASSIGN_OR_RETURN(std::string projected,
                        AddProjection(&g, grads, options.seed + 1));
   return GradCheck(g, projected, feeds, wrt, options);

@@ -17,9 +17,10 @@ absl::Status RequireSameTypes(absl::Span<const TensorType> inputs) {
     if (t != inputs[0]) {
       std::vector<std::string> types;
       for (const TensorType& u : inputs) types.push_back(u.ToString());
-      return Error("operands must have equal types (broadcast and cast "
-                   "first), got ",
-                   absl::StrJoin(types, " and "));
+      return Error(
+          "operands must have equal types (broadcast and cast "
+          "first), got ",
+          absl::StrJoin(types, " and "));
     }
   }
   return absl::OkStatus();
@@ -28,7 +29,8 @@ absl::Status RequireSameTypes(absl::Span<const TensorType> inputs) {
 absl::Status CheckDims(absl::Span<const int64_t> dims, absl::string_view what) {
   int64_t n = 1;
   for (int64_t d : dims) {
-    if (d < 0) return Error(what, " ", DimsToString(dims), " has a negative size");
+    if (d < 0)
+      return Error(what, " ", DimsToString(dims), " has a negative size");
     if (d > 0 && n > kMaxElements / d) {
       return Error(what, " ", DimsToString(dims), " has more than ",
                    kMaxElements, " elements");
@@ -45,9 +47,9 @@ absl::Status CheckAxis(int64_t axis, int rank, absl::string_view what) {
   return absl::OkStatus();
 }
 
-void ForEachIndex(const Dims& dims,
-                  const std::function<void(const std::vector<int64_t>&,
-                                           int64_t)>& f) {
+void ForEachIndex(
+    const Dims& dims,
+    const std::function<void(const std::vector<int64_t>&, int64_t)>& f) {
   const int64_t n = NumElements(dims);
   if (n == 0) return;
   std::vector<int64_t> index(dims.size(), 0);
@@ -73,14 +75,14 @@ Tensor Rearrange(const Tensor& x, const TensorType& out_type,
                      source_flat_index) {
   ADC_CHECK(out_type.dtype == x.dtype());
   Tensor out(out_type);
-  ForEachIndex(out_type.dims, [&](const std::vector<int64_t>& index,
-                                  int64_t flat) {
-    CopyElement(x, source_flat_index(index), &out, flat);
-  });
+  ForEachIndex(out_type.dims,
+               [&](const std::vector<int64_t>& index, int64_t flat) {
+                 CopyElement(x, source_flat_index(index), &out, flat);
+               });
   return out;
 }
 
-Value SumToShape(Value dy, const Dims& dims) {
+Value SumToShape(Value dy, Dims dims) {
   if (dy.dims() == dims) return dy;
   const int lead = dy.rank() - static_cast<int>(dims.size());
   std::vector<int64_t> axes;
@@ -92,7 +94,7 @@ Value SumToShape(Value dy, const Dims& dims) {
   return Reshape(Sum(dy, axes, /*keepdims=*/true), dims);
 }
 
-Value Unreduce(Value dy, const Dims& dims, const std::vector<int64_t>& axes,
+Value Unreduce(Value dy, Dims dims, const std::vector<int64_t>& axes,
                bool keepdims) {
   if (!keepdims) {
     Dims kept = dims;

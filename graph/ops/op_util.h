@@ -4,12 +4,12 @@
 #define ADC_GRAPH_OPS_OP_UTIL_H_
 
 #include <functional>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "graph/builder.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
@@ -56,11 +56,12 @@ Tensor Rearrange(const Tensor& x, const TensorType& out_type,
 // --- Gradient rules --------------------------------------------------------
 
 // Sums dy (of a broadcast shape) back down to `dims` under NumPy rules: the
-// adjoint of broadcast_to.
-Value SumToShape(Value dy, const Dims& dims);
+// adjoint of broadcast_to. (Dims are taken by value here and below: callers
+// pass x.dims(), a reference into the graph that adding nodes invalidates.)
+Value SumToShape(Value dy, Dims dims);
 // Broadcasts the cotangent of a reduction (over `axes`, with keepdims as
 // given) back to the input's `dims`: the adjoint of a sum.
-Value Unreduce(Value dy, const Dims& dims, const std::vector<int64_t>& axes,
+Value Unreduce(Value dy, Dims dims, const std::vector<int64_t>& axes,
                bool keepdims);
 
 }  // namespace adc::ops

@@ -138,6 +138,10 @@ absl::StatusOr<TensorType> InferConcat(const Node& node,
                    in[0].ToString(), " on axis ", axis);
     }
     out.dims[axis] += t.dims[axis];
+    if (out.dims[axis] > ops::kMaxElements) {
+      return Error("concatenation on axis ", axis, " has more than ",
+                   ops::kMaxElements, " elements");
+    }
   }
   return out;
 }
@@ -149,15 +153,15 @@ absl::StatusOr<Tensor> EvalConcat(const Node& node,
   int64_t offset = 0;
   const std::vector<int64_t> out_strides = RowMajorStrides(node.type.dims);
   for (const Tensor* t : in) {
-    ops::ForEachIndex(t->dims(), [&](const std::vector<int64_t>& index,
-                                     int64_t flat) {
-      int64_t o = 0;
-      for (size_t i = 0; i < index.size(); ++i) {
-        o += (index[i] + (static_cast<int64_t>(i) == axis ? offset : 0)) *
-             out_strides[i];
-      }
-      ops::CopyElement(*t, flat, &out, o);
-    });
+    ops::ForEachIndex(
+        t->dims(), [&](const std::vector<int64_t>& index, int64_t flat) {
+          int64_t o = 0;
+          for (size_t i = 0; i < index.size(); ++i) {
+            o += (index[i] + (static_cast<int64_t>(i) == axis ? offset : 0)) *
+                 out_strides[i];
+          }
+          ops::CopyElement(*t, flat, &out, o);
+        });
     offset += t->dims()[axis];
   }
   return out;
@@ -181,9 +185,14 @@ std::vector<Value> GradConcat(const GradContext& c) {
 // start + stride, ... while before limit. Stride > 0: 0 <= start <= limit <=
 // n. Stride < 0: -1 <= limit <= start <= n - 1.
 // ---------------------------------------------------------------------------
+// The number of elements of a valid slice; no intermediate overflows, even
+// for strides near the int64 limits (|limit - start| <= 2^40).
 int64_t SliceLength(int64_t start, int64_t limit, int64_t stride) {
-  return stride > 0 ? (limit - start + stride - 1) / stride
-                    : (start - limit + (-stride) - 1) / (-stride);
+  const int64_t span = stride > 0 ? limit - start : start - limit;
+  if (span == 0) return 0;
+  // C++ division truncates toward zero: (span - 1) / -stride ==
+  // -((span - 1) / stride), and -stride would overflow for INT64_MIN.
+  return 1 + (stride > 0 ? (span - 1) / stride : -((span - 1) / stride));
 }
 
 absl::StatusOr<TensorType> InferSlice(const Node& node,
@@ -251,7 +260,8 @@ std::vector<Value> GradSlice(const GradContext& c) {
     if (stride[i] < 0) reversed.push_back(i);
     low[i] = first;
     high[i] = x.dims()[i] - end;
-    interior[i] = std::abs(stride[i]) - 1;
+    // One element needs no interior padding (and |stride| may not fit).
+    interior[i] = len > 1 ? std::abs(stride[i]) - 1 : 0;
   }
   Value dy = reversed.empty() ? c.dy : Reverse(c.dy, reversed);
   return {Pad(dy, low, high, 0.0, interior)};
@@ -275,13 +285,23 @@ absl::StatusOr<TensorType> InferPad(const Node& node,
   TensorType out = in[0];
   for (int i = 0; i < r; ++i) {
     if (low[i] < 0 || high[i] < 0 || interior[i] < 0) {
-      return Error("padding amounts must be >= 0 (the builder's Pad crops "
-                   "for negative ones), got low ",
-                   DimsToString(low), " high ", DimsToString(high),
-                   " interior ", DimsToString(interior));
+      return Error(
+          "padding amounts must be >= 0 (the builder's Pad crops "
+          "for negative ones), got low ",
+          DimsToString(low), " high ", DimsToString(high), " interior ",
+          DimsToString(interior));
     }
+    // Bounded first, so that the size below cannot overflow.
     const int64_t n = in[0].dims[i];
-    out.dims[i] = low[i] + high[i] + n + std::max<int64_t>(n - 1, 0) * interior[i];
+    const int64_t gaps = std::max<int64_t>(n - 1, 0);
+    if (low[i] > ops::kMaxElements || high[i] > ops::kMaxElements ||
+        interior[i] > ops::kMaxElements ||
+        (gaps > 0 && interior[i] > ops::kMaxElements / gaps)) {
+      return Error("padding axis ", i, " of ", in[0].ToString(), " by low ",
+                   low[i], ", high ", high[i], ", interior ", interior[i],
+                   " gives more than ", ops::kMaxElements, " elements");
+    }
+    out.dims[i] = low[i] + high[i] + n + gaps * interior[i];
   }
   return out;
 }
@@ -292,14 +312,14 @@ absl::StatusOr<Tensor> EvalPad(const Node& node,
   const auto& interior = node.attrs.GetInts("interior");
   Tensor out = Tensor::Filled(node.type, node.attrs.GetFloat("value"));
   const std::vector<int64_t> out_strides = RowMajorStrides(node.type.dims);
-  ops::ForEachIndex(in[0]->dims(), [&](const std::vector<int64_t>& index,
-                                       int64_t flat) {
-    int64_t o = 0;
-    for (size_t i = 0; i < index.size(); ++i) {
-      o += (low[i] + index[i] * (interior[i] + 1)) * out_strides[i];
-    }
-    ops::CopyElement(*in[0], flat, &out, o);
-  });
+  ops::ForEachIndex(
+      in[0]->dims(), [&](const std::vector<int64_t>& index, int64_t flat) {
+        int64_t o = 0;
+        for (size_t i = 0; i < index.size(); ++i) {
+          o += (low[i] + index[i] * (interior[i] + 1)) * out_strides[i];
+        }
+        ops::CopyElement(*in[0], flat, &out, o);
+      });
   return out;
 }
 
@@ -327,11 +347,15 @@ std::vector<Value> GradPad(const GradContext& c) {
 // base; out[p, idx(j), q] += updates[p, j, q].
 // ---------------------------------------------------------------------------
 absl::StatusOr<TensorType> GatherType(const TensorType& x,
-                                      const TensorType& indices,
-                                      int64_t axis) {
+                                      const TensorType& indices, int64_t axis) {
   ADC_RETURN_IF_ERROR(ops::CheckAxis(axis, x.rank(), "axis"));
   if (!IsInteger(indices.dtype)) {
     return Error("indices must be i32 or i64, got ", indices.ToString());
+  }
+  // Clamping needs an element to clamp to.
+  if (x.dims[axis] == 0 && indices.num_elements() > 0) {
+    return Error("cannot index axis ", axis, " of ", x.ToString(),
+                 ": it is empty");
   }
   TensorType out{x.dtype, {}};
   out.dims.assign(x.dims.begin(), x.dims.begin() + axis);
@@ -369,26 +393,25 @@ void ForEachGathered(const Dims& x_dims, const Tensor& indices, int64_t axis,
   const int ir = indices.dims().size();
   const std::vector<int64_t> xs = RowMajorStrides(x_dims);
   const std::vector<int64_t> is = RowMajorStrides(indices.dims());
-  ops::ForEachIndex(out_dims, [&](const std::vector<int64_t>& index,
-                                  int64_t flat) {
-    int64_t ii = 0;
-    for (int k = 0; k < ir; ++k) ii += index[axis + k] * is[k];
-    int64_t s = ClampIndex(indices.ints()[ii], x_dims[axis]) * xs[axis];
-    for (int64_t d = 0; d < axis; ++d) s += index[d] * xs[d];
-    for (size_t d = axis + 1; d < x_dims.size(); ++d) {
-      s += index[d - 1 + ir] * xs[d];
-    }
-    f(s, flat);
-  });
+  ops::ForEachIndex(
+      out_dims, [&](const std::vector<int64_t>& index, int64_t flat) {
+        int64_t ii = 0;
+        for (int k = 0; k < ir; ++k) ii += index[axis + k] * is[k];
+        int64_t s = ClampIndex(indices.ints()[ii], x_dims[axis]) * xs[axis];
+        for (int64_t d = 0; d < axis; ++d) s += index[d] * xs[d];
+        for (size_t d = axis + 1; d < x_dims.size(); ++d) {
+          s += index[d - 1 + ir] * xs[d];
+        }
+        f(s, flat);
+      });
 }
 
 absl::StatusOr<Tensor> EvalGather(const Node& node,
                                   absl::Span<const Tensor* const> in) {
   Tensor out(node.type);
-  ForEachGathered(in[0]->dims(), *in[1], node.attrs.GetInt("axis"),
-                  node.type.dims, [&](int64_t s, int64_t o) {
-                    ops::CopyElement(*in[0], s, &out, o);
-                  });
+  ForEachGathered(
+      in[0]->dims(), *in[1], node.attrs.GetInt("axis"), node.type.dims,
+      [&](int64_t s, int64_t o) { ops::CopyElement(*in[0], s, &out, o); });
   return out;
 }
 
@@ -401,7 +424,11 @@ absl::StatusOr<Tensor> EvalScatterAdd(const Node& node,
                     if (IsFloat(out.dtype())) {
                       out.SetDouble(s, out.doubles()[s] + updates.doubles()[u]);
                     } else {
-                      out.SetInt(s, out.ints()[s] + updates.ints()[u]);
+                      // Integers wrap around (as every integer kernel).
+                      out.SetInt(s,
+                                 static_cast<int64_t>(
+                                     static_cast<uint64_t>(out.ints()[s]) +
+                                     static_cast<uint64_t>(updates.ints()[u])));
                     }
                   });
   return out;
@@ -409,9 +436,9 @@ absl::StatusOr<Tensor> EvalScatterAdd(const Node& node,
 
 // y = gather(x, idx); dx = scatter_add(zeros_like(x), idx, dy)
 std::vector<Value> GradGather(const GradContext& c) {
-  return {ScatterAdd(ZerosLike(c.x[0]), c.x[1], c.dy,
-                     c.node.attrs.GetInt("axis")),
-          Value()};
+  return {
+      ScatterAdd(ZerosLike(c.x[0]), c.x[1], c.dy, c.node.attrs.GetInt("axis")),
+      Value()};
 }
 
 // y = scatter_add(base, idx, u); dbase = dy, du = gather(dy, idx)
@@ -441,15 +468,15 @@ absl::StatusOr<Tensor> EvalCumSum(const Node& node,
   const Tensor& x = *in[0];
   Tensor out(node.type);
   const int64_t n = x.dims()[axis];
-  const int64_t stride = RowMajorStrides(x.dims())[axis];
+  const std::vector<int64_t> strides = RowMajorStrides(x.dims());
+  const int64_t stride = strides[axis];
   Dims outer = x.dims();
   outer[axis] = 1;
   ops::ForEachIndex(outer, [&](const std::vector<int64_t>& index, int64_t) {
     int64_t base = 0;
-    const std::vector<int64_t> strides = RowMajorStrides(x.dims());
     for (size_t d = 0; d < index.size(); ++d) base += index[d] * strides[d];
     double acc = 0;
-    int64_t acc_i = 0;
+    uint64_t acc_i = 0;  // Integers wrap around (as every integer kernel).
     for (int64_t k = 0; k < n; ++k) {
       const int64_t j = base + (reverse ? n - 1 - k : k) * stride;
       if (IsFloat(x.dtype())) {
@@ -457,9 +484,9 @@ absl::StatusOr<Tensor> EvalCumSum(const Node& node,
         out.SetDouble(j, acc);
         if (exclusive) acc += x.doubles()[j];
       } else {
-        if (!exclusive) acc_i += x.ints()[j];
-        out.SetInt(j, acc_i);
-        if (exclusive) acc_i += x.ints()[j];
+        if (!exclusive) acc_i += static_cast<uint64_t>(x.ints()[j]);
+        out.SetInt(j, static_cast<int64_t>(acc_i));
+        if (exclusive) acc_i += static_cast<uint64_t>(x.ints()[j]);
       }
     }
   });
@@ -481,31 +508,92 @@ std::vector<OpDef> ShapeOpDefs() {
   };
   auto axis = AttrSpec{"axis", AttrKind::kInt, std::nullopt};
   return {
-      {OpKind::kReshape, "reshape", 1, 1, {ints("shape")}, InferReshape, true,
-       GradReshape, EvalReshape},
-      {OpKind::kTranspose, "transpose", 1, 1, {ints("perm")}, InferTranspose,
-       true, GradTranspose, EvalTranspose},
-      {OpKind::kBroadcastTo, "broadcast_to", 1, 1, {ints("shape")},
-       InferBroadcastTo, true, GradBroadcastTo, EvalBroadcastTo},
-      {OpKind::kConcat, "concat", 1, -1, {axis}, InferConcat, true, GradConcat,
+      {OpKind::kReshape,
+       "reshape",
+       1,
+       1,
+       {ints("shape")},
+       InferReshape,
+       true,
+       GradReshape,
+       EvalReshape},
+      {OpKind::kTranspose,
+       "transpose",
+       1,
+       1,
+       {ints("perm")},
+       InferTranspose,
+       true,
+       GradTranspose,
+       EvalTranspose},
+      {OpKind::kBroadcastTo,
+       "broadcast_to",
+       1,
+       1,
+       {ints("shape")},
+       InferBroadcastTo,
+       true,
+       GradBroadcastTo,
+       EvalBroadcastTo},
+      {OpKind::kConcat,
+       "concat",
+       1,
+       -1,
+       {axis},
+       InferConcat,
+       true,
+       GradConcat,
        EvalConcat},
-      {OpKind::kSlice, "slice", 1, 1,
-       {ints("start"), ints("limit"), ints("stride")}, InferSlice, true,
-       GradSlice, EvalSlice},
-      {OpKind::kPad, "pad", 1, 1,
-       {ints("low"), ints("high"),
+      {OpKind::kSlice,
+       "slice",
+       1,
+       1,
+       {ints("start"), ints("limit"), ints("stride")},
+       InferSlice,
+       true,
+       GradSlice,
+       EvalSlice},
+      {OpKind::kPad,
+       "pad",
+       1,
+       1,
+       {ints("low"),
+        ints("high"),
         {"interior", AttrKind::kInts, std::nullopt},
         {"value", AttrKind::kFloat, AttrValue(0.0)}},
-       InferPad, true, GradPad, EvalPad},
-      {OpKind::kGather, "gather", 2, 2, {axis}, InferGather, true, GradGather,
+       InferPad,
+       true,
+       GradPad,
+       EvalPad},
+      {OpKind::kGather,
+       "gather",
+       2,
+       2,
+       {axis},
+       InferGather,
+       true,
+       GradGather,
        EvalGather},
-      {OpKind::kScatterAdd, "scatter_add", 3, 3, {axis}, InferScatterAdd, true,
-       GradScatterAdd, EvalScatterAdd},
-      {OpKind::kCumSum, "cumsum", 1, 1,
+      {OpKind::kScatterAdd,
+       "scatter_add",
+       3,
+       3,
+       {axis},
+       InferScatterAdd,
+       true,
+       GradScatterAdd,
+       EvalScatterAdd},
+      {OpKind::kCumSum,
+       "cumsum",
+       1,
+       1,
        {axis,
         {"exclusive", AttrKind::kBool, AttrValue(false)},
         {"reverse", AttrKind::kBool, AttrValue(false)}},
-       InferCumSum, true, GradCumSum, EvalCumSum},
+       InferCumSum,
+       true,
+       GradCumSum,
+       EvalCumSum},
   };
 }
 
