@@ -1,0 +1,250 @@
+#include "codegen/compile.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "Halide.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "codegen/artifact_writer.h"
+#include "codegen/lower.h"
+#include "graph/check.h"
+#include "graph/verifier.h"
+
+extern char** environ;
+
+namespace adc {
+namespace {
+
+// A temporary directory removed on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = absl::StrCat(base && *base ? base : "/tmp", "/adc-XXXXXX");
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    if (mkdtemp(buf.data()) != nullptr) path_ = buf.data();
+  }
+  ~TempDir() {
+    if (path_.empty()) return;
+    // The directory holds only files this process wrote.
+    std::string cmd;
+    for (const std::string& f : files_) std::remove(f.c_str());
+    rmdir(path_.c_str());
+  }
+  bool ok() const { return !path_.empty(); }
+  std::string File(const std::string& name) {
+    files_.push_back(absl::StrCat(path_, "/", name));
+    return files_.back();
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+absl::Status WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+  f.close();
+  if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write '", path, "'"));
+  return absl::OkStatus();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Runs argv[0] (looked up in PATH) with stderr captured to `log`.
+absl::Status RunTool(const std::vector<std::string>& argv,
+                     const std::string& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 2, 1);
+  pid_t pid;
+  const int err = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot run '", argv[0], "' (", std::strerror(err),
+        "); adc compile needs a C compiler (apt-get install gcc)"));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string out = ReadFile(log);
+    if (out.size() > 2000) out = out.substr(0, 2000) + "...";
+    return absl::InternalError(absl::StrCat("'", absl::StrJoin(argv, " "),
+                                            "' failed: ", out));
+  }
+  return absl::OkStatus();
+}
+
+std::string CCompiler() {
+  const char* cc = std::getenv("CC");
+  return cc && *cc ? cc : "cc";
+}
+
+std::string HalideIncludeDir() {
+  const char* dir = std::getenv("ADC_HALIDE_INCLUDE");
+  return dir && *dir ? dir : "/usr/include/halide14";
+}
+
+absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
+  try {
+    Halide::Target t = name == "host" ? Halide::get_host_target()
+                                      : Halide::Target(name);
+    return t.with_feature(Halide::Target::UserContext);
+  } catch (const Halide::Error&) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid Halide target '", name,
+        "' (expected 'host' or arch-bits-os[-feature...], e.g. "
+        "x86-64-linux-avx2-fma)"));
+  }
+}
+
+// Lowers and compiles the pipeline to a static library (runtime included
+// unless no_runtime).
+absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
+                             const std::string& pipeline_name,
+                             const std::string& library_path,
+                             const std::string& assembly_path) {
+  const bool verbose = std::getenv("ADC_VERBOSE") != nullptr;
+  auto t0 = std::chrono::steady_clock::now();
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  ADC_ASSIGN_OR_RETURN(codegen::LoweredGraph lowered,
+                       codegen::LowerGraph(graph, target));
+  if (verbose) fprintf(stderr, "adc: lowered %d nodes (%zu materialized) in %.2fs\n", graph.num_nodes(), lowered.materialized.size(), seconds());
+  try {
+    Halide::Pipeline pipeline(lowered.outputs);
+    std::vector<Halide::Argument> args;
+    for (const Halide::ImageParam& p : lowered.args) args.push_back(p);
+    Halide::Module module =
+        pipeline.compile_to_module(args, pipeline_name, target);
+    if (verbose) fprintf(stderr, "adc: Halide lowering done at %.2fs\n", seconds());
+    std::map<Halide::OutputFileType, std::string> outputs = {
+        {Halide::OutputFileType::static_library, library_path}};
+    if (!assembly_path.empty()) {
+      outputs[Halide::OutputFileType::assembly] = assembly_path;
+    }
+    module.compile(outputs);
+    if (verbose) fprintf(stderr, "adc: LLVM done at %.2fs\n", seconds());
+  } catch (const Halide::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("Halide failed to compile the pipeline: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+// Artifact arguments (inputs, parameters, outputs) share one namespace.
+absl::Status CheckArgumentNames(const Graph& graph) {
+  for (const GraphOutput& out : graph.outputs()) {
+    std::optional<ValueId> id = graph.Find(out.name);
+    if (id && (graph.node(*id).op == OpKind::kInput ||
+               graph.node(*id).op == OpKind::kParameter)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "output '", out.name, "' has the name of an input or parameter; "
+          "compiled arguments share one namespace, so rename the output"));
+    }
+  }
+  if (graph.outputs().empty()) {
+    return absl::InvalidArgumentError("the graph has no outputs to compute");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CompileToSharedLibrary(const Graph& graph,
+                                    const std::string& output_path,
+                                    const CompileOptions& options) {
+  ADC_RETURN_IF_ERROR(Verify(graph));
+  ADC_RETURN_IF_ERROR(CheckArgumentNames(graph));
+  ADC_ASSIGN_OR_RETURN(Halide::Target target, ParseTarget(options.target));
+  TempDir dir;
+  if (!dir.ok()) return absl::InternalError("cannot create a temporary directory");
+  const std::string library = dir.File("pipeline.a");
+  ADC_RETURN_IF_ERROR(CompilePipeline(
+      graph, target, "adc_pipeline", library,
+      options.emit_assembly ? output_path + ".s" : ""));
+  const std::string params = dir.File("params.bin");
+  const std::string stub = dir.File("artifact.c");
+  const std::string exports = dir.File("exports.map");
+  codegen::ArtifactSource source = codegen::WriteArtifactSource(
+      graph, "adc_pipeline", "adc_artifact", params, target.to_string(),
+      /*override_halide_error=*/true);
+  ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
+  ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));
+  ADC_RETURN_IF_ERROR(WriteFile(
+      exports, "{\n  global:\n    adc_artifact_signature;\n    adc_artifact_run;\n"
+               "    adc_artifact_last_error;\n    adc_artifact_set_num_threads;\n"
+               "  local: *;\n};\n"));
+  return RunTool({CCompiler(), "-shared", "-fPIC", "-O2",
+                  "-I" + HalideIncludeDir(), stub, library, "-o", output_path,
+                  "-Wl,--exclude-libs,ALL", "-Wl,--version-script=" + exports,
+                  "-ldl", "-lpthread", "-lm"},
+                 dir.File("cc.log"));
+}
+
+absl::Status CompileToStaticLibrary(const Graph& graph,
+                                    const std::string& prefix,
+                                    const std::string& function_name,
+                                    const CompileOptions& options) {
+  ADC_RETURN_IF_ERROR(Verify(graph));
+  ADC_RETURN_IF_ERROR(CheckArgumentNames(graph));
+  if (codegen::CIdentifier(function_name) != function_name) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "function name '", function_name, "' is not a C identifier"));
+  }
+  ADC_ASSIGN_OR_RETURN(Halide::Target target, ParseTarget(options.target));
+  TempDir dir;
+  if (!dir.ok()) return absl::InternalError("cannot create a temporary directory");
+  const std::string pipeline_name = function_name + "_pipeline";
+  const std::string library = dir.File("pipeline.a");
+  ADC_RETURN_IF_ERROR(CompilePipeline(graph, target, pipeline_name, library, ""));
+  const std::string params = dir.File("params.bin");
+  const std::string stub = dir.File("artifact.c");
+  const std::string object = dir.File("artifact.o");
+  codegen::ArtifactSource source = codegen::WriteArtifactSource(
+      graph, pipeline_name, function_name, params, target.to_string(),
+      /*override_halide_error=*/false);
+  ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
+  ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));
+  ADC_RETURN_IF_ERROR(RunTool({CCompiler(), "-c", "-fPIC", "-O2",
+                               "-I" + HalideIncludeDir(), stub, "-o", object},
+                              dir.File("cc.log")));
+  // The static library: Halide's objects plus the stub's.
+  const std::string archive = prefix + ".a";
+  std::remove(archive.c_str());
+  const std::string mri = dir.File("merge.mri");
+  ADC_RETURN_IF_ERROR(WriteFile(
+      mri, absl::StrCat("create ", archive, "\naddlib ", library, "\naddmod ",
+                        object, "\nsave\nend\n")));
+  ADC_RETURN_IF_ERROR(RunTool({"sh", "-c", absl::StrCat("ar -M < '", mri, "'")},
+                              dir.File("ar.log")));
+  return WriteFile(prefix + ".h", codegen::WriteTypedHeader(graph, function_name));
+}
+
+}  // namespace adc

@@ -1,0 +1,42 @@
+// Ahead-of-time compilation of a verified graph to native code with Halide.
+//
+// Every output of the graph becomes an output of one Halide pipeline whose
+// inputs are the graph's inputs and parameters. The artifact is a shared
+// library implementing runtime/artifact_abi.h: the pipeline, a C entry point,
+// the embedded signature (names, dtypes, shapes, parameter values, ABI
+// version) and a private copy of the Halide runtime (hidden, so artifacts
+// load side by side in one process).
+#ifndef ADC_CODEGEN_COMPILE_H_
+#define ADC_CODEGEN_COMPILE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "graph/graph.h"
+
+namespace adc {
+
+struct CompileOptions {
+  // Halide target string; "host" detects this machine's CPU features.
+  std::string target = "host";
+  // Also write Halide's assembly next to the output (<output>.s).
+  bool emit_assembly = false;
+};
+
+// Writes a shared library (`adc compile IN.pb -o OUT.so`). Errors (Halide
+// compile failures included) name the node they concern; nothing aborts.
+absl::Status CompileToSharedLibrary(const Graph& graph,
+                                    const std::string& output_path,
+                                    const CompileOptions& options = {});
+
+// Writes <prefix>.a (static library: pipeline, signature, entry points and
+// runtime) and <prefix>.h (a typed C++ entry point named `function_name`),
+// for the adc_library Bazel rule.
+absl::Status CompileToStaticLibrary(const Graph& graph,
+                                    const std::string& prefix,
+                                    const std::string& function_name,
+                                    const CompileOptions& options = {});
+
+}  // namespace adc
+
+#endif  // ADC_CODEGEN_COMPILE_H_

@@ -1,0 +1,1218 @@
+#include "codegen/lower.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "graph/check.h"
+#include "graph/ops/op_def.h"
+
+namespace adc::codegen {
+
+using Halide::Expr;
+using Halide::Func;
+using Halide::RDom;
+using Halide::RVar;
+using Halide::TailStrategy;
+using Halide::Var;
+
+Halide::Type HalideType(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+      return Halide::Float(32);
+    case DType::kF64:
+      return Halide::Float(64);
+    case DType::kI32:
+      return Halide::Int(32);
+    case DType::kI64:
+      return Halide::Int(64);
+    case DType::kBool:
+      return Halide::UInt(8);
+  }
+  ADC_CHECK(false);
+}
+
+namespace {
+
+// A tensor-order index (outermost dimension first).
+using Index = std::vector<Expr>;
+
+// What the scheduler needs to know about one lowered value.
+struct Lowered {
+  Func func;  // The value, as seen by consumers.
+  // For values with an update definition (reductions, matmul, cumsum,
+  // scatter_add): the Func that carries it, its reduction domain and the
+  // tensor-order pure vars of `func`.
+  Func acc;
+  RDom rdom;
+  std::vector<Var> vars;
+};
+
+std::vector<Expr> ToHalideArgs(const Index& index) {
+  return std::vector<Expr>(index.rbegin(), index.rend());
+}
+
+std::vector<Var> MakeVars(int rank) {
+  std::vector<Var> vars;
+  for (int d = 0; d < rank; ++d) vars.emplace_back(absl::StrCat("d", d));
+  return vars;
+}
+
+std::vector<Var> HalideVars(const std::vector<Var>& vars) {
+  return std::vector<Var>(vars.rbegin(), vars.rend());
+}
+
+Index AsIndex(const std::vector<Var>& vars) {
+  return Index(vars.begin(), vars.end());
+}
+
+Expr Const(Halide::Type t, double v) {
+  if (t.is_float()) return Halide::cast(t, Expr(v));
+  return Halide::cast(t, Expr(static_cast<int64_t>(v)));
+}
+
+Expr Infinity(Halide::Type t) {
+  return t.is_float() ? Halide::cast(t, Expr(std::numeric_limits<double>::infinity()))
+                      : t.max();
+}
+
+// The accumulator type of sums and products: f32 accumulates in f64 (so long
+// sums keep f32 accuracy); others in their own type.
+Halide::Type AccumulatorType(Halide::Type t) {
+  return t == Halide::Float(32) ? Halide::Float(64) : t;
+}
+
+class Lowering {
+ public:
+  Lowering(const Graph& graph, const Halide::Target& target)
+      : g_(graph), target_(target), values_(graph.num_nodes()) {}
+
+  absl::StatusOr<LoweredGraph> Run();
+
+ private:
+  // ------------------------------------------------------------------------
+  // Algorithm.
+  // ------------------------------------------------------------------------
+  Expr At(ValueId v, const Index& index) {
+    return values_[v].func(ToHalideArgs(index));
+  }
+  Halide::Type TypeOf(ValueId v) const { return HalideType(g_.type(v).dtype); }
+  const Dims& DimsOf(ValueId v) const { return g_.type(v).dims; }
+
+  void LowerNode(ValueId id);
+  // Defines values_[id].func(vars) = e.
+  void Define(ValueId id, const std::function<Expr(const Index&)>& body);
+  Expr Unary(const Node& node, Expr x);
+  Expr Binary(const Node& node, Expr x, Expr y);
+  void LowerReduce(ValueId id);
+  void LowerMatMul(ValueId id);
+  void LowerCumSum(ValueId id);
+  void LowerScatterAdd(ValueId id);
+  Index ReshapeSource(const Dims& in, const Dims& out, const Index& o);
+
+  // ------------------------------------------------------------------------
+  // Schedule.
+  // ------------------------------------------------------------------------
+  void Schedule(const std::vector<bool>& needed,
+                const std::vector<Func>& output_funcs, LoweredGraph* result);
+  void ScheduleScan(ValueId v);
+  bool Cheap(ValueId v) const;
+  void ScheduleDense(Func f, const Dims& dims, Halide::Type t,
+                     bool update = false);
+  void ScheduleReduction(ValueId v);
+  struct ReductionPlan {
+    // rfactor vector lanes over the innermost reduced axis (when it is the
+    // contiguous one), and also parallel chunks of it (long 1-D reductions
+    // to few outputs). The axis is padded with the identity to `padded`
+    // elements so the splits are exact.
+    bool lanes = false;
+    bool chunks = false;
+    int vec = 1;
+    int chunk = 1;
+    int64_t padded = 0;
+  };
+  ReductionPlan PlanReduction(ValueId v) const;
+  void ScheduleMatMul(ValueId v);
+
+  const Graph& g_;
+  Halide::Target target_;
+  std::vector<Lowered> values_;
+  std::vector<Halide::ImageParam> params_;
+};
+
+// --------------------------------------------------------------------------
+// Algorithm.
+// --------------------------------------------------------------------------
+
+void Lowering::Define(ValueId id, const std::function<Expr(const Index&)>& body) {
+  Lowered& l = values_[id];
+  l.vars = MakeVars(g_.type(id).rank());
+  l.func = Func(absl::StrCat("v", id));
+  l.func(HalideVars(l.vars)) = Halide::cast(TypeOf(id), body(AsIndex(l.vars)));
+}
+
+// f32 log1p: for |x| < 0.5, 2 atanh(s) = 2 (s + s^3/3 + ... + s^17/17) with
+// s = x / (2 + x), |s| <= 1/3 (truncation < 2e-9 relative); elsewhere
+// log(1 + x), whose result is then at least 0.29 in magnitude. Vectorizes;
+// Halide's f32 log alone loses relative accuracy near 1.
+Expr Log1pF32(Expr x) {
+  Expr s = x / (2.0f + x);
+  Expr s2 = s * s;
+  Expr series = 1.0f / 17;
+  for (int k = 15; k >= 1; k -= 2) series = series * s2 + 1.0f / k;
+  Expr small = 2.0f * s * series;
+  return Halide::select(Halide::abs(x) < 0.5f, small, Halide::log(1.0f + x));
+}
+
+// f32 expm1: Taylor series to x^9 for |x| < 0.5 (truncation < 1e-9
+// relative), exp(x) - 1 elsewhere (then at least 0.39 in magnitude).
+Expr Expm1F32(Expr x) {
+  Expr series = 1.0f / 362880;
+  for (int k = 8; k >= 1; --k) {
+    double factorial = 1;
+    for (int j = 2; j <= k; ++j) factorial *= j;
+    series = series * x + static_cast<float>(1.0 / factorial);
+  }
+  return Halide::select(Halide::abs(x) < 0.5f, x * series,
+                        Halide::exp(x) - 1.0f);
+}
+
+// sign(x) = 1, -1 or x (0, -0, NaN stay).
+Expr SignOf(Expr x) {
+  const Halide::Type t = x.type();
+  return Halide::select(x > Const(t, 0), Const(t, 1),
+                        Halide::select(x < Const(t, 0), Const(t, -1), x));
+}
+
+Expr Lowering::Unary(const Node& node, Expr x) {
+  const Halide::Type t = x.type();
+  switch (node.op) {
+    case OpKind::kNeg:
+      return -x;
+    case OpKind::kAbs:
+      return Halide::cast(t, Halide::abs(x));
+    case OpKind::kSign:
+      return SignOf(x);
+    case OpKind::kExp:
+      return Halide::exp(x);
+    case OpKind::kLog:
+      return Halide::log(x);
+    case OpKind::kLog1p: {
+      if (t == Halide::Float(32)) return Log1pF32(x);
+      // f64: Kahan's trick, log1p(x) = x * log(u) / (u - 1) with u = 1 + x
+      // (x where u == 1, u where u == inf), with libm's log. Strict:
+      // reassociation would fold (1 + x) - 1 to x and lose the correction.
+      Expr u = Const(t, 1) + x;
+      return Halide::strict_float(Halide::select(
+          u == Const(t, 1), x,
+          Halide::select(u == Infinity(t), u,
+                         Halide::log(u) * (x / (u - Const(t, 1))))));
+    }
+    case OpKind::kExpm1: {
+      if (t == Halide::Float(32)) return Expm1F32(x);
+      // f64: expm1(x) = (u - 1) * x / log(u), u = exp(x) (x where u == 1; -1
+      // where u == 0; u where u == inf): Kahan's trick, strict likewise.
+      Expr u = Halide::exp(x);
+      return Halide::strict_float(Halide::select(
+          u == Const(t, 1), x,
+          Halide::select(u == Const(t, 0), Const(t, -1),
+                         Halide::select(u == Infinity(t), u,
+                                        (u - Const(t, 1)) * (x / Halide::log(u))))));
+    }
+    case OpKind::kSin:
+      return Halide::sin(x);
+    case OpKind::kCos:
+      return Halide::cos(x);
+    case OpKind::kTan:
+      return Halide::tan(x);
+    case OpKind::kTanh:
+      return Halide::tanh(x);
+    case OpKind::kSigmoid: {
+      // e = exp(-|x|) <= 1 never overflows; sigmoid = 1 / (1 + e) for x >= 0,
+      // e / (1 + e) otherwise.
+      Expr e = Halide::exp(-Halide::abs(x));
+      Expr d = Const(t, 1) + e;
+      return Halide::select(x >= Const(t, 0), Const(t, 1) / d, e / d);
+    }
+    case OpKind::kSqrt:
+      return Halide::sqrt(x);
+    case OpKind::kErf:
+      if (t == Halide::Float(32)) return Halide::erf(x);
+      // Halide's erf is f32 only: call libm's erf for f64.
+      return Halide::Internal::Call::make(t, "erf", {x},
+                                          Halide::Internal::Call::PureExtern);
+    case OpKind::kStopGradient:
+      return x;
+    case OpKind::kCast: {
+      const Halide::Type to = HalideType(node.type.dtype);
+      if (node.type.dtype == DType::kBool) {
+        return Halide::cast(to, x != Const(t, 0));
+      }
+      if (t.is_float() && !to.is_float()) {
+        // NaN and out-of-range values become 0 (as the interpreter).
+        const double lo = to.bits() == 32 ? -2147483648.0 : -9223372036854775808.0;
+        const double hi = to.bits() == 32 ? 2147483648.0 : 9223372036854775808.0;
+        Expr in_range = Halide::strict_float(x >= Halide::cast(t, Expr(lo)) &&
+                                             x < Halide::cast(t, Expr(hi)));
+        return Halide::select(in_range, Halide::cast(to, x), Const(to, 0));
+      }
+      return Halide::cast(to, x);
+    }
+    default:
+      ADC_CHECK_MSG(false, absl::StrCat("not a unary op: ", node.name));
+  }
+}
+
+// x^y with IEEE special cases Halide's pow does not keep (NaN in, NaN out).
+Expr Pow(Expr x, Expr y) {
+  const Halide::Type t = x.type();
+  Expr nan = Halide::cast(t, Expr(std::numeric_limits<double>::quiet_NaN()));
+  return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), nan,
+                        y == Const(t, 0), Const(t, 1), Halide::pow(x, y));
+}
+
+Expr Lowering::Binary(const Node& node, Expr x, Expr y) {
+  const Halide::Type t = x.type();
+  const bool fp = t.is_float();
+  auto boolean = [](Expr c) { return Halide::cast(Halide::UInt(8), c); };
+  // Float comparisons are strict: Halide's default fast-math flags would let
+  // LLVM assume no NaN or inf operands.
+  auto compare = [&](Expr c) {
+    return boolean(fp ? Halide::strict_float(c) : c);
+  };
+  switch (node.op) {
+    case OpKind::kAdd:
+      return x + y;
+    case OpKind::kSub:
+      return x - y;
+    case OpKind::kMul:
+      return x * y;
+    case OpKind::kDiv:
+      if (fp) return x / y;
+      // Integers: truncate toward zero; x / 0 = 0.
+      return Halide::select(
+          y == Const(t, 0), Const(t, 0),
+          Halide::div_round_to_zero(x, Halide::select(y == Const(t, 0),
+                                                      Const(t, 1), y)));
+    case OpKind::kPow:
+      return Pow(x, y);
+    case OpKind::kMaximum:
+      if (!fp) return Halide::max(x, y);
+      // NaN propagates (torch.maximum).
+      return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), x + y,
+                            Halide::max(x, y));
+    case OpKind::kMinimum:
+      if (!fp) return Halide::min(x, y);
+      return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), x + y,
+                            Halide::min(x, y));
+    case OpKind::kMulNoNan:
+      return Halide::select(fp ? Halide::strict_float(y == Const(t, 0))
+                               : y == Const(t, 0),
+                            Const(t, 0), x * y);
+    case OpKind::kLess:
+      return compare(x < y);
+    case OpKind::kLessEqual:
+      return compare(x <= y);
+    case OpKind::kGreater:
+      return compare(x > y);
+    case OpKind::kGreaterEqual:
+      return compare(x >= y);
+    case OpKind::kEqual:
+      return compare(x == y);
+    case OpKind::kNotEqual:
+      return compare(x != y);
+    default:
+      ADC_CHECK_MSG(false, absl::StrCat("not a binary op: ", node.name));
+  }
+}
+
+// The source index of reshape: matches groups of input and output dims with
+// equal products (ignoring size-1 dims), so splitting a dim needs no division
+// and merging dims needs one division and one modulo per merged dim.
+Index Lowering::ReshapeSource(const Dims& in, const Dims& out, const Index& o) {
+  Index src(in.size(), Expr(0));
+  if (NumElements(in) == 0) return src;
+  std::vector<int> in_axes, out_axes;
+  for (int i = 0; i < static_cast<int>(in.size()); ++i) {
+    if (in[i] != 1) in_axes.push_back(i);
+  }
+  for (int i = 0; i < static_cast<int>(out.size()); ++i) {
+    if (out[i] != 1) out_axes.push_back(i);
+  }
+  size_t a = 0, b = 0;
+  while (a < in_axes.size() && b < out_axes.size()) {
+    size_t a_end = a + 1, b_end = b + 1;
+    int64_t pa = in[in_axes[a]], pb = out[out_axes[b]];
+    while (pa != pb) {
+      if (pa < pb) {
+        pa *= in[in_axes[a_end++]];
+      } else {
+        pb *= out[out_axes[b_end++]];
+      }
+    }
+    // Flat index of the group in the output.
+    Expr flat = Expr(0);
+    for (size_t k = b; k < b_end; ++k) {
+      flat = flat * static_cast<int>(out[out_axes[k]]) + o[out_axes[k]];
+    }
+    // Split it over the group's input dims.
+    int64_t stride = 1;
+    for (size_t k = a_end; k-- > a;) {
+      const int64_t n = in[in_axes[k]];
+      Expr q = stride == 1 ? flat : flat / static_cast<int>(stride);
+      src[in_axes[k]] = k == a ? q : q % static_cast<int>(n);
+      stride *= n;
+    }
+    a = a_end;
+    b = b_end;
+  }
+  return src;
+}
+
+void Lowering::LowerNode(ValueId id) {
+  const Node& node = g_.node(id);
+  const Halide::Type t = TypeOf(id);
+  auto in = [&](int k) { return node.inputs[k]; };
+  switch (node.op) {
+    case OpKind::kInput:
+    case OpKind::kParameter: {
+      Halide::ImageParam p(t, node.type.rank(), absl::StrCat("a", params_.size()));
+      const std::vector<int64_t> strides = RowMajorStrides(node.type.dims);
+      for (int d = 0; d < node.type.rank(); ++d) {
+        const int h = node.type.rank() - 1 - d;
+        p.dim(h).set_bounds(0, static_cast<int>(node.type.dims[d]));
+        p.dim(h).set_stride(static_cast<int>(strides[d]));
+      }
+      params_.push_back(p);
+      Define(id, [&](const Index& i) { return p(ToHalideArgs(i)); });
+      return;
+    }
+    case OpKind::kConstant: {
+      const Tensor& value = node.attrs.GetTensor("value");
+      if (value.num_elements() == 1) {
+        const double v = value.GetDouble(0);
+        Expr e = IsFloat(value.dtype()) ? Halide::cast(t, Expr(v))
+                                        : Halide::cast(t, Expr(value.GetInt(0)));
+        Define(id, [&](const Index&) { return e; });
+        return;
+      }
+      // A tensor constant becomes a buffer embedded in the code.
+      std::vector<int> extents;
+      for (auto it = value.dims().rbegin(); it != value.dims().rend(); ++it) {
+        extents.push_back(static_cast<int>(*it));
+      }
+      Halide::Buffer<> buffer(t, extents);
+      std::vector<uint8_t> bytes = value.ToBytes();
+      std::memcpy(buffer.data(), bytes.data(), bytes.size());
+      Define(id, [&](const Index& i) { return buffer(ToHalideArgs(i)); });
+      return;
+    }
+    case OpKind::kIota: {
+      const int64_t axis = node.attrs.GetInt("axis");
+      Define(id, [&](const Index& i) { return i[axis]; });
+      return;
+    }
+    case OpKind::kNeg:
+    case OpKind::kAbs:
+    case OpKind::kSign:
+    case OpKind::kExp:
+    case OpKind::kLog:
+    case OpKind::kLog1p:
+    case OpKind::kExpm1:
+    case OpKind::kSin:
+    case OpKind::kCos:
+    case OpKind::kTan:
+    case OpKind::kTanh:
+    case OpKind::kSigmoid:
+    case OpKind::kSqrt:
+    case OpKind::kErf:
+    case OpKind::kCast:
+    case OpKind::kStopGradient:
+      Define(id, [&](const Index& i) { return Unary(node, At(in(0), i)); });
+      return;
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kDiv:
+    case OpKind::kPow:
+    case OpKind::kMaximum:
+    case OpKind::kMinimum:
+    case OpKind::kMulNoNan:
+    case OpKind::kLess:
+    case OpKind::kLessEqual:
+    case OpKind::kGreater:
+    case OpKind::kGreaterEqual:
+    case OpKind::kEqual:
+    case OpKind::kNotEqual:
+      Define(id, [&](const Index& i) {
+        return Binary(node, At(in(0), i), At(in(1), i));
+      });
+      return;
+    case OpKind::kSelect:
+      Define(id, [&](const Index& i) {
+        return Halide::select(At(in(0), i) != 0, At(in(1), i), At(in(2), i));
+      });
+      return;
+    case OpKind::kReduceSum:
+    case OpKind::kReduceMax:
+    case OpKind::kReduceMin:
+    case OpKind::kReduceProd:
+      LowerReduce(id);
+      return;
+    case OpKind::kMatMul:
+      LowerMatMul(id);
+      return;
+    case OpKind::kReshape:
+      Define(id, [&](const Index& i) {
+        return At(in(0), ReshapeSource(DimsOf(in(0)), node.type.dims, i));
+      });
+      return;
+    case OpKind::kTranspose: {
+      const auto& perm = node.attrs.GetInts("perm");
+      Define(id, [&](const Index& i) {
+        Index src(i.size());
+        for (size_t d = 0; d < perm.size(); ++d) src[perm[d]] = i[d];
+        return At(in(0), src);
+      });
+      return;
+    }
+    case OpKind::kBroadcastTo: {
+      const Dims& xd = DimsOf(in(0));
+      const int lead = node.type.rank() - static_cast<int>(xd.size());
+      Define(id, [&](const Index& i) {
+        Index src(xd.size());
+        for (size_t d = 0; d < xd.size(); ++d) {
+          src[d] = xd[d] == 1 ? Expr(0) : i[lead + d];
+        }
+        return At(in(0), src);
+      });
+      return;
+    }
+    case OpKind::kConcat: {
+      const int64_t axis = node.attrs.GetInt("axis");
+      Define(id, [&](const Index& i) {
+        // The last input is the default; earlier ones are selected by range.
+        // Each read is clamped into its input, as bounds inference requires.
+        Expr result;
+        int64_t offset = NumElements(node.type.dims) == 0 ? 0 : node.type.dims[axis];
+        for (int k = static_cast<int>(node.inputs.size()) - 1; k >= 0; --k) {
+          const int64_t n = DimsOf(in(k))[axis];
+          offset -= n;
+          if (n == 0) continue;
+          Index src = i;
+          src[axis] = Halide::clamp(i[axis] - static_cast<int>(offset), 0,
+                                    static_cast<int>(n - 1));
+          Expr v = At(in(k), src);
+          result = result.defined()
+                       ? Halide::select(i[axis] >= static_cast<int>(offset) &&
+                                            i[axis] < static_cast<int>(offset + n),
+                                        v, result)
+                       : v;
+        }
+        return result.defined() ? result : Const(t, 0);
+      });
+      return;
+    }
+    case OpKind::kSlice: {
+      const auto& start = node.attrs.GetInts("start");
+      const auto& stride = node.attrs.GetInts("stride");
+      Define(id, [&](const Index& i) {
+        Index src(i.size());
+        for (size_t d = 0; d < i.size(); ++d) {
+          src[d] = static_cast<int>(start[d]) + i[d] * static_cast<int>(stride[d]);
+        }
+        return At(in(0), src);
+      });
+      return;
+    }
+    case OpKind::kPad: {
+      const auto& low = node.attrs.GetInts("low");
+      const auto& interior = node.attrs.GetInts("interior");
+      const Dims& xd = DimsOf(in(0));
+      Expr value = Const(t, node.attrs.GetFloat("value"));
+      if (NumElements(xd) == 0) {
+        Define(id, [&](const Index&) { return value; });
+        return;
+      }
+      Define(id, [&](const Index& i) {
+        Expr inside = Halide::cast<bool>(true);
+        Index src(i.size());
+        for (size_t d = 0; d < i.size(); ++d) {
+          const int step = static_cast<int>(interior[d] + 1);
+          Expr q = i[d] - static_cast<int>(low[d]);
+          inside = inside && q >= 0 && q <= static_cast<int>((xd[d] - 1) * step);
+          if (step > 1) inside = inside && q % step == 0;
+          src[d] = Halide::clamp(step > 1 ? q / step : q, 0,
+                                 static_cast<int>(xd[d] - 1));
+        }
+        return Halide::select(inside, At(in(0), src), value);
+      });
+      return;
+    }
+    case OpKind::kGather: {
+      const int64_t axis = node.attrs.GetInt("axis");
+      const int ir = g_.type(in(1)).rank();
+      const int64_t n = DimsOf(in(0))[axis];
+      Define(id, [&](const Index& i) {
+        Index idx(i.begin() + axis, i.begin() + axis + ir);
+        Expr k = Halide::cast<int>(At(in(1), idx));
+        k = Halide::clamp(Halide::select(k < 0, k + static_cast<int>(n), k), 0,
+                          static_cast<int>(std::max<int64_t>(n - 1, 0)));
+        Index src(i.begin(), i.begin() + axis);
+        src.push_back(k);
+        src.insert(src.end(), i.begin() + axis + ir, i.end());
+        return At(in(0), src);
+      });
+      return;
+    }
+    case OpKind::kScatterAdd:
+      LowerScatterAdd(id);
+      return;
+    case OpKind::kCumSum:
+      LowerCumSum(id);
+      return;
+  }
+}
+
+void Lowering::LowerReduce(ValueId id) {
+  const Node& node = g_.node(id);
+  const ValueId x = node.inputs[0];
+  const Dims& xd = DimsOf(x);
+  const auto& axes = node.attrs.GetInts("axes");
+  const bool keepdims = node.attrs.GetBool("keepdims");
+  const Halide::Type t = TypeOf(id);
+  const bool sum_or_prod =
+      node.op == OpKind::kReduceSum || node.op == OpKind::kReduceProd;
+  const Halide::Type acc_t = sum_or_prod ? AccumulatorType(t) : t;
+
+  Lowered& l = values_[id];
+  l.vars = MakeVars(node.type.rank());
+  // The RDom's first dimension is the innermost reduced axis (the innermost
+  // loop), like Halide's own dimension order.
+  const ReductionPlan plan = PlanReduction(id);
+  std::vector<Halide::Range> ranges;
+  for (auto it = axes.rbegin(); it != axes.rend(); ++it) {
+    const int64_t extent = it == axes.rbegin() && plan.lanes ? plan.padded : xd[*it];
+    ranges.emplace_back(0, static_cast<int>(extent));
+  }
+  l.rdom = RDom(ranges, absl::StrCat("r", id));
+  Index src(xd.size());
+  int out_axis = 0;
+  for (int d = 0; d < static_cast<int>(xd.size()); ++d) {
+    auto it = std::find(axes.begin(), axes.end(), d);
+    if (it != axes.end()) {
+      src[d] = l.rdom[static_cast<int>(axes.end() - it) - 1];
+      if (keepdims) ++out_axis;
+    } else {
+      src[d] = l.vars[out_axis++];
+    }
+  }
+  Expr v;
+  if (plan.lanes && plan.padded > xd[axes.back()]) {
+    // Padding elements read the last element and contribute the identity.
+    const int n = static_cast<int>(xd[axes.back()]);
+    Expr r0 = src[axes.back()];
+    src[axes.back()] = Halide::min(r0, n - 1);
+    v = Halide::select(r0 < n, Halide::cast(acc_t, At(x, src)),
+                       Const(acc_t, node.op == OpKind::kReduceSum ? 0 : 1));
+  } else {
+    v = Halide::cast(acc_t, At(x, src));
+  }
+  l.acc = Func(absl::StrCat("acc", id));
+  const std::vector<Var> hv = HalideVars(l.vars);
+  std::vector<Expr> hargs(hv.begin(), hv.end());
+  switch (node.op) {
+    case OpKind::kReduceSum:
+      l.acc(hv) = Const(acc_t, 0);
+      l.acc(hargs) = l.acc(hargs) + v;
+      break;
+    case OpKind::kReduceProd:
+      l.acc(hv) = Const(acc_t, 1);
+      l.acc(hargs) = l.acc(hargs) * v;
+      break;
+    case OpKind::kReduceMax:
+      l.acc(hv) = acc_t.is_float() ? -Infinity(acc_t) : acc_t.min();
+      l.acc(hargs) = acc_t.is_float()
+                         ? Halide::select(Halide::is_nan(v) || Halide::is_nan(l.acc(hargs)),
+                                          l.acc(hargs) + v,
+                                          Halide::max(l.acc(hargs), v))
+                         : Halide::max(l.acc(hargs), v);
+      break;
+    case OpKind::kReduceMin:
+      l.acc(hv) = Infinity(acc_t);
+      l.acc(hargs) = acc_t.is_float()
+                         ? Halide::select(Halide::is_nan(v) || Halide::is_nan(l.acc(hargs)),
+                                          l.acc(hargs) + v,
+                                          Halide::min(l.acc(hargs), v))
+                         : Halide::min(l.acc(hargs), v);
+      break;
+    default:
+      ADC_CHECK(false);
+  }
+  l.func = Func(absl::StrCat("v", id));
+  l.func(hv) = Halide::cast(t, l.acc(hargs));
+}
+
+// c[..., i, j] = sum_k a[..., i, k] * b[..., k, j], accumulated in `acc`
+// (computed per register tile by the schedule) and copied to the value's
+// Func. Rows of a and columns of b are clamped, so a tile that rounds up past
+// the edge reads valid memory (the extra results are never stored).
+void Lowering::LowerMatMul(ValueId id) {
+  const Node& node = g_.node(id);
+  const ValueId a = node.inputs[0], b = node.inputs[1];
+  const int r = node.type.rank();
+  const int64_t k = DimsOf(a)[r - 1];
+  const int m = static_cast<int>(node.type.dims[r - 2]);
+  const int n = static_cast<int>(node.type.dims[r - 1]);
+  Lowered& l = values_[id];
+  l.vars = MakeVars(r);
+  l.rdom = RDom(0, static_cast<int>(k), absl::StrCat("k", id));
+  Index ai = AsIndex(l.vars), bi = AsIndex(l.vars);
+  ai[r - 2] = Halide::min(l.vars[r - 2], m - 1);
+  ai[r - 1] = l.rdom.x;
+  bi[r - 2] = l.rdom.x;
+  bi[r - 1] = Halide::min(l.vars[r - 1], n - 1);
+  const std::vector<Var> hv = HalideVars(l.vars);
+  std::vector<Expr> hargs(hv.begin(), hv.end());
+  l.acc = Func(absl::StrCat("acc", id));
+  l.acc(hv) = Const(TypeOf(id), 0);
+  l.acc(hargs) += At(a, ai) * At(b, bi);
+  l.func = Func(absl::StrCat("v", id));
+  l.func(hv) = l.acc(hargs);
+}
+
+// out = cumsum along axis: inc(k) = sum_{j <= k} src(j) with src(j) =
+// x(reverse ? n - 1 - j : j); exclusive results are inc(k - 1) (0 at k = 0).
+void Lowering::LowerCumSum(ValueId id) {
+  const Node& node = g_.node(id);
+  const ValueId x = node.inputs[0];
+  const int64_t axis = node.attrs.GetInt("axis");
+  const bool exclusive = node.attrs.GetBool("exclusive");
+  const bool reverse = node.attrs.GetBool("reverse");
+  const int n = static_cast<int>(node.type.dims[axis]);
+  const Halide::Type t = TypeOf(id);
+  const Halide::Type acc_t = AccumulatorType(t);
+  Lowered& l = values_[id];
+  l.vars = MakeVars(node.type.rank());
+  auto flip = [&](Expr k) { return reverse ? (n - 1) - k : k; };
+  Index i = AsIndex(l.vars);
+  const std::vector<Var> hv = HalideVars(l.vars);
+  l.acc = Func(absl::StrCat("acc", id));
+  {
+    Index src = i;
+    src[axis] = flip(i[axis]);
+    l.acc(hv) = Halide::cast(acc_t, At(x, src));
+  }
+  if (n > 1) {
+    l.rdom = RDom(1, n - 1, absl::StrCat("s", id));
+    Index cur = i, prev = i, src = i;
+    cur[axis] = l.rdom.x;
+    prev[axis] = l.rdom.x - 1;
+    src[axis] = flip(l.rdom.x);
+    l.acc(ToHalideArgs(cur)) =
+        l.acc(ToHalideArgs(prev)) + Halide::cast(acc_t, At(x, src));
+  }
+  Index k = i;
+  k[axis] = flip(i[axis]);
+  Expr value;
+  if (exclusive) {
+    Index before = k;
+    before[axis] = Halide::max(k[axis] - 1, 0);
+    value = Halide::select(k[axis] == 0, Const(acc_t, 0),
+                           l.acc(ToHalideArgs(before)));
+  } else {
+    value = l.acc(ToHalideArgs(k));
+  }
+  l.func = Func(absl::StrCat("v", id));
+  l.func(hv) = Halide::cast(t, value);
+}
+
+// out = base; out[p, clamp(idx[j]), q] += updates[p, j, q].
+void Lowering::LowerScatterAdd(ValueId id) {
+  const Node& node = g_.node(id);
+  const ValueId base = node.inputs[0], indices = node.inputs[1],
+                updates = node.inputs[2];
+  const int64_t axis = node.attrs.GetInt("axis");
+  const int ir = g_.type(indices).rank();
+  const Dims& ud = DimsOf(updates);
+  const int64_t n = node.type.dims[axis];
+  Lowered& l = values_[id];
+  l.vars = MakeVars(node.type.rank());
+  const std::vector<Var> hv = HalideVars(l.vars);
+  l.acc = Func(absl::StrCat("v", id));
+  l.acc(hv) = At(base, AsIndex(l.vars));
+  if (NumElements(ud) == 0) {
+    l.func = Func(absl::StrCat("v", id));
+    l.func(hv) = l.acc(std::vector<Expr>(hv.begin(), hv.end()));
+    return;
+  }
+  Index u;
+  if (!ud.empty()) {
+    std::vector<Halide::Range> ranges;
+    for (auto it = ud.rbegin(); it != ud.rend(); ++it) {
+      ranges.emplace_back(0, static_cast<int>(*it));
+    }
+    l.rdom = RDom(ranges, absl::StrCat("u", id));
+    for (int d = 0; d < static_cast<int>(ud.size()); ++d) {
+      u.push_back(l.rdom[static_cast<int>(ud.size()) - 1 - d]);
+    }
+  }
+  Index idx(u.begin() + axis, u.begin() + axis + ir);
+  Expr k = Halide::cast<int>(At(indices, idx));
+  k = Halide::clamp(Halide::select(k < 0, k + static_cast<int>(n), k), 0,
+                    static_cast<int>(n - 1));
+  Index dst(u.begin(), u.begin() + axis);
+  dst.push_back(k);
+  dst.insert(dst.end(), u.begin() + axis + ir, u.end());
+  l.acc(ToHalideArgs(dst)) += At(updates, u);
+  l.func = Func(absl::StrCat("v", id));
+  l.func(hv) = l.acc(std::vector<Expr>(hv.begin(), hv.end()));
+}
+
+// --------------------------------------------------------------------------
+// Schedule.
+//
+// Values are inlined into their consumers (fused) unless materialized:
+// outputs, ops with update definitions (reductions, matmul, cumsum,
+// scatter_add), values used more than once (unless cheap to recompute),
+// operands of matmul and of broadcasts (which would otherwise be recomputed
+// per use). Materialized values are computed at the root, parallel over
+// their outer dimensions and vectorized at the natural width of the target.
+// --------------------------------------------------------------------------
+
+// Values that are as cheap to recompute as to load: leaves and data movement
+// of cheap values.
+bool Lowering::Cheap(ValueId v) const {
+  const Node& node = g_.node(v);
+  switch (node.op) {
+    case OpKind::kInput:
+    case OpKind::kParameter:
+    case OpKind::kConstant:
+    case OpKind::kIota:
+      return true;
+    case OpKind::kReshape:
+    case OpKind::kTranspose:
+    case OpKind::kBroadcastTo:
+    case OpKind::kSlice:
+    case OpKind::kStopGradient:
+    case OpKind::kCast:
+    case OpKind::kNeg:
+      return Cheap(node.inputs[0]);
+    case OpKind::kReduceSum:
+    case OpKind::kReduceMax:
+    case OpKind::kReduceMin:
+    case OpKind::kReduceProd:
+    case OpKind::kMatMul:
+    case OpKind::kCumSum:
+    case OpKind::kScatterAdd:
+      return true;  // Computed into a buffer by their own schedule.
+    default:
+      return false;
+  }
+}
+
+constexpr int64_t kParallelThreshold = 1 << 14;
+
+// Rough cost of computing one element of an op inline (in simple ops).
+int OpCost(OpKind op) {
+  switch (op) {
+    case OpKind::kExp:
+    case OpKind::kLog:
+    case OpKind::kLog1p:
+    case OpKind::kExpm1:
+    case OpKind::kSin:
+    case OpKind::kCos:
+    case OpKind::kTan:
+    case OpKind::kTanh:
+    case OpKind::kSigmoid:
+    case OpKind::kErf:
+    case OpKind::kPow:
+      return 20;
+    case OpKind::kDiv:
+    case OpKind::kSqrt:
+      return 4;
+    case OpKind::kReshape:
+    case OpKind::kTranspose:
+    case OpKind::kBroadcastTo:
+    case OpKind::kSlice:
+    case OpKind::kStopGradient:
+      return 0;
+    case OpKind::kInput:
+    case OpKind::kParameter:
+    case OpKind::kConstant:
+    case OpKind::kIota:
+    case OpKind::kNeg:
+    case OpKind::kAbs:
+    case OpKind::kSign:
+    case OpKind::kCast:
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kMaximum:
+    case OpKind::kMinimum:
+    case OpKind::kMulNoNan:
+    case OpKind::kLess:
+    case OpKind::kLessEqual:
+    case OpKind::kGreater:
+    case OpKind::kGreaterEqual:
+    case OpKind::kEqual:
+    case OpKind::kNotEqual:
+    case OpKind::kSelect:
+    case OpKind::kConcat:
+    case OpKind::kPad:
+    case OpKind::kGather:
+      return 1;
+    case OpKind::kReduceSum:
+    case OpKind::kReduceMax:
+    case OpKind::kReduceMin:
+    case OpKind::kReduceProd:
+    case OpKind::kMatMul:
+    case OpKind::kCumSum:
+    case OpKind::kScatterAdd:
+      return 1;  // A load from their own buffer.
+  }
+  ADC_CHECK(false);
+}
+
+void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t,
+                             bool update) {
+  const int r = static_cast<int>(dims.size());
+  if (r == 0) return;
+  std::vector<Var> hv = f.args();
+  Halide::Stage s = update ? Halide::Stage(f.update(0)) : Halide::Stage(f);
+  const int vec = target_.natural_vector_size(t);
+  const int64_t inner = dims[r - 1];
+  const int64_t total = NumElements(dims);
+  if (total == 0) return;
+  // Pure stages may recompute a few elements at the edge (ShiftInwards: the
+  // last vector or chunk shifts inwards, no scalar tail loop); update stages
+  // must not, so they guard.
+  const TailStrategy tail =
+      update ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
+  if (r == 1) {
+    if (total >= kParallelThreshold) {
+      Var xo("xo"), xi("xi");
+      s.split(hv[0], xo, xi, 8192, tail).parallel(xo).vectorize(xi, vec, tail);
+    } else if (inner >= vec) {
+      s.vectorize(hv[0], vec, tail);
+    }
+    return;
+  }
+  if (inner >= vec) s.vectorize(hv[0], vec, tail);
+  if (total >= kParallelThreshold) {
+    Var outer = hv[r - 1];
+    for (int d = r - 2; d >= 1; --d) {
+      Var fused(absl::StrCat(outer.name(), "_", hv[d].name()));
+      s.fuse(hv[d], outer, fused);
+      outer = fused;
+    }
+    s.parallel(outer);
+  }
+}
+
+Lowering::ReductionPlan Lowering::PlanReduction(ValueId v) const {
+  const Node& node = g_.node(v);
+  ReductionPlan plan;
+  const Dims& xd = DimsOf(node.inputs[0]);
+  const auto& axes = node.attrs.GetInts("axes");
+  if (xd.empty() || axes.empty() ||
+      axes.back() != static_cast<int64_t>(xd.size()) - 1 ||
+      (node.op != OpKind::kReduceSum && node.op != OpKind::kReduceProd)) {
+    return plan;
+  }
+  const Halide::Type acc_t = AccumulatorType(TypeOf(v));
+  plan.vec = target_.natural_vector_size(acc_t);
+  const int64_t extent = xd.back();
+  if (extent < 4 * plan.vec) return plan;
+  plan.lanes = true;
+  auto round_up = [](int64_t x, int64_t m) { return (x + m - 1) / m * m; };
+  plan.chunks = axes.size() == 1 && NumElements(node.type.dims) < 16 &&
+                extent >= kParallelThreshold;
+  if (plan.chunks) {
+    plan.chunk = static_cast<int>(
+        std::max<int64_t>(64 * plan.vec, round_up(extent / 64, plan.vec)));
+    plan.padded = round_up(extent, plan.chunk);
+  } else {
+    plan.padded = round_up(extent, plan.vec);
+  }
+  return plan;
+}
+
+void Lowering::ScheduleReduction(ValueId v) {
+  Lowered& l = values_[v];
+  const Node& node = g_.node(v);
+  const Dims& out = node.type.dims;
+  const Halide::Type acc_t = l.acc.output_types()[0];
+  const int64_t n_out = NumElements(out);
+  const ReductionPlan plan = PlanReduction(v);
+  l.acc.compute_root();
+  const std::vector<Var> hv = l.acc.args();
+  if (plan.lanes) {
+    // Vector lanes over the contiguous reduced axis (rfactor), then a
+    // horizontal combine; the splits are exact (the axis is padded).
+    RVar rxo("rxo"), rxi("rxi"), rxoo("rxoo"), rxoi("rxoi");
+    Var lane("lane"), chunk("chunk");
+    Halide::Stage update = l.acc.update();
+    update.split(l.rdom[0], rxo, rxi, plan.vec, TailStrategy::GuardWithIf);
+    if (plan.chunks) {
+      update.split(rxo, rxoo, rxoi, plan.chunk / plan.vec,
+                   TailStrategy::GuardWithIf);
+      Func intm = update.rfactor({{rxoo, chunk}, {rxi, lane}});
+      intm.compute_root().vectorize(lane);
+      intm.update().parallel(chunk).vectorize(lane);
+    } else {
+      Func intm = update.rfactor(rxi, lane);
+      if (!hv.empty() && n_out >= 2) {
+        intm.compute_at(l.acc, hv.back());
+        if (n_out * plan.padded >= kParallelThreshold) {
+          l.acc.update().parallel(hv.back());
+        }
+      } else {
+        intm.compute_root();
+      }
+      intm.vectorize(lane);
+      intm.update().vectorize(lane);
+    }
+    return;
+  }
+  // Otherwise the reduction loop sits inside the pure loops: vectorized over
+  // the innermost output dimension when it is wide, parallel over the outer.
+  ScheduleDense(l.acc, out, acc_t);
+  ScheduleDense(l.acc, out, acc_t, /*update=*/true);
+}
+
+void Lowering::ScheduleMatMul(ValueId v) {
+  Lowered& l = values_[v];
+  const Node& node = g_.node(v);
+  const Dims& out = node.type.dims;
+  const int r = static_cast<int>(out.size());
+  const int64_t m = out[r - 2], n = out[r - 1];
+  const Halide::Type t = TypeOf(v);
+  const int vec = target_.natural_vector_size(t);
+  Func f = l.func, acc = l.acc;
+  const std::vector<Var> hv = f.args();  // (j, i, batch...)
+  const Var j = hv[0], i = hv[1];
+  // Register block of rows x cols accumulators: 8 x 3 vectors when the
+  // product is wide enough (24 zmm registers for f32 on AVX-512), narrower
+  // otherwise. The K loop surrounds the unrolled, vectorized block.
+  const int cols = n >= 3 * vec ? 3 * vec : n >= vec ? vec : 0;
+  const int rows = cols == 3 * vec ? std::min<int64_t>(8, m) : std::min<int64_t>(4, m);
+  f.compute_root();
+  if (cols == 0) {
+    // Narrow products (n < one vector): rows in parallel, K innermost.
+    acc.compute_at(f, i);
+    if (NumElements(out) * DimsOf(node.inputs[0])[r - 1] >= kParallelThreshold &&
+        m >= 2) {
+      f.parallel(i);
+    }
+    return;
+  }
+  Var jo("jo"), ji("ji"), io("io"), ii("ii"), tile("tile");
+  f.tile(j, i, jo, io, ji, ii, cols, rows, TailStrategy::GuardWithIf)
+      .fuse(jo, io, tile);
+  Var outer = tile;
+  for (int d = 2; d < r; ++d) {
+    Var fused(absl::StrCat("tile", d));
+    f.fuse(outer, hv[d], fused);
+    outer = fused;
+  }
+  if (NumElements(out) * DimsOf(node.inputs[0])[r - 1] >= kParallelThreshold) {
+    f.parallel(outer);
+  }
+  f.vectorize(ji, vec, TailStrategy::GuardWithIf);
+  acc.compute_at(f, outer)
+      .vectorize(j, vec, TailStrategy::RoundUp)
+      .unroll(j)
+      .unroll(i);
+  acc.update()
+      .reorder(j, i, l.rdom.x)
+      .vectorize(j, vec, TailStrategy::RoundUp)
+      .unroll(j)
+      .unroll(i);
+}
+
+void Lowering::Schedule(const std::vector<bool>& needed,
+                        const std::vector<Func>& output_funcs,
+                        LoweredGraph* result) {
+  const std::vector<int> uses = g_.UseCounts();
+  std::vector<std::string> why(g_.num_nodes());
+  auto materialize = [&](ValueId v, const char* reason) {
+    if (why[v].empty() && !Cheap(v)) why[v] = reason;
+  };
+  // Operands whose recomputation per use would multiply work.
+  for (ValueId v = 0; v < g_.num_nodes(); ++v) {
+    if (!needed[v]) continue;
+    const Node& node = g_.node(v);
+    if (node.op == OpKind::kMatMul) {
+      for (ValueId in : node.inputs) materialize(in, "matmul operand");
+    }
+    if (node.op == OpKind::kBroadcastTo &&
+        NumElements(node.type.dims) > NumElements(DimsOf(node.inputs[0]))) {
+      materialize(node.inputs[0], "broadcast operand");
+    }
+  }
+  // Values used more than once are recomputed per use when that is cheap
+  // (a few arithmetic ops: cheaper than a round trip through memory, and
+  // fewer loop nests to compile), and materialized otherwise. cost[v] is the
+  // work of computing one element of v inline.
+  std::vector<int> cost(g_.num_nodes(), 0);
+  constexpr int kRecomputeBudget = 6;
+  for (ValueId v = 0; v < g_.num_nodes(); ++v) {
+    if (!needed[v]) continue;
+    const Node& node = g_.node(v);
+    int c = OpCost(node.op);
+    for (ValueId in : node.inputs) c += why[in].empty() ? cost[in] : 1;
+    cost[v] = std::min(c, 1 << 20);
+    if (uses[v] >= 2 && cost[v] > kRecomputeBudget) {
+      materialize(v, "used more than once");
+    }
+  }
+  for (ValueId v = 0; v < g_.num_nodes(); ++v) {
+    if (!needed[v]) continue;
+    const Node& node = g_.node(v);
+    Lowered& l = values_[v];
+    switch (node.op) {
+      case OpKind::kInput:
+      case OpKind::kParameter:
+        continue;
+      case OpKind::kReduceSum:
+      case OpKind::kReduceMax:
+      case OpKind::kReduceMin:
+      case OpKind::kReduceProd:
+        ScheduleReduction(v);
+        result->materialized.push_back({v, "reduction"});
+        break;
+      case OpKind::kMatMul:
+        ScheduleMatMul(v);
+        result->materialized.push_back({v, "matmul"});
+        continue;
+      case OpKind::kCumSum:
+        ScheduleScan(v);
+        result->materialized.push_back({v, "scan"});
+        break;
+      case OpKind::kScatterAdd:
+        l.acc.compute_root();
+        ScheduleDense(l.acc, node.type.dims, TypeOf(v));
+        result->materialized.push_back({v, "scatter"});
+        break;
+      default:
+        break;
+    }
+    if (node.op == OpKind::kMatMul) continue;  // ScheduleMatMul did it.
+    bool is_output = false;
+    for (const Func& f : output_funcs) is_output = is_output || f.name() == l.func.name();
+    if (is_output || !why[v].empty()) {
+      l.func.compute_root();
+      ScheduleDense(l.func, node.type.dims, TypeOf(v));
+      if (!why[v].empty()) result->materialized.push_back({v, why[v]});
+    }
+  }
+}
+
+void Lowering::ScheduleScan(ValueId v) {
+  Lowered& l = values_[v];
+  const Node& node = g_.node(v);
+  l.acc.compute_root();
+  // Vectorized and parallel over the other axes; the scan axis is sequential.
+  const Dims& dims = node.type.dims;
+  const int r = static_cast<int>(dims.size());
+  const int h_axis = r - 1 - static_cast<int>(node.attrs.GetInt("axis"));
+  const std::vector<Var> hv = l.acc.args();
+  const int vec = target_.natural_vector_size(l.acc.output_types()[0]);
+  const bool has_update = l.rdom.defined();
+  if (h_axis != 0 && dims[r - 1] >= vec) {
+    l.acc.vectorize(hv[0], vec, TailStrategy::GuardWithIf);
+    if (has_update) {
+      l.acc.update().vectorize(hv[0], vec, TailStrategy::GuardWithIf);
+    }
+  }
+  if (NumElements(dims) >= kParallelThreshold && r >= 2) {
+    const int p = h_axis == r - 1 ? r - 2 : r - 1;
+    l.acc.parallel(hv[p]);
+    if (has_update) l.acc.update().parallel(hv[p]);
+  }
+}
+
+absl::StatusOr<LoweredGraph> Lowering::Run() {
+  LoweredGraph result;
+  const int n = g_.num_nodes();
+  std::vector<bool> needed(n, false);
+  for (const GraphOutput& out : g_.outputs()) needed[out.value] = true;
+  for (ValueId v = n - 1; v >= 0; --v) {
+    if (!needed[v]) continue;
+    for (ValueId in : g_.node(v).inputs) needed[in] = true;
+  }
+  // Every input and parameter is an argument, used or not, in signature
+  // order.
+  for (ValueId v = 0; v < n; ++v) {
+    const OpKind op = g_.node(v).op;
+    if (op == OpKind::kInput || op == OpKind::kParameter) needed[v] = true;
+  }
+  for (ValueId v = 0; v < n; ++v) {
+    if (!needed[v]) continue;
+    const Node& node = g_.node(v);
+    try {
+      LowerNode(v);
+    } catch (const Halide::Error& e) {
+      return absl::InternalError(absl::StrCat(
+          "while lowering node '", node.name, "' (", GetOpDef(node.op).name,
+          ") to Halide: ", e.what()));
+    }
+    if (node.op == OpKind::kInput || node.op == OpKind::kParameter) {
+      result.arg_values.push_back(v);
+    }
+  }
+  result.args = params_;
+  try {
+    // One Func per output. An output whose value is an argument, or is read
+    // by anything else (a node or another output), is a copy of an internal
+    // Func: Halide 14 assumes the buffer of an output Func that other Funcs
+    // read is aligned like its own allocations (64 bytes), which callers'
+    // buffers need not be.
+    std::vector<int> reads(n, 0);
+    for (ValueId v = 0; v < n; ++v) {
+      if (!needed[v]) continue;
+      for (ValueId in : g_.node(v).inputs) ++reads[in];
+    }
+    for (const GraphOutput& out : g_.outputs()) ++reads[out.value];
+    for (const GraphOutput& out : g_.outputs()) {
+      const ValueId v = out.value;
+      const OpKind op = g_.node(v).op;
+      const Dims& dims = g_.type(v).dims;
+      Func f;
+      if (reads[v] > 1 || op == OpKind::kInput || op == OpKind::kParameter) {
+        f = Func(absl::StrCat("out", result.outputs.size()));
+        std::vector<Var> hv = HalideVars(MakeVars(g_.type(v).rank()));
+        std::vector<Expr> args(hv.begin(), hv.end());
+        f(hv) = values_[v].func(args);
+        ScheduleDense(f, dims, TypeOf(v));
+      } else {
+        f = values_[v].func;
+      }
+      const std::vector<int64_t> strides = RowMajorStrides(dims);
+      for (int d = 0; d < static_cast<int>(dims.size()); ++d) {
+        const int h = static_cast<int>(dims.size()) - 1 - d;
+        f.output_buffer().dim(h).set_bounds(0, static_cast<int>(dims[d]));
+        f.output_buffer().dim(h).set_stride(static_cast<int>(strides[d]));
+      }
+      result.outputs.push_back(f);
+    }
+    Schedule(needed, result.outputs, &result);
+  } catch (const Halide::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("while scheduling the pipeline: ", e.what()));
+  }
+  for (Lowered& l : values_) result.funcs.push_back(l.func);
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
+                                        const Halide::Target& target) {
+  Lowering lowering(graph, target);
+  return lowering.Run();
+}
+
+}  // namespace adc::codegen

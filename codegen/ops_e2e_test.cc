@@ -1,0 +1,372 @@
+// End-to-end: every op, compiled through Halide and run through the runtime,
+// equals the reference interpreter (f32: 1e-5 relative, f64: 1e-10), for the
+// values and their first and second derivatives, on several shapes including
+// odd sizes and broadcasting. Ops are grouped into one graph (one compile)
+// per group, shape and dtype.
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "codegen/testing.h"
+#include "gmock/gmock.h"
+#include "graph/builder.h"
+#include "graph/serialize.h"
+#include "gtest/gtest.h"
+#include "passes/autodiff.h"
+
+namespace adc {
+namespace {
+
+struct InputSpec {
+  std::string name;
+  Dims dims;
+  double lo = -1, hi = 1;
+  DType dtype = DType::kF32;  // Floating inputs take the case's dtype.
+};
+
+struct Case {
+  std::string name;
+  std::vector<InputSpec> inputs;
+  std::function<Value(const std::vector<Value>&)> body;
+};
+
+struct Group {
+  std::string name;
+  std::vector<Case> cases;
+  bool second_order = true;
+};
+
+using V = const std::vector<Value>&;
+
+// Builds one graph with every case of the group as an output "<case>", its
+// first derivatives (of sum(out * r)) and, if asked, second derivatives.
+Graph BuildGroup(const Group& group, DType dtype,
+                 std::map<std::string, Tensor>* feeds, uint64_t seed) {
+  GraphBuilder b(group.name);
+  std::mt19937_64 rng(seed);
+  std::vector<std::pair<std::string, std::vector<std::string>>> losses;
+  for (const Case& c : group.cases) {
+    std::vector<Value> ins;
+    std::vector<std::string> wrt;
+    for (const InputSpec& spec : c.inputs) {
+      const DType dt = IsFloat(spec.dtype) ? dtype : spec.dtype;
+      const std::string name = c.name + "." + spec.name;
+      ins.push_back(b.Input(name, dt, spec.dims));
+      if (IsFloat(dt)) wrt.push_back(name);
+      Tensor t(TensorType{dt, spec.dims});
+      std::uniform_real_distribution<double> u(spec.lo, spec.hi);
+      for (int64_t i = 0; i < t.num_elements(); ++i) {
+        if (IsFloat(dt)) {
+          t.SetDouble(i, u(rng));
+        } else {
+          t.SetInt(i, static_cast<int64_t>(std::floor(u(rng))));
+        }
+      }
+      (*feeds)[name] = std::move(t);
+    }
+    Value out = c.body(ins);
+    b.Output(c.name, out);
+    if (IsFloat(out.dtype())) {
+      Tensor r(out.type());
+      std::uniform_real_distribution<double> u(0.5, 1.5);
+      for (int64_t i = 0; i < r.num_elements(); ++i) r.SetDouble(i, u(rng));
+      b.Output(c.name + ".loss", Sum(out * Constant(b, r)));
+      losses.push_back({c.name + ".loss", wrt});
+    }
+  }
+  auto g = b.Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  Graph graph = *std::move(g);
+  for (const auto& [loss, wrt] : losses) {
+    if (wrt.empty()) continue;
+    auto names = AddGradients(&graph, {.of = loss, .wrt = wrt});
+    EXPECT_TRUE(names.ok()) << names.status();
+    if (!group.second_order || !names.ok()) continue;
+    // d/dw of a random projection of the first derivatives (random, so
+    // that invariances such as softmax's shift invariance do not make it
+    // identically zero), w.r.t. every input again.
+    GraphBuilder gb(&graph);
+    Value total;
+    for (const std::string& n : *names) {
+      Value grad = gb.Find(n);
+      Tensor r(grad.type());
+      std::uniform_real_distribution<double> u(0.5, 1.5);
+      for (int64_t i = 0; i < r.num_elements(); ++i) r.SetDouble(i, u(rng));
+      Value s = Sum(grad * Constant(gb, r));
+      total = total.valid() ? total + s : s;
+    }
+    graph.AddOutput(loss + ".gradsum", total.id());
+    EXPECT_TRUE(gb.ok()) << gb.status();
+    auto second = AddGradients(&graph, {.of = loss + ".gradsum", .wrt = wrt});
+    EXPECT_TRUE(second.ok()) << second.status();
+  }
+  return graph;
+}
+
+void CheckGroup(const Group& group) {
+  for (DType dtype : {DType::kF32, DType::kF64}) {
+    std::map<std::string, Tensor> feeds;
+    Graph g = BuildGroup(group, dtype, &feeds, 42);
+    if (const char* dump = std::getenv("ADC_DUMP_GROUP")) {
+      if (group.name == dump) {
+        (void)SaveGraph(g, absl::StrCat("/tmp/", group.name, "_", DTypeName(dtype), ".pbtxt"));
+      }
+    }
+    absl::Status s = testing::ExpectCompiledMatchesInterpreter(g, feeds);
+    EXPECT_TRUE(s.ok()) << group.name << " " << DTypeName(dtype) << ": " << s;
+  }
+}
+
+std::vector<Case> UnaryCases(Dims d) {
+  auto c = [&](std::string name, double lo, double hi,
+               std::function<Value(Value)> f) {
+    return Case{name, {{"x", d, lo, hi}}, [f](V v) { return f(v[0]); }};
+  };
+  return {
+      c("neg", -2, 2, [](Value x) { return -x; }),
+      c("abs", 0.1, 2, [](Value x) { return Abs(x) + Abs(-x); }),
+      c("exp", -3, 3, Exp),
+      c("log", 0.1, 3, Log),
+      c("log1p", -0.5, 3, Log1p),
+      c("log1p_tiny", -1e-6, 1e-6, Log1p),
+      c("expm1", -2, 2, Expm1),
+      c("expm1_tiny", -1e-6, 1e-6, Expm1),
+      c("sin", -4, 4, Sin),
+      c("cos", -4, 4, Cos),
+      c("tan", -1.2, 1.2, Tan),
+      c("tanh", -3, 3, Tanh),
+      c("sigmoid", -6, 6, Sigmoid),
+      c("sqrt", 0.1, 3, Sqrt),
+      c("rsqrt", 0.1, 3, Rsqrt),
+      c("square", -2, 2, Square),
+      c("reciprocal", 0.2, 3, Reciprocal),
+      c("erf", -2.5, 2.5, Erf),
+      c("relu", -1, 1, Relu),
+      c("leaky_relu", -1, 1, [](Value x) { return LeakyRelu(x, 0.1); }),
+      c("elu", -2, 2, [](Value x) { return Elu(x, 0.7); }),
+      c("softplus", -5, 5, Softplus),
+      c("clip", -2, 2, [](Value x) { return Clip(x, -0.5, 0.7); }),
+      c("sign", -1, 1, [](Value x) { return Sign(x) * x; }),
+      c("stop_gradient", -1, 1, [](Value x) { return StopGradient(x) * x; }),
+      c("cast", -1, 1,
+        [](Value x) {
+          DType other = x.dtype() == DType::kF32 ? DType::kF64 : DType::kF32;
+          return Cast(Cast(x, other) * 2.0, x.dtype());
+        }),
+  };
+}
+
+std::vector<Case> BinaryCases(Dims a, Dims b) {
+  auto c = [&](std::string name, double lo, double hi,
+               std::function<Value(Value, Value)> f) {
+    return Case{name,
+                {{"a", a, lo, hi}, {"b", b, lo, hi}},
+                [f](V v) { return f(v[0], v[1]); }};
+  };
+  return {
+      c("add", -2, 2, [](Value x, Value y) { return x + y; }),
+      c("sub", -2, 2, [](Value x, Value y) { return x - y; }),
+      c("mul", -2, 2, [](Value x, Value y) { return x * y; }),
+      c("div", 0.5, 2, [](Value x, Value y) { return x / y; }),
+      c("pow", 0.5, 2, [](Value x, Value y) { return Pow(x, y); }),
+      c("pow_int", -2, 2, [](Value x, Value) { return Pow(x, 3.0); }),
+      c("maximum", -2, 2, [](Value x, Value y) { return Maximum(x, y); }),
+      c("minimum", -2, 2, [](Value x, Value y) { return Minimum(x, y); }),
+      c("mul_no_nan", -2, 2, MulNoNan),
+      c("select", -2, 2,
+        [](Value x, Value y) { return Select(Lt(x, y), x * y, x - y); }),
+      c("compare", -2, 2,
+        [](Value x, Value y) {
+          Value m = Cast(Le(x, y), x.dtype()) + Cast(Ge(x, y), x.dtype()) +
+                    Cast(Eq(x, y), x.dtype()) + Cast(Ne(x, y), x.dtype()) +
+                    Cast(Gt(x, y), x.dtype());
+          return m * x;
+        }),
+  };
+}
+
+TEST(OpsE2eTest, UnaryLarge) {
+  CheckGroup({"unary_large", UnaryCases({1000003}), /*second_order=*/false});
+}
+
+TEST(OpsE2eTest, UnarySmall) { CheckGroup({"unary_small", UnaryCases({7})}); }
+
+TEST(OpsE2eTest, UnaryMatrix) {
+  CheckGroup({"unary_matrix", UnaryCases({33, 17})});
+}
+
+TEST(OpsE2eTest, BinarySameShape) {
+  CheckGroup({"binary", BinaryCases({7}, {7})});
+}
+
+TEST(OpsE2eTest, BinaryBroadcast) {
+  CheckGroup({"binary_broadcast", BinaryCases({5, 1, 3}, {4, 1})});
+}
+
+TEST(OpsE2eTest, BinaryLarge) {
+  CheckGroup({"binary_large", BinaryCases({1000003}, {1000003}), false});
+}
+
+std::vector<Case> ReductionCases(Dims d) {
+  auto c = [&](std::string name, std::function<Value(Value)> f,
+               double lo = -1, double hi = 1) {
+    return Case{name, {{"x", d, lo, hi}}, [f](V v) { return f(v[0]); }};
+  };
+  const int r = static_cast<int>(d.size());
+  std::vector<Case> cases = {
+      c("sum_all", [](Value x) { return Sum(x); }),
+      c("mean_all", [](Value x) { return Mean(x); }),
+      c("max_all", [](Value x) { return Max(x); }),
+      c("min_all", [](Value x) { return Min(x); }),
+      c("prod_all", [](Value x) { return Prod(x); }, 0.9, 1.1),
+      c("logsumexp_all", [](Value x) { return LogSumExp(x); }),
+  };
+  for (int a = 0; a < r; ++a) {
+    const std::string s = std::to_string(a);
+    cases.push_back(c("sum_" + s, [a](Value x) { return Sum(x, {a}); }));
+    cases.push_back(c("sum_keep_" + s,
+                      [a](Value x) { return Sum(x, {a}, true) * x; }));
+    cases.push_back(c("max_" + s, [a](Value x) { return Max(x, {a}); }));
+    cases.push_back(c("min_" + s, [a](Value x) { return Min(x, {a}, true); }));
+    cases.push_back(
+        c("prod_" + s, [a](Value x) { return Prod(x, {a}); }, 0.5, 1.5));
+    cases.push_back(c("softmax_" + s, [a](Value x) { return Softmax(x, a); }));
+    cases.push_back(
+        c("log_softmax_" + s, [a](Value x) { return LogSoftmax(x, a); }));
+    cases.push_back(c("cumsum_" + s, [a](Value x) { return CumSum(x, a); }));
+    cases.push_back(c("cumsum_rev_excl_" + s,
+                      [a](Value x) { return CumSum(x, a, true, true); }));
+  }
+  if (r >= 2) {
+    cases.push_back(c("sum_01", [](Value x) { return Sum(x, {0, 1}); }));
+    cases.push_back(c("mean_last2", [](Value x) { return Mean(x, {-2, -1}); }));
+  }
+  return cases;
+}
+
+TEST(OpsE2eTest, ReductionsVector) {
+  CheckGroup({"reduce_vec", ReductionCases({7})});
+}
+
+TEST(OpsE2eTest, ReductionsMatrix) {
+  CheckGroup({"reduce_mat", ReductionCases({33, 65})});
+}
+
+TEST(OpsE2eTest, Reductions3d) {
+  CheckGroup({"reduce_3d", ReductionCases({3, 5, 40})});
+}
+
+TEST(OpsE2eTest, ReductionsLarge) {
+  std::vector<Case> cases = {
+      {"sum", {{"x", {1000003}}}, [](V v) { return Sum(v[0]); }},
+      {"mean", {{"x", {1000003}}}, [](V v) { return Mean(v[0]); }},
+      {"max", {{"x", {1000003}}}, [](V v) { return Max(v[0]); }},
+      {"logsumexp", {{"x", {1000003}}}, [](V v) { return LogSumExp(v[0]); }},
+      {"rows", {{"x", {1000, 1003}}}, [](V v) { return Sum(v[0], {1}); }},
+      {"cols", {{"x", {1000, 1003}}}, [](V v) { return Sum(v[0], {0}); }},
+      {"softmax", {{"x", {1000, 1003}}}, [](V v) { return Softmax(v[0]); }},
+      {"cumsum", {{"x", {1000003}}}, [](V v) { return CumSum(v[0], 0); }},
+  };
+  CheckGroup({"reduce_large", cases, /*second_order=*/false});
+}
+
+std::vector<Case> LinalgCases() {
+  auto c = [](std::string name, Dims a, Dims b) {
+    return Case{name, {{"a", a}, {"b", b}},
+                [](V v) { return MatMul(v[0], v[1]); }};
+  };
+  return {
+      c("mm", {7, 5}, {5, 3}),
+      c("mm_wide", {9, 64}, {64, 100}),
+      c("mm_odd", {37, 29}, {29, 53}),
+      c("mv", {6, 4}, {4}),
+      c("vm", {4}, {4, 6}),
+      c("dot", {5}, {5}),
+      c("batched", {2, 3, 4, 5}, {2, 3, 5, 6}),
+      c("broadcast_batch", {3, 1, 4, 5}, {2, 5, 7}),
+      {"linear",
+       {{"x", {8, 6}}, {"w", {4, 6}}, {"b", {4}}},
+       [](V v) { return Linear(v[0], v[1], v[2]); }},
+  };
+}
+
+TEST(OpsE2eTest, Linalg) { CheckGroup({"linalg", LinalgCases()}); }
+
+TEST(OpsE2eTest, MatMulLarge) {
+  CheckGroup({"mm_large",
+              {{"mm", {{"a", {256, 300}}, {"b", {300, 200}}},
+                [](V v) { return MatMul(v[0], v[1]); }}},
+              /*second_order=*/false});
+}
+
+std::vector<Case> ShapeCases() {
+  return {
+      {"reshape", {{"x", {6, 4}}}, [](V v) { return Reshape(v[0], {3, 8}); }},
+      {"reshape_merge", {{"x", {3, 4, 5}}},
+       [](V v) { return Reshape(v[0], {12, 5}) * 2.0; }},
+      {"reshape_mixed", {{"x", {6, 4}}},
+       [](V v) { return Reshape(Sin(v[0]), {4, 3, 2}); }},
+      {"transpose", {{"x", {3, 4, 5}}},
+       [](V v) { return Transpose(Exp(v[0]), {2, 0, 1}); }},
+      {"broadcast", {{"x", {3, 1}}},
+       [](V v) { return BroadcastTo(v[0], {2, 3, 4}); }},
+      {"expand_squeeze", {{"x", {3, 4}}},
+       [](V v) { return Squeeze(ExpandDims(v[0], 1)) * v[0]; }},
+      {"flatten", {{"x", {2, 3, 4}}}, [](V v) { return Flatten(v[0], 1); }},
+      {"concat", {{"a", {2, 3}}, {"b", {2, 5}}, {"c", {2, 1}}},
+       [](V v) { return Concat({v[0], Sin(v[1]), v[2]}, 1); }},
+      {"slice", {{"x", {9, 8}}},
+       [](V v) { return Slice(v[0], {1, 0}, {8, 8}, {3, 2}); }},
+      {"slice_negative", {{"x", {9, 8}}},
+       [](V v) { return SliceAxis(SliceAxis(v[0], 0, -2, 1, -2), 1, 6, 0, -3); }},
+      {"index", {{"x", {4, 5}}}, [](V v) { return Index(v[0], -1, 1); }},
+      {"reverse", {{"x", {4, 5}}}, [](V v) { return Reverse(v[0], {0, 1}); }},
+      {"pad", {{"x", {3, 4}}},
+       [](V v) { return Pad(v[0], {1, 2}, {2, 0}, 0.5, {1, 0}); }},
+      {"pad_crop", {{"x", {5, 4}}},
+       [](V v) { return Pad(v[0], {-1, 2}, {1, -2}, -1.0); }},
+      {"gather", {{"x", {5, 3}}, {"i", {2, 4}, -7, 7, DType::kI32}},
+       [](V v) { return Gather(v[0], v[1], 0); }},
+      {"gather_axis1", {{"x", {3, 6, 2}}, {"i", {5}, -6, 6, DType::kI64}},
+       [](V v) { return Gather(v[0], v[1], 1); }},
+      {"scatter_add", {{"b", {6, 3}}, {"i", {4}, -6, 6, DType::kI32}, {"u", {4, 3}}},
+       [](V v) { return ScatterAdd(v[0], v[1], v[2], 0); }},
+      {"iota", {{"x", {4, 3}}},
+       [](V v) { return v[0] * Iota(*v[0].builder(), v[0].dtype(), {4, 3}, 1); }},
+      {"arange", {{"x", {5}}},
+       [](V v) { return v[0] * Arange(*v[0].builder(), 1, 3.5, 0.5, v[0].dtype()); }},
+      {"mse", {{"p", {4, 3}}, {"t", {4, 3}}},
+       [](V v) { return MseLoss(v[0], v[1]); }},
+      {"cross_entropy", {{"x", {4, 5}}, {"y", {4}, 0, 5, DType::kI64}},
+       [](V v) { return CrossEntropy(v[0], v[1]); }},
+  };
+}
+
+TEST(OpsE2eTest, Shapes) { CheckGroup({"shapes", ShapeCases()}); }
+
+TEST(OpsE2eTest, IntegerOps) {
+  GraphBuilder b("ints");
+  Value x = b.Input("x", DType::kI32, {9});
+  Value y = b.Input("y", DType::kI32, {9});
+  Value z = b.Input("z", DType::kI64, {9});
+  b.Output("div", x / y);
+  b.Output("mix", (x + y) * x - y);
+  b.Output("abs_sign", Abs(x) + Sign(y) + -x);
+  b.Output("max_min", Maximum(x, y) - Minimum(x, 1));
+  b.Output("sum", Sum(Reshape(z, {3, 3}), {1}));
+  b.Output("cumsum", CumSum(z, 0, true));
+  b.Output("cast", Cast(Cast(x, DType::kF32) / 2.0, DType::kI64) + z);
+  b.Output("bool", Cast(Lt(x, y), DType::kI32) + Cast(Ne(z, 0.0), DType::kI32));
+  auto g = b.Build();
+  ASSERT_TRUE(g.ok()) << g.status();
+  std::map<std::string, Tensor> feeds = {
+      {"x", Tensor::FromInts({DType::kI32, {9}}, {7, -7, 7, -7, 0, 5, 100, -3, 2})},
+      {"y", Tensor::FromInts({DType::kI32, {9}}, {2, 2, -2, -2, 3, 0, 7, 3, -1})},
+      {"z", Tensor::FromInts({DType::kI64, {9}}, {1, 2, 3, -4, 5, 6, 0, 8, 9})},
+  };
+  absl::Status s = testing::ExpectCompiledMatchesInterpreter(*g, feeds);
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+}  // namespace
+}  // namespace adc

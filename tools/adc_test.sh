@@ -1,0 +1,246 @@
+#!/bin/bash
+# End-to-end tests of the adc command line:
+#   adc_test.sh ADC TESTDATA_DIR MLP.onnx
+#
+# The test graph tools/testdata/x1x2.pbtxt is y = x1 * x2 - sin(x2) with f32
+# scalar inputs. The .npy files in testdata/ were written by numpy.save, so
+# byte comparisons with them also check that adc writes what numpy writes.
+set -u
+
+ADC="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+DATA="$(cd "$2" && pwd)"
+MLP="$(cd "$(dirname "$3")" && pwd)/$(basename "$3")"
+T="${TEST_TMPDIR:-$(mktemp -d)}/adc_test"
+rm -rf "$T" && mkdir -p "$T/work" && cd "$T/work" || exit 1
+GRAPH="$DATA/x1x2.pbtxt"
+
+failures=0
+passes=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+pass() { passes=$((passes + 1)); }
+
+# expect_ok CMD...: exit 0; stdout in $T/stdout, stderr in $T/stderr.
+expect_ok() {
+  if "$@" >"$T/stdout" 2>"$T/stderr"; then
+    pass
+  else
+    fail "exit $? from: $* ($(cat "$T/stderr"))"
+  fi
+}
+
+# expect_error SUBSTRING CMD...: non-zero exit and exactly one stderr line
+# containing SUBSTRING.
+expect_error() {
+  local want="$1"
+  shift
+  if "$@" >"$T/stdout" 2>"$T/stderr"; then
+    fail "succeeded but should fail: $*"
+    return
+  fi
+  local lines
+  lines=$(wc -l <"$T/stderr")
+  if [ "$lines" -ne 1 ]; then
+    fail "stderr has $lines lines (want 1) for: $*: $(cat "$T/stderr")"
+  elif ! grep -qF -- "$want" "$T/stderr"; then
+    fail "stderr of '$*' lacks '$want': $(cat "$T/stderr")"
+  else
+    pass
+  fi
+}
+
+# expect_contains FILE STRING...
+expect_contains() {
+  local file="$1"
+  shift
+  for s in "$@"; do
+    if grep -qF -- "$s" "$file"; then pass; else fail "$file lacks '$s'"; fi
+  done
+}
+
+# expect_same FILE EXPECTED
+expect_same() {
+  if cmp -s "$1" "$2"; then pass; else fail "$1 differs from $2"; fi
+}
+
+# --- help -------------------------------------------------------------------
+expect_ok "$ADC" help
+expect_contains "$T/stdout" grad compile run import inspect dot opt bench
+expect_ok "$ADC" grad --help
+expect_contains "$T/stdout" "usage: adc grad IN.pb --of NAME" "--wrt" "--seed" \
+  "--no-allow-unused" "-o OUT.pb"
+if grep -qF -- "--reps" "$T/stdout"; then fail "grad --help lists --reps"; fi
+expect_ok "$ADC" help run
+expect_contains "$T/stdout" "--interpret" "--out-dir" "--in NAME=FILE.npy"
+for cmd in grad compile run import inspect dot opt bench; do
+  expect_ok "$ADC" "$cmd" --help
+  expect_contains "$T/stdout" "usage: adc $cmd"
+done
+
+# --- grad ---------------------------------------------------------------------
+expect_ok "$ADC" grad "$GRAPH" --of y -o g.pbtxt
+[ "$(cat "$T/stdout")" = $'x1.grad\nx2.grad' ] && pass ||
+  fail "grad printed '$(cat "$T/stdout")'"
+expect_ok "$ADC" grad "$GRAPH" --of y --wrt x2 -o g.pb
+[ "$(cat "$T/stdout")" = "x2.grad" ] && pass || fail "grad --wrt x2 printed '$(cat "$T/stdout")'"
+# A second application: grad of grad.
+expect_ok "$ADC" grad g.pbtxt --of x1.grad --wrt x2 -o gg.pb
+[ "$(cat "$T/stdout")" = "x2.grad2" ] && pass || fail "second grad printed '$(cat "$T/stdout")'"
+
+# --- inspect ------------------------------------------------------------------
+expect_ok "$ADC" inspect g.pbtxt
+expect_contains "$T/stdout" "graph x1x2" "format version 1" "inputs (2)" \
+  "parameters (0, 0 elements)" "outputs (3)" "gradient (level 1)" \
+  "grad levels (2)" "forward" "autodiff #1"
+grep -qE '^  y +f32\[\] += sub$' "$T/stdout" && pass || fail "inspect: y row"
+grep -qE '^  sin +1$' "$T/stdout" && pass || fail "inspect: op count of sin"
+expect_ok "$ADC" inspect gg.pb
+expect_contains "$T/stdout" "x2.grad2" "autodiff #2"
+
+# --- dot ----------------------------------------------------------------------
+expect_ok "$ADC" dot g.pbtxt -o g.dot
+expect_contains g.dot "digraph \"x1x2\"" "subgraph cluster_grad1" \
+  'label="x1\ninput\nf32[]", fillcolor="lightblue"' \
+  'label="y\noutput\nf32[]", fillcolor="darkolivegreen1"' \
+  'label="x1.grad\noutput\nf32[]", fillcolor="orange"' \
+  'fillcolor="moccasin"'
+if command -v dot >/dev/null; then
+  expect_ok "$ADC" dot g.pbtxt -o g.svg
+  expect_contains g.svg "<svg" "x1.grad"
+fi
+# Without Graphviz on PATH: one clear error.
+expect_error "Graphviz 'dot' was not found" env PATH=/nonexistent "$ADC" dot \
+  g.pbtxt -o nodot.svg
+expect_error "must end in .dot" "$ADC" dot g.pbtxt -o g.txt
+
+# --- run --interpret ------------------------------------------------------------
+# x1 = 2, x2 = 0: y = 0, dy/dx1 = x2 = 0, dy/dx2 = x1 - cos(x2) = 1 (exact).
+expect_ok "$ADC" run --interpret g.pbtxt --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/x2.npy" --out-dir out
+expect_same out/y.npy "$DATA/expected_y.npy"
+expect_same out/x1.grad.npy "$DATA/expected_x1_grad.npy"
+expect_same out/x2.grad.npy "$DATA/expected_x2_grad.npy"
+expect_contains "$T/stdout" "y f32[] -> out/y.npy"
+# --in=NAME=FILE and comma-joined feeds; the default out dir is the cwd.
+mkdir -p cwd && (cd cwd && "$ADC" run ../g.pb --interpret \
+  --in="x1=$DATA/x1.npy,x2=$DATA/x2.npy" >/dev/null 2>&1) && pass ||
+  fail "run with joined --in"
+expect_same cwd/x2.grad.npy "$DATA/expected_x2_grad.npy"
+# '/' in an output name becomes '_'.
+sed 's|outputs { name: "y" value: "sub" }|&\noutputs { name: "a/b" value: "mul" }|' \
+  "$GRAPH" >slash.pbtxt
+expect_ok "$ADC" run --interpret slash.pbtxt --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/x2.npy" --out-dir slash
+[ -f slash/a_b.npy ] && pass || fail "no slash/a_b.npy"
+
+# --- compile, run, inspect and bench an artifact ------------------------------
+if "$ADC" compile g.pbtxt -o g.so 2>"$T/stderr"; then
+  pass
+  expect_ok "$ADC" run g.so --in x1="$DATA/x1.npy" --in x2="$DATA/x2.npy" \
+    --out-dir compiled --threads 1
+  expect_same compiled/y.npy "$DATA/expected_y.npy"
+  expect_same compiled/x1.grad.npy "$DATA/expected_x1_grad.npy"
+  expect_same compiled/x2.grad.npy "$DATA/expected_x2_grad.npy"
+  expect_ok "$ADC" inspect g.so
+  expect_contains "$T/stdout" "artifact g.so" "graph x1x2" "target " \
+    "abi version" "inputs (2)" "outputs (3)" "gradient"
+  expect_ok "$ADC" bench g.so --reps 5 --in x1="$DATA/x1.npy"
+  tail -n 1 "$T/stdout" | grep -qE '^median_ms=[0-9]+\.[0-9]+ min_ms=[0-9]+\.[0-9]+ reps=5$' &&
+    pass || fail "bench last line: $(tail -n 1 "$T/stdout")"
+  expect_error "no value for input x2" "$ADC" run g.so --in x1="$DATA/x1.npy"
+  expect_error "holds f32[3] but input 'x2' is f32[]" "$ADC" run g.so \
+    --in x1="$DATA/x1.npy" --in x2="$DATA/x2_vec.npy"
+  expect_error "--reps must be at least 1" "$ADC" bench g.so --reps 0
+  expect_error "this looks like a graph" "$ADC" run g.pbtxt \
+    --in x1="$DATA/x1.npy" --in x2="$DATA/x2.npy"
+else
+  fail "adc compile: $(cat "$T/stderr")"
+fi
+
+# --- import (a small PyTorch MLP exported to ONNX), then grad and bench -------
+expect_ok "$ADC" import "$MLP" -o mlp.pb
+expect_ok "$ADC" inspect mlp.pb
+expect_contains "$T/stdout" "inputs (1)" "x f32[4,4]" "fc1.weight f32[8,4] 32 elements" \
+  "log_probs f32[4,3]"
+expect_error "grad can be implicitly created only for scalar outputs" "$ADC" \
+  grad mlp.pb --of log_probs -o mlp_grad.pb
+expect_ok "$ADC" grad mlp.pb --of log_probs --seed ones --wrt fc1.weight,x \
+  -o mlp_grad.pb
+[ "$(cat "$T/stdout")" = $'fc1.weight.grad\nx.grad' ] && pass ||
+  fail "mlp grad printed '$(cat "$T/stdout")'"
+expect_ok "$ADC" dot mlp_grad.pb -o mlp.dot
+expect_contains mlp.dot 'fillcolor="thistle"' "cluster_grad1"
+if "$ADC" compile mlp_grad.pb -o mlp.so 2>"$T/stderr"; then
+  pass
+  # Parameters use their stored values, x is random.
+  expect_ok "$ADC" bench mlp.so --reps 3
+  expect_contains "$T/stdout" "input x f32[4,4]: random" "reps=3"
+else
+  fail "adc compile mlp: $(cat "$T/stderr")"
+fi
+expect_error "not an ONNX model" "$ADC" import "$DATA/x1.npy" -o x.pb
+
+# --- opt ------------------------------------------------------------------------
+expect_ok "$ADC" opt g.pbtxt -o opt.pbtxt
+expect_contains "$T/stdout" "total: "
+expect_ok "$ADC" inspect opt.pbtxt
+
+# --- errors: non-zero exit, one line on stderr --------------------------------
+expect_error "missing command" "$ADC"
+expect_error "unknown command 'frobnicate'" "$ADC" frobnicate
+expect_error "unknown flag '--frob'" "$ADC" grad "$GRAPH" --of y -o x.pb --frob
+expect_error "unknown flag '--reps'" "$ADC" grad "$GRAPH" --of y -o x.pb --reps 3
+expect_error "cannot open 'missing.pb'" "$ADC" grad missing.pb --of y -o x.pb
+expect_error "cannot open 'missing.pbtxt'" "$ADC" inspect missing.pbtxt
+expect_error "no output or value named 'nope'" "$ADC" grad "$GRAPH" --of nope -o x.pb
+expect_error "missing --of" "$ADC" grad "$GRAPH" -o x.pb
+expect_error "missing -o" "$ADC" grad "$GRAPH" --of y
+expect_error "needs a value" "$ADC" grad "$GRAPH" -o x.pb --of
+expect_error "missing IN.pb" "$ADC" grad --of y -o x.pb
+expect_error "unexpected argument 'extra'" "$ADC" inspect "$GRAPH" extra
+expect_error "invalid value 'abc' for --reps" "$ADC" bench g.so --reps abc
+expect_error "no value for input x2" "$ADC" run --interpret g.pbtxt \
+  --in x1="$DATA/x1.npy"
+expect_error "--in x2: cannot open 'none.npy'" "$ADC" run --interpret g.pbtxt \
+  --in x1="$DATA/x1.npy" --in x2=none.npy
+expect_error "holds f32[3] but input 'x2' is f32[]" "$ADC" run --interpret \
+  g.pbtxt --in x1="$DATA/x1.npy" --in x2="$DATA/x2_vec.npy"
+expect_error "holds f64[] but input 'x2' is f32[]" "$ADC" run --interpret \
+  g.pbtxt --in x1="$DATA/x1.npy" --in x2="$DATA/x2_f64.npy"
+head -c 50 "$DATA/x1.npy" >truncated.npy
+expect_error "--in x2: truncated.npy: not a valid .npy file" "$ADC" run \
+  --interpret g.pbtxt --in x1="$DATA/x1.npy" --in x2=truncated.npy
+expect_error "no input or parameter named 'x3'" "$ADC" run --interpret g.pbtxt \
+  --in x1="$DATA/x1.npy" --in x2="$DATA/x2.npy" --in x3="$DATA/x2.npy"
+expect_error "expected NAME=FILE.npy" "$ADC" run --interpret g.pbtxt --in x1
+expect_error "is given twice" "$ADC" run --interpret g.pbtxt \
+  --in x1="$DATA/x1.npy" --in x1="$DATA/x1.npy"
+printf 'nodes { name: "a" op: "frob" }\n' >bad.pbtxt
+expect_error "bad.pbtxt" "$ADC" grad bad.pbtxt --of a -o x.pb
+expect_error "cannot open 'missing.onnx'" "$ADC" import missing.onnx -o x.pb
+
+# --- numpy, when this machine has it: read adc's files, feed numpy's ----------
+PY=""
+for p in /usr/bin/python3 python3; do
+  if "$p" -c "import numpy" 2>/dev/null; then PY="$p" && break; fi
+done
+if [ -n "$PY" ]; then
+  expect_ok "$ADC" run --interpret g.pbtxt --in x1="$DATA/x1.npy" \
+    --in x2="$DATA/x2_half.npy" --out-dir half
+  if "$PY" - half <<'EOF'; then pass; else fail "numpy check of run outputs"; fi
+import sys
+import numpy as np
+d = sys.argv[1]
+x1, x2 = np.float64(2), np.float64(0.5)
+want = {"y": x1 * x2 - np.sin(x2), "x1.grad": x2, "x2.grad": x1 - np.cos(x2)}
+for name, value in want.items():
+    got = np.load(f"{d}/{name}.npy")
+    assert got.dtype == np.float32 and got.shape == (), (name, got)
+    assert abs(float(got) - value) < 1e-6, (name, float(got), value)
+EOF
+fi
+
+echo "adc_test: $passes passed, $failures failed"
+[ "$failures" -eq 0 ]

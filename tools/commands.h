@@ -1,0 +1,20 @@
+// The `adc` subcommands, one file each (cmd_*.cc); main.cc lists them.
+#ifndef ADC_TOOLS_COMMANDS_H_
+#define ADC_TOOLS_COMMANDS_H_
+
+#include "tools/cli.h"
+
+namespace adc::cli {
+
+Command GradCommand();
+Command CompileCommand();
+Command RunCommand();
+Command ImportCommand();
+Command InspectCommand();
+Command DotCommand();
+Command OptCommand();
+Command BenchCommand();
+
+}  // namespace adc::cli
+
+#endif  // ADC_TOOLS_COMMANDS_H_

@@ -1,0 +1,16 @@
+// adc: the command-line tool. See `adc help` and tools/cli.h.
+#include <vector>
+
+#include "tools/cli.h"
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  namespace cli = adc::cli;
+  // In `adc help` order.
+  const std::vector<cli::Command> commands = {
+      cli::GradCommand(),   cli::CompileCommand(), cli::RunCommand(),
+      cli::ImportCommand(), cli::InspectCommand(), cli::DotCommand(),
+      cli::OptCommand(),    cli::BenchCommand(),
+  };
+  return cli::Main(commands, argc, argv);
+}

@@ -1,0 +1,111 @@
+// ONNX import: reads an ONNX model (the protobuf schema of Debian's libonnx)
+// and builds an adc graph with the GraphBuilder, so broadcasting, dtype
+// promotion and shape rules are the builder's.
+//
+//   absl::StatusOr<adc::Graph> g = adc::ImportOnnx("mlp.onnx");
+//
+// The mapping:
+// - Initializers become parameters with their ONNX names and stored values;
+//   an initializer that is also listed as a graph input is a parameter. An
+//   initializer used only as a static operand (a Reshape's shape, Squeeze's
+//   axes, Pad's pads, Slice's bounds, ...) is folded into the graph and is not
+//   a parameter (overriding it at run time could not change the shapes).
+// - The other graph inputs become inputs. Their shapes must be static: a
+//   symbolic or unknown dimension is an error naming the input, unless
+//   ImportOptions::input_dims pins it.
+// - Graph outputs become outputs with the same names.
+// - Each node output that the import computes as a new value keeps its ONNX
+//   name (so users can take gradients w.r.t. intermediates by name); helper
+//   nodes are named "<onnx node name>/<op>". An output that is an existing
+//   value (Identity, a no-op Reshape, ...) is that value, under its first name.
+// - Static operands must be known at import time: initializers, Constant
+//   nodes, ImportOptions::constant_inputs, or ops on those (folded with the
+//   reference kernels). A static operand computed from a graph input is an
+//   error naming the node, the operand and the input.
+//
+// Errors are absl::Status, never crashes: a file that does not parse or fails
+// onnx::checker is InvalidArgument; unsupported ops (one error listing every
+// unsupported op type of the model with its node count), unsupported
+// attribute variants (e.g. Pad mode 'reflect') and unsupported dtypes
+// (float16, uint8, string, ...; naming the value) are Unimplemented; static
+// operands or shapes that are not static are FailedPrecondition; errors of a
+// node say which node.
+//
+// Ops of the default domain, opsets 1 to 17 (SupportedOnnxOps() lists them):
+//   element-wise: Add Sub Mul Div Pow Neg Abs Sign Exp Log Sqrt Reciprocal
+//     Sin Cos Tan Tanh Sigmoid Relu LeakyRelu Elu Selu Celu ThresholdedRelu
+//     PRelu HardSigmoid HardSwish Softplus Softsign Erf Clip Cast CastLike
+//     Where IsNaN IsInf, variadic Sum Mean Max Min;
+//   comparisons and logic: Less LessOrEqual Greater GreaterOrEqual Equal Not
+//     And Or Xor;
+//   linear algebra: Gemm MatMul;
+//   reductions: ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd
+//     ReduceLogSumExp ReduceSumSquare ReduceL1 ReduceL2 ReduceLogSum ArgMax
+//     ArgMin, Softmax LogSoftmax;
+//   shapes: Reshape Flatten Transpose Concat Split Slice Gather
+//     GatherElements Squeeze Unsqueeze Expand Tile Pad (constant mode)
+//     CumSum Trilu Identity Shape Size;
+//   constants: Constant ConstantOfShape Range (of static operands);
+//   inference-mode layers: BatchNormalization LayerNormalization Dropout.
+// Attribute-vs-input forms (Squeeze, Unsqueeze and ReduceSum axes; Slice
+// bounds; Clip bounds; Pad pads and value; Split sizes) are both accepted,
+// and Softmax/LogSoftmax follow the model's opset (before 13: coerced to
+// 2-D at `axis`). Gather and GatherElements clamp out-of-range indices (an
+// error in ONNX); integer division truncates toward zero.
+#ifndef ADC_TOOLS_ONNX_IMPORTER_H_
+#define ADC_TOOLS_ONNX_IMPORTER_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "graph/graph.h"
+#include "graph/types.h"
+#include "onnx/onnx_pb.h"
+
+namespace adc {
+
+struct ImportOptions {
+  // Values for graph inputs that are used as static operands (e.g. a shape
+  // fed as a graph input): these inputs become constants. Every name must be
+  // a graph input of the model.
+  std::map<std::string, Tensor> constant_inputs;
+  // Static dims for graph inputs declared with symbolic or unknown dims (like
+  // a fixed batch size); they must agree with the dims that are declared.
+  std::map<std::string, Dims> input_dims;
+};
+
+// Imports the model in `path` (external tensor data is read relative to the
+// model's directory).
+absl::StatusOr<Graph> ImportOnnx(const std::string& path,
+                                 const ImportOptions& options = {});
+
+// Imports a serialized ModelProto. `model_dir` is where external tensor data
+// lives ("" if the model has none).
+absl::StatusOr<Graph> ImportOnnxBytes(const std::string& bytes,
+                                      const ImportOptions& options = {},
+                                      const std::string& model_dir = "");
+
+// Imports a parsed ModelProto.
+absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model,
+                                      const ImportOptions& options = {},
+                                      const std::string& model_dir = "");
+
+// The graph inputs (not initializers) whose values static operands depend on
+// (directly, or through the nodes computing them; Shape and Size need only
+// shapes), in graph-input order: an import needs their values in
+// ImportOptions::constant_inputs.
+std::vector<std::string> StaticOperandInputs(const onnx::ModelProto& model);
+
+// Converts an ONNX tensor (raw or typed data, or external data relative to
+// `model_dir`). Unsupported dtypes are Unimplemented and name the tensor.
+absl::StatusOr<Tensor> TensorFromOnnx(const onnx::TensorProto& tensor,
+                                      const std::string& model_dir = "");
+
+// The ONNX op types the importer supports (default domain), sorted.
+std::vector<std::string> SupportedOnnxOps();
+
+}  // namespace adc
+
+#endif  // ADC_TOOLS_ONNX_IMPORTER_H_

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Sets up a Debian 12 machine for adc (installs whatever Debian packages are
+# missing; idempotent, needs root) and then runs the demo or the tests:
+#
+#   tools/setup.sh demo    # build, differentiate, compile and run the examples
+#   tools/setup.sh test    # the whole test suite (bazel test //...)
+#   tools/setup.sh         # only install
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# What each package is for (see README.md, "Dependencies").
+packages=(
+  bazel-bootstrap      # Bazel 4.2.3, the build
+  bazel-rules-proto    # @rules_proto for proto_library
+  g++                  # C++17 compiler; also links artifacts at `adc compile`
+  pkg-config           # regenerating third_party/system/absl.BUILD
+  protobuf-compiler    # protoc for graph/graph.proto
+  libprotobuf-dev      # the graph format (GraphDef), text format
+  libabsl-dev          # Status, StrCat, flags, hash maps
+  libgtest-dev         # tests
+  libgmock-dev         # tests (matchers)
+  libbenchmark-dev     # micro-benchmarks
+  libhalide14-0-dev    # code generation (Halide 14 with LLVM)
+  libonnx-dev          # ONNX import
+  libonnx-testdata     # ONNX per-op conformance cases
+  graphviz             # `adc dot` pictures (.svg)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q "${missing[@]}"
+fi
+
+case "${1:-}" in
+  demo) exec bazel run //models/demo -- demo_out ;;
+  test) exec bazel test //... ;;
+  "") ;;
+  *) echo "usage: tools/setup.sh [demo|test]" >&2; exit 2 ;;
+esac
