@@ -1,14 +1,17 @@
 // Writes the C side of an artifact: the embedded signature, the parameter
-// values and the entry points of runtime/artifact_abi.h around a Halide
-// pipeline compiled with the UserContext feature, whose _argv entry point is
-// `<pipeline>_argv(void** args)` (args[0] = &user_context, then one
-// halide_buffer_t* per input, parameter and output).
+// values and the entry points of runtime/artifact_abi.h around the graph's
+// Halide stages (compiled with the UserContext feature: each stage's entry
+// point is `<function>_argv(void** args)`, args[0] = &user_context, then one
+// halide_buffer_t* per buffer). The run entry point allocates temporaries
+// (64-byte aligned) before the stage that writes them, frees them after the
+// last stage that reads them, and calls the stages in order.
 #ifndef ADC_CODEGEN_ARTIFACT_WRITER_H_
 #define ADC_CODEGEN_ARTIFACT_WRITER_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "codegen/stages.h"
 #include "graph/graph.h"
 
 namespace adc::codegen {
@@ -24,7 +27,8 @@ struct ArtifactSource {
 // `params_path` is where the caller writes params_blob (referenced by an
 // .incbin directive). `target` is recorded in the signature.
 ArtifactSource WriteArtifactSource(const Graph& graph,
-                                   const std::string& pipeline_name,
+                                   const std::vector<StageCall>& stages,
+                                   const std::vector<TensorType>& temporaries,
                                    const std::string& symbol_prefix,
                                    const std::string& params_path,
                                    const std::string& target,

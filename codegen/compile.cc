@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -110,10 +112,23 @@ std::string HalideIncludeDir() {
   return dir && *dir ? dir : "/usr/include/halide14";
 }
 
+// Halide 14 reports AVX512_SapphireRapids on CPUs with only part of it (AMD
+// Zen 4: VNNI and BF16 but no AVX512-FP16), and LLVM then emits FP16
+// instructions (vmovw) that fault. Keep the feature only when the CPU has
+// AVX512-FP16.
+Halide::Target HostTarget() {
+  Halide::Target t = Halide::get_host_target();
+  __builtin_cpu_init();
+  if (t.has_feature(Halide::Target::AVX512_SapphireRapids) &&
+      !__builtin_cpu_supports("avx512fp16")) {
+    t = t.without_feature(Halide::Target::AVX512_SapphireRapids);
+  }
+  return t;
+}
+
 absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
   try {
-    Halide::Target t = name == "host" ? Halide::get_host_target()
-                                      : Halide::Target(name);
+    Halide::Target t = name == "host" ? HostTarget() : Halide::Target(name);
     return t.with_feature(Halide::Target::UserContext);
   } catch (const Halide::Error&) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -123,34 +138,94 @@ absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
   }
 }
 
-// Lowers and compiles the pipeline to a static library (runtime included
-// unless no_runtime).
+// Lowers the graph and compiles its stages into one static library (Halide
+// runtime included). Fills the stage calls and temporaries for the artifact
+// writer.
 absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
                              const std::string& pipeline_name,
                              const std::string& library_path,
-                             const std::string& assembly_path) {
+                             const std::string& assembly_path,
+                             std::vector<codegen::StageCall>* calls,
+                             std::vector<TensorType>* temporaries) {
   const bool verbose = std::getenv("ADC_VERBOSE") != nullptr;
   auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+        .count();
   };
   ADC_ASSIGN_OR_RETURN(codegen::LoweredGraph lowered,
                        codegen::LowerGraph(graph, target));
-  if (verbose) fprintf(stderr, "adc: lowered %d nodes (%zu materialized) in %.2fs\n", graph.num_nodes(), lowered.materialized.size(), seconds());
-  try {
-    Halide::Pipeline pipeline(lowered.outputs);
-    std::vector<Halide::Argument> args;
-    for (const Halide::ImageParam& p : lowered.args) args.push_back(p);
-    Halide::Module module =
-        pipeline.compile_to_module(args, pipeline_name, target);
-    if (verbose) fprintf(stderr, "adc: Halide lowering done at %.2fs\n", seconds());
-    std::map<Halide::OutputFileType, std::string> outputs = {
-        {Halide::OutputFileType::static_library, library_path}};
-    if (!assembly_path.empty()) {
-      outputs[Halide::OutputFileType::assembly] = assembly_path;
+  if (verbose) {
+    std::fprintf(stderr,
+                 "adc: lowered %d nodes: %zu materialized values in %zu "
+                 "stages (%.2fs)\n",
+                 graph.num_nodes(), lowered.materialized.size(),
+                 lowered.stages.size(), seconds());
+  }
+  *temporaries = lowered.temporaries;
+  // The artifact's entry point builds every buffer from the signature, so
+  // Halide's argument checks and bounds queries would be dead code.
+  const Halide::Target stage_target =
+      target.with_feature(Halide::Target::NoRuntime)
+          .with_feature(Halide::Target::NoAsserts)
+          .with_feature(Halide::Target::NoBoundsQuery);
+  const size_t num_stages = lowered.stages.size();
+  std::vector<std::string> objects(num_stages);
+  for (size_t k = 0; k < num_stages; ++k) {
+    codegen::LoweredStage& stage = lowered.stages[k];
+    codegen::StageCall call;
+    call.function = absl::StrCat(pipeline_name, "_s", k);
+    call.buffers = stage.inputs;
+    call.buffers.insert(call.buffers.end(), stage.outputs.begin(),
+                        stage.outputs.end());
+    call.types = stage.input_types;
+    call.types.insert(call.types.end(), stage.output_types.begin(),
+                      stage.output_types.end());
+    calls->push_back(call);
+    objects[k] = absl::StrCat(library_path, ".s", k, ".o");
+  }
+  // Each stage is lowered by Halide and compiled by LLVM into an object of
+  // its own (LLVM time grows with module size), on all cores.
+  std::vector<std::string> errors(num_stages);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t k = next++; k < num_stages; k = next++) {
+      try {
+        Halide::Module module = lowered.stages[k].pipeline.compile_to_module(
+            lowered.stages[k].args, (*calls)[k].function, stage_target);
+        module.compile({{Halide::OutputFileType::object, objects[k]}});
+        if (!assembly_path.empty()) {
+          module.compile({{Halide::OutputFileType::assembly,
+                           absl::StrCat(assembly_path, ".stage", k, ".s")}});
+        }
+      } catch (const Halide::Error& e) {
+        errors[k] = e.what();
+      }
     }
-    module.compile(outputs);
-    if (verbose) fprintf(stderr, "adc: LLVM done at %.2fs\n", seconds());
+  };
+  const size_t num_threads = std::min<size_t>(
+      num_stages, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < num_threads; ++t) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+  for (size_t k = 0; k < num_stages; ++k) {
+    if (!errors[k].empty()) {
+      return absl::InternalError(absl::StrCat(
+          "Halide failed to compile the pipeline: ", errors[k]));
+    }
+  }
+  if (verbose) std::fprintf(stderr, "adc: stages compiled at %.2fs\n", seconds());
+  try {
+    objects.push_back(library_path + ".runtime.o");
+    Halide::compile_standalone_runtime(
+        {{Halide::OutputFileType::object, objects.back()}}, target);
+    std::vector<std::string> ar = {"ar", "rcs", library_path};
+    ar.insert(ar.end(), objects.begin(), objects.end());
+    ADC_RETURN_IF_ERROR(RunTool(ar, library_path + ".ar.log"));
+    for (const std::string& o : objects) std::remove(o.c_str());
+    std::remove((library_path + ".ar.log").c_str());
+    if (verbose) std::fprintf(stderr, "adc: LLVM done at %.2fs\n", seconds());
   } catch (const Halide::Error& e) {
     return absl::InternalError(
         absl::StrCat("Halide failed to compile the pipeline: ", e.what()));
@@ -186,14 +261,16 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
   TempDir dir;
   if (!dir.ok()) return absl::InternalError("cannot create a temporary directory");
   const std::string library = dir.File("pipeline.a");
+  std::vector<codegen::StageCall> calls;
+  std::vector<TensorType> temporaries;
   ADC_RETURN_IF_ERROR(CompilePipeline(
       graph, target, "adc_pipeline", library,
-      options.emit_assembly ? output_path + ".s" : ""));
+      options.emit_assembly ? output_path + ".s" : "", &calls, &temporaries));
   const std::string params = dir.File("params.bin");
   const std::string stub = dir.File("artifact.c");
   const std::string exports = dir.File("exports.map");
   codegen::ArtifactSource source = codegen::WriteArtifactSource(
-      graph, "adc_pipeline", "adc_artifact", params, target.to_string(),
+      graph, calls, temporaries, "adc_artifact", params, target.to_string(),
       /*override_halide_error=*/true);
   ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
   ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));
@@ -223,12 +300,15 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
   if (!dir.ok()) return absl::InternalError("cannot create a temporary directory");
   const std::string pipeline_name = function_name + "_pipeline";
   const std::string library = dir.File("pipeline.a");
-  ADC_RETURN_IF_ERROR(CompilePipeline(graph, target, pipeline_name, library, ""));
+  std::vector<codegen::StageCall> calls;
+  std::vector<TensorType> temporaries;
+  ADC_RETURN_IF_ERROR(CompilePipeline(graph, target, pipeline_name, library, "",
+                                      &calls, &temporaries));
   const std::string params = dir.File("params.bin");
   const std::string stub = dir.File("artifact.c");
   const std::string object = dir.File("artifact.o");
   codegen::ArtifactSource source = codegen::WriteArtifactSource(
-      graph, pipeline_name, function_name, params, target.to_string(),
+      graph, calls, temporaries, function_name, params, target.to_string(),
       /*override_halide_error=*/false);
   ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
   ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));

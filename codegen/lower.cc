@@ -83,12 +83,37 @@ Halide::Type AccumulatorType(Halide::Type t) {
   return t == Halide::Float(32) ? Halide::Float(64) : t;
 }
 
+// The graph-level decisions: which values are materialized (and why), and
+// in which stage.
+struct Plan {
+  std::vector<bool> needed;
+  std::vector<std::string> why;  // Non-empty: materialized.
+  std::vector<int> stage;        // Of materialized values; -1 otherwise.
+  int num_stages = 1;
+};
+
+Plan MakePlan(const Graph& g);
+
+// Lowers and schedules one stage.
 class Lowering {
  public:
-  Lowering(const Graph& graph, const Halide::Target& target)
-      : g_(graph), target_(target), values_(graph.num_nodes()) {}
+  Lowering(const Graph& graph, const Halide::Target& target, const Plan& plan,
+           int stage)
+      : g_(graph),
+        target_(target),
+        plan_(plan),
+        stage_(stage),
+        values_(graph.num_nodes()) {}
 
-  absl::StatusOr<LoweredGraph> Run();
+  // Lowers the values of this stage (and what they inline), reading `external`
+  // values (graph arguments, values of earlier stages) from buffers.
+  // `outputs` are the values this stage must write, in order.
+  absl::Status Run(const std::vector<ValueId>& outputs,
+                   const std::vector<bool>& external);
+
+  std::vector<Halide::ImageParam>& params() { return params_; }
+  std::vector<ValueId>& param_values() { return param_values_; }
+  std::vector<Func>& output_funcs() { return output_funcs_; }
 
  private:
   // ------------------------------------------------------------------------
@@ -114,10 +139,8 @@ class Lowering {
   // ------------------------------------------------------------------------
   // Schedule.
   // ------------------------------------------------------------------------
-  void Schedule(const std::vector<bool>& needed,
-                const std::vector<Func>& output_funcs, LoweredGraph* result);
+  void Schedule(const std::vector<bool>& here);
   void ScheduleScan(ValueId v);
-  bool Cheap(ValueId v) const;
   void ScheduleDense(Func f, const Dims& dims, Halide::Type t,
                      bool update = false);
   void ScheduleReduction(ValueId v);
@@ -137,8 +160,13 @@ class Lowering {
 
   const Graph& g_;
   Halide::Target target_;
+  const Plan& plan_;
+  const int stage_;
   std::vector<Lowered> values_;
+  std::vector<bool> external_;
   std::vector<Halide::ImageParam> params_;
+  std::vector<ValueId> param_values_;
+  std::vector<Func> output_funcs_;
 };
 
 // --------------------------------------------------------------------------
@@ -374,20 +402,24 @@ void Lowering::LowerNode(ValueId id) {
   const Node& node = g_.node(id);
   const Halide::Type t = TypeOf(id);
   auto in = [&](int k) { return node.inputs[k]; };
+  if (external_[id]) {
+    // A graph argument or a value of an earlier stage: read from a buffer.
+    Halide::ImageParam p(t, node.type.rank(), absl::StrCat("a", params_.size()));
+    const std::vector<int64_t> strides = RowMajorStrides(node.type.dims);
+    for (int d = 0; d < node.type.rank(); ++d) {
+      const int h = node.type.rank() - 1 - d;
+      p.dim(h).set_bounds(0, static_cast<int>(node.type.dims[d]));
+      p.dim(h).set_stride(static_cast<int>(strides[d]));
+    }
+    params_.push_back(p);
+    param_values_.push_back(id);
+    Define(id, [&](const Index& i) { return p(ToHalideArgs(i)); });
+    return;
+  }
   switch (node.op) {
     case OpKind::kInput:
-    case OpKind::kParameter: {
-      Halide::ImageParam p(t, node.type.rank(), absl::StrCat("a", params_.size()));
-      const std::vector<int64_t> strides = RowMajorStrides(node.type.dims);
-      for (int d = 0; d < node.type.rank(); ++d) {
-        const int h = node.type.rank() - 1 - d;
-        p.dim(h).set_bounds(0, static_cast<int>(node.type.dims[d]));
-        p.dim(h).set_stride(static_cast<int>(strides[d]));
-      }
-      params_.push_back(p);
-      Define(id, [&](const Index& i) { return p(ToHalideArgs(i)); });
-      return;
-    }
+    case OpKind::kParameter:
+      ADC_CHECK(false);  // Always external.
     case OpKind::kConstant: {
       const Tensor& value = node.attrs.GetTensor("value");
       if (value.num_elements() == 1) {
@@ -781,10 +813,13 @@ void Lowering::LowerScatterAdd(ValueId id) {
 // their outer dimensions and vectorized at the natural width of the target.
 // --------------------------------------------------------------------------
 
+constexpr int64_t kParallelThreshold = 1 << 14;
+constexpr int64_t kVectorizeThreshold = 256;
+
 // Values that are as cheap to recompute as to load: leaves and data movement
 // of cheap values.
-bool Lowering::Cheap(ValueId v) const {
-  const Node& node = g_.node(v);
+bool Cheap(const Graph& g, ValueId v) {
+  const Node& node = g.node(v);
   switch (node.op) {
     case OpKind::kInput:
     case OpKind::kParameter:
@@ -798,7 +833,7 @@ bool Lowering::Cheap(ValueId v) const {
     case OpKind::kStopGradient:
     case OpKind::kCast:
     case OpKind::kNeg:
-      return Cheap(node.inputs[0]);
+      return Cheap(g, node.inputs[0]);
     case OpKind::kReduceSum:
     case OpKind::kReduceMax:
     case OpKind::kReduceMin:
@@ -812,7 +847,6 @@ bool Lowering::Cheap(ValueId v) const {
   }
 }
 
-constexpr int64_t kParallelThreshold = 1 << 14;
 
 // Rough cost of computing one element of an op inline (in simple ops).
 int OpCost(OpKind op) {
@@ -884,7 +918,9 @@ void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t,
   const int vec = target_.natural_vector_size(t);
   const int64_t inner = dims[r - 1];
   const int64_t total = NumElements(dims);
-  if (total == 0) return;
+  // Small values stay scalar loops: vector and parallel code for them would
+  // cost more compile time than it saves at run time.
+  if (total < kVectorizeThreshold) return;
   // Pure stages may recompute a few elements at the edge (ShiftInwards: the
   // last vector or chunk shifts inwards, no scalar tail loop); update stages
   // must not, so they guard.
@@ -924,7 +960,7 @@ Lowering::ReductionPlan Lowering::PlanReduction(ValueId v) const {
   const Halide::Type acc_t = AccumulatorType(TypeOf(v));
   plan.vec = target_.natural_vector_size(acc_t);
   const int64_t extent = xd.back();
-  if (extent < 4 * plan.vec) return plan;
+  if (extent < 4 * plan.vec || NumElements(xd) < kVectorizeThreshold) return plan;
   plan.lanes = true;
   auto round_up = [](int64_t x, int64_t m) { return (x + m - 1) / m * m; };
   plan.chunks = axes.size() == 1 && NumElements(node.type.dims) < 16 &&
@@ -1032,80 +1068,118 @@ void Lowering::ScheduleMatMul(ValueId v) {
       .unroll(i);
 }
 
-void Lowering::Schedule(const std::vector<bool>& needed,
-                        const std::vector<Func>& output_funcs,
-                        LoweredGraph* result) {
-  const std::vector<int> uses = g_.UseCounts();
-  std::vector<std::string> why(g_.num_nodes());
+Plan MakePlan(const Graph& g) {
+  const int n = g.num_nodes();
+  Plan plan;
+  plan.needed.assign(n, false);
+  plan.why.assign(n, "");
+  plan.stage.assign(n, -1);
+  for (const GraphOutput& out : g.outputs()) plan.needed[out.value] = true;
+  for (ValueId v = n - 1; v >= 0; --v) {
+    if (!plan.needed[v]) continue;
+    for (ValueId in : g.node(v).inputs) plan.needed[in] = true;
+  }
   auto materialize = [&](ValueId v, const char* reason) {
-    if (why[v].empty() && !Cheap(v)) why[v] = reason;
+    if (plan.why[v].empty() && !Cheap(g, v)) plan.why[v] = reason;
   };
-  // Operands whose recomputation per use would multiply work.
-  for (ValueId v = 0; v < g_.num_nodes(); ++v) {
-    if (!needed[v]) continue;
-    const Node& node = g_.node(v);
-    if (node.op == OpKind::kMatMul) {
-      for (ValueId in : node.inputs) materialize(in, "matmul operand");
-    }
-    if (node.op == OpKind::kBroadcastTo &&
-        NumElements(node.type.dims) > NumElements(DimsOf(node.inputs[0]))) {
-      materialize(node.inputs[0], "broadcast operand");
+  // Outputs, ops with update definitions, and operands whose recomputation
+  // per use would multiply work.
+  for (const GraphOutput& out : g.outputs()) materialize(out.value, "output");
+  for (ValueId v = 0; v < n; ++v) {
+    if (!plan.needed[v]) continue;
+    const Node& node = g.node(v);
+    switch (node.op) {
+      case OpKind::kReduceSum:
+      case OpKind::kReduceMax:
+      case OpKind::kReduceMin:
+      case OpKind::kReduceProd:
+        plan.why[v] = "reduction";
+        break;
+      case OpKind::kMatMul:
+        plan.why[v] = "matmul";
+        for (ValueId in : node.inputs) materialize(in, "matmul operand");
+        break;
+      case OpKind::kCumSum:
+        plan.why[v] = "scan";
+        break;
+      case OpKind::kScatterAdd:
+        plan.why[v] = "scatter";
+        break;
+      case OpKind::kBroadcastTo:
+        if (NumElements(node.type.dims) >
+            NumElements(g.type(node.inputs[0]).dims)) {
+          materialize(node.inputs[0], "broadcast operand");
+        }
+        break;
+      default:
+        break;
     }
   }
   // Values used more than once are recomputed per use when that is cheap
   // (a few arithmetic ops: cheaper than a round trip through memory, and
   // fewer loop nests to compile), and materialized otherwise. cost[v] is the
   // work of computing one element of v inline.
-  std::vector<int> cost(g_.num_nodes(), 0);
+  const std::vector<int> uses = g.UseCounts();
+  std::vector<int> cost(n, 0);
   constexpr int kRecomputeBudget = 6;
-  for (ValueId v = 0; v < g_.num_nodes(); ++v) {
-    if (!needed[v]) continue;
-    const Node& node = g_.node(v);
+  for (ValueId v = 0; v < n; ++v) {
+    if (!plan.needed[v]) continue;
+    const Node& node = g.node(v);
     int c = OpCost(node.op);
-    for (ValueId in : node.inputs) c += why[in].empty() ? cost[in] : 1;
+    for (ValueId in : node.inputs) c += plan.why[in].empty() ? cost[in] : 1;
     cost[v] = std::min(c, 1 << 20);
     if (uses[v] >= 2 && cost[v] > kRecomputeBudget) {
       materialize(v, "used more than once");
     }
   }
+  // Stages: consecutive runs of kMaxFuncsPerStage materialized values.
+  int count = 0;
+  for (ValueId v = 0; v < n; ++v) {
+    const OpKind op = g.node(v).op;
+    if (!plan.needed[v] || plan.why[v].empty() || op == OpKind::kInput ||
+        op == OpKind::kParameter) {
+      continue;
+    }
+    plan.stage[v] = count++ / kMaxFuncsPerStage;
+  }
+  plan.num_stages = std::max(1, (count + kMaxFuncsPerStage - 1) / kMaxFuncsPerStage);
+  return plan;
+}
+
+void Lowering::Schedule(const std::vector<bool>& here) {
   for (ValueId v = 0; v < g_.num_nodes(); ++v) {
-    if (!needed[v]) continue;
+    if (!here[v] || external_[v]) continue;
     const Node& node = g_.node(v);
     Lowered& l = values_[v];
     switch (node.op) {
-      case OpKind::kInput:
-      case OpKind::kParameter:
-        continue;
       case OpKind::kReduceSum:
       case OpKind::kReduceMax:
       case OpKind::kReduceMin:
       case OpKind::kReduceProd:
         ScheduleReduction(v);
-        result->materialized.push_back({v, "reduction"});
         break;
       case OpKind::kMatMul:
         ScheduleMatMul(v);
-        result->materialized.push_back({v, "matmul"});
-        continue;
+        continue;  // The value's Func is scheduled there too.
       case OpKind::kCumSum:
         ScheduleScan(v);
-        result->materialized.push_back({v, "scan"});
         break;
       case OpKind::kScatterAdd:
         l.acc.compute_root();
         ScheduleDense(l.acc, node.type.dims, TypeOf(v));
-        result->materialized.push_back({v, "scatter"});
         break;
       default:
         break;
     }
-    if (node.op == OpKind::kMatMul) continue;  // ScheduleMatMul did it.
     bool is_output = false;
-    for (const Func& f : output_funcs) is_output = is_output || f.name() == l.func.name();
-    if (is_output || !why[v].empty()) {
+    for (const Func& f : output_funcs_) {
+      is_output = is_output || f.name() == l.func.name();
+    }
+    // Materialized values of this stage, and the outputs it writes.
+    if (is_output || (plan_.stage[v] == stage_ && !plan_.why[v].empty() &&
+                      !Cheap(g_, v))) {
       l.func.compute_root();
       ScheduleDense(l.func, node.type.dims, TypeOf(v));
-      if (!why[v].empty()) result->materialized.push_back({v, why[v]});
     }
   }
 }
@@ -1134,23 +1208,20 @@ void Lowering::ScheduleScan(ValueId v) {
   }
 }
 
-absl::StatusOr<LoweredGraph> Lowering::Run() {
-  LoweredGraph result;
+absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
+                           const std::vector<bool>& external) {
   const int n = g_.num_nodes();
-  std::vector<bool> needed(n, false);
-  for (const GraphOutput& out : g_.outputs()) needed[out.value] = true;
+  external_ = external;
+  // What this stage computes: its outputs and everything they read, up to
+  // external values.
+  std::vector<bool> here(n, false);
+  for (ValueId v : outputs) here[v] = true;
   for (ValueId v = n - 1; v >= 0; --v) {
-    if (!needed[v]) continue;
-    for (ValueId in : g_.node(v).inputs) needed[in] = true;
-  }
-  // Every input and parameter is an argument, used or not, in signature
-  // order.
-  for (ValueId v = 0; v < n; ++v) {
-    const OpKind op = g_.node(v).op;
-    if (op == OpKind::kInput || op == OpKind::kParameter) needed[v] = true;
+    if (!here[v] || external_[v]) continue;
+    for (ValueId in : g_.node(v).inputs) here[in] = true;
   }
   for (ValueId v = 0; v < n; ++v) {
-    if (!needed[v]) continue;
+    if (!here[v]) continue;
     const Node& node = g_.node(v);
     try {
       LowerNode(v);
@@ -1159,33 +1230,28 @@ absl::StatusOr<LoweredGraph> Lowering::Run() {
           "while lowering node '", node.name, "' (", GetOpDef(node.op).name,
           ") to Halide: ", e.what()));
     }
-    if (node.op == OpKind::kInput || node.op == OpKind::kParameter) {
-      result.arg_values.push_back(v);
-    }
   }
-  result.args = params_;
   try {
-    // One Func per output. An output whose value is an argument, or is read
-    // by anything else (a node or another output), is a copy of an internal
-    // Func: Halide 14 assumes the buffer of an output Func that other Funcs
-    // read is aligned like its own allocations (64 bytes), which callers'
-    // buffers need not be.
+    // One Func per output. An output whose value is external, or is read by
+    // anything else in this stage (a Func or another output), is a copy:
+    // Halide 14 assumes the buffer of an output Func that other Funcs read
+    // is aligned like its own allocations (64 bytes), which callers' buffers
+    // need not be.
     std::vector<int> reads(n, 0);
     for (ValueId v = 0; v < n; ++v) {
-      if (!needed[v]) continue;
+      if (!here[v] || external_[v]) continue;
       for (ValueId in : g_.node(v).inputs) ++reads[in];
     }
-    for (const GraphOutput& out : g_.outputs()) ++reads[out.value];
-    for (const GraphOutput& out : g_.outputs()) {
-      const ValueId v = out.value;
-      const OpKind op = g_.node(v).op;
+    for (ValueId v : outputs) ++reads[v];
+    for (ValueId v : outputs) {
       const Dims& dims = g_.type(v).dims;
       Func f;
-      if (reads[v] > 1 || op == OpKind::kInput || op == OpKind::kParameter) {
-        f = Func(absl::StrCat("out", result.outputs.size()));
+      if (reads[v] > 1 || external_[v]) {
+        f = Func(absl::StrCat("out", output_funcs_.size(), "_v", v));
         std::vector<Var> hv = HalideVars(MakeVars(g_.type(v).rank()));
         std::vector<Expr> args(hv.begin(), hv.end());
         f(hv) = values_[v].func(args);
+        f.compute_root();
         ScheduleDense(f, dims, TypeOf(v));
       } else {
         f = values_[v].func;
@@ -1196,23 +1262,132 @@ absl::StatusOr<LoweredGraph> Lowering::Run() {
         f.output_buffer().dim(h).set_bounds(0, static_cast<int>(dims[d]));
         f.output_buffer().dim(h).set_stride(static_cast<int>(strides[d]));
       }
-      result.outputs.push_back(f);
+      output_funcs_.push_back(f);
     }
-    Schedule(needed, result.outputs, &result);
+    Schedule(here);
   } catch (const Halide::Error& e) {
     return absl::InternalError(
         absl::StrCat("while scheduling the pipeline: ", e.what()));
   }
-  for (Lowered& l : values_) result.funcs.push_back(l.func);
-  return result;
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
                                         const Halide::Target& target) {
-  Lowering lowering(graph, target);
-  return lowering.Run();
+  const int n = graph.num_nodes();
+  const Plan plan = MakePlan(graph);
+  LoweredGraph result;
+  for (ValueId v = 0; v < n; ++v) {
+    if (!plan.why[v].empty()) result.materialized.push_back({v, plan.why[v]});
+  }
+  // Signature argument indices: inputs, parameters, outputs.
+  std::vector<int> arg_index(n, -1);
+  int num_args = 0;
+  for (ValueId v : graph.inputs()) arg_index[v] = num_args++;
+  for (ValueId v : graph.parameters()) arg_index[v] = num_args++;
+  const int first_output = num_args;
+  // The stage in which each needed value becomes available to later stages
+  // (-1: a graph argument, available from the start).
+  std::vector<int> ready(n, -2);
+  for (ValueId v = 0; v < n; ++v) {
+    const OpKind op = graph.node(v).op;
+    if (op == OpKind::kInput || op == OpKind::kParameter) ready[v] = -1;
+    if (plan.stage[v] >= 0) ready[v] = plan.stage[v];
+  }
+  // Which later stages read each value (through inlined consumers).
+  std::vector<std::vector<bool>> read_by(plan.num_stages,
+                                         std::vector<bool>(n, false));
+  // Outputs of each stage: its materialized values that later stages read,
+  // and the graph outputs computed there (graph outputs that are arguments
+  // are copied in the last stage).
+  std::vector<std::vector<ValueId>> stage_values(plan.num_stages);
+  std::vector<std::vector<int>> stage_graph_outputs(plan.num_stages);
+  for (size_t k = 0; k < graph.outputs().size(); ++k) {
+    const ValueId v = graph.outputs()[k].value;
+    const int s = ready[v] >= 0 ? ready[v] : plan.num_stages - 1;
+    stage_graph_outputs[s].push_back(static_cast<int>(k));
+  }
+  for (int s = plan.num_stages - 1; s >= 0; --s) {
+    std::vector<bool>& reads = read_by[s];
+    for (int k : stage_graph_outputs[s]) reads[graph.outputs()[k].value] = true;
+    for (ValueId v = n - 1; v >= 0; --v) {
+      if (plan.stage[v] == s) reads[v] = true;
+      if (!reads[v] || ready[v] == -1 || (ready[v] >= 0 && ready[v] < s)) {
+        continue;
+      }
+      for (ValueId in : graph.node(v).inputs) reads[in] = true;
+    }
+  }
+  // Where each value is stored for later stages: the caller's buffer of the
+  // first graph output that names it, or a temporary.
+  std::vector<StageBuffer> home(n);
+  std::vector<bool> has_home(n, false);
+  for (ValueId v = 0; v < n; ++v) {
+    if (ready[v] == -1) {
+      home[v] = {StageBuffer::kArgument, arg_index[v]};
+      has_home[v] = true;
+    }
+  }
+  for (size_t k = 0; k < graph.outputs().size(); ++k) {
+    const ValueId v = graph.outputs()[k].value;
+    if (!has_home[v]) {
+      home[v] = {StageBuffer::kArgument, first_output + static_cast<int>(k)};
+      has_home[v] = true;
+    }
+  }
+  for (int s = 0; s < plan.num_stages; ++s) {
+    for (ValueId v = 0; v < n; ++v) {
+      if (plan.stage[v] != s || has_home[v]) continue;
+      bool later = false;
+      for (int t = s + 1; t < plan.num_stages; ++t) later = later || read_by[t][v];
+      if (!later) continue;
+      home[v] = {StageBuffer::kTemporary, static_cast<int>(result.temporaries.size())};
+      has_home[v] = true;
+      result.temporaries.push_back(graph.type(v));
+    }
+  }
+  for (int s = 0; s < plan.num_stages; ++s) {
+    // This stage's outputs: its values needed later (in their homes), then
+    // graph outputs it computes that are not those values' homes.
+    std::vector<ValueId> outputs;
+    LoweredStage stage;
+    for (ValueId v = 0; v < n; ++v) {
+      if (plan.stage[v] != s || !has_home[v] || ready[v] == -1) continue;
+      outputs.push_back(v);
+      stage.outputs.push_back(home[v]);
+      stage.output_types.push_back(graph.type(v));
+    }
+    for (int k : stage_graph_outputs[s]) {
+      const ValueId v = graph.outputs()[k].value;
+      const StageBuffer b{StageBuffer::kArgument, first_output + k};
+      if (has_home[v] && home[v].kind == b.kind && home[v].index == b.index &&
+          ready[v] >= 0) {
+        continue;  // Written above.
+      }
+      outputs.push_back(v);
+      stage.outputs.push_back(b);
+      stage.output_types.push_back(graph.type(v));
+    }
+    if (outputs.empty()) continue;
+    std::vector<bool> external(n, false);
+    for (ValueId v = 0; v < n; ++v) {
+      external[v] = ready[v] == -1 || (ready[v] >= 0 && ready[v] < s);
+    }
+    Lowering lowering(graph, target, plan, s);
+    ADC_RETURN_IF_ERROR(lowering.Run(outputs, external));
+    for (size_t i = 0; i < lowering.params().size(); ++i) {
+      const ValueId v = lowering.param_values()[i];
+      ADC_CHECK(has_home[v]);
+      stage.args.push_back(lowering.params()[i]);
+      stage.inputs.push_back(home[v]);
+      stage.input_types.push_back(graph.type(v));
+    }
+    stage.pipeline = Halide::Pipeline(lowering.output_funcs());
+    result.stages.push_back(std::move(stage));
+  }
+  return result;
 }
 
 }  // namespace adc::codegen

@@ -37,7 +37,7 @@ absl::Status ExpectCompiledMatchesInterpreter(
         if (std::isnan(b) || std::isinf(b)) {
           ok = std::isnan(b) ? std::isnan(a) : a == b;
         } else {
-          ok = std::abs(a - b) <= rtol * std::max({std::abs(b), scale, 1e-2});
+          ok = std::abs(a - b) <= rtol * std::max({std::abs(b), scale, 0.1});
         }
       } else {
         ok = have.GetInt(i) == want.GetInt(i);
