@@ -47,6 +47,7 @@ struct Lowered {
   Func acc;
   RDom rdom;
   std::vector<Var> vars;
+  Func packed;  // matmul: b packed into panels.
 };
 
 std::vector<Expr> ToHalideArgs(const Index& index) {
@@ -309,15 +310,21 @@ Expr Lowering::Binary(const Node& node, Expr x, Expr y) {
   auto compare = [&](Expr c) {
     return boolean(fp ? Halide::strict_float(c) : c);
   };
+  // Float arithmetic is strict: the compiled code evaluates exactly the
+  // graph's expression (as the interpreter does); Halide's default
+  // reassociation would turn (x - m) - log(s) into x - (m + log(s)) and lose
+  // the point of a stable formula. Graph-level rewrites belong to the
+  // optimization passes, which keep values exact.
+  auto strict = [&](Expr e) { return fp ? Halide::strict_float(e) : e; };
   switch (node.op) {
     case OpKind::kAdd:
-      return x + y;
+      return strict(x + y);
     case OpKind::kSub:
-      return x - y;
+      return strict(x - y);
     case OpKind::kMul:
-      return x * y;
+      return strict(x * y);
     case OpKind::kDiv:
-      if (fp) return x / y;
+      if (fp) return strict(x / y);
       // Integers: truncate toward zero; x / 0 = 0.
       return Halide::select(
           y == Const(t, 0), Const(t, 0),
@@ -686,10 +693,27 @@ void Lowering::LowerReduce(ValueId id) {
   l.func(hv) = Halide::cast(t, l.acc(hargs));
 }
 
-// c[..., i, j] = sum_k a[..., i, k] * b[..., k, j], accumulated in `acc`
-// (computed per register tile by the schedule) and copied to the value's
-// Func. Rows of a and columns of b are clamped, so a tile that rounds up past
-// the edge reads valid memory (the extra results are never stored).
+// The register block of a matmul: `rows` x `cols` accumulators (cols a
+// multiple of the vector width; 0 for products narrower than one vector).
+struct MatMulBlock {
+  int rows = 0;
+  int cols = 0;
+};
+
+MatMulBlock PlanMatMul(int64_t m, int64_t n, int vec) {
+  // 8 rows x 3 vectors when wide enough: 24 accumulator registers (zmm for
+  // f32 on AVX-512), each step 8 broadcasts, 3 loads and 24 FMAs.
+  MatMulBlock b;
+  b.cols = n >= 3 * vec ? 3 * vec : n >= vec ? vec : 0;
+  b.rows = static_cast<int>(std::min<int64_t>(b.cols == 3 * vec ? 8 : 4, m));
+  return b;
+}
+
+// c[..., i, j] = sum_k a[..., i, k] * b[..., k, j], accumulated per register
+// tile in `acc` and copied to the value's Func. b is first packed into
+// zero-padded panels of `cols` columns (contiguous, whatever b's stride or
+// layout), and rows of a are clamped, so a tile that rounds up past the edge
+// reads valid memory (its extra results are never stored).
 void Lowering::LowerMatMul(ValueId id) {
   const Node& node = g_.node(id);
   const ValueId a = node.inputs[0], b = node.inputs[1];
@@ -697,19 +721,40 @@ void Lowering::LowerMatMul(ValueId id) {
   const int64_t k = DimsOf(a)[r - 1];
   const int m = static_cast<int>(node.type.dims[r - 2]);
   const int n = static_cast<int>(node.type.dims[r - 1]);
+  const Halide::Type t = TypeOf(id);
+  const MatMulBlock block = PlanMatMul(m, n, target_.natural_vector_size(t));
   Lowered& l = values_[id];
   l.vars = MakeVars(r);
   l.rdom = RDom(0, static_cast<int>(k), absl::StrCat("k", id));
   Index ai = AsIndex(l.vars), bi = AsIndex(l.vars);
   ai[r - 2] = Halide::min(l.vars[r - 2], m - 1);
   ai[r - 1] = l.rdom.x;
-  bi[r - 2] = l.rdom.x;
-  bi[r - 1] = Halide::min(l.vars[r - 1], n - 1);
   const std::vector<Var> hv = HalideVars(l.vars);
   std::vector<Expr> hargs(hv.begin(), hv.end());
+  Expr b_value;
+  if (block.cols > 0) {
+    // packed(jj, kk, panel, batch...) = b[batch..., kk, panel * cols + jj].
+    Var jj("jj"), kk("kk"), panel("panel");
+    std::vector<Var> pv = {jj, kk, panel};
+    pv.insert(pv.end(), hv.begin() + 2, hv.end());
+    Index src(r);
+    for (int d = 0; d < r - 2; ++d) src[d] = l.vars[d];
+    Expr col = panel * block.cols + jj;
+    src[r - 2] = kk;
+    src[r - 1] = Halide::min(col, n - 1);
+    l.packed = Func(absl::StrCat("packed", id));
+    l.packed(pv) = Halide::select(col < n, At(b, src), Const(t, 0));
+    std::vector<Expr> pargs = {l.vars[r - 1] % block.cols, l.rdom.x,
+                               l.vars[r - 1] / block.cols};
+    pargs.insert(pargs.end(), hv.begin() + 2, hv.end());
+    b_value = l.packed(pargs);
+  } else {
+    bi[r - 2] = l.rdom.x;
+    b_value = At(b, bi);
+  }
   l.acc = Func(absl::StrCat("acc", id));
-  l.acc(hv) = Const(TypeOf(id), 0);
-  l.acc(hargs) += At(a, ai) * At(b, bi);
+  l.acc(hv) = Const(t, 0);
+  l.acc(hargs) += At(a, ai) * b_value;
   l.func = Func(absl::StrCat("v", id));
   l.func(hv) = l.acc(hargs);
 }
@@ -772,7 +817,7 @@ void Lowering::LowerScatterAdd(ValueId id) {
   Lowered& l = values_[id];
   l.vars = MakeVars(node.type.rank());
   const std::vector<Var> hv = HalideVars(l.vars);
-  l.acc = Func(absl::StrCat("v", id));
+  l.acc = Func(absl::StrCat("acc", id));
   l.acc(hv) = At(base, AsIndex(l.vars));
   if (NumElements(ud) == 0) {
     l.func = Func(absl::StrCat("v", id));
@@ -1024,28 +1069,33 @@ void Lowering::ScheduleMatMul(ValueId v) {
   const Dims& out = node.type.dims;
   const int r = static_cast<int>(out.size());
   const int64_t m = out[r - 2], n = out[r - 1];
+  const int64_t k = DimsOf(node.inputs[0])[r - 1];
   const Halide::Type t = TypeOf(v);
   const int vec = target_.natural_vector_size(t);
+  const MatMulBlock block = PlanMatMul(m, n, vec);
+  const bool parallel = NumElements(out) * k >= kParallelThreshold;
   Func f = l.func, acc = l.acc;
   const std::vector<Var> hv = f.args();  // (j, i, batch...)
   const Var j = hv[0], i = hv[1];
-  // Register block of rows x cols accumulators: 8 x 3 vectors when the
-  // product is wide enough (24 zmm registers for f32 on AVX-512), narrower
-  // otherwise. The K loop surrounds the unrolled, vectorized block.
-  const int cols = n >= 3 * vec ? 3 * vec : n >= vec ? vec : 0;
-  const int rows = cols == 3 * vec ? std::min<int64_t>(8, m) : std::min<int64_t>(4, m);
   f.compute_root();
-  if (cols == 0) {
+  if (block.cols == 0) {
     // Narrow products (n < one vector): rows in parallel, K innermost.
     acc.compute_at(f, i);
-    if (NumElements(out) * DimsOf(node.inputs[0])[r - 1] >= kParallelThreshold &&
-        m >= 2) {
-      f.parallel(i);
-    }
+    if (parallel && m >= 2) f.parallel(i);
     return;
   }
+  // Packed panels of b: computed once, vectorized, panels in parallel.
+  const std::vector<Var> pv = l.packed.args();  // (jj, kk, panel, batch...)
+  const int panels = static_cast<int>((n + block.cols - 1) / block.cols);
+  l.packed.compute_root()
+      .bound(pv[0], 0, block.cols)
+      .bound(pv[2], 0, panels)
+      .vectorize(pv[0], vec);
+  if (parallel) l.packed.parallel(pv[1], 8);
+  // One task per register tile (batch dims fused in); in each, the K loop
+  // surrounds the unrolled, vectorized block of accumulators.
   Var jo("jo"), ji("ji"), io("io"), ii("ii"), tile("tile");
-  f.tile(j, i, jo, io, ji, ii, cols, rows, TailStrategy::GuardWithIf)
+  f.tile(j, i, jo, io, ji, ii, block.cols, block.rows, TailStrategy::GuardWithIf)
       .fuse(jo, io, tile);
   Var outer = tile;
   for (int d = 2; d < r; ++d) {
@@ -1053,11 +1103,14 @@ void Lowering::ScheduleMatMul(ValueId v) {
     f.fuse(outer, hv[d], fused);
     outer = fused;
   }
-  if (NumElements(out) * DimsOf(node.inputs[0])[r - 1] >= kParallelThreshold) {
-    f.parallel(outer);
-  }
+  if (parallel) f.parallel(outer);
   f.vectorize(ji, vec, TailStrategy::GuardWithIf);
+  // The block has the same extent in every tile (tail tiles compute extra
+  // elements from padded panels and clamped rows), so the accumulators stay
+  // in registers.
   acc.compute_at(f, outer)
+      .bound_extent(j, block.cols)
+      .bound_extent(i, block.rows)
       .vectorize(j, vec, TailStrategy::RoundUp)
       .unroll(j)
       .unroll(i);
@@ -1165,8 +1218,11 @@ void Lowering::Schedule(const std::vector<bool>& here) {
         ScheduleScan(v);
         break;
       case OpKind::kScatterAdd:
+        // The copy of the base is dense; the scattered updates stay serial
+        // (two updates may hit one element).
         l.acc.compute_root();
         ScheduleDense(l.acc, node.type.dims, TypeOf(v));
+        if (l.acc.num_update_definitions() > 0) l.acc.update().unscheduled();
         break;
       default:
         break;

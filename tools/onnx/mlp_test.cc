@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "graph/builder.h"
+#include "codegen/run_compiled.h"
 #include "graph/interpreter.h"
 #include "graph/serialize.h"
 #include "graph/verifier.h"
@@ -125,17 +126,24 @@ TEST(MlpOnnxTest, ValuesAndGradientsMatchPyTorch) {
   ASSERT_TRUE(grads.ok()) << grads.status();
   ASSERT_TRUE(Verify(*g).ok());
 
-  absl::StatusOr<std::map<std::string, Tensor>> out =
-      Interpret(*g, {{"x", ref["x"].CastTo(DType::kF32)}});
-  ASSERT_TRUE(out.ok()) << out.status();
-  ExpectClose("log_probs", out->at("log_probs"), ref["log_probs"]);
-  ExpectClose("loss", out->at("loss"), ref["loss"]);
-  ASSERT_EQ(grads->size(), wrt.size());
-  for (size_t i = 0; i < wrt.size(); ++i) {
-    const std::string name = wrt[i] + ".grad";
-    EXPECT_EQ((*grads)[i], name);
-    ASSERT_EQ(ref.count(name), 1u) << name;
-    ExpectClose(name, out->at(name), ref[name]);
+  // The reference interpreter, then the compiled artifact through the
+  // runtime: both match PyTorch.
+  for (bool compiled : {false, true}) {
+    SCOPED_TRACE(compiled ? "compiled" : "interpreted");
+    const std::map<std::string, Tensor> feeds = {
+        {"x", ref["x"].CastTo(DType::kF32)}};
+    absl::StatusOr<std::map<std::string, Tensor>> out =
+        compiled ? CompileAndRun(*g, feeds) : Interpret(*g, feeds);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ExpectClose("log_probs", out->at("log_probs"), ref["log_probs"]);
+    ExpectClose("loss", out->at("loss"), ref["loss"]);
+    ASSERT_EQ(grads->size(), wrt.size());
+    for (size_t i = 0; i < wrt.size(); ++i) {
+      const std::string name = wrt[i] + ".grad";
+      EXPECT_EQ((*grads)[i], name);
+      ASSERT_EQ(ref.count(name), 1u) << name;
+      ExpectClose(name, out->at(name), ref[name]);
+    }
   }
 }
 

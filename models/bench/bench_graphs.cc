@@ -1,0 +1,104 @@
+// Writes the benchmark graphs (differentiated, ready for `adc compile`) to
+// OUT_DIR. bench_vs_torch.py times them against the same computations in
+// PyTorch.
+//
+//   composite_grad.pb  f = (1 + sin(x2)) / (x2 + exp(x1)) + x1*x2 on 2^22
+//                      elements; outputs f and both gradients (seed ones).
+//   mlp_step.pb        one training step of a 784-512-512-10 tanh MLP on a
+//                      batch of 256: cross-entropy loss and the gradients of
+//                      all six parameters.
+//   matmul.pb          256x784 @ 784x512.
+//   softmax_grad.pb    log_softmax over rows of 256x10000 and its gradient.
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "graph/builder.h"
+#include "graph/check.h"
+#include "graph/serialize.h"
+#include "passes/autodiff.h"
+
+namespace adc {
+namespace {
+
+Tensor RandomTensor(Dims dims, double scale, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(0, scale);
+  Tensor t(TensorType{DType::kF32, std::move(dims)});
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.SetDouble(i, normal(rng));
+  return t;
+}
+
+absl::Status Save(GraphBuilder& b, const std::string& path,
+                  const GradOptions* grad) {
+  absl::StatusOr<Graph> g = b.Build();
+  if (!g.ok()) return g.status();
+  if (grad != nullptr) {
+    absl::StatusOr<std::vector<std::string>> names = AddGradients(&*g, *grad);
+    if (!names.ok()) return names.status();
+  }
+  return SaveGraph(*g, path);
+}
+
+absl::Status WriteAll(const std::string& dir) {
+  std::mt19937_64 rng(7);
+  {
+    GraphBuilder b("composite_grad");
+    const int64_t n = 1 << 22;
+    Value x1 = b.Input("x1", DType::kF32, {n});
+    Value x2 = b.Input("x2", DType::kF32, {n});
+    b.Output("f", (1 + Sin(x2)) / (x2 + Exp(x1)) + x1 * x2);
+    GradOptions grad{.of = "f", .seed = "ones"};
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/composite_grad.pb", &grad));
+  }
+  {
+    GraphBuilder b("mlp_step");
+    Value x = b.Input("x", DType::kF32, {256, 784});
+    Value labels = b.Input("labels", DType::kI64, {256});
+    Value h = x;
+    const std::vector<int64_t> sizes = {784, 512, 512, 10};
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+      const std::string s = std::to_string(l);
+      Value w = b.Parameter("w" + s, RandomTensor({sizes[l + 1], sizes[l]},
+                                                  1.0 / std::sqrt(sizes[l]), rng));
+      Value bias = b.Parameter("b" + s, RandomTensor({sizes[l + 1]}, 0.01, rng));
+      h = Linear(h, w, bias);
+      if (l + 2 < sizes.size()) h = Tanh(h);
+    }
+    b.Output("loss", CrossEntropy(h, labels));
+    GradOptions grad{.of = "loss", .wrt = {"w0", "b0", "w1", "b1", "w2", "b2"}};
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/mlp_step.pb", &grad));
+  }
+  {
+    GraphBuilder b("matmul");
+    Value a = b.Input("a", DType::kF32, {256, 784});
+    Value w = b.Input("b", DType::kF32, {784, 512});
+    b.Output("c", MatMul(a, w));
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/matmul.pb", nullptr));
+  }
+  {
+    GraphBuilder b("softmax_grad");
+    Value x = b.Input("x", DType::kF32, {256, 10000});
+    Value y = LogSoftmax(x, 1);
+    b.Output("y", y);
+    GradOptions grad{.of = "y", .wrt = {"x"}, .seed = "dy"};
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/softmax_grad.pb", &grad));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace adc
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: bench_graphs OUT_DIR\n");
+    return 2;
+  }
+  absl::Status status = adc::WriteAll(argv[1]);
+  if (!status.ok()) {
+    std::fprintf(stderr, "bench_graphs: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
