@@ -191,6 +191,22 @@ TEST(OpsE2eTest, UnaryLarge) {
   CheckGroup({"unary_large", UnaryCases({1000003}), /*second_order=*/false});
 }
 
+// The vectorized f32 sin/cos reduce their argument in f64: accurate over a
+// wide range, not only near 0.
+TEST(OpsE2eTest, TrigWideRange) {
+  std::vector<Case> cases;
+  for (double range : {10.0, 1e4, 1e6}) {
+    const std::string r = std::to_string(static_cast<int>(range));
+    cases.push_back({"sin_" + r, {{"x", {4099}, -range, range}},
+                     [](V v) { return Sin(v[0]); }});
+    cases.push_back({"cos_" + r, {{"x", {4099}, -range, range}},
+                     [](V v) { return Cos(v[0]); }});
+  }
+  cases.push_back({"tan", {{"x", {4099}, -1.5, 1.5}},
+                   [](V v) { return Tan(v[0]); }});
+  CheckGroup({"trig_wide", cases, /*second_order=*/false});
+}
+
 TEST(OpsE2eTest, UnarySmall) { CheckGroup({"unary_small", UnaryCases({7})}); }
 
 TEST(OpsE2eTest, UnaryMatrix) {

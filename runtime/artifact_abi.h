@@ -16,7 +16,9 @@
  * returns 0 on success; otherwise adc_artifact_last_error() (thread-local)
  * says what failed. It is reentrant: many threads may run at once.
  * adc_artifact_set_num_threads sets the size of the artifact's thread pool
- * (0: one per core) and returns the previous setting.
+ * (0: one per core) and returns the previous setting; it stops the pool,
+ * which restarts at the new size, so it must not run concurrently with
+ * adc_artifact_run.
  */
 #ifndef ADC_RUNTIME_ARTIFACT_ABI_H_
 #define ADC_RUNTIME_ARTIFACT_ABI_H_

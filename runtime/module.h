@@ -196,8 +196,9 @@ class Module {
 
   // Size of this module's thread pool (0: one thread per core). Independent
   // of other modules (but see "Loading the same file twice" above). A
-  // negative n counts as 0. Best set before the first Run: a pool that has
-  // already started may not shrink.
+  // negative n counts as 0. The pool is stopped and restarts at the new size
+  // on the next Run, so it may shrink as well as grow; do not call it while
+  // a Run of this module is in progress on another thread.
   void set_num_threads(int n);
 
   // Zeroes the gradient outputs among `outputs` (PyTorch's zero_grad). Every
