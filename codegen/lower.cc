@@ -129,8 +129,7 @@ class Lowering {
   void LowerNode(ValueId id);
   // Defines values_[id].func(vars) = e.
   void Define(ValueId id, const std::function<Expr(const Index&)>& body);
-  Expr Unary(const Node& node, Expr x);
-  Expr Binary(const Node& node, Expr x, Expr y);
+  Expr Elementwise(const Node& node, const std::vector<Expr>& args);
   void LowerReduce(ValueId id);
   void LowerMatMul(ValueId id);
   void LowerCumSum(ValueId id);
@@ -241,8 +240,33 @@ Expr SignOf(Expr x) {
                         Halide::select(x < Const(t, 0), Const(t, -1), x));
 }
 
-Expr Lowering::Unary(const Node& node, Expr x) {
+// x^y with IEEE special cases Halide's pow does not keep (NaN in, NaN out).
+Expr Pow(Expr x, Expr y) {
   const Halide::Type t = x.type();
+  Expr nan = Halide::cast(t, Expr(std::numeric_limits<double>::quiet_NaN()));
+  return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), nan,
+                        y == Const(t, 0), Const(t, 1), Halide::pow(x, y));
+}
+
+// The expression of an element-wise op on its operands' elements: unary
+// ops read x[0], binary ops x[0] and x[1], select x[0..2].
+Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
+  Expr x = args[0];
+  Expr y = args.size() > 1 ? args[1] : Expr();
+  const Halide::Type t = x.type();
+  const bool fp = t.is_float();
+  auto boolean = [](Expr c) { return Halide::cast(Halide::UInt(8), c); };
+  // Float comparisons are strict: Halide's default fast-math flags would let
+  // LLVM assume no NaN or inf operands.
+  auto compare = [&](Expr c) {
+    return boolean(fp ? Halide::strict_float(c) : c);
+  };
+  // Float arithmetic is strict: the compiled code evaluates exactly the
+  // graph's expression (as the interpreter does); Halide's default
+  // reassociation would turn (x - m) - log(s) into x - (m + log(s)) and lose
+  // the point of a stable formula. Graph-level rewrites belong to the
+  // optimization passes, which keep values exact.
+  auto strict = [&](Expr e) { return fp ? Halide::strict_float(e) : e; };
   switch (node.op) {
     case OpKind::kNeg:
       return -x;
@@ -315,35 +339,6 @@ Expr Lowering::Unary(const Node& node, Expr x) {
       }
       return Halide::cast(to, x);
     }
-    default:
-      ADC_CHECK_MSG(false, absl::StrCat("not a unary op: ", node.name));
-  }
-}
-
-// x^y with IEEE special cases Halide's pow does not keep (NaN in, NaN out).
-Expr Pow(Expr x, Expr y) {
-  const Halide::Type t = x.type();
-  Expr nan = Halide::cast(t, Expr(std::numeric_limits<double>::quiet_NaN()));
-  return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), nan,
-                        y == Const(t, 0), Const(t, 1), Halide::pow(x, y));
-}
-
-Expr Lowering::Binary(const Node& node, Expr x, Expr y) {
-  const Halide::Type t = x.type();
-  const bool fp = t.is_float();
-  auto boolean = [](Expr c) { return Halide::cast(Halide::UInt(8), c); };
-  // Float comparisons are strict: Halide's default fast-math flags would let
-  // LLVM assume no NaN or inf operands.
-  auto compare = [&](Expr c) {
-    return boolean(fp ? Halide::strict_float(c) : c);
-  };
-  // Float arithmetic is strict: the compiled code evaluates exactly the
-  // graph's expression (as the interpreter does); Halide's default
-  // reassociation would turn (x - m) - log(s) into x - (m + log(s)) and lose
-  // the point of a stable formula. Graph-level rewrites belong to the
-  // optimization passes, which keep values exact.
-  auto strict = [&](Expr e) { return fp ? Halide::strict_float(e) : e; };
-  switch (node.op) {
     case OpKind::kAdd:
       return strict(x + y);
     case OpKind::kSub:
@@ -384,9 +379,29 @@ Expr Lowering::Binary(const Node& node, Expr x, Expr y) {
       return compare(x == y);
     case OpKind::kNotEqual:
       return compare(x != y);
-    default:
-      ADC_CHECK_MSG(false, absl::StrCat("not a binary op: ", node.name));
+    case OpKind::kSelect:
+      return Halide::select(args[0] != 0, args[1], args[2]);
+    case OpKind::kInput:
+    case OpKind::kParameter:
+    case OpKind::kConstant:
+    case OpKind::kIota:
+    case OpKind::kReduceSum:
+    case OpKind::kReduceMax:
+    case OpKind::kReduceMin:
+    case OpKind::kReduceProd:
+    case OpKind::kMatMul:
+    case OpKind::kReshape:
+    case OpKind::kTranspose:
+    case OpKind::kBroadcastTo:
+    case OpKind::kConcat:
+    case OpKind::kSlice:
+    case OpKind::kPad:
+    case OpKind::kGather:
+    case OpKind::kScatterAdd:
+    case OpKind::kCumSum:
+      break;
   }
+  ADC_CHECK_MSG(false, absl::StrCat("not an element-wise op: ", node.name));
 }
 
 // The source index of reshape: matches groups of input and output dims with
@@ -495,7 +510,11 @@ void Lowering::LowerNode(ValueId id) {
     case OpKind::kErf:
     case OpKind::kCast:
     case OpKind::kStopGradient:
-      Define(id, [&](const Index& i) { return Unary(node, At(in(0), i)); });
+      Define(id, [&](const Index& i) {
+        std::vector<Expr> args;
+        for (ValueId v : node.inputs) args.push_back(At(v, i));
+        return Elementwise(node, args);
+      });
       return;
     case OpKind::kAdd:
     case OpKind::kSub:
@@ -511,13 +530,11 @@ void Lowering::LowerNode(ValueId id) {
     case OpKind::kGreaterEqual:
     case OpKind::kEqual:
     case OpKind::kNotEqual:
-      Define(id, [&](const Index& i) {
-        return Binary(node, At(in(0), i), At(in(1), i));
-      });
-      return;
     case OpKind::kSelect:
       Define(id, [&](const Index& i) {
-        return Halide::select(At(in(0), i) != 0, At(in(1), i), At(in(2), i));
+        std::vector<Expr> args;
+        for (ValueId v : node.inputs) args.push_back(At(v, i));
+        return Elementwise(node, args);
       });
       return;
     case OpKind::kReduceSum:
@@ -688,33 +705,25 @@ void Lowering::LowerReduce(ValueId id) {
   l.acc = Func(absl::StrCat("acc", id));
   const std::vector<Var> hv = HalideVars(l.vars);
   std::vector<Expr> hargs(hv.begin(), hv.end());
-  switch (node.op) {
-    case OpKind::kReduceSum:
-      l.acc(hv) = Const(acc_t, 0);
-      l.acc(hargs) = l.acc(hargs) + v;
-      break;
-    case OpKind::kReduceProd:
-      l.acc(hv) = Const(acc_t, 1);
-      l.acc(hargs) = l.acc(hargs) * v;
-      break;
-    case OpKind::kReduceMax:
-      l.acc(hv) = acc_t.is_float() ? -Infinity(acc_t) : acc_t.min();
-      l.acc(hargs) = acc_t.is_float()
-                         ? Halide::select(Halide::is_nan(v) || Halide::is_nan(l.acc(hargs)),
-                                          l.acc(hargs) + v,
-                                          Halide::max(l.acc(hargs), v))
-                         : Halide::max(l.acc(hargs), v);
-      break;
-    case OpKind::kReduceMin:
-      l.acc(hv) = Infinity(acc_t);
-      l.acc(hargs) = acc_t.is_float()
-                         ? Halide::select(Halide::is_nan(v) || Halide::is_nan(l.acc(hargs)),
-                                          l.acc(hargs) + v,
-                                          Halide::min(l.acc(hargs), v))
-                         : Halide::min(l.acc(hargs), v);
-      break;
-    default:
-      ADC_CHECK(false);
+  if (node.op == OpKind::kReduceSum) {
+    l.acc(hv) = Const(acc_t, 0);
+    l.acc(hargs) = l.acc(hargs) + v;
+  } else if (node.op == OpKind::kReduceProd) {
+    l.acc(hv) = Const(acc_t, 1);
+    l.acc(hargs) = l.acc(hargs) * v;
+  } else {
+    // max/min propagate NaN (as torch.amax).
+    const bool max = node.op == OpKind::kReduceMax;
+    ADC_CHECK(max || node.op == OpKind::kReduceMin);
+    if (acc_t.is_float()) {
+      l.acc(hv) = max ? -Infinity(acc_t) : Infinity(acc_t);
+      Expr a = l.acc(hargs);
+      l.acc(hargs) = Halide::select(Halide::is_nan(v) || Halide::is_nan(a), a + v,
+                                    max ? Halide::max(a, v) : Halide::min(a, v));
+    } else {
+      l.acc(hv) = max ? acc_t.min() : acc_t.max();
+      l.acc(hargs) = max ? Halide::max(l.acc(hargs), v) : Halide::min(l.acc(hargs), v);
+    }
   }
   l.func = Func(absl::StrCat("v", id));
   l.func(hv) = Halide::cast(t, l.acc(hargs));
@@ -888,37 +897,101 @@ void Lowering::LowerScatterAdd(ValueId id) {
 constexpr int64_t kParallelThreshold = 1 << 14;
 constexpr int64_t kVectorizeThreshold = 256;
 
-// Values that are as cheap to recompute as to load: leaves and data movement
-// of cheap values.
-bool Cheap(const Graph& g, ValueId v) {
-  const Node& node = g.node(v);
-  switch (node.op) {
+// The op families that lowering and scheduling treat alike.
+enum class Family {
+  kLeaf,         // input, parameter, constant, iota
+  kElementwise,  // unary, binary, select, cast, stop_gradient
+  kMovement,     // reshape, transpose, broadcast_to, concat, slice, pad, gather
+  kReduction,
+  kMatMul,
+  kScan,         // cumsum
+  kScatter,      // scatter_add
+};
+
+Family FamilyOf(OpKind op) {
+  switch (op) {
     case OpKind::kInput:
     case OpKind::kParameter:
     case OpKind::kConstant:
     case OpKind::kIota:
-      return true;
+      return Family::kLeaf;
+    case OpKind::kNeg:
+    case OpKind::kAbs:
+    case OpKind::kSign:
+    case OpKind::kExp:
+    case OpKind::kLog:
+    case OpKind::kLog1p:
+    case OpKind::kExpm1:
+    case OpKind::kSin:
+    case OpKind::kCos:
+    case OpKind::kTan:
+    case OpKind::kTanh:
+    case OpKind::kSigmoid:
+    case OpKind::kSqrt:
+    case OpKind::kErf:
+    case OpKind::kCast:
+    case OpKind::kStopGradient:
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kDiv:
+    case OpKind::kPow:
+    case OpKind::kMaximum:
+    case OpKind::kMinimum:
+    case OpKind::kMulNoNan:
+    case OpKind::kLess:
+    case OpKind::kLessEqual:
+    case OpKind::kGreater:
+    case OpKind::kGreaterEqual:
+    case OpKind::kEqual:
+    case OpKind::kNotEqual:
+    case OpKind::kSelect:
+      return Family::kElementwise;
     case OpKind::kReshape:
     case OpKind::kTranspose:
     case OpKind::kBroadcastTo:
+    case OpKind::kConcat:
     case OpKind::kSlice:
-    case OpKind::kStopGradient:
-    case OpKind::kCast:
-    case OpKind::kNeg:
-      return Cheap(g, node.inputs[0]);
+    case OpKind::kPad:
+    case OpKind::kGather:
+      return Family::kMovement;
     case OpKind::kReduceSum:
     case OpKind::kReduceMax:
     case OpKind::kReduceMin:
     case OpKind::kReduceProd:
+      return Family::kReduction;
     case OpKind::kMatMul:
+      return Family::kMatMul;
     case OpKind::kCumSum:
+      return Family::kScan;
     case OpKind::kScatterAdd:
-      return true;  // Computed into a buffer by their own schedule.
-    default:
-      return false;
+      return Family::kScatter;
   }
+  ADC_CHECK(false);
 }
 
+// Values that are as cheap to recompute as to load: leaves, values computed
+// into buffers by their own schedule (their Func is a load), and pure index
+// remapping, negation or casts of cheap values.
+bool Cheap(const Graph& g, ValueId v) {
+  const Node& node = g.node(v);
+  switch (FamilyOf(node.op)) {
+    case Family::kLeaf:
+    case Family::kReduction:
+    case Family::kMatMul:
+    case Family::kScan:
+    case Family::kScatter:
+      return true;
+    case Family::kElementwise:
+      return (node.op == OpKind::kStopGradient || node.op == OpKind::kCast ||
+              node.op == OpKind::kNeg) &&
+             Cheap(g, node.inputs[0]);
+    case Family::kMovement:
+      return node.op != OpKind::kConcat && node.op != OpKind::kPad &&
+             node.op != OpKind::kGather && Cheap(g, node.inputs[0]);
+  }
+  ADC_CHECK(false);
+}
 
 // Rough cost of computing one element of an op inline (in simple ops).
 int OpCost(OpKind op) {
@@ -1168,30 +1241,29 @@ Plan MakePlan(const Graph& g) {
   for (ValueId v = 0; v < n; ++v) {
     if (!plan.needed[v]) continue;
     const Node& node = g.node(v);
-    switch (node.op) {
-      case OpKind::kReduceSum:
-      case OpKind::kReduceMax:
-      case OpKind::kReduceMin:
-      case OpKind::kReduceProd:
+    switch (FamilyOf(node.op)) {
+      case Family::kReduction:
         plan.why[v] = "reduction";
         break;
-      case OpKind::kMatMul:
+      case Family::kMatMul:
         plan.why[v] = "matmul";
         for (ValueId in : node.inputs) materialize(in, "matmul operand");
         break;
-      case OpKind::kCumSum:
+      case Family::kScan:
         plan.why[v] = "scan";
         break;
-      case OpKind::kScatterAdd:
+      case Family::kScatter:
         plan.why[v] = "scatter";
         break;
-      case OpKind::kBroadcastTo:
-        if (NumElements(node.type.dims) >
-            NumElements(g.type(node.inputs[0]).dims)) {
+      case Family::kMovement:
+        if (node.op == OpKind::kBroadcastTo &&
+            NumElements(node.type.dims) >
+                NumElements(g.type(node.inputs[0]).dims)) {
           materialize(node.inputs[0], "broadcast operand");
         }
         break;
-      default:
+      case Family::kLeaf:
+      case Family::kElementwise:
         break;
     }
   }
@@ -1233,27 +1305,26 @@ void Lowering::Schedule(const std::vector<bool>& here) {
     if (!here[v] || external_[v]) continue;
     const Node& node = g_.node(v);
     Lowered& l = values_[v];
-    switch (node.op) {
-      case OpKind::kReduceSum:
-      case OpKind::kReduceMax:
-      case OpKind::kReduceMin:
-      case OpKind::kReduceProd:
+    switch (FamilyOf(node.op)) {
+      case Family::kReduction:
         ScheduleReduction(v);
         break;
-      case OpKind::kMatMul:
+      case Family::kMatMul:
         ScheduleMatMul(v);
         continue;  // The value's Func is scheduled there too.
-      case OpKind::kCumSum:
+      case Family::kScan:
         ScheduleScan(v);
         break;
-      case OpKind::kScatterAdd:
+      case Family::kScatter:
         // The copy of the base is dense; the scattered updates stay serial
         // (two updates may hit one element).
         l.acc.compute_root();
         ScheduleDense(l.acc, node.type.dims, TypeOf(v));
         if (l.acc.num_update_definitions() > 0) l.acc.update().unscheduled();
         break;
-      default:
+      case Family::kLeaf:
+      case Family::kElementwise:
+      case Family::kMovement:
         break;
     }
     bool is_output = false;
