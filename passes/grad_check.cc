@@ -82,6 +82,30 @@ absl::StatusOr<double> EvalScalar(const Graph& graph, const std::string& out,
   return outputs.at(out).GetDouble(0);
 }
 
+// `graph` with of projected to a scalar and that scalar differentiated with
+// respect to `wrt`.
+struct Projected {
+  Graph graph;
+  std::string scalar;
+  std::vector<std::string> grad_names;
+};
+
+absl::StatusOr<Projected> ProjectAndDifferentiate(
+    const Graph& graph, const std::string& of,
+    const std::vector<std::string>& wrt, uint64_t seed) {
+  std::optional<ValueId> of_id = graph.FindOutputOrValue(of);
+  if (!of_id) {
+    return absl::NotFoundError(absl::StrCat("gradcheck: no '", of, "'"));
+  }
+  Projected p{graph, "", {}};
+  ADC_ASSIGN_OR_RETURN(p.scalar, AddProjection(&p.graph, {*of_id}, seed));
+  GradOptions grad_options;
+  grad_options.of = p.scalar;
+  grad_options.wrt = wrt;
+  ADC_ASSIGN_OR_RETURN(p.grad_names, AddGradients(&p.graph, grad_options));
+  return p;
+}
+
 }  // namespace
 
 absl::Status GradCheck(const Graph& graph, const std::string& of,
@@ -89,17 +113,11 @@ absl::Status GradCheck(const Graph& graph, const std::string& of,
                        std::vector<std::string> wrt,
                        const GradCheckOptions& options) {
   ADC_ASSIGN_OR_RETURN(wrt, ResolveWrt(graph, std::move(wrt)));
-  std::optional<ValueId> of_id = graph.FindOutputOrValue(of);
-  if (!of_id)
-    return absl::NotFoundError(absl::StrCat("gradcheck: no '", of, "'"));
-  Graph g = graph;
-  ADC_ASSIGN_OR_RETURN(std::string scalar,
-                       AddProjection(&g, {*of_id}, options.seed));
-  GradOptions grad_options;
-  grad_options.of = scalar;
-  grad_options.wrt = wrt;
-  ADC_ASSIGN_OR_RETURN(std::vector<std::string> grad_names,
-                       AddGradients(&g, grad_options));
+  ADC_ASSIGN_OR_RETURN(Projected p, ProjectAndDifferentiate(graph, of, wrt,
+                                                            options.seed));
+  Graph& g = p.graph;
+  const std::string& scalar = p.scalar;
+  const std::vector<std::string>& grad_names = p.grad_names;
   std::map<std::string, Tensor> base = AllFeeds(graph, feeds);
   ADC_ASSIGN_OR_RETURN(auto analytic, Interpret(g, base));
   std::string mismatches;
@@ -138,17 +156,11 @@ absl::Status GradGradCheck(const Graph& graph, const std::string& of,
                            std::vector<std::string> wrt,
                            const GradCheckOptions& options) {
   ADC_ASSIGN_OR_RETURN(wrt, ResolveWrt(graph, std::move(wrt)));
-  std::optional<ValueId> of_id = graph.FindOutputOrValue(of);
-  if (!of_id)
-    return absl::NotFoundError(absl::StrCat("gradcheck: no '", of, "'"));
-  Graph g = graph;
-  ADC_ASSIGN_OR_RETURN(std::string scalar,
-                       AddProjection(&g, {*of_id}, options.seed));
-  GradOptions grad_options;
-  grad_options.of = scalar;
-  grad_options.wrt = wrt;
-  ADC_ASSIGN_OR_RETURN(std::vector<std::string> grad_names,
-                       AddGradients(&g, grad_options));
+  ADC_ASSIGN_OR_RETURN(Projected p, ProjectAndDifferentiate(graph, of, wrt,
+                                                            options.seed));
+  Graph& g = p.graph;
+  const std::string& scalar = p.scalar;
+  const std::vector<std::string>& grad_names = p.grad_names;
   std::vector<ValueId> grads;
   for (const std::string& name : grad_names)
     grads.push_back(*g.FindOutput(name));
