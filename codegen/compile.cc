@@ -8,13 +8,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "Halide.h"
 #include "absl/strings/str_cat.h"
@@ -40,21 +41,16 @@ class TempDir {
     if (mkdtemp(buf.data()) != nullptr) path_ = buf.data();
   }
   ~TempDir() {
-    if (path_.empty()) return;
-    // The directory holds only files this process wrote.
-    std::string cmd;
-    for (const std::string& f : files_) std::remove(f.c_str());
-    rmdir(path_.c_str());
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
   }
   bool ok() const { return !path_.empty(); }
-  std::string File(const std::string& name) {
-    files_.push_back(absl::StrCat(path_, "/", name));
-    return files_.back();
+  std::string File(const std::string& name) const {
+    return absl::StrCat(path_, "/", name);
   }
 
  private:
   std::string path_;
-  std::vector<std::string> files_;
 };
 
 absl::Status WriteFile(const std::string& path, const std::string& data) {
@@ -223,8 +219,6 @@ absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
     std::vector<std::string> ar = {"ar", "rcs", library_path};
     ar.insert(ar.end(), objects.begin(), objects.end());
     ADC_RETURN_IF_ERROR(RunTool(ar, library_path + ".ar.log"));
-    for (const std::string& o : objects) std::remove(o.c_str());
-    std::remove((library_path + ".ar.log").c_str());
     if (verbose) std::fprintf(stderr, "adc: LLVM done at %.2fs\n", seconds());
   } catch (const Halide::Error& e) {
     return absl::InternalError(
