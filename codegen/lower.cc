@@ -47,7 +47,8 @@ struct Lowered {
   Func acc;
   RDom rdom;
   std::vector<Var> vars;
-  Func packed;  // matmul: b packed into panels.
+  Func packed;   // matmul: b packed into panels.
+  Func partial;  // reductions with lanes: per-lane partial results.
 };
 
 std::vector<Expr> ToHalideArgs(const Index& index) {
@@ -145,15 +146,18 @@ class Lowering {
                      bool update = false);
   void ScheduleReduction(ValueId v);
   struct ReductionPlan {
-    // rfactor vector lanes over the innermost reduced axis (when it is the
-    // contiguous one), and also parallel chunks of it (long 1-D reductions
-    // to few outputs). The axis is padded with the identity to `padded`
-    // elements so the splits are exact.
+    // Vector lanes over the innermost reduced axis when it is the contiguous
+    // one: a partial reduction per lane (and per chunk), then a reduction
+    // over lanes (and chunks). The axis is padded with the identity to
+    // chunks * blocks * vec elements.
     bool lanes = false;
-    bool chunks = false;
     int vec = 1;
-    int chunk = 1;
-    int64_t padded = 0;
+    int64_t extent = 0;  // Of the innermost reduced axis.
+    int64_t chunks = 1;  // Parallel chunks of that axis.
+    int64_t blocks = 0;  // Vectors per chunk.
+    // Parallel over output elements.
+    bool parallel_out = false;
+    int64_t work = 0;  // Input elements.
   };
   ReductionPlan PlanReduction(ValueId v) const;
   void ScheduleMatMul(ValueId v);
@@ -658,6 +662,25 @@ void Lowering::LowerNode(ValueId id) {
   }
 }
 
+// Identity and combiner of each reduction. max/min propagate NaN (as
+// torch.amax): a NaN accumulator stays, a NaN element is taken.
+Expr ReduceIdentity(OpKind op, Halide::Type t) {
+  if (op == OpKind::kReduceSum) return Const(t, 0);
+  if (op == OpKind::kReduceProd) return Const(t, 1);
+  const bool max = op == OpKind::kReduceMax;
+  if (t.is_float()) return max ? -Infinity(t) : Infinity(t);
+  return max ? t.min() : t.max();
+}
+
+Expr ReduceCombine(OpKind op, Expr a, Expr v) {
+  if (op == OpKind::kReduceSum) return a + v;
+  if (op == OpKind::kReduceProd) return a * v;
+  const bool max = op == OpKind::kReduceMax;
+  if (!a.type().is_float()) return max ? Halide::max(a, v) : Halide::min(a, v);
+  Expr better = Halide::strict_float(max ? v > a : v < a);
+  return Halide::select(better || Halide::is_nan(v), v, a);
+}
+
 void Lowering::LowerReduce(ValueId id) {
   const Node& node = g_.node(id);
   const ValueId x = node.inputs[0];
@@ -668,66 +691,72 @@ void Lowering::LowerReduce(ValueId id) {
   const bool sum_or_prod =
       node.op == OpKind::kReduceSum || node.op == OpKind::kReduceProd;
   const Halide::Type acc_t = sum_or_prod ? AccumulatorType(t) : t;
+  const Expr identity = ReduceIdentity(node.op, acc_t);
+  const ReductionPlan plan = PlanReduction(id);
 
   Lowered& l = values_[id];
   l.vars = MakeVars(node.type.rank());
-  // The RDom's first dimension is the innermost reduced axis (the innermost
-  // loop), like Halide's own dimension order.
-  const ReductionPlan plan = PlanReduction(id);
+  const std::vector<Var> hv = HalideVars(l.vars);
+  std::vector<Expr> hargs(hv.begin(), hv.end());
+  // The reduced axes other than the one given lanes, innermost first (the
+  // RDom's first dimension is its innermost loop).
+  std::vector<int64_t> loop_axes(axes.rbegin(), axes.rend());
+  if (plan.lanes) loop_axes.erase(loop_axes.begin());
   std::vector<Halide::Range> ranges;
-  for (auto it = axes.rbegin(); it != axes.rend(); ++it) {
-    const int64_t extent = it == axes.rbegin() && plan.lanes ? plan.padded : xd[*it];
-    ranges.emplace_back(0, static_cast<int>(extent));
-  }
-  l.rdom = RDom(ranges, absl::StrCat("r", id));
+  if (plan.lanes) ranges.emplace_back(0, static_cast<int>(plan.blocks));
+  for (int64_t a : loop_axes) ranges.emplace_back(0, static_cast<int>(xd[a]));
+  if (!ranges.empty()) l.rdom = RDom(ranges, absl::StrCat("r", id));
+  // The input index: kept axes from the output's vars, reduced ones from the
+  // RDom (and the lane).
+  Var lane("lane"), chunk("chunk");
   Index src(xd.size());
   int out_axis = 0;
   for (int d = 0; d < static_cast<int>(xd.size()); ++d) {
-    auto it = std::find(axes.begin(), axes.end(), d);
-    if (it != axes.end()) {
-      src[d] = l.rdom[static_cast<int>(axes.end() - it) - 1];
+    auto it = std::find(loop_axes.begin(), loop_axes.end(), d);
+    if (it != loop_axes.end()) {
+      src[d] = l.rdom[static_cast<int>(it - loop_axes.begin()) + (plan.lanes ? 1 : 0)];
       if (keepdims) ++out_axis;
+    } else if (std::find(axes.begin(), axes.end(), d) != axes.end()) {
+      if (keepdims) ++out_axis;  // The lanes' axis: set below.
     } else {
       src[d] = l.vars[out_axis++];
     }
   }
   Expr v;
-  if (plan.lanes && plan.padded > xd[axes.back()]) {
-    // Padding elements read the last element and contribute the identity.
-    const int n = static_cast<int>(xd[axes.back()]);
-    Expr r0 = src[axes.back()];
-    src[axes.back()] = Halide::min(r0, n - 1);
-    v = Halide::select(r0 < n, Halide::cast(acc_t, At(x, src)),
-                       Const(acc_t, node.op == OpKind::kReduceSum ? 0 : 1));
+  if (plan.lanes) {
+    const int64_t a = axes.back();
+    Expr pos = chunk * static_cast<int>(plan.blocks * plan.vec) +
+               l.rdom.x * plan.vec + lane;
+    src[a] = Halide::min(pos, static_cast<int>(plan.extent - 1));
+    v = Halide::cast(acc_t, At(x, src));
+    if (plan.chunks * plan.blocks * plan.vec > plan.extent) {
+      v = Halide::select(pos < static_cast<int>(plan.extent), v, identity);
+    }
+    // partial(lane, chunk, out...) reduces its share of the axis.
+    std::vector<Var> pv = {lane, chunk};
+    pv.insert(pv.end(), hv.begin(), hv.end());
+    std::vector<Expr> pargs(pv.begin(), pv.end());
+    l.partial = Func(absl::StrCat("partial", id));
+    l.partial(pv) = identity;
+    l.partial(pargs) = ReduceCombine(node.op, l.partial(pargs), v);
+    // The accumulator reduces over lanes and chunks.
+    RDom lanes(0, plan.vec, 0, static_cast<int>(plan.chunks),
+               absl::StrCat("lanes", id));
+    std::vector<Expr> from = {lanes.x, lanes.y};
+    from.insert(from.end(), hv.begin(), hv.end());
+    l.acc = Func(absl::StrCat("acc", id));
+    l.acc(hv) = identity;
+    l.acc(hargs) = ReduceCombine(node.op, l.acc(hargs), l.partial(from));
   } else {
     v = Halide::cast(acc_t, At(x, src));
-  }
-  l.acc = Func(absl::StrCat("acc", id));
-  const std::vector<Var> hv = HalideVars(l.vars);
-  std::vector<Expr> hargs(hv.begin(), hv.end());
-  if (node.op == OpKind::kReduceSum) {
-    l.acc(hv) = Const(acc_t, 0);
-    l.acc(hargs) = l.acc(hargs) + v;
-  } else if (node.op == OpKind::kReduceProd) {
-    l.acc(hv) = Const(acc_t, 1);
-    l.acc(hargs) = l.acc(hargs) * v;
-  } else {
-    // max/min propagate NaN (as torch.amax).
-    const bool max = node.op == OpKind::kReduceMax;
-    ADC_CHECK(max || node.op == OpKind::kReduceMin);
-    if (acc_t.is_float()) {
-      l.acc(hv) = max ? -Infinity(acc_t) : Infinity(acc_t);
-      Expr a = l.acc(hargs);
-      l.acc(hargs) = Halide::select(Halide::is_nan(v) || Halide::is_nan(a), a + v,
-                                    max ? Halide::max(a, v) : Halide::min(a, v));
-    } else {
-      l.acc(hv) = max ? acc_t.min() : acc_t.max();
-      l.acc(hargs) = max ? Halide::max(l.acc(hargs), v) : Halide::min(l.acc(hargs), v);
-    }
+    l.acc = Func(absl::StrCat("acc", id));
+    l.acc(hv) = identity;
+    l.acc(hargs) = ReduceCombine(node.op, l.acc(hargs), v);
   }
   l.func = Func(absl::StrCat("v", id));
   l.func(hv) = Halide::cast(t, l.acc(hargs));
 }
+
 
 // The register block of a matmul: `rows` x `cols` accumulators (cols a
 // multiple of the vector width; 0 for products narrower than one vector).
@@ -1097,71 +1126,69 @@ Lowering::ReductionPlan Lowering::PlanReduction(ValueId v) const {
   ReductionPlan plan;
   const Dims& xd = DimsOf(node.inputs[0]);
   const auto& axes = node.attrs.GetInts("axes");
+  const int64_t n_out = NumElements(node.type.dims);
+  plan.work = NumElements(xd);
+  plan.parallel_out = n_out >= 2 && plan.work >= kParallelThreshold;
+  const bool sum_or_prod =
+      node.op == OpKind::kReduceSum || node.op == OpKind::kReduceProd;
+  const Halide::Type acc_t =
+      sum_or_prod ? AccumulatorType(TypeOf(v)) : TypeOf(v);
+  plan.vec = target_.natural_vector_size(acc_t);
   if (xd.empty() || axes.empty() ||
-      axes.back() != static_cast<int64_t>(xd.size()) - 1 ||
-      (node.op != OpKind::kReduceSum && node.op != OpKind::kReduceProd)) {
+      axes.back() != static_cast<int64_t>(xd.size()) - 1) {
     return plan;
   }
-  const Halide::Type acc_t = AccumulatorType(TypeOf(v));
-  plan.vec = target_.natural_vector_size(acc_t);
-  const int64_t extent = xd.back();
-  if (extent < 4 * plan.vec || NumElements(xd) < kVectorizeThreshold) return plan;
+  plan.extent = xd.back();
+  if (plan.extent < 2 * plan.vec || plan.work < kVectorizeThreshold) return plan;
   plan.lanes = true;
-  auto round_up = [](int64_t x, int64_t m) { return (x + m - 1) / m * m; };
-  plan.chunks = axes.size() == 1 && NumElements(node.type.dims) < 16 &&
-                extent >= kParallelThreshold;
-  if (plan.chunks) {
-    plan.chunk = static_cast<int>(
-        std::max<int64_t>(64 * plan.vec, round_up(extent / 64, plan.vec)));
-    plan.padded = round_up(extent, plan.chunk);
-  } else {
-    plan.padded = round_up(extent, plan.vec);
+  // Few outputs from a long axis: parallel chunks of it too.
+  if (n_out < 8 && plan.work >= 4 * kParallelThreshold) {
+    plan.chunks = std::min<int64_t>(64, plan.extent / (64 * plan.vec));
+    plan.chunks = std::max<int64_t>(plan.chunks, 1);
   }
+  const int64_t per_chunk = (plan.extent + plan.chunks - 1) / plan.chunks;
+  plan.blocks = (per_chunk + plan.vec - 1) / plan.vec;
   return plan;
 }
+
 
 void Lowering::ScheduleReduction(ValueId v) {
   Lowered& l = values_[v];
   const Node& node = g_.node(v);
   const Dims& out = node.type.dims;
-  const Halide::Type acc_t = l.acc.output_types()[0];
-  const int64_t n_out = NumElements(out);
   const ReductionPlan plan = PlanReduction(v);
   l.acc.compute_root();
   const std::vector<Var> hv = l.acc.args();
   if (plan.lanes) {
-    // Vector lanes over the contiguous reduced axis (rfactor), then a
-    // horizontal combine; the splits are exact (the axis is padded).
-    RVar rxo("rxo"), rxi("rxi"), rxoo("rxoo"), rxoi("rxoi");
-    Var lane("lane"), chunk("chunk");
-    Halide::Stage update = l.acc.update();
-    update.split(l.rdom[0], rxo, rxi, plan.vec, TailStrategy::GuardWithIf);
-    if (plan.chunks) {
-      update.split(rxo, rxoo, rxoi, plan.chunk / plan.vec,
-                   TailStrategy::GuardWithIf);
-      Func intm = update.rfactor({{rxoo, chunk}, {rxi, lane}});
-      intm.compute_root().vectorize(lane);
-      intm.update().parallel(chunk).vectorize(lane);
+    // Vector lanes (and chunks) over the contiguous reduced axis, then a
+    // short combine over them per output element.
+    const std::vector<Var> pv = l.partial.args();  // (lane, chunk, out...)
+    std::vector<Halide::VarOrRVar> order = {pv[0]};
+    for (int d = 0; d < l.rdom.dimensions(); ++d) order.push_back(l.rdom[d]);
+    for (size_t d = 1; d < pv.size(); ++d) order.push_back(pv[d]);
+    l.partial.vectorize(pv[0]);
+    l.partial.update().reorder(order).vectorize(pv[0]);
+    if (plan.chunks > 1 || hv.empty()) {
+      l.partial.compute_root();
+      if (plan.chunks > 1) l.partial.update().parallel(pv[1]);
     } else {
-      Func intm = update.rfactor(rxi, lane);
-      if (!hv.empty() && n_out >= 2) {
-        intm.compute_at(l.acc, hv.back());
-        if (n_out * plan.padded >= kParallelThreshold) {
-          l.acc.update().parallel(hv.back());
-        }
-      } else {
-        intm.compute_root();
-      }
-      intm.vectorize(lane);
-      intm.update().vectorize(lane);
+      l.partial.compute_at(l.acc, hv[0]);
+      if (plan.parallel_out) l.acc.update().parallel(hv.back());
     }
     return;
   }
-  // Otherwise the reduction loop sits inside the pure loops: vectorized over
-  // the innermost output dimension when it is wide, parallel over the outer.
-  ScheduleDense(l.acc, out, acc_t);
-  ScheduleDense(l.acc, out, acc_t, /*update=*/true);
+  // Otherwise the reduction loop sits inside the output's loops: vectorized
+  // over the innermost output dimension when it is wide (the input is
+  // contiguous there), parallel over the outer ones when there is work.
+  const int r = static_cast<int>(out.size());
+  if (r == 0) return;
+  if (out[r - 1] >= plan.vec && plan.work >= kVectorizeThreshold) {
+    l.acc.vectorize(hv[0], plan.vec, TailStrategy::GuardWithIf);
+    l.acc.update().vectorize(hv[0], plan.vec, TailStrategy::GuardWithIf);
+  }
+  if (plan.parallel_out) l.acc.update().parallel(hv[r - 1]);
 }
+
 
 void Lowering::ScheduleMatMul(ValueId v) {
   Lowered& l = values_[v];
