@@ -24,6 +24,7 @@
 #include "codegen/lower.h"
 #include "graph/check.h"
 #include "graph/verifier.h"
+#include "passes/pipeline.h"
 
 extern char** environ;
 
@@ -137,6 +138,17 @@ absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
 // Lowers the graph and compiles its stages into one static library (Halide
 // runtime included). Fills the stage calls and temporaries for the artifact
 // writer.
+// The graph code generation sees: optimized unless asked not to.
+absl::StatusOr<Graph> Prepare(const Graph& graph, const CompileOptions& options) {
+  Graph g = graph;
+  if (options.optimize) {
+    OptimizationOptions opt;
+    opt.keep_stop_gradient = false;  // The artifact is not differentiated.
+    ADC_RETURN_IF_ERROR(OptimizationPipeline(opt)->Run(&g).status());
+  }
+  return g;
+}
+
 absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
                              const std::string& pipeline_name,
                              const std::string& library_path,
@@ -257,14 +269,15 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
   const std::string library = dir.File("pipeline.a");
   std::vector<codegen::StageCall> calls;
   std::vector<TensorType> temporaries;
+  ADC_ASSIGN_OR_RETURN(Graph prepared, Prepare(graph, options));
   ADC_RETURN_IF_ERROR(CompilePipeline(
-      graph, target, "adc_pipeline", library,
+      prepared, target, "adc_pipeline", library,
       options.emit_assembly ? output_path + ".s" : "", &calls, &temporaries));
   const std::string params = dir.File("params.bin");
   const std::string stub = dir.File("artifact.c");
   const std::string exports = dir.File("exports.map");
   codegen::ArtifactSource source = codegen::WriteArtifactSource(
-      graph, calls, temporaries, "adc_artifact", params, target.to_string(),
+      prepared, calls, temporaries, "adc_artifact", params, target.to_string(),
       /*override_halide_error=*/true);
   ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
   ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));
@@ -296,13 +309,14 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
   const std::string library = dir.File("pipeline.a");
   std::vector<codegen::StageCall> calls;
   std::vector<TensorType> temporaries;
-  ADC_RETURN_IF_ERROR(CompilePipeline(graph, target, pipeline_name, library, "",
-                                      &calls, &temporaries));
+  ADC_ASSIGN_OR_RETURN(Graph prepared, Prepare(graph, options));
+  ADC_RETURN_IF_ERROR(CompilePipeline(prepared, target, pipeline_name, library,
+                                      "", &calls, &temporaries));
   const std::string params = dir.File("params.bin");
   const std::string stub = dir.File("artifact.c");
   const std::string object = dir.File("artifact.o");
   codegen::ArtifactSource source = codegen::WriteArtifactSource(
-      graph, calls, temporaries, function_name, params, target.to_string(),
+      prepared, calls, temporaries, function_name, params, target.to_string(),
       /*override_halide_error=*/false);
   ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
   ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));
@@ -318,7 +332,8 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
                         object, "\nsave\nend\n")));
   ADC_RETURN_IF_ERROR(RunTool({"sh", "-c", absl::StrCat("ar -M < '", mri, "'")},
                               dir.File("ar.log")));
-  return WriteFile(prefix + ".h", codegen::WriteTypedHeader(graph, function_name));
+  return WriteFile(prefix + ".h",
+                   codegen::WriteTypedHeader(prepared, function_name));
 }
 
 }  // namespace adc

@@ -21,6 +21,9 @@ struct CompileOptions {
   std::string target = "host";
   // Also write Halide's assembly next to the output (<output>.s).
   bool emit_assembly = false;
+  // Run the optimization pipeline (passes/pipeline.h, without
+  // stop_gradient nodes) before lowering. It preserves values exactly.
+  bool optimize = true;
 };
 
 // Writes a shared library (`adc compile IN.pb -o OUT.so`). Errors (Halide

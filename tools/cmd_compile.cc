@@ -12,6 +12,9 @@ ABSL_FLAG(std::string, target, "host",
           "machine's CPU features).");
 ABSL_FLAG(bool, emit_assembly, false,
           "Also write the generated assembly next to the output (OUT.so.s).");
+ABSL_FLAG(bool, optimize, true,
+          "Run the optimization pipeline before code generation "
+          "(--optimize=false compiles the graph as it is).");
 ABSL_FLAG(std::string, function, "",
           "With -o OUT.a: the name of the typed C++ entry point declared in "
           "OUT.h (a C identifier).");
@@ -27,6 +30,7 @@ absl::Status RunCompile(const Args& args) {
   CompileOptions options;
   options.target = absl::GetFlag(FLAGS_target);
   options.emit_assembly = absl::GetFlag(FLAGS_emit_assembly);
+  options.optimize = absl::GetFlag(FLAGS_optimize);
   const std::string function = absl::GetFlag(FLAGS_function);
   if (out.size() > 2 && out.substr(out.size() - 2) == ".a") {
     if (function.empty()) {
@@ -59,6 +63,7 @@ Command CompileCommand() {
       {{"o", "OUT.so|OUT.a", "Where to write the library (required)."},
        {"target", "TARGET"},
        {"emit-assembly", ""},
+       {"optimize", ""},
        {"function", "NAME"}},
       {"IN.pb"},
       RunCompile,
