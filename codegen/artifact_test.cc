@@ -52,7 +52,8 @@ class ArtifactTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     graph_ = new Graph(RegressionGraph());
-    ASSERT_TRUE(CompileToSharedLibrary(*graph_, TempPath("regression.so")).ok());
+    ASSERT_TRUE(
+        CompileToSharedLibrary(*graph_, TempPath("regression.so")).ok());
   }
   static void TearDownTestSuite() { delete graph_; }
 
@@ -157,8 +158,9 @@ TEST_F(ArtifactTest, TwoDifferentArtifactsInOneProcess) {
   (*m2)->set_num_threads(1);
   std::vector<float> ones(1000, 1.0f), y(1), loss(1);
   for (int rep = 0; rep < 3; ++rep) {
-    ASSERT_TRUE((*m2)->Run({{"x", rt::ConstBuffer::Of(ones, {1000})}},
-                           {{"y", rt::Buffer::Of(y, {})}})
+    ASSERT_TRUE((*m2)
+                    ->Run({{"x", rt::ConstBuffer::Of(ones, {1000})}},
+                          {{"y", rt::Buffer::Of(y, {})}})
                     .ok());
     EXPECT_NEAR(y[0], 1000 * std::exp(1.0), 1e-2);
     ASSERT_TRUE(m1->Run({{"x", rt::ConstBuffer::Of(x_, {16, 8})},
@@ -195,7 +197,8 @@ TEST_F(ArtifactTest, AccumulatesGradientsLikePyTorch) {
       {"t", rt::ConstBuffer::Of(t_, {16, 4})}};
   ASSERT_TRUE(m->Run(in, {{"w.grad", rt::Buffer::Of(once, {4, 8})}}).ok());
   std::map<std::string, rt::Buffer> out = {
-      {"w.grad", rt::Buffer::Of(acc, {4, 8})}, {"loss", rt::Buffer::Of(loss, {})}};
+      {"w.grad", rt::Buffer::Of(acc, {4, 8})},
+      {"loss", rt::Buffer::Of(loss, {})}};
   ASSERT_TRUE(m->ZeroGradients(out).ok());
   for (int k = 0; k < 3; ++k) {
     ASSERT_TRUE(m->Run(in, out, {.accumulate_gradients = true}).ok());
@@ -239,7 +242,8 @@ TEST(CompileErrorsTest, ClearErrors) {
   b2.Output("y", b2.Input("y_in", DType::kF32, {3}) * 2.0);
   auto g2 = b2.Build();
   ASSERT_TRUE(g2.ok());
-  s = CompileToSharedLibrary(*g2, TempPath("bad_target.so"), {.target = "x86-64-nonsense"});
+  s = CompileToSharedLibrary(*g2, TempPath("bad_target.so"),
+                             {.target = "x86-64-nonsense"});
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("invalid Halide target"));
   EXPECT_LT(s.message().size(), 400u);

@@ -36,7 +36,8 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = absl::StrCat(base && *base ? base : "/tmp", "/adc-XXXXXX");
+    std::string pattern =
+        absl::StrCat(base && *base ? base : "/tmp", "/adc-XXXXXX");
     std::vector<char> buf(pattern.begin(), pattern.end());
     buf.push_back('\0');
     if (mkdtemp(buf.data()) != nullptr) path_ = buf.data();
@@ -58,7 +59,9 @@ absl::Status WriteFile(const std::string& path, const std::string& data) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(data.data(), static_cast<std::streamsize>(data.size()));
   f.close();
-  if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write '", path, "'"));
+  if (!f)
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write '", path, "'"));
   return absl::OkStatus();
 }
 
@@ -73,7 +76,8 @@ std::string ReadFile(const std::string& path) {
 absl::Status RunTool(const std::vector<std::string>& argv,
                      const std::string& log) {
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -81,7 +85,8 @@ absl::Status RunTool(const std::vector<std::string>& argv,
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, 2, 1);
   pid_t pid;
-  const int err = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int err =
+      posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (err != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -93,8 +98,8 @@ absl::Status RunTool(const std::vector<std::string>& argv,
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string out = ReadFile(log);
     if (out.size() > 2000) out = out.substr(0, 2000) + "...";
-    return absl::InternalError(absl::StrCat("'", absl::StrJoin(argv, " "),
-                                            "' failed: ", out));
+    return absl::InternalError(
+        absl::StrCat("'", absl::StrJoin(argv, " "), "' failed: ", out));
   }
   return absl::OkStatus();
 }
@@ -128,10 +133,10 @@ absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
     Halide::Target t = name == "host" ? HostTarget() : Halide::Target(name);
     return t.with_feature(Halide::Target::UserContext);
   } catch (const Halide::Error&) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid Halide target '", name,
-        "' (expected 'host' or arch-bits-os[-feature...], e.g. "
-        "x86-64-linux-avx2-fma)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid Halide target '", name,
+                     "' (expected 'host' or arch-bits-os[-feature...], e.g. "
+                     "x86-64-linux-avx2-fma)"));
   }
 }
 
@@ -139,7 +144,8 @@ absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
 // runtime included). Fills the stage calls and temporaries for the artifact
 // writer.
 // The graph code generation sees: optimized unless asked not to.
-absl::StatusOr<Graph> Prepare(const Graph& graph, const CompileOptions& options) {
+absl::StatusOr<Graph> Prepare(const Graph& graph,
+                              const CompileOptions& options) {
   Graph g = graph;
   if (options.optimize) {
     OptimizationOptions opt;
@@ -219,11 +225,12 @@ absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
   for (std::thread& t : threads) t.join();
   for (size_t k = 0; k < num_stages; ++k) {
     if (!errors[k].empty()) {
-      return absl::InternalError(absl::StrCat(
-          "Halide failed to compile the pipeline: ", errors[k]));
+      return absl::InternalError(
+          absl::StrCat("Halide failed to compile the pipeline: ", errors[k]));
     }
   }
-  if (verbose) std::fprintf(stderr, "adc: stages compiled at %.2fs\n", seconds());
+  if (verbose)
+    std::fprintf(stderr, "adc: stages compiled at %.2fs\n", seconds());
   try {
     objects.push_back(library_path + ".runtime.o");
     Halide::compile_standalone_runtime(
@@ -246,7 +253,8 @@ absl::Status CheckArgumentNames(const Graph& graph) {
     if (id && (graph.node(*id).op == OpKind::kInput ||
                graph.node(*id).op == OpKind::kParameter)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "output '", out.name, "' has the name of an input or parameter; "
+          "output '", out.name,
+          "' has the name of an input or parameter; "
           "compiled arguments share one namespace, so rename the output"));
     }
   }
@@ -265,7 +273,8 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
   ADC_RETURN_IF_ERROR(CheckArgumentNames(graph));
   ADC_ASSIGN_OR_RETURN(Halide::Target target, ParseTarget(options.target));
   TempDir dir;
-  if (!dir.ok()) return absl::InternalError("cannot create a temporary directory");
+  if (!dir.ok())
+    return absl::InternalError("cannot create a temporary directory");
   const std::string library = dir.File("pipeline.a");
   std::vector<codegen::StageCall> calls;
   std::vector<TensorType> temporaries;
@@ -282,14 +291,15 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
   ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
   ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));
   ADC_RETURN_IF_ERROR(WriteFile(
-      exports, "{\n  global:\n    adc_artifact_signature;\n    adc_artifact_run;\n"
-               "    adc_artifact_last_error;\n    adc_artifact_set_num_threads;\n"
-               "  local: *;\n};\n"));
-  return RunTool({CCompiler(), "-shared", "-fPIC", "-O2",
-                  "-I" + HalideIncludeDir(), stub, library, "-o", output_path,
-                  "-Wl,--exclude-libs,ALL", "-Wl,--version-script=" + exports,
-                  "-ldl", "-lpthread", "-lm"},
-                 dir.File("cc.log"));
+      exports,
+      "{\n  global:\n    adc_artifact_signature;\n    adc_artifact_run;\n"
+      "    adc_artifact_last_error;\n    adc_artifact_set_num_threads;\n"
+      "  local: *;\n};\n"));
+  return RunTool(
+      {CCompiler(), "-shared", "-fPIC", "-O2", "-I" + HalideIncludeDir(), stub,
+       library, "-o", output_path, "-Wl,--exclude-libs,ALL",
+       "-Wl,--version-script=" + exports, "-ldl", "-lpthread", "-lm"},
+      dir.File("cc.log"));
 }
 
 absl::Status CompileToStaticLibrary(const Graph& graph,
@@ -304,7 +314,8 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
   }
   ADC_ASSIGN_OR_RETURN(Halide::Target target, ParseTarget(options.target));
   TempDir dir;
-  if (!dir.ok()) return absl::InternalError("cannot create a temporary directory");
+  if (!dir.ok())
+    return absl::InternalError("cannot create a temporary directory");
   const std::string pipeline_name = function_name + "_pipeline";
   const std::string library = dir.File("pipeline.a");
   std::vector<codegen::StageCall> calls;
@@ -327,9 +338,9 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
   const std::string archive = prefix + ".a";
   std::remove(archive.c_str());
   const std::string mri = dir.File("merge.mri");
-  ADC_RETURN_IF_ERROR(WriteFile(
-      mri, absl::StrCat("create ", archive, "\naddlib ", library, "\naddmod ",
-                        object, "\nsave\nend\n")));
+  ADC_RETURN_IF_ERROR(
+      WriteFile(mri, absl::StrCat("create ", archive, "\naddlib ", library,
+                                  "\naddmod ", object, "\nsave\nend\n")));
   ADC_RETURN_IF_ERROR(RunTool({"sh", "-c", absl::StrCat("ar -M < '", mri, "'")},
                               dir.File("ar.log")));
   return WriteFile(prefix + ".h",

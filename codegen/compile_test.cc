@@ -22,8 +22,8 @@ TEST(CompileTest, SeedExampleWithGradients) {
   b.Output("y", x1 * x2 - Sin(x2));
   Graph g = Build(b);
   ASSERT_TRUE(AddGradients(&g, {.of = "y"}).ok());
-  auto out = CompileAndRun(
-      g, {{"x1", Tensor::Scalar(2)}, {"x2", Tensor::Scalar(3)}});
+  auto out =
+      CompileAndRun(g, {{"x1", Tensor::Scalar(2)}, {"x2", Tensor::Scalar(3)}});
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_NEAR((*out)["y"].GetDouble(0), 5.858879991940133, 1e-5);
   EXPECT_NEAR((*out)["x1.grad"].GetDouble(0), 3, 1e-6);
@@ -40,8 +40,8 @@ TEST(CompileTest, VectorOpsMatchInterpreter) {
     b.Output("s", Sum(y * y));
     Graph g = Build(b);
     ASSERT_TRUE(AddGradients(&g, {.of = "s"}).ok());
-    absl::Status s =
-        testing::ExpectCompiledMatchesInterpreter(g, testing::RandomFeeds(g, 1));
+    absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+        g, testing::RandomFeeds(g, 1));
     EXPECT_TRUE(s.ok()) << "n = " << n << ": " << s;
   }
 }

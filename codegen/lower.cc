@@ -75,8 +75,9 @@ Expr Const(Halide::Type t, double v) {
 }
 
 Expr Infinity(Halide::Type t) {
-  return t.is_float() ? Halide::cast(t, Expr(std::numeric_limits<double>::infinity()))
-                      : t.max();
+  return t.is_float()
+             ? Halide::cast(t, Expr(std::numeric_limits<double>::infinity()))
+             : t.max();
 }
 
 // The accumulator type of sums and products: f32 accumulates in f64 (so long
@@ -177,7 +178,8 @@ class Lowering {
 // Algorithm.
 // --------------------------------------------------------------------------
 
-void Lowering::Define(ValueId id, const std::function<Expr(const Index&)>& body) {
+void Lowering::Define(ValueId id,
+                      const std::function<Expr(const Index&)>& body) {
   Lowered& l = values_[id];
   l.vars = MakeVars(g_.type(id).rank());
   l.func = Func(absl::StrCat("v", id));
@@ -224,9 +226,9 @@ Expr TrigF32(Expr x, Trig fn) {
   Expr q = Halide::cast<int>(j - Expr(4.0) * Halide::floor(j * Expr(0.25)));
   if (fn == Trig::kCos) q = (q + 1) % 4;
   Expr r2 = r * r;
-  Expr sin_r =
-      r + r * r2 * (-1.6666654611e-1f +
-                    r2 * (8.3321608736e-3f + r2 * -1.9515295891e-4f));
+  Expr sin_r = r + r * r2 *
+                       (-1.6666654611e-1f +
+                        r2 * (8.3321608736e-3f + r2 * -1.9515295891e-4f));
   Expr cos_r = 1.0f - 0.5f * r2 +
                r2 * r2 *
                    (4.166664568298827e-2f +
@@ -300,9 +302,10 @@ Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
       Expr u = Halide::exp(x);
       return Halide::strict_float(Halide::select(
           u == Const(t, 1), x,
-          Halide::select(u == Const(t, 0), Const(t, -1),
-                         Halide::select(u == Infinity(t), u,
-                                        (u - Const(t, 1)) * (x / Halide::log(u))))));
+          Halide::select(
+              u == Const(t, 0), Const(t, -1),
+              Halide::select(u == Infinity(t), u,
+                             (u - Const(t, 1)) * (x / Halide::log(u))))));
     }
     case OpKind::kSin:
       return t == Halide::Float(32) ? TrigF32(x, Trig::kSin) : Halide::sin(x);
@@ -335,8 +338,10 @@ Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
       }
       if (t.is_float() && !to.is_float()) {
         // NaN and out-of-range values become 0 (as the interpreter).
-        const double lo = to.bits() == 32 ? -2147483648.0 : -9223372036854775808.0;
-        const double hi = to.bits() == 32 ? 2147483648.0 : 9223372036854775808.0;
+        const double lo =
+            to.bits() == 32 ? -2147483648.0 : -9223372036854775808.0;
+        const double hi =
+            to.bits() == 32 ? 2147483648.0 : 9223372036854775808.0;
         Expr in_range = Halide::strict_float(x >= Halide::cast(t, Expr(lo)) &&
                                              x < Halide::cast(t, Expr(hi)));
         return Halide::select(in_range, Halide::cast(to, x), Const(to, 0));
@@ -354,8 +359,8 @@ Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
       // Integers: truncate toward zero; x / 0 = 0.
       return Halide::select(
           y == Const(t, 0), Const(t, 0),
-          Halide::div_round_to_zero(x, Halide::select(y == Const(t, 0),
-                                                      Const(t, 1), y)));
+          Halide::div_round_to_zero(
+              x, Halide::select(y == Const(t, 0), Const(t, 1), y)));
     case OpKind::kPow:
       return Pow(x, y);
     case OpKind::kMaximum:
@@ -368,9 +373,9 @@ Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
       return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), x + y,
                             Halide::min(x, y));
     case OpKind::kMulNoNan:
-      return Halide::select(fp ? Halide::strict_float(y == Const(t, 0))
-                               : y == Const(t, 0),
-                            Const(t, 0), x * y);
+      return Halide::select(
+          fp ? Halide::strict_float(y == Const(t, 0)) : y == Const(t, 0),
+          Const(t, 0), x * y);
     case OpKind::kLess:
       return compare(x < y);
     case OpKind::kLessEqual:
@@ -457,7 +462,8 @@ void Lowering::LowerNode(ValueId id) {
   auto in = [&](int k) { return node.inputs[k]; };
   if (external_[id]) {
     // A graph argument or a value of an earlier stage: read from a buffer.
-    Halide::ImageParam p(t, node.type.rank(), absl::StrCat("a", params_.size()));
+    Halide::ImageParam p(t, node.type.rank(),
+                         absl::StrCat("a", params_.size()));
     const std::vector<int64_t> strides = RowMajorStrides(node.type.dims);
     for (int d = 0; d < node.type.rank(); ++d) {
       const int h = node.type.rank() - 1 - d;
@@ -477,8 +483,9 @@ void Lowering::LowerNode(ValueId id) {
       const Tensor& value = node.attrs.GetTensor("value");
       if (value.num_elements() == 1) {
         const double v = value.GetDouble(0);
-        Expr e = IsFloat(value.dtype()) ? Halide::cast(t, Expr(v))
-                                        : Halide::cast(t, Expr(value.GetInt(0)));
+        Expr e = IsFloat(value.dtype())
+                     ? Halide::cast(t, Expr(v))
+                     : Halide::cast(t, Expr(value.GetInt(0)));
         Define(id, [&](const Index&) { return e; });
         return;
       }
@@ -582,7 +589,8 @@ void Lowering::LowerNode(ValueId id) {
         // The last input is the default; earlier ones are selected by range.
         // Each read is clamped into its input, as bounds inference requires.
         Expr result;
-        int64_t offset = NumElements(node.type.dims) == 0 ? 0 : node.type.dims[axis];
+        int64_t offset =
+            NumElements(node.type.dims) == 0 ? 0 : node.type.dims[axis];
         for (int k = static_cast<int>(node.inputs.size()) - 1; k >= 0; --k) {
           const int64_t n = DimsOf(in(k))[axis];
           offset -= n;
@@ -591,11 +599,12 @@ void Lowering::LowerNode(ValueId id) {
           src[axis] = Halide::clamp(i[axis] - static_cast<int>(offset), 0,
                                     static_cast<int>(n - 1));
           Expr v = At(in(k), src);
-          result = result.defined()
-                       ? Halide::select(i[axis] >= static_cast<int>(offset) &&
-                                            i[axis] < static_cast<int>(offset + n),
-                                        v, result)
-                       : v;
+          result =
+              result.defined()
+                  ? Halide::select(i[axis] >= static_cast<int>(offset) &&
+                                       i[axis] < static_cast<int>(offset + n),
+                                   v, result)
+                  : v;
         }
         return result.defined() ? result : Const(t, 0);
       });
@@ -607,7 +616,8 @@ void Lowering::LowerNode(ValueId id) {
       Define(id, [&](const Index& i) {
         Index src(i.size());
         for (size_t d = 0; d < i.size(); ++d) {
-          src[d] = static_cast<int>(start[d]) + i[d] * static_cast<int>(stride[d]);
+          src[d] =
+              static_cast<int>(start[d]) + i[d] * static_cast<int>(stride[d]);
         }
         return At(in(0), src);
       });
@@ -628,7 +638,8 @@ void Lowering::LowerNode(ValueId id) {
         for (size_t d = 0; d < i.size(); ++d) {
           const int step = static_cast<int>(interior[d] + 1);
           Expr q = i[d] - static_cast<int>(low[d]);
-          inside = inside && q >= 0 && q <= static_cast<int>((xd[d] - 1) * step);
+          inside =
+              inside && q >= 0 && q <= static_cast<int>((xd[d] - 1) * step);
           if (step > 1) inside = inside && q % step == 0;
           src[d] = Halide::clamp(step > 1 ? q / step : q, 0,
                                  static_cast<int>(xd[d] - 1));
@@ -714,7 +725,8 @@ void Lowering::LowerReduce(ValueId id) {
   for (int d = 0; d < static_cast<int>(xd.size()); ++d) {
     auto it = std::find(loop_axes.begin(), loop_axes.end(), d);
     if (it != loop_axes.end()) {
-      src[d] = l.rdom[static_cast<int>(it - loop_axes.begin()) + (plan.lanes ? 1 : 0)];
+      src[d] = l.rdom[static_cast<int>(it - loop_axes.begin()) +
+                      (plan.lanes ? 1 : 0)];
       if (keepdims) ++out_axis;
     } else if (std::find(axes.begin(), axes.end(), d) != axes.end()) {
       if (keepdims) ++out_axis;  // The lanes' axis: set below.
@@ -756,7 +768,6 @@ void Lowering::LowerReduce(ValueId id) {
   l.func = Func(absl::StrCat("v", id));
   l.func(hv) = Halide::cast(t, l.acc(hargs));
 }
-
 
 // The register block of a matmul: `rows` x `cols` accumulators (cols a
 // multiple of the vector width; 0 for products narrower than one vector).
@@ -933,8 +944,8 @@ enum class Family {
   kMovement,     // reshape, transpose, broadcast_to, concat, slice, pad, gather
   kReduction,
   kMatMul,
-  kScan,         // cumsum
-  kScatter,      // scatter_add
+  kScan,     // cumsum
+  kScatter,  // scatter_add
 };
 
 Family FamilyOf(OpKind op) {
@@ -1139,7 +1150,8 @@ Lowering::ReductionPlan Lowering::PlanReduction(ValueId v) const {
     return plan;
   }
   plan.extent = xd.back();
-  if (plan.extent < 2 * plan.vec || plan.work < kVectorizeThreshold) return plan;
+  if (plan.extent < 2 * plan.vec || plan.work < kVectorizeThreshold)
+    return plan;
   plan.lanes = true;
   // Few outputs from a long axis: parallel chunks of it too.
   if (n_out < 8 && plan.work >= 4 * kParallelThreshold) {
@@ -1150,7 +1162,6 @@ Lowering::ReductionPlan Lowering::PlanReduction(ValueId v) const {
   plan.blocks = (per_chunk + plan.vec - 1) / plan.vec;
   return plan;
 }
-
 
 void Lowering::ScheduleReduction(ValueId v) {
   Lowered& l = values_[v];
@@ -1189,7 +1200,6 @@ void Lowering::ScheduleReduction(ValueId v) {
   if (plan.parallel_out) l.acc.update().parallel(hv[r - 1]);
 }
 
-
 void Lowering::ScheduleMatMul(ValueId v) {
   Lowered& l = values_[v];
   const Node& node = g_.node(v);
@@ -1222,7 +1232,8 @@ void Lowering::ScheduleMatMul(ValueId v) {
   // One task per register tile (batch dims fused in); in each, the K loop
   // surrounds the unrolled, vectorized block of accumulators.
   Var jo("jo"), ji("ji"), io("io"), ii("ii"), tile("tile");
-  f.tile(j, i, jo, io, ji, ii, block.cols, block.rows, TailStrategy::GuardWithIf)
+  f.tile(j, i, jo, io, ji, ii, block.cols, block.rows,
+         TailStrategy::GuardWithIf)
       .fuse(jo, io, tile);
   Var outer = tile;
   for (int d = 2; d < r; ++d) {
@@ -1323,7 +1334,8 @@ Plan MakePlan(const Graph& g) {
     }
     plan.stage[v] = count++ / kMaxFuncsPerStage;
   }
-  plan.num_stages = std::max(1, (count + kMaxFuncsPerStage - 1) / kMaxFuncsPerStage);
+  plan.num_stages =
+      std::max(1, (count + kMaxFuncsPerStage - 1) / kMaxFuncsPerStage);
   return plan;
 }
 
@@ -1359,8 +1371,8 @@ void Lowering::Schedule(const std::vector<bool>& here) {
       is_output = is_output || f.name() == l.func.name();
     }
     // Materialized values of this stage, and the outputs it writes.
-    if (is_output || (plan_.stage[v] == stage_ && !plan_.why[v].empty() &&
-                      !Cheap(g_, v))) {
+    if (is_output ||
+        (plan_.stage[v] == stage_ && !plan_.why[v].empty() && !Cheap(g_, v))) {
       l.func.compute_root();
       ScheduleDense(l.func, node.type.dims, TypeOf(v));
     }
@@ -1409,9 +1421,9 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
     try {
       LowerNode(v);
     } catch (const Halide::Error& e) {
-      return absl::InternalError(absl::StrCat(
-          "while lowering node '", node.name, "' (", GetOpDef(node.op).name,
-          ") to Halide: ", e.what()));
+      return absl::InternalError(
+          absl::StrCat("while lowering node '", node.name, "' (",
+                       GetOpDef(node.op).name, ") to Halide: ", e.what()));
     }
   }
   try {
@@ -1524,9 +1536,11 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
     for (ValueId v = 0; v < n; ++v) {
       if (plan.stage[v] != s || has_home[v]) continue;
       bool later = false;
-      for (int t = s + 1; t < plan.num_stages; ++t) later = later || read_by[t][v];
+      for (int t = s + 1; t < plan.num_stages; ++t)
+        later = later || read_by[t][v];
       if (!later) continue;
-      home[v] = {StageBuffer::kTemporary, static_cast<int>(result.temporaries.size())};
+      home[v] = {StageBuffer::kTemporary,
+                 static_cast<int>(result.temporaries.size())};
       has_home[v] = true;
       result.temporaries.push_back(graph.type(v));
     }

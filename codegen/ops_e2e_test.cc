@@ -111,7 +111,8 @@ void CheckGroup(const Group& group) {
     Graph g = BuildGroup(group, dtype, &feeds, 42);
     if (const char* dump = std::getenv("ADC_DUMP_GROUP")) {
       if (group.name == dump) {
-        (void)SaveGraph(g, absl::StrCat("/tmp/", group.name, "_", DTypeName(dtype), ".pbtxt"));
+        (void)SaveGraph(g, absl::StrCat("/tmp/", group.name, "_",
+                                        DTypeName(dtype), ".pbtxt"));
       }
     }
     absl::Status s = testing::ExpectCompiledMatchesInterpreter(g, feeds);
@@ -161,9 +162,9 @@ std::vector<Case> UnaryCases(Dims d) {
 std::vector<Case> BinaryCases(Dims a, Dims b) {
   auto c = [&](std::string name, double lo, double hi,
                std::function<Value(Value, Value)> f) {
-    return Case{name,
-                {{"a", a, lo, hi}, {"b", b, lo, hi}},
-                [f](V v) { return f(v[0], v[1]); }};
+    return Case{name, {{"a", a, lo, hi}, {"b", b, lo, hi}}, [f](V v) {
+                  return f(v[0], v[1]);
+                }};
   };
   return {
       c("add", -2, 2, [](Value x, Value y) { return x + y; }),
@@ -197,13 +198,15 @@ TEST(OpsE2eTest, TrigWideRange) {
   std::vector<Case> cases;
   for (double range : {10.0, 1e4, 1e6}) {
     const std::string r = std::to_string(static_cast<int>(range));
-    cases.push_back({"sin_" + r, {{"x", {4099}, -range, range}},
-                     [](V v) { return Sin(v[0]); }});
-    cases.push_back({"cos_" + r, {{"x", {4099}, -range, range}},
-                     [](V v) { return Cos(v[0]); }});
+    cases.push_back({"sin_" + r, {{"x", {4099}, -range, range}}, [](V v) {
+                       return Sin(v[0]);
+                     }});
+    cases.push_back({"cos_" + r, {{"x", {4099}, -range, range}}, [](V v) {
+                       return Cos(v[0]);
+                     }});
   }
-  cases.push_back({"tan", {{"x", {4099}, -1.5, 1.5}},
-                   [](V v) { return Tan(v[0]); }});
+  cases.push_back(
+      {"tan", {{"x", {4099}, -1.5, 1.5}}, [](V v) { return Tan(v[0]); }});
   CheckGroup({"trig_wide", cases, /*second_order=*/false});
 }
 
@@ -226,8 +229,8 @@ TEST(OpsE2eTest, BinaryLarge) {
 }
 
 std::vector<Case> ReductionCases(Dims d) {
-  auto c = [&](std::string name, std::function<Value(Value)> f,
-               double lo = -1, double hi = 1) {
+  auto c = [&](std::string name, std::function<Value(Value)> f, double lo = -1,
+               double hi = 1) {
     return Case{name, {{"x", d, lo, hi}}, [f](V v) { return f(v[0]); }};
   };
   const int r = static_cast<int>(d.size());
@@ -236,18 +239,19 @@ std::vector<Case> ReductionCases(Dims d) {
       c("mean_all", [](Value x) { return Mean(x); }),
       c("max_all", [](Value x) { return Max(x); }),
       c("min_all", [](Value x) { return Min(x); }),
-      c("prod_all", [](Value x) { return Prod(x); }, 0.9, 1.1),
+      c(
+          "prod_all", [](Value x) { return Prod(x); }, 0.9, 1.1),
       c("logsumexp_all", [](Value x) { return LogSumExp(x); }),
   };
   for (int a = 0; a < r; ++a) {
     const std::string s = std::to_string(a);
     cases.push_back(c("sum_" + s, [a](Value x) { return Sum(x, {a}); }));
-    cases.push_back(c("sum_keep_" + s,
-                      [a](Value x) { return Sum(x, {a}, true) * x; }));
+    cases.push_back(
+        c("sum_keep_" + s, [a](Value x) { return Sum(x, {a}, true) * x; }));
     cases.push_back(c("max_" + s, [a](Value x) { return Max(x, {a}); }));
     cases.push_back(c("min_" + s, [a](Value x) { return Min(x, {a}, true); }));
-    cases.push_back(
-        c("prod_" + s, [a](Value x) { return Prod(x, {a}); }, 0.5, 1.5));
+    cases.push_back(c(
+        "prod_" + s, [a](Value x) { return Prod(x, {a}); }, 0.5, 1.5));
     cases.push_back(c("softmax_" + s, [a](Value x) { return Softmax(x, a); }));
     cases.push_back(
         c("log_softmax_" + s, [a](Value x) { return LogSoftmax(x, a); }));
@@ -290,8 +294,8 @@ TEST(OpsE2eTest, ReductionsLarge) {
 
 std::vector<Case> LinalgCases() {
   auto c = [](std::string name, Dims a, Dims b) {
-    return Case{name, {{"a", a}, {"b", b}},
-                [](V v) { return MatMul(v[0], v[1]); }};
+    return Case{
+        name, {{"a", a}, {"b", b}}, [](V v) { return MatMul(v[0], v[1]); }};
   };
   return {
       c("mm", {7, 5}, {5, 3}),
@@ -312,50 +316,98 @@ TEST(OpsE2eTest, Linalg) { CheckGroup({"linalg", LinalgCases()}); }
 
 TEST(OpsE2eTest, MatMulLarge) {
   CheckGroup({"mm_large",
-              {{"mm", {{"a", {256, 300}}, {"b", {300, 200}}},
+              {{"mm",
+                {{"a", {256, 300}}, {"b", {300, 200}}},
                 [](V v) { return MatMul(v[0], v[1]); }}},
               /*second_order=*/false});
 }
 
 std::vector<Case> ShapeCases() {
   return {
-      {"reshape", {{"x", {6, 4}}}, [](V v) { return Reshape(v[0], {3, 8}); }},
-      {"reshape_merge", {{"x", {3, 4, 5}}},
-       [](V v) { return Reshape(v[0], {12, 5}) * 2.0; }},
-      {"reshape_mixed", {{"x", {6, 4}}},
-       [](V v) { return Reshape(Sin(v[0]), {4, 3, 2}); }},
-      {"transpose", {{"x", {3, 4, 5}}},
-       [](V v) { return Transpose(Exp(v[0]), {2, 0, 1}); }},
-      {"broadcast", {{"x", {3, 1}}},
-       [](V v) { return BroadcastTo(v[0], {2, 3, 4}); }},
-      {"expand_squeeze", {{"x", {3, 4}}},
+      {"reshape",
+       {{"x", {6, 4}}},
+       [](V v) {
+         return Reshape(v[0], {3, 8});
+       }},
+      {"reshape_merge",
+       {{"x", {3, 4, 5}}},
+       [](V v) {
+         return Reshape(v[0], {12, 5}) * 2.0;
+       }},
+      {"reshape_mixed",
+       {{"x", {6, 4}}},
+       [](V v) {
+         return Reshape(Sin(v[0]), {4, 3, 2});
+       }},
+      {"transpose",
+       {{"x", {3, 4, 5}}},
+       [](V v) {
+         return Transpose(Exp(v[0]), {2, 0, 1});
+       }},
+      {"broadcast",
+       {{"x", {3, 1}}},
+       [](V v) {
+         return BroadcastTo(v[0], {2, 3, 4});
+       }},
+      {"expand_squeeze",
+       {{"x", {3, 4}}},
        [](V v) { return Squeeze(ExpandDims(v[0], 1)) * v[0]; }},
       {"flatten", {{"x", {2, 3, 4}}}, [](V v) { return Flatten(v[0], 1); }},
-      {"concat", {{"a", {2, 3}}, {"b", {2, 5}}, {"c", {2, 1}}},
-       [](V v) { return Concat({v[0], Sin(v[1]), v[2]}, 1); }},
-      {"slice", {{"x", {9, 8}}},
-       [](V v) { return Slice(v[0], {1, 0}, {8, 8}, {3, 2}); }},
-      {"slice_negative", {{"x", {9, 8}}},
-       [](V v) { return SliceAxis(SliceAxis(v[0], 0, -2, 1, -2), 1, 6, 0, -3); }},
+      {"concat",
+       {{"a", {2, 3}}, {"b", {2, 5}}, {"c", {2, 1}}},
+       [](V v) {
+         return Concat({v[0], Sin(v[1]), v[2]}, 1);
+       }},
+      {"slice",
+       {{"x", {9, 8}}},
+       [](V v) {
+         return Slice(v[0], {1, 0}, {8, 8}, {3, 2});
+       }},
+      {"slice_negative",
+       {{"x", {9, 8}}},
+       [](V v) {
+         return SliceAxis(SliceAxis(v[0], 0, -2, 1, -2), 1, 6, 0, -3);
+       }},
       {"index", {{"x", {4, 5}}}, [](V v) { return Index(v[0], -1, 1); }},
-      {"reverse", {{"x", {4, 5}}}, [](V v) { return Reverse(v[0], {0, 1}); }},
-      {"pad", {{"x", {3, 4}}},
-       [](V v) { return Pad(v[0], {1, 2}, {2, 0}, 0.5, {1, 0}); }},
-      {"pad_crop", {{"x", {5, 4}}},
-       [](V v) { return Pad(v[0], {-1, 2}, {1, -2}, -1.0); }},
-      {"gather", {{"x", {5, 3}}, {"i", {2, 4}, -7, 7, DType::kI32}},
+      {"reverse",
+       {{"x", {4, 5}}},
+       [](V v) {
+         return Reverse(v[0], {0, 1});
+       }},
+      {"pad",
+       {{"x", {3, 4}}},
+       [](V v) {
+         return Pad(v[0], {1, 2}, {2, 0}, 0.5, {1, 0});
+       }},
+      {"pad_crop",
+       {{"x", {5, 4}}},
+       [](V v) {
+         return Pad(v[0], {-1, 2}, {1, -2}, -1.0);
+       }},
+      {"gather",
+       {{"x", {5, 3}}, {"i", {2, 4}, -7, 7, DType::kI32}},
        [](V v) { return Gather(v[0], v[1], 0); }},
-      {"gather_axis1", {{"x", {3, 6, 2}}, {"i", {5}, -6, 6, DType::kI64}},
+      {"gather_axis1",
+       {{"x", {3, 6, 2}}, {"i", {5}, -6, 6, DType::kI64}},
        [](V v) { return Gather(v[0], v[1], 1); }},
-      {"scatter_add", {{"b", {6, 3}}, {"i", {4}, -6, 6, DType::kI32}, {"u", {4, 3}}},
+      {"scatter_add",
+       {{"b", {6, 3}}, {"i", {4}, -6, 6, DType::kI32}, {"u", {4, 3}}},
        [](V v) { return ScatterAdd(v[0], v[1], v[2], 0); }},
-      {"iota", {{"x", {4, 3}}},
-       [](V v) { return v[0] * Iota(*v[0].builder(), v[0].dtype(), {4, 3}, 1); }},
-      {"arange", {{"x", {5}}},
-       [](V v) { return v[0] * Arange(*v[0].builder(), 1, 3.5, 0.5, v[0].dtype()); }},
-      {"mse", {{"p", {4, 3}}, {"t", {4, 3}}},
+      {"iota",
+       {{"x", {4, 3}}},
+       [](V v) {
+         return v[0] * Iota(*v[0].builder(), v[0].dtype(), {4, 3}, 1);
+       }},
+      {"arange",
+       {{"x", {5}}},
+       [](V v) {
+         return v[0] * Arange(*v[0].builder(), 1, 3.5, 0.5, v[0].dtype());
+       }},
+      {"mse",
+       {{"p", {4, 3}}, {"t", {4, 3}}},
        [](V v) { return MseLoss(v[0], v[1]); }},
-      {"cross_entropy", {{"x", {4, 5}}, {"y", {4}, 0, 5, DType::kI64}},
+      {"cross_entropy",
+       {{"x", {4, 5}}, {"y", {4}, 0, 5, DType::kI64}},
        [](V v) { return CrossEntropy(v[0], v[1]); }},
   };
 }
@@ -378,8 +430,10 @@ TEST(OpsE2eTest, IntegerOps) {
   auto g = b.Build();
   ASSERT_TRUE(g.ok()) << g.status();
   std::map<std::string, Tensor> feeds = {
-      {"x", Tensor::FromInts({DType::kI32, {9}}, {7, -7, 7, -7, 0, 5, 100, -3, 2})},
-      {"y", Tensor::FromInts({DType::kI32, {9}}, {2, 2, -2, -2, 3, 0, 7, 3, -1})},
+      {"x",
+       Tensor::FromInts({DType::kI32, {9}}, {7, -7, 7, -7, 0, 5, 100, -3, 2})},
+      {"y",
+       Tensor::FromInts({DType::kI32, {9}}, {2, 2, -2, -2, 3, 0, 7, 3, -1})},
       {"z", Tensor::FromInts({DType::kI64, {9}}, {1, 2, 3, -4, 5, 6, 0, 8, 9})},
   };
   absl::Status s = testing::ExpectCompiledMatchesInterpreter(*g, feeds);

@@ -41,9 +41,10 @@ absl::StatusOr<std::map<std::string, Tensor>> CompileAndRun(
     const rt::Tensor& t = outputs->at(out.name);
     ADC_ASSIGN_OR_RETURN(
         Tensor tensor,
-        Tensor::FromBytes(graph.type(out.value),
-                          absl::MakeConstSpan(
-                              static_cast<const uint8_t*>(t.data()), t.size_bytes())));
+        Tensor::FromBytes(
+            graph.type(out.value),
+            absl::MakeConstSpan(static_cast<const uint8_t*>(t.data()),
+                                t.size_bytes())));
     result[out.name] = std::move(tensor);
   }
   return result;

@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "codegen/compile.h"
+#include "codegen/run_compiled.h"
 #include "graph/check.h"
 #include "graph/interpreter.h"
-#include "codegen/run_compiled.h"
 
 namespace adc::testing {
 
@@ -43,9 +43,10 @@ absl::Status ExpectCompiledMatchesInterpreter(
         ok = have.GetInt(i) == want.GetInt(i);
       }
       if (!ok && ++failures <= 8) {
-        absl::StrAppend(&report, absl::StrFormat(
-                                     "\n  %s[%d]: compiled %.10g, interpreter %.10g",
-                                     name, i, have.GetDouble(i), want.GetDouble(i)));
+        absl::StrAppend(
+            &report,
+            absl::StrFormat("\n  %s[%d]: compiled %.10g, interpreter %.10g",
+                            name, i, have.GetDouble(i), want.GetDouble(i)));
       }
     }
   }
@@ -67,7 +68,8 @@ std::map<std::string, Tensor> RandomFeeds(const Graph& graph, uint64_t seed,
       if (IsFloat(t.dtype())) {
         t.SetDouble(i, uniform(rng));
       } else {
-        t.SetInt(i, static_cast<int64_t>(rng() % (t.dtype() == DType::kBool ? 2 : 4)));
+        t.SetInt(i, static_cast<int64_t>(rng() %
+                                         (t.dtype() == DType::kBool ? 2 : 4)));
       }
     }
     feeds[graph.node(id).name] = std::move(t);

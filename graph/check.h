@@ -15,23 +15,23 @@ namespace adc::internal {
 }
 }  // namespace adc::internal
 
-#define ADC_CHECK(cond)                                                     \
-  do {                                                                      \
+#define ADC_CHECK(cond)                                                       \
+  do {                                                                        \
     if (!(cond)) ::adc::internal::CheckFailed(__FILE__, __LINE__, #cond, ""); \
   } while (0)
 
-#define ADC_CHECK_MSG(cond, msg)                                     \
-  do {                                                               \
-    if (!(cond))                                                     \
-      ::adc::internal::CheckFailed(__FILE__, __LINE__, #cond,        \
-                                   std::string(msg).c_str());        \
+#define ADC_CHECK_MSG(cond, msg)                              \
+  do {                                                        \
+    if (!(cond))                                              \
+      ::adc::internal::CheckFailed(__FILE__, __LINE__, #cond, \
+                                   std::string(msg).c_str()); \
   } while (0)
 
 // Propagates a non-OK absl::Status.
-#define ADC_RETURN_IF_ERROR(expr)                \
-  do {                                           \
-    ::absl::Status adc_status_ = (expr);         \
-    if (!adc_status_.ok()) return adc_status_;   \
+#define ADC_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::absl::Status adc_status_ = (expr);       \
+    if (!adc_status_.ok()) return adc_status_; \
   } while (0)
 
 #define ADC_CONCAT_IMPL(a, b) a##b

@@ -34,8 +34,9 @@ absl::string_view AttrKindName(AttrKind kind) {
 const AttrValue& Attrs::Get(absl::string_view name, AttrKind kind) const {
   auto it = map_.find(std::string(name));
   ADC_CHECK_MSG(it != map_.end(), absl::StrCat("missing attribute ", name));
-  ADC_CHECK_MSG(KindOf(it->second) == kind,
-                absl::StrCat("attribute ", name, " is not ", AttrKindName(kind)));
+  ADC_CHECK_MSG(
+      KindOf(it->second) == kind,
+      absl::StrCat("attribute ", name, " is not ", AttrKindName(kind)));
   return it->second;
 }
 

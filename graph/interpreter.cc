@@ -17,9 +17,11 @@ absl::StatusOr<std::vector<Tensor>> InterpretAll(
           "feed '", name, "' is not an input or parameter of the graph"));
     }
     if (tensor.type() != graph.type(*id)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "feed '", name, "' is ", tensor.type().ToString(), " but the graph "
-          "expects ", graph.type(*id).ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("feed '", name, "' is ", tensor.type().ToString(),
+                       " but the graph "
+                       "expects ",
+                       graph.type(*id).ToString()));
     }
   }
   // Only evaluate what the outputs need.
@@ -42,9 +44,9 @@ absl::StatusOr<std::vector<Tensor>> InterpretAll(
         continue;
       }
       if (node.op == OpKind::kInput) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "input '", node.name, "' (", node.type.ToString(),
-            ") was not fed"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("input '", node.name, "' (", node.type.ToString(),
+                         ") was not fed"));
       }
     }
     args.clear();

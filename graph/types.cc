@@ -102,7 +102,8 @@ int64_t WrapToIntDType(int64_t v, DType dtype) {
 int64_t DoubleToIntDType(double v, DType dtype) {
   if (dtype == DType::kBool) return v != 0;
   if (std::isnan(v)) return 0;
-  const double lo = dtype == DType::kI32 ? -2147483648.0 : -9223372036854775808.0;
+  const double lo =
+      dtype == DType::kI32 ? -2147483648.0 : -9223372036854775808.0;
   const double hi = dtype == DType::kI32 ? 2147483648.0 : 9223372036854775808.0;
   if (v < lo || v >= hi) return 0;
   return static_cast<int64_t>(v);
@@ -210,9 +211,9 @@ absl::StatusOr<Tensor> Tensor::FromBytes(TensorType type,
                                          absl::Span<const uint8_t> bytes) {
   const int64_t n = type.num_elements();
   if (static_cast<int64_t>(bytes.size()) != n * DTypeSize(type.dtype)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s needs %d bytes of data, got %d", type.ToString(),
-        n * DTypeSize(type.dtype), bytes.size()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s needs %d bytes of data, got %d", type.ToString(),
+                        n * DTypeSize(type.dtype), bytes.size()));
   }
   Tensor t(type);
   const uint8_t* p = bytes.data();

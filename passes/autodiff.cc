@@ -12,17 +12,18 @@
 namespace adc {
 namespace {
 
-absl::StatusOr<ValueId> ResolveWrt(const Graph& graph, const std::string& name) {
+absl::StatusOr<ValueId> ResolveWrt(const Graph& graph,
+                                   const std::string& name) {
   std::optional<ValueId> id = graph.Find(name);
   if (!id) id = graph.FindOutput(name);
   if (!id) {
-    return absl::NotFoundError(absl::StrCat(
-        "wrt: no value named '", name, "' in the graph"));
+    return absl::NotFoundError(
+        absl::StrCat("wrt: no value named '", name, "' in the graph"));
   }
   if (!IsFloat(graph.type(*id).dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "wrt: '", name, "' is ", graph.type(*id).ToString(),
-        "; only floating-point values have gradients"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("wrt: '", name, "' is ", graph.type(*id).ToString(),
+                     "; only floating-point values have gradients"));
   }
   return *id;
 }
@@ -43,9 +44,9 @@ absl::StatusOr<Value> MakeSeed(GraphBuilder& b, const GradOptions& options,
   if (options.seed.empty()) {
     if (of_type.num_elements() != 1) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "grad can be implicitly created only for scalar outputs: '",
-          of_name, "' has shape ", DimsToString(of_type.dims), " (",
-          of_type.ToString(), "); give a seed (--seed ones, or --seed NAME "
+          "grad can be implicitly created only for scalar outputs: '", of_name,
+          "' has shape ", DimsToString(of_type.dims), " (", of_type.ToString(),
+          "); give a seed (--seed ones, or --seed NAME "
           "for a new input holding the vector of the vector-Jacobian "
           "product)"));
     }
@@ -56,10 +57,11 @@ absl::StatusOr<Value> MakeSeed(GraphBuilder& b, const GradOptions& options,
   if (existing) {
     const Node& node = b.graph()->node(*existing);
     if (node.op != OpKind::kInput || node.type != of_type) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "seed: '", options.seed, "' already names a value that is not an "
-          "input of type ", of_type.ToString(), " (the type of '", of_name,
-          "')"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("seed: '", options.seed,
+                       "' already names a value that is not an "
+                       "input of type ",
+                       of_type.ToString(), " (the type of '", of_name, "')"));
     }
     return b.Wrap(*existing);
   }
@@ -75,15 +77,15 @@ absl::StatusOr<std::vector<std::string>> AddGradients(
   // Resolve `of` and `wrt`.
   std::optional<ValueId> of_id = graph->FindOutputOrValue(options.of);
   if (!of_id) {
-    return absl::NotFoundError(absl::StrCat(
-        "of: no output or value named '", options.of, "' to differentiate"));
+    return absl::NotFoundError(absl::StrCat("of: no output or value named '",
+                                            options.of, "' to differentiate"));
   }
   const ValueId of = *of_id;
   const TensorType of_type = graph->type(of);
   if (!IsFloat(of_type.dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "of: '", options.of, "' is ", of_type.ToString(),
-        "; only floating-point values can be differentiated"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("of: '", options.of, "' is ", of_type.ToString(),
+                     "; only floating-point values can be differentiated"));
   }
   std::vector<ValueId> wrt;
   std::vector<std::string> wrt_names;
@@ -158,11 +160,10 @@ absl::StatusOr<std::vector<std::string>> AddGradients(
     for (ValueId in : node.inputs) ctx.x.push_back(b.Wrap(in));
     std::vector<Value> grads = GetOpDef(node.op).grad(ctx);
     if (!b.ok()) {
-      return absl::Status(b.status().code(),
-                          absl::StrCat("while differentiating node ", i, " '",
-                                       node.name, "' (",
-                                       GetOpDef(node.op).name,
-                                       "): ", b.status().message()));
+      return absl::Status(
+          b.status().code(),
+          absl::StrCat("while differentiating node ", i, " '", node.name, "' (",
+                       GetOpDef(node.op).name, "): ", b.status().message()));
     }
     ADC_CHECK_MSG(grads.size() == node.inputs.size(),
                   absl::StrCat("gradient rule of ", GetOpDef(node.op).name,
@@ -170,11 +171,11 @@ absl::StatusOr<std::vector<std::string>> AddGradients(
     for (size_t k = 0; k < grads.size(); ++k) {
       const ValueId in = node.inputs[k];
       if (!relevant(in) || !grads[k].valid()) continue;
-      ADC_CHECK_MSG(grads[k].type() == graph->type(in),
-                    absl::StrCat("gradient rule of ", GetOpDef(node.op).name,
-                                 " gave ", grads[k].type().ToString(),
-                                 " for input ", k, " of type ",
-                                 graph->type(in).ToString()));
+      ADC_CHECK_MSG(
+          grads[k].type() == graph->type(in),
+          absl::StrCat("gradient rule of ", GetOpDef(node.op).name, " gave ",
+                       grads[k].type().ToString(), " for input ", k,
+                       " of type ", graph->type(in).ToString()));
       cotangent[in] =
           cotangent[in].valid() ? cotangent[in] + grads[k] : grads[k];
     }
@@ -186,9 +187,9 @@ absl::StatusOr<std::vector<std::string>> AddGradients(
     Value g = cotangent[wrt[k]];
     if (!g.valid()) {
       if (!options.allow_unused) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "wrt: '", wrt_names[k], "' does not affect '", options.of,
-            "' (pass allow_unused to get zeros)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("wrt: '", wrt_names[k], "' does not affect '",
+                         options.of, "' (pass allow_unused to get zeros)"));
       }
       g = ZerosLike(b.Wrap(wrt[k]));
     }
@@ -209,8 +210,8 @@ absl::StatusOr<std::vector<std::string>> AddGradients(
   bool any_removed = false;
   for (ValueId i = n; i < graph->num_nodes(); ++i) {
     const Node& node = graph->node(i);
-    remove[i] = !live[i] && node.grad_level == level &&
-                node.op != OpKind::kInput;
+    remove[i] =
+        !live[i] && node.grad_level == level && node.op != OpKind::kInput;
     any_removed = any_removed || remove[i];
   }
   if (any_removed) graph->RemoveNodes(remove);

@@ -29,8 +29,8 @@ Tensor S(double v, DType dtype = DType::kF64) {
 }
 
 // Builds with `build`, differentiates and interprets.
-std::map<std::string, Tensor> DiffAndRun(Graph g, GradOptions options,
-                                  const std::map<std::string, Tensor>& feeds) {
+std::map<std::string, Tensor> DiffAndRun(
+    Graph g, GradOptions options, const std::map<std::string, Tensor>& feeds) {
   auto names = AddGradients(&g, options);
   EXPECT_TRUE(names.ok()) << names.status();
   auto out = Interpret(g, feeds);
@@ -62,7 +62,7 @@ TEST(AutodiffTest, ProductMinusSine) {
     Value x2 = b.Input("x2", dtype, {});
     b.Output("y", x1 * x2 - Sin(x2));
     auto out = DiffAndRun(Build(b), {.of = "y"},
-                   {{"x1", S(2, dtype)}, {"x2", S(3, dtype)}});
+                          {{"x1", S(2, dtype)}, {"x2", S(3, dtype)}});
     const double tol = dtype == DType::kF64 ? 1e-12 : 1e-6;
     ExpectNear(out["y"], {5.858879991940133}, tol);
     ExpectNear(out["x1.grad"], {3}, tol);
@@ -84,7 +84,8 @@ TEST(AutodiffTest, SumOfTwoLossesAndSharedIntermediate) {
     auto total = DiffAndRun(g, {.of = "total"}, {{"x1", S(2)}, {"x2", S(3)}});
     ExpectNear(total["x1.grad"], {6});
     ExpectNear(total["x2.grad"], {4});
-    auto weighted = DiffAndRun(g, {.of = "weighted"}, {{"x1", S(2)}, {"x2", S(3)}});
+    auto weighted =
+        DiffAndRun(g, {.of = "weighted"}, {{"x1", S(2)}, {"x2", S(3)}});
     ExpectNear(weighted["x1.grad"], {4.5});
     ExpectNear(weighted["x2.grad"], {3.4949962483002226});
   }
@@ -103,7 +104,7 @@ TEST(AutodiffTest, VectorExamples) {
   ExpectNear(DiffAndRun(g, {.of = "sum", .wrt = {"x"}}, {{"x", x0}})["x.grad"],
              {1, 1, 1, 1});
   ExpectNear(DiffAndRun(g, {.of = "square", .wrt = {"x"}, .seed = "ones"},
-                 {{"x", x0}})["x.grad"],
+                        {{"x", x0}})["x.grad"],
              {0, 2, 4, 6});
   Graph copy = g;
   auto error = AddGradients(&copy, {.of = "square", .wrt = {"x"}});
@@ -140,7 +141,8 @@ TEST(AutodiffTest, Composite) {
   Value x1 = b.Input("x1", DType::kF64, {});
   Value x2 = b.Input("x2", DType::kF64, {});
   b.Output("f", (1 + Sin(x2)) / (x2 + Exp(x1)) + x1 * x2);
-  auto out = DiffAndRun(Build(b), {.of = "f"}, {{"x1", S(1.5)}, {"x2", S(0.5)}});
+  auto out =
+      DiffAndRun(Build(b), {.of = "f"}, {{"x1", S(1.5)}, {"x2", S(0.5)}});
   ExpectNear(out["f"], {1.0469726768804155});
   ExpectNear(out["x1.grad"], {0.23283374747559749});
   ExpectNear(out["x2.grad"], {1.6165488003791766});
@@ -159,7 +161,8 @@ TEST(AutodiffTest, VectorWithSeedOnes) {
   Value x1 = b.Input("x1", DType::kF64, {3});
   Value x2 = b.Input("x2", DType::kF64, {3});
   b.Output("f", x1 * x2 + Sin(x2) + Log(x1));
-  auto out = DiffAndRun(Build(b), {.of = "f", .seed = "ones"},
+  auto out =
+      DiffAndRun(Build(b), {.of = "f", .seed = "ones"},
                  {{"x1", Vec({1.2, 2.4, 3.3})}, {"x2", Vec({4.4, 5.2, 5.5})}});
   ExpectNear(out["x1.grad"], {5.233333, 5.616667, 5.803030}, 1e-6);
   ExpectNear(out["x2.grad"], {0.892667, 2.868517, 4.008670}, 1e-6);
@@ -171,16 +174,17 @@ TEST(AutodiffTest, ExplicitSeedAndJacobianRows) {
   b.Output("y", Pow(x, 2));
   Graph g = Build(b);
   auto out = DiffAndRun(g, {.of = "y", .seed = "v"},
-                 {{"x", Vec({1, 2, -2})}, {"v", Vec({1, 0.8, 1.8})}});
+                        {{"x", Vec({1, 2, -2})}, {"v", Vec({1, 0.8, 1.8})}});
   ExpectNear(out["x.grad"], {2, 3.2, -7.2});
   const std::vector<std::vector<double>> jacobian = {
       {2, 0, 0}, {0, 4, 0}, {0, 0, -4}};
   for (int row = 0; row < 3; ++row) {
     std::vector<double> onehot(3, 0.0);
     onehot[row] = 1;
-    ExpectNear(DiffAndRun(g, {.of = "y", .seed = "v"},
+    ExpectNear(
+        DiffAndRun(g, {.of = "y", .seed = "v"},
                    {{"x", Vec({1, 2, -2})}, {"v", Vec(onehot)}})["x.grad"],
-               jacobian[row]);
+        jacobian[row]);
   }
 }
 
@@ -232,7 +236,8 @@ TEST(AutodiffTest, WrtIntermediate) {
   Value h = b.Named(x * x, "h");
   b.Output("y", 3 * h + h * h);
   // dy/dh = 3 + 2h; dy/dx = (3 + 2h) * 2x.
-  auto out = DiffAndRun(Build(b), {.of = "y", .wrt = {"h", "x"}}, {{"x", S(2)}});
+  auto out =
+      DiffAndRun(Build(b), {.of = "y", .wrt = {"h", "x"}}, {{"x", S(2)}});
   ExpectNear(out["h.grad"], {11});
   ExpectNear(out["x.grad"], {44});
 }
@@ -243,8 +248,8 @@ TEST(AutodiffTest, UnusedWrt) {
   b.Input("w", DType::kF64, {2});
   b.Output("y", Sum(x));
   Graph g = Build(b);
-  ExpectNear(DiffAndRun(g, {.of = "y"}, {{"x", Vec({1, 2})}, {"w", Vec({3, 4})}})
-                 ["w.grad"],
+  ExpectNear(DiffAndRun(g, {.of = "y"},
+                        {{"x", Vec({1, 2})}, {"w", Vec({3, 4})}})["w.grad"],
              {0, 0});
   auto error = AddGradients(&g, {.of = "y", .allow_unused = false});
   ASSERT_FALSE(error.ok());
@@ -259,7 +264,8 @@ TEST(AutodiffTest, NanSafeSelect) {
   b.Output("exp", Sum(Where(Lt(x, 100), Exp(x), ZerosLike(x))));
   Graph g = Build(b);
   const Tensor x0 = Vec({0, -1, 4, 1000});
-  ExpectNear(DiffAndRun(g, {.of = "log"}, {{"x", x0}})["x.grad"], {0, 0, 0.25, 0.001});
+  ExpectNear(DiffAndRun(g, {.of = "log"}, {{"x", x0}})["x.grad"],
+             {0, 0, 0.25, 0.001});
   ExpectNear(DiffAndRun(g, {.of = "sqrt"}, {{"x", x0}})["x.grad"],
              {0, 0, 0.25, 0.5 / std::sqrt(1000.0)});
   ExpectNear(DiffAndRun(g, {.of = "exp"}, {{"x", x0}})["x.grad"],

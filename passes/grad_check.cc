@@ -113,8 +113,8 @@ absl::Status GradCheck(const Graph& graph, const std::string& of,
                        std::vector<std::string> wrt,
                        const GradCheckOptions& options) {
   ADC_ASSIGN_OR_RETURN(wrt, ResolveWrt(graph, std::move(wrt)));
-  ADC_ASSIGN_OR_RETURN(Projected p, ProjectAndDifferentiate(graph, of, wrt,
-                                                            options.seed));
+  ADC_ASSIGN_OR_RETURN(Projected p,
+                       ProjectAndDifferentiate(graph, of, wrt, options.seed));
   Graph& g = p.graph;
   const std::string& scalar = p.scalar;
   const std::vector<std::string>& grad_names = p.grad_names;
@@ -156,8 +156,8 @@ absl::Status GradGradCheck(const Graph& graph, const std::string& of,
                            std::vector<std::string> wrt,
                            const GradCheckOptions& options) {
   ADC_ASSIGN_OR_RETURN(wrt, ResolveWrt(graph, std::move(wrt)));
-  ADC_ASSIGN_OR_RETURN(Projected p, ProjectAndDifferentiate(graph, of, wrt,
-                                                            options.seed));
+  ADC_ASSIGN_OR_RETURN(Projected p,
+                       ProjectAndDifferentiate(graph, of, wrt, options.seed));
   Graph& g = p.graph;
   const std::string& scalar = p.scalar;
   const std::vector<std::string>& grad_names = p.grad_names;

@@ -17,7 +17,7 @@ struct GradCheckOptions {
   double eps = 1e-6;   // Central-difference step.
   double atol = 1e-6;  // |analytic - numeric| <= atol + rtol * |numeric|.
   double rtol = 1e-5;
-  uint64_t seed = 1;   // For the random projection of non-scalar values.
+  uint64_t seed = 1;  // For the random projection of non-scalar values.
 };
 
 // Checks d(of)/d(wrt) for each wrt (float inputs/parameters of `graph`, all of

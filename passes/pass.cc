@@ -21,15 +21,15 @@ absl::StatusOr<bool> PassPipeline::Run(Graph* graph) {
                              .count();
     if (!result.ok()) {
       return absl::Status(result.status().code(),
-                          absl::StrCat("pass '", pass->name(), "': ",
-                                       result.status().message()));
+                          absl::StrCat("pass '", pass->name(),
+                                       "': ", result.status().message()));
     }
     if (verify_) {
       absl::Status status = Verify(*graph);
       if (!status.ok()) {
-        return absl::InternalError(absl::StrCat(
-            "graph fails verification after pass '", pass->name(),
-            "': ", status.message()));
+        return absl::InternalError(
+            absl::StrCat("graph fails verification after pass '", pass->name(),
+                         "': ", status.message()));
       }
     }
     stats.changed = *result;

@@ -46,7 +46,9 @@ class PassPipeline : public Pass {
     passes_.push_back(std::move(pass));
     return ref;
   }
-  void AddPass(std::unique_ptr<Pass> pass) { passes_.push_back(std::move(pass)); }
+  void AddPass(std::unique_ptr<Pass> pass) {
+    passes_.push_back(std::move(pass));
+  }
 
   absl::string_view name() const override { return name_; }
   absl::StatusOr<bool> Run(Graph* graph) override;

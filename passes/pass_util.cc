@@ -1,5 +1,6 @@
 #include "passes/pass_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>

@@ -1,18 +1,28 @@
+#include <chrono>
 #include <iostream>
-#include "graph/serialize.h"
-#include "passes/algebraic_simplifier.h"
+#include "absl/strings/str_cat.h"
+#include "graph/builder.h"
+#include "passes/autodiff.h"
 #include "passes/pipeline.h"
 using namespace adc;
 int main(int argc, char** argv) {
-  auto g = LoadGraph(argv[1]);
-  if (!g.ok()) { std::cerr << g.status(); return 1; }
-  auto p = OptimizationPipeline({.max_rounds = 1});
-  (void)p->Run(&*g);
-  std::string before = GraphToText(*g);
-  AlgebraicSimplifier s;
-  auto r = s.Run(&*g);
-  std::cout << "changed=" << *r << "\n";
-  SaveGraph(*g, "/tmp/scratch/after.pbtxt").IgnoreError();
-  Graph b = *GraphFromText(before);
-  SaveGraph(b, "/tmp/scratch/before.pbtxt").IgnoreError();
+  int layers = argc > 1 ? atoi(argv[1]) : 400;
+  GraphBuilder b("deep");
+  Value h = b.Input("x", DType::kF32, {8, 16});
+  for (int layer = 0; layer < layers; ++layer) {
+    Tensor w = Tensor::Filled(TensorType{DType::kF32, {16, 16}}, 0.01 * layer);
+    Tensor bias = Tensor::Filled(TensorType{DType::kF32, {16}}, 0.1);
+    h = Tanh(Linear(h, b.Parameter(absl::StrCat("w", layer), w),
+                    b.Parameter(absl::StrCat("b", layer), bias)));
+  }
+  b.Output("loss", Mean(h * h));
+  Graph g = *b.Build();
+  auto n1 = AddGradients(&g, {.of = "loss"});
+  auto n2 = AddGradients(&g, {.of = n1->front(), .seed = "ones"});
+  auto t0 = std::chrono::steady_clock::now();
+  auto p = OptimizationPipeline();
+  auto r = p->Run(&g);
+  auto t1 = std::chrono::steady_clock::now();
+  std::cout << "ok=" << r.ok() << " ms=" << std::chrono::duration<double, std::milli>(t1 - t0).count() << "\n";
+  for (auto& s : p->stats()) std::cout << s.name << " " << s.nodes_before << "->" << s.nodes_after << " " << s.milliseconds << "\n";
 }

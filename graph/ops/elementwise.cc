@@ -73,10 +73,10 @@ absl::StatusOr<TensorType> InferSelect(const Node&,
     return Error("condition must be bool, got ", in[0].ToString());
   }
   if (in[1] != in[2] || in[0].dims != in[1].dims) {
-    return Error("condition and branches must have equal shapes and the "
-                 "branches equal dtypes, got ",
-                 in[0].ToString(), ", ", in[1].ToString(), " and ",
-                 in[2].ToString());
+    return Error(
+        "condition and branches must have equal shapes and the "
+        "branches equal dtypes, got ",
+        in[0].ToString(), ", ", in[1].ToString(), " and ", in[2].ToString());
   }
   return in[1];
 }
@@ -87,8 +87,8 @@ absl::StatusOr<TensorType> InferSelect(const Node&,
 using DoubleFn = double (*)(double);
 using IntFn = int64_t (*)(int64_t);
 
-absl::StatusOr<Tensor> MapUnary(const Node& node, const Tensor& x,
-                                DoubleFn f, IntFn g) {
+absl::StatusOr<Tensor> MapUnary(const Node& node, const Tensor& x, DoubleFn f,
+                                IntFn g) {
   Tensor out(node.type);
   for (int64_t i = 0; i < out.num_elements(); ++i) {
     if (IsFloat(x.dtype())) {
@@ -143,24 +143,27 @@ int64_t DivI(int64_t a, int64_t b) {
 }
 
 int64_t WrapAdd(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  return static_cast<int64_t>(static_cast<uint64_t>(a) +
+                              static_cast<uint64_t>(b));
 }
 int64_t WrapSub(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+  return static_cast<int64_t>(static_cast<uint64_t>(a) -
+                              static_cast<uint64_t>(b));
 }
 int64_t WrapMul(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+  return static_cast<int64_t>(static_cast<uint64_t>(a) *
+                              static_cast<uint64_t>(b));
 }
 
-#define UNARY_EVAL(NAME, F, G)                                              \
-  absl::StatusOr<Tensor> NAME(const Node& node,                             \
-                              absl::Span<const Tensor* const> in) {         \
-    return MapUnary(node, *in[0], F, G);                                    \
+#define UNARY_EVAL(NAME, F, G)                                      \
+  absl::StatusOr<Tensor> NAME(const Node& node,                     \
+                              absl::Span<const Tensor* const> in) { \
+    return MapUnary(node, *in[0], F, G);                            \
   }
-#define BINARY_EVAL(NAME, F, G)                                             \
-  absl::StatusOr<Tensor> NAME(const Node& node,                             \
-                              absl::Span<const Tensor* const> in) {         \
-    return MapBinary(node, *in[0], *in[1], F, G);                           \
+#define BINARY_EVAL(NAME, F, G)                                     \
+  absl::StatusOr<Tensor> NAME(const Node& node,                     \
+                              absl::Span<const Tensor* const> in) { \
+    return MapBinary(node, *in[0], *in[1], F, G);                   \
   }
 
 int64_t NoInt(int64_t) {
@@ -168,36 +171,54 @@ int64_t NoInt(int64_t) {
 }
 int64_t NoInt2(int64_t, int64_t) { ADC_CHECK(false); }
 
-UNARY_EVAL(EvalNeg, [](double x) { return -x; },
-           [](int64_t x) { return WrapSub(0, x); })
-UNARY_EVAL(EvalAbs, [](double x) { return std::fabs(x); },
-           [](int64_t x) { return x < 0 ? WrapSub(0, x) : x; })
+UNARY_EVAL(
+    EvalNeg, [](double x) { return -x; },
+    [](int64_t x) { return WrapSub(0, x); })
+UNARY_EVAL(
+    EvalAbs, [](double x) { return std::fabs(x); },
+    [](int64_t x) { return x < 0 ? WrapSub(0, x) : x; })
 UNARY_EVAL(EvalSign, SignD, SignI)
-UNARY_EVAL(EvalExp, [](double x) { return std::exp(x); }, NoInt)
-UNARY_EVAL(EvalLog, [](double x) { return std::log(x); }, NoInt)
-UNARY_EVAL(EvalLog1p, [](double x) { return std::log1p(x); }, NoInt)
-UNARY_EVAL(EvalExpm1, [](double x) { return std::expm1(x); }, NoInt)
-UNARY_EVAL(EvalSin, [](double x) { return std::sin(x); }, NoInt)
-UNARY_EVAL(EvalCos, [](double x) { return std::cos(x); }, NoInt)
-UNARY_EVAL(EvalTan, [](double x) { return std::tan(x); }, NoInt)
-UNARY_EVAL(EvalTanh, [](double x) { return std::tanh(x); }, NoInt)
+UNARY_EVAL(
+    EvalExp, [](double x) { return std::exp(x); }, NoInt)
+UNARY_EVAL(
+    EvalLog, [](double x) { return std::log(x); }, NoInt)
+UNARY_EVAL(
+    EvalLog1p, [](double x) { return std::log1p(x); }, NoInt)
+UNARY_EVAL(
+    EvalExpm1, [](double x) { return std::expm1(x); }, NoInt)
+UNARY_EVAL(
+    EvalSin, [](double x) { return std::sin(x); }, NoInt)
+UNARY_EVAL(
+    EvalCos, [](double x) { return std::cos(x); }, NoInt)
+UNARY_EVAL(
+    EvalTan, [](double x) { return std::tan(x); }, NoInt)
+UNARY_EVAL(
+    EvalTanh, [](double x) { return std::tanh(x); }, NoInt)
 UNARY_EVAL(EvalSigmoid, SigmoidD, NoInt)
-UNARY_EVAL(EvalSqrt, [](double x) { return std::sqrt(x); }, NoInt)
-UNARY_EVAL(EvalErf, [](double x) { return std::erf(x); }, NoInt)
-UNARY_EVAL(EvalIdentity, [](double x) { return x; }, [](int64_t x) { return x; })
+UNARY_EVAL(
+    EvalSqrt, [](double x) { return std::sqrt(x); }, NoInt)
+UNARY_EVAL(
+    EvalErf, [](double x) { return std::erf(x); }, NoInt)
+UNARY_EVAL(
+    EvalIdentity, [](double x) { return x; }, [](int64_t x) { return x; })
 
-BINARY_EVAL(EvalAdd, [](double a, double b) { return a + b; }, WrapAdd)
-BINARY_EVAL(EvalSub, [](double a, double b) { return a - b; }, WrapSub)
-BINARY_EVAL(EvalMul, [](double a, double b) { return a * b; }, WrapMul)
-BINARY_EVAL(EvalDiv, [](double a, double b) { return a / b; }, DivI)
-BINARY_EVAL(EvalPow, [](double a, double b) { return std::pow(a, b); }, NoInt2)
+BINARY_EVAL(
+    EvalAdd, [](double a, double b) { return a + b; }, WrapAdd)
+BINARY_EVAL(
+    EvalSub, [](double a, double b) { return a - b; }, WrapSub)
+BINARY_EVAL(
+    EvalMul, [](double a, double b) { return a * b; }, WrapMul)
+BINARY_EVAL(
+    EvalDiv, [](double a, double b) { return a / b; }, DivI)
+BINARY_EVAL(
+    EvalPow, [](double a, double b) { return std::pow(a, b); }, NoInt2)
 BINARY_EVAL(EvalMaximum, MaxD,
             [](int64_t a, int64_t b) { return std::max(a, b); })
 BINARY_EVAL(EvalMinimum, MinD,
             [](int64_t a, int64_t b) { return std::min(a, b); })
-BINARY_EVAL(EvalMulNoNan,
-            [](double a, double b) { return b == 0 ? 0.0 : a * b; },
-            [](int64_t a, int64_t b) { return WrapMul(a, b); })
+BINARY_EVAL(
+    EvalMulNoNan, [](double a, double b) { return b == 0 ? 0.0 : a * b; },
+    [](int64_t a, int64_t b) { return WrapMul(a, b); })
 
 // Comparisons: the operands' dtype decides how elements compare.
 template <typename Cmp>
@@ -211,11 +232,11 @@ Tensor Compare(const Node& node, const Tensor& a, const Tensor& b, Cmp cmp) {
   return out;
 }
 
-#define COMPARE_EVAL(NAME, OP)                                          \
-  absl::StatusOr<Tensor> NAME(const Node& node,                         \
-                              absl::Span<const Tensor* const> in) {     \
-    return Compare(node, *in[0], *in[1],                                \
-                   [](auto a, auto b) { return a OP b; });              \
+#define COMPARE_EVAL(NAME, OP)                                      \
+  absl::StatusOr<Tensor> NAME(const Node& node,                     \
+                              absl::Span<const Tensor* const> in) { \
+    return Compare(node, *in[0], *in[1],                            \
+                   [](auto a, auto b) { return a OP b; });          \
   }
 COMPARE_EVAL(EvalLess, <)
 COMPARE_EVAL(EvalLessEqual, <=)
@@ -334,8 +355,7 @@ std::vector<Value> GradDiv(const GradContext& c) {
 // w = 0 gives dx = 0 and x = 0 with z = 0 gives dw = 0 (as PyTorch).
 std::vector<Value> GradPow(const GradContext& c) {
   Value x = c.x[0], w = c.x[1];
-  return {MulNoNan(Pow(x, w - 1.0), w * c.dy),
-          MulNoNan(Log(x), c.y * c.dy)};
+  return {MulNoNan(Pow(x, w - 1.0), w * c.dy), MulNoNan(Log(x), c.y * c.dy)};
 }
 
 // z = max(x, w); dx = dy where x > w, dy / 2 where x == w, else 0 (and dw
@@ -372,13 +392,13 @@ std::vector<Value> GradSelect(const GradContext& c) {
 std::vector<OpDef> ElementwiseOpDefs() {
   auto unary = [](OpKind kind, std::string name, InferFn infer, GradFn grad,
                   EvalFn eval) {
-    return OpDef{kind, std::move(name), 1, 1, {}, infer,
-                 grad != nullptr, grad, eval};
+    return OpDef{kind,  std::move(name), 1,    1,   {},
+                 infer, grad != nullptr, grad, eval};
   };
   auto binary = [](OpKind kind, std::string name, InferFn infer, GradFn grad,
                    EvalFn eval) {
-    return OpDef{kind, std::move(name), 2, 2, {}, infer,
-                 grad != nullptr, grad, eval};
+    return OpDef{kind,  std::move(name), 2,    2,   {},
+                 infer, grad != nullptr, grad, eval};
   };
   return {
       unary(OpKind::kNeg, "neg", InferUnaryNumeric, GradNeg, EvalNeg),
@@ -397,9 +417,15 @@ std::vector<OpDef> ElementwiseOpDefs() {
             EvalSigmoid),
       unary(OpKind::kSqrt, "sqrt", InferUnaryFloat, GradSqrt, EvalSqrt),
       unary(OpKind::kErf, "erf", InferUnaryFloat, GradErf, EvalErf),
-      OpDef{OpKind::kCast, "cast", 1, 1,
+      OpDef{OpKind::kCast,
+            "cast",
+            1,
+            1,
             {{"dtype", AttrKind::kDType, std::nullopt}},
-            InferCast, true, GradCast, EvalCast},
+            InferCast,
+            true,
+            GradCast,
+            EvalCast},
       // stop_gradient: y = x; no gradient flows.
       unary(OpKind::kStopGradient, "stop_gradient", InferSameType, nullptr,
             EvalIdentity),
@@ -423,8 +449,15 @@ std::vector<OpDef> ElementwiseOpDefs() {
       binary(OpKind::kEqual, "equal", InferCompare, nullptr, EvalEqual),
       binary(OpKind::kNotEqual, "not_equal", InferCompare, nullptr,
              EvalNotEqual),
-      OpDef{OpKind::kSelect, "select", 3, 3, {}, InferSelect, true,
-            GradSelect, EvalSelect},
+      OpDef{OpKind::kSelect,
+            "select",
+            3,
+            3,
+            {},
+            InferSelect,
+            true,
+            GradSelect,
+            EvalSelect},
   };
 }
 

@@ -65,21 +65,45 @@ absl::StatusOr<Tensor> EvalIota(const Node& node,
 
 std::vector<OpDef> LeafOpDefs() {
   std::vector<OpDef> defs;
-  defs.push_back({OpKind::kInput, "input", 0, 0,
+  defs.push_back({OpKind::kInput,
+                  "input",
+                  0,
+                  0,
                   {{"dtype", AttrKind::kDType, std::nullopt},
                    {"shape", AttrKind::kInts, std::nullopt}},
-                  InferInput, true, LeafGrad, EvalInput});
-  defs.push_back({OpKind::kParameter, "parameter", 0, 0,
+                  InferInput,
+                  true,
+                  LeafGrad,
+                  EvalInput});
+  defs.push_back({OpKind::kParameter,
+                  "parameter",
+                  0,
+                  0,
                   {{"value", AttrKind::kTensor, std::nullopt}},
-                  InferValue, true, LeafGrad, EvalValue});
-  defs.push_back({OpKind::kConstant, "constant", 0, 0,
+                  InferValue,
+                  true,
+                  LeafGrad,
+                  EvalValue});
+  defs.push_back({OpKind::kConstant,
+                  "constant",
+                  0,
+                  0,
                   {{"value", AttrKind::kTensor, std::nullopt}},
-                  InferValue, false, nullptr, EvalValue});
-  defs.push_back({OpKind::kIota, "iota", 0, 0,
+                  InferValue,
+                  false,
+                  nullptr,
+                  EvalValue});
+  defs.push_back({OpKind::kIota,
+                  "iota",
+                  0,
+                  0,
                   {{"dtype", AttrKind::kDType, std::nullopt},
                    {"shape", AttrKind::kInts, std::nullopt},
                    {"axis", AttrKind::kInt, AttrValue(int64_t{0})}},
-                  InferIota, false, nullptr, EvalIota});
+                  InferIota,
+                  false,
+                  nullptr,
+                  EvalIota});
   return defs;
 }
 

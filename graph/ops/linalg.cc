@@ -87,8 +87,15 @@ std::vector<Value> GradMatMul(const GradContext& c) {
 }  // namespace
 
 std::vector<OpDef> LinalgOpDefs() {
-  return {OpDef{OpKind::kMatMul, "matmul", 2, 2, {}, InferMatMul, true,
-                GradMatMul, EvalMatMul}};
+  return {OpDef{OpKind::kMatMul,
+                "matmul",
+                2,
+                2,
+                {},
+                InferMatMul,
+                true,
+                GradMatMul,
+                EvalMatMul}};
 }
 
 }  // namespace adc

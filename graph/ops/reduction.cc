@@ -24,8 +24,7 @@ absl::StatusOr<TensorType> InferReduce(const Node& node,
   for (size_t i = 0; i < axes.size(); ++i) {
     ADC_RETURN_IF_ERROR(ops::CheckAxis(axes[i], in[0].rank(), "axis"));
     if (i > 0 && axes[i] <= axes[i - 1]) {
-      return Error("axes must be sorted and unique, got ",
-                   DimsToString(axes));
+      return Error("axes must be sorted and unique, got ", DimsToString(axes));
     }
   }
   TensorType out{in[0].dtype, {}};
@@ -51,18 +50,18 @@ Tensor ReduceEval(const Node& node, const Tensor& x, double init_d,
   const int64_t n = NumElements(kept);
   std::vector<double> acc_d(n, init_d);
   std::vector<int64_t> acc_i(n, init_i);
-  ops::ForEachIndex(x.dims(), [&](const std::vector<int64_t>& index,
-                                  int64_t flat) {
-    int64_t o = 0;
-    for (size_t d = 0; d < index.size(); ++d) {
-      if (!IsReduced(axes, d)) o += index[d] * strides[d];
-    }
-    if (IsFloat(x.dtype())) {
-      acc_d[o] = combine_d(acc_d[o], x.doubles()[flat]);
-    } else {
-      acc_i[o] = combine_i(acc_i[o], x.ints()[flat]);
-    }
-  });
+  ops::ForEachIndex(x.dims(),
+                    [&](const std::vector<int64_t>& index, int64_t flat) {
+                      int64_t o = 0;
+                      for (size_t d = 0; d < index.size(); ++d) {
+                        if (!IsReduced(axes, d)) o += index[d] * strides[d];
+                      }
+                      if (IsFloat(x.dtype())) {
+                        acc_d[o] = combine_d(acc_d[o], x.doubles()[flat]);
+                      } else {
+                        acc_i[o] = combine_i(acc_i[o], x.ints()[flat]);
+                      }
+                    });
   Tensor out(node.type);
   for (int64_t i = 0; i < n; ++i) {
     if (IsFloat(x.dtype())) {

@@ -59,9 +59,11 @@ absl::Status WriteAll(const std::string& dir) {
     const std::vector<int64_t> sizes = {784, 512, 512, 10};
     for (size_t l = 0; l + 1 < sizes.size(); ++l) {
       const std::string s = std::to_string(l);
-      Value w = b.Parameter("w" + s, RandomTensor({sizes[l + 1], sizes[l]},
-                                                  1.0 / std::sqrt(sizes[l]), rng));
-      Value bias = b.Parameter("b" + s, RandomTensor({sizes[l + 1]}, 0.01, rng));
+      Value w =
+          b.Parameter("w" + s, RandomTensor({sizes[l + 1], sizes[l]},
+                                            1.0 / std::sqrt(sizes[l]), rng));
+      Value bias =
+          b.Parameter("b" + s, RandomTensor({sizes[l + 1]}, 0.01, rng));
       h = Linear(h, w, bias);
       if (l + 2 < sizes.size()) h = Tanh(h);
     }
@@ -97,7 +99,8 @@ int main(int argc, char** argv) {
   }
   absl::Status status = adc::WriteAll(argv[1]);
   if (!status.ok()) {
-    std::fprintf(stderr, "bench_graphs: %s\n", std::string(status.message()).c_str());
+    std::fprintf(stderr, "bench_graphs: %s\n",
+                 std::string(status.message()).c_str());
     return 1;
   }
   return 0;

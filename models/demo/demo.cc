@@ -88,8 +88,8 @@ bool RunExample(Example& ex, const std::string& dir, bool* all_ok) {
               "output");
   for (const Row& row : ex.rows) {
     const double got = *result->at(row.output).data_as<float>();
-    const bool ok =
-        std::abs(got - row.expected) <= 1e-5 * std::max(1.0, std::abs(row.expected));
+    const bool ok = std::abs(got - row.expected) <=
+                    1e-5 * std::max(1.0, std::abs(row.expected));
     *all_ok = *all_ok && ok;
     std::printf("  %-14s %-11.7g %-22.17g %s%s\n", row.label, got, row.expected,
                 row.output, ok ? "" : "   <-- MISMATCH");
@@ -111,35 +111,34 @@ int main(int argc, char** argv) {
     dir = std::string(wd) + "/" + dir;  // `bazel run` starts elsewhere.
   }
   mkdir(dir.c_str(), 0755);
-  std::printf("adc demo: builder -> autodiff (1st and 2nd order) -> Halide AOT "
-              "-> runtime\n");
+  std::printf(
+      "adc demo: builder -> autodiff (1st and 2nd order) -> Halide AOT "
+      "-> runtime\n");
   std::vector<Example> examples;
-  examples.push_back(
-      {"y = x1*x2 - sin(x2)",
-       adc::seeds::Scalar(),
-       "y",
-       2,
-       3,
-       {{"y", "y", 5.858879991940133},
-        {"dy/dx1", "x1.grad", 3.0},
-        {"dy/dx2", "x2.grad", 2.989992496600445},
-        {"d2y/dx1dx1", "x1.grad2", 0.0},
-        {"d2y/dx1dx2", "x2.grad2", 1.0},
-        {"d2y/dx2dx1", "x1.grad3", 1.0},
-        {"d2y/dx2dx2", "x2.grad3", 0.1411200080598672}}});
-  examples.push_back(
-      {"f = (1 + sin(x2)) / (x2 + exp(x1)) + x1*x2",
-       adc::seeds::Composite(),
-       "f",
-       1.5,
-       0.5,
-       {{"f", "f", 1.0469726768804155},
-        {"df/dx1", "x1.grad", 0.23283374747559749},
-        {"df/dx2", "x2.grad", 1.6165488003791766},
-        {"d2f/dx1dx1", "x1.grad2", 0.21353660026144577},
-        {"d2f/dx1dx2", "x2.grad2", 0.9487785711446157},
-        {"d2f/dx2dx1", "x1.grad3", 0.9487785711446157},
-        {"d2f/dx2dx2", "x2.grad3", -0.14302842455685488}}});
+  examples.push_back({"y = x1*x2 - sin(x2)",
+                      adc::seeds::Scalar(),
+                      "y",
+                      2,
+                      3,
+                      {{"y", "y", 5.858879991940133},
+                       {"dy/dx1", "x1.grad", 3.0},
+                       {"dy/dx2", "x2.grad", 2.989992496600445},
+                       {"d2y/dx1dx1", "x1.grad2", 0.0},
+                       {"d2y/dx1dx2", "x2.grad2", 1.0},
+                       {"d2y/dx2dx1", "x1.grad3", 1.0},
+                       {"d2y/dx2dx2", "x2.grad3", 0.1411200080598672}}});
+  examples.push_back({"f = (1 + sin(x2)) / (x2 + exp(x1)) + x1*x2",
+                      adc::seeds::Composite(),
+                      "f",
+                      1.5,
+                      0.5,
+                      {{"f", "f", 1.0469726768804155},
+                       {"df/dx1", "x1.grad", 0.23283374747559749},
+                       {"df/dx2", "x2.grad", 1.6165488003791766},
+                       {"d2f/dx1dx1", "x1.grad2", 0.21353660026144577},
+                       {"d2f/dx1dx2", "x2.grad2", 0.9487785711446157},
+                       {"d2f/dx2dx1", "x1.grad3", 0.9487785711446157},
+                       {"d2f/dx2dx2", "x2.grad3", -0.14302842455685488}}});
   bool all_ok = true;
   for (Example& ex : examples) {
     if (!RunExample(ex, dir, &all_ok)) return 1;

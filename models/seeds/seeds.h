@@ -15,7 +15,8 @@ namespace adc::seeds {
 // f32 rank-0 inputs x1, x2; output y = x1 * x2 - sin(x2).
 Graph Scalar(DType dtype = DType::kF32);
 
-// f32 rank-0 inputs x1, x2; output f = (1 + sin(x2)) / (x2 + exp(x1)) + x1 * x2.
+// f32 rank-0 inputs x1, x2; output f = (1 + sin(x2)) / (x2 + exp(x1)) + x1 *
+// x2.
 Graph Composite(DType dtype = DType::kF32);
 
 }  // namespace adc::seeds

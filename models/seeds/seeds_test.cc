@@ -22,8 +22,10 @@ std::string ReadRunfile(const std::string& path) {
 }
 
 TEST(SeedsTest, FilesMatchTheBuilder) {
-  EXPECT_EQ(ReadRunfile("models/seeds/scalar.pbtxt"), GraphToText(seeds::Scalar()))
-      << "regenerate with: bazel run //models/seeds:write_seeds -- $PWD/models/seeds";
+  EXPECT_EQ(ReadRunfile("models/seeds/scalar.pbtxt"),
+            GraphToText(seeds::Scalar()))
+      << "regenerate with: bazel run //models/seeds:write_seeds -- "
+         "$PWD/models/seeds";
   EXPECT_EQ(ReadRunfile("models/seeds/composite.pbtxt"),
             GraphToText(seeds::Composite()));
 }

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
     const std::string path = dir + "/" + name + ".pbtxt";
     absl::Status status = adc::SaveGraph(graph, path);
     if (!status.ok()) {
-      std::fprintf(stderr, "write_seeds: %s\n", std::string(status.message()).c_str());
+      std::fprintf(stderr, "write_seeds: %s\n",
+                   std::string(status.message()).c_str());
       return 1;
     }
     std::printf("wrote %s\n", path.c_str());

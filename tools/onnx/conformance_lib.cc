@@ -11,11 +11,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "codegen/run_compiled.h"
 #include "graph/interpreter.h"
 #include "graph/verifier.h"
 #include "onnx/onnx_pb.h"
 #include "passes/autodiff.h"
-#include "codegen/run_compiled.h"
 #include "tools/onnx/importer.h"
 
 namespace adc {

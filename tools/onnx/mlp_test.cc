@@ -9,8 +9,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "graph/builder.h"
 #include "codegen/run_compiled.h"
+#include "graph/builder.h"
 #include "graph/interpreter.h"
 #include "graph/serialize.h"
 #include "graph/verifier.h"
