@@ -159,10 +159,8 @@ absl::Status GradGradCheck(const Graph& graph, const std::string& of,
   ADC_ASSIGN_OR_RETURN(Projected p,
                        ProjectAndDifferentiate(graph, of, wrt, options.seed));
   Graph& g = p.graph;
-  const std::string& scalar = p.scalar;
-  const std::vector<std::string>& grad_names = p.grad_names;
   std::vector<ValueId> grads;
-  for (const std::string& name : grad_names)
+  for (const std::string& name : p.grad_names)
     grads.push_back(*g.FindOutput(name));
   ADC_ASSIGN_OR_RETURN(std::string projected,
                        AddProjection(&g, grads, options.seed + 1));

@@ -387,7 +387,7 @@ TEST(PipelineTest, RandomGraphsKeepTheirBits) {
   }
 }
 
-TEST(PipelineTest, LargeGraphsOptimizeQuickly) {
+TEST(PipelineTest, DeepSecondOrderGraphShrinks) {
   // A deep MLP: 40 layers, then its gradient.
   GraphBuilder b("deep");
   Value h = b.Input("x", DType::kF32, {8, 16});

@@ -25,10 +25,6 @@ std::string FileWithHeader(const std::string& dict, const std::string& data,
   return out + header + data;
 }
 
-std::string Bytes(const std::vector<uint8_t>& v) {
-  return std::string(v.begin(), v.end());
-}
-
 TEST(NpyTest, RoundTripsEveryDType) {
   const std::vector<Tensor> tensors = {
       Tensor::FromDoubles({DType::kF32, {2, 3}}, {1, -2.5, 3, 4e10, 0, -0.0}),
