@@ -1,6 +1,6 @@
 // Runs ONNX's per-op conformance cases through the importer and a backend:
 //
-//   bazel run //tools/onnx:conformance -- [--backend=interpret|compile]
+//   bazel run //tools/onnx:conformance -- [--backend=compile|interpret]
 //       [--verbose] [--filter=SUBSTRING] [--data_dir=DIR]
 //
 // Prints one line per failing case (and, with --verbose, per skipped case
@@ -14,8 +14,9 @@
 #include "absl/flags/usage.h"
 #include "tools/onnx/conformance_lib.h"
 
-ABSL_FLAG(std::string, backend, "interpret",
-          "interpret (the reference interpreter) or compile (generated code)");
+ABSL_FLAG(std::string, backend, "compile",
+          "compile (through adc's generated code, one artifact per case) or "
+          "interpret (the reference interpreter, much faster)");
 ABSL_FLAG(bool, verbose, false,
           "also print skipped cases with the reason, and passing cases");
 ABSL_FLAG(std::string, filter, "",
