@@ -247,6 +247,14 @@ TEST(CompileErrorsTest, ClearErrors) {
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("invalid Halide target"));
   EXPECT_LT(s.message().size(), 400u);
+  s = CompileToSharedLibrary(*g2, TempPath("arm.so"),
+                             {.target = "arm-64-linux"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("cross-compilation is not supported"));
+  s = CompileToStaticLibrary(*g2, TempPath("cuda"), "f",
+                             {.target = "host-cuda"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("GPU"));
   s = CompileToSharedLibrary(*g2, "/nonexistent-dir/out.so");
   ASSERT_FALSE(s.ok());
 }

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "Halide.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "codegen/artifact_writer.h"
@@ -128,16 +129,35 @@ Halide::Target HostTarget() {
   return t;
 }
 
+// A Halide target for this machine: "host" or an explicit target string
+// whose architecture, bit width and OS are this machine's (the artifact's C
+// entry point is compiled and linked here), without GPU features (adc
+// generates CPU code).
 absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
+  Halide::Target t;
   try {
-    Halide::Target t = name == "host" ? HostTarget() : Halide::Target(name);
-    return t.with_feature(Halide::Target::UserContext);
+    t = name == "host" ? HostTarget() : Halide::Target(name);
   } catch (const Halide::Error&) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid Halide target '", name,
                      "' (expected 'host' or arch-bits-os[-feature...], e.g. "
                      "x86-64-linux-avx2-fma)"));
   }
+  const Halide::Target host = Halide::get_host_target();
+  auto platform = [](const Halide::Target& x) {
+    return Halide::Target(x.os, x.arch, x.bits).to_string();
+  };
+  if (t.arch != host.arch || t.bits != host.bits || t.os != host.os) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target '", name, "' is for ", platform(t),
+                     ", but artifacts are linked and run on this machine (",
+                     platform(host), "): cross-compilation is not supported"));
+  }
+  if (t.has_gpu_feature()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target '", name, "' has a GPU feature; adc generates CPU code only"));
+  }
+  return t.with_feature(Halide::Target::UserContext);
 }
 
 // Lowers the graph and compiles its stages into one static library (Halide
@@ -224,10 +244,18 @@ absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
   worker();
   for (std::thread& t : threads) t.join();
   for (size_t k = 0; k < num_stages; ++k) {
-    if (!errors[k].empty()) {
-      return absl::InternalError(
-          absl::StrCat("Halide failed to compile the pipeline: ", errors[k]));
+    if (errors[k].empty()) continue;
+    // Name the nodes of the stage that failed (all of them when few).
+    const std::vector<std::string>& nodes = lowered.stages[k].nodes;
+    constexpr size_t kShown = 12;
+    std::string which = absl::StrJoin(
+        nodes.begin(), nodes.begin() + std::min(nodes.size(), kShown), ", ");
+    if (nodes.size() > kShown) {
+      absl::StrAppend(&which, " and ", nodes.size() - kShown, " more");
     }
+    return absl::InternalError(absl::StrCat(
+        "Halide failed to compile stage ", k + 1, " of ", num_stages,
+        " (nodes ", which, "): ", absl::StripAsciiWhitespace(errors[k])));
   }
   if (verbose)
     std::fprintf(stderr, "adc: stages compiled at %.2fs\n", seconds());

@@ -489,6 +489,12 @@ void Lowering::LowerNode(ValueId id) {
         Define(id, [&](const Index&) { return e; });
         return;
       }
+      if (value.num_elements() == 0) {
+        // Never read (Halide cannot embed a buffer without storage).
+        Expr zero = Halide::cast(t, Expr(0));
+        Define(id, [&](const Index&) { return zero; });
+        return;
+      }
       // A tensor constant becomes a buffer embedded in the code.
       std::vector<int> extents;
       for (auto it = value.dims().rbegin(); it != value.dims().rend(); ++it) {
@@ -687,7 +693,10 @@ Expr ReduceCombine(OpKind op, Expr a, Expr v) {
   if (op == OpKind::kReduceSum) return a + v;
   if (op == OpKind::kReduceProd) return a * v;
   const bool max = op == OpKind::kReduceMax;
-  if (!a.type().is_float()) return max ? Halide::max(a, v) : Halide::min(a, v);
+  // Integers: a select, not Halide::max/min, whose integer reductions make
+  // Halide 14 emit IR that fails LLVM's verifier (ONNX ArgMax compiled to
+  // one; OpsE2eTest.IntegerReductions).
+  if (!a.type().is_float()) return Halide::select(max ? v > a : v < a, v, a);
   Expr better = Halide::strict_float(max ? v > a : v < a);
   return Halide::select(better || Halide::is_nan(v), v, a);
 }
@@ -1580,6 +1589,13 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
       stage.args.push_back(lowering.params()[i]);
       stage.inputs.push_back(home[v]);
       stage.input_types.push_back(graph.type(v));
+    }
+    for (ValueId v = 0; v < n; ++v) {
+      if (plan.stage[v] == s && ready[v] != -1) {
+        stage.nodes.push_back(absl::StrCat("'", graph.node(v).name, "' (",
+                                           GetOpDef(graph.node(v).op).name,
+                                           ")"));
+      }
     }
     stage.pipeline = Halide::Pipeline(lowering.output_funcs());
     result.stages.push_back(std::move(stage));

@@ -44,6 +44,8 @@ struct LoweredStage {
   // Where each pipeline output is written.
   std::vector<StageBuffer> outputs;
   std::vector<TensorType> output_types;
+  // The nodes this stage computes, as "name (op)", for error messages.
+  std::vector<std::string> nodes;
 };
 
 struct LoweredGraph {

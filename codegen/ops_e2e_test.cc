@@ -414,6 +414,40 @@ std::vector<Case> ShapeCases() {
 
 TEST(OpsE2eTest, Shapes) { CheckGroup({"shapes", ShapeCases()}); }
 
+// Integer reductions over every axis choice, on a small shape and on one
+// wide enough for per-lane partial results (Halide 14's integer max/min
+// vector reduction failed LLVM's verifier: ONNX ArgMax compiled to this).
+TEST(OpsE2eTest, IntegerReductions) {
+  for (DType dt : {DType::kI32, DType::kI64}) {
+    for (const Dims& dims : std::vector<Dims>{{5, 7}, {3, 1000}}) {
+      SCOPED_TRACE(absl::StrCat(DTypeName(dt), " ", dims[0], "x", dims[1]));
+      GraphBuilder b("int_reductions");
+      Value x = b.Input("x", dt, dims);
+      for (const auto& [name, axes] :
+           std::vector<std::pair<std::string, std::vector<int64_t>>>{
+               {"0", {0}}, {"1", {1}}, {"all", {0, 1}}}) {
+        b.Output("max" + name, Max(x, axes, true));
+        b.Output("min" + name, Min(x, axes));
+        b.Output("sum" + name, Sum(x, axes));
+        b.Output("prod" + name, Prod(x, axes, true));
+      }
+      auto g = b.Build();
+      ASSERT_TRUE(g.ok()) << g.status();
+      std::mt19937_64 rng(7);
+      std::uniform_int_distribution<int64_t> u(-1000, 1000);
+      Tensor t(TensorType{dt, dims});
+      for (int64_t i = 0; i < t.num_elements(); ++i) {
+        // Mostly +-1 so that products stay small, with large values for
+        // max/min/sum.
+        t.SetInt(i, i % 5 == 0 ? u(rng) : (u(rng) >= 0 ? 1 : -1));
+      }
+      absl::Status s =
+          testing::ExpectCompiledMatchesInterpreter(*g, {{"x", t}});
+      EXPECT_TRUE(s.ok()) << s;
+    }
+  }
+}
+
 TEST(OpsE2eTest, IntegerOps) {
   GraphBuilder b("ints");
   Value x = b.Input("x", DType::kI32, {9});

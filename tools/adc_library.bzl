@@ -40,7 +40,10 @@ def adc_library(
         floating-point input and parameter).
       seed: "ones" or the name of a seed input, for a non-scalar `grad`.
       function_name: the entry point's name (default: `name`).
-      target: Halide target string.
+      target: Halide target string; "host" (the default) is the build
+        machine's CPU, whose features are then an input of the action
+        (@host_cpu, so that a shared cache never hands out code built for
+        another CPU).
       **kwargs: passed to the cc_library (visibility, testonly, ...).
     """
     function_name = function_name or name
@@ -57,6 +60,7 @@ def adc_library(
         )
     native.genrule(
         name = name + "_aot",
+        srcs = ["@host_cpu//:cpu.txt"] if target == "host" else [],
         outs = [name + ".a", name + ".h"],
         tools = [adc, graph],
         cmd = (

@@ -16,7 +16,9 @@
 // for f32 and rtol 1e-9, atol 1e-12 for f64; integers and bools exactly;
 // NaN matches NaN. With check_gradients, every case that passes is also
 // differentiated (AddGradients of its first float output, seeded with ones,
-// w.r.t. every float input and parameter) and the gradient graph must run.
+// w.r.t. every float input and parameter) and the gradient graph must run;
+// with the compiled backend, its compiled values (forward and gradients) must
+// also match the reference interpreter's (codegen/testing.h tolerances).
 #ifndef ADC_TOOLS_ONNX_CONFORMANCE_LIB_H_
 #define ADC_TOOLS_ONNX_CONFORMANCE_LIB_H_
 
@@ -39,12 +41,9 @@ enum class ConformanceBackend {
   kCompile,    // Compiled code: RunCompiled below.
 };
 
-// The compiled backend: compiles `graph` and runs it on `feeds`, returning
-// the outputs by name.
-//
-// HOOK (the only stub here): codegen and the runtime are wired in here. Until
-// then it returns Unimplemented, so --backend=compile skips every case and
-// says why.
+// The compiled backend: compiles `graph` (codegen/compile.h), loads the
+// artifact (runtime/module.h) and runs it on `feeds`, returning the outputs by
+// name.
 absl::StatusOr<std::map<std::string, Tensor>> RunCompiled(
     const Graph& graph, const std::map<std::string, Tensor>& feeds);
 
