@@ -227,6 +227,11 @@ absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
       try {
         Halide::Module module = lowered.stages[k].pipeline.compile_to_module(
             lowered.stages[k].args, (*calls)[k].function, stage_target);
+        if (const char* stmt = std::getenv("ADC_DUMP_STMT")) {
+          // Developers: Halide's lowered statement of each stage.
+          module.compile({{Halide::OutputFileType::stmt,
+                           absl::StrCat(stmt, ".stage", k, ".stmt")}});
+        }
         module.compile({{Halide::OutputFileType::object, objects[k]}});
         if (!assembly_path.empty()) {
           module.compile({{Halide::OutputFileType::assembly,

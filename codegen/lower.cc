@@ -55,9 +55,14 @@ std::vector<Expr> ToHalideArgs(const Index& index) {
   return std::vector<Expr>(index.rbegin(), index.rend());
 }
 
+// Names of Halide Vars, Funcs, RDoms and ImageParams here have an
+// underscore or a multi-letter prefix: Halide's code generator names its own
+// temporaries one letter and a number (min and max of integers bind "a0" and
+// "b1"), and a pipeline argument once named "a0" was captured by such a
+// binding (LLVM's verifier rejected the code; OpsE2eTest.IntegerReductions).
 std::vector<Var> MakeVars(int rank) {
   std::vector<Var> vars;
-  for (int d = 0; d < rank; ++d) vars.emplace_back(absl::StrCat("d", d));
+  for (int d = 0; d < rank; ++d) vars.emplace_back(absl::StrCat("d_", d));
   return vars;
 }
 
@@ -182,7 +187,7 @@ void Lowering::Define(ValueId id,
                       const std::function<Expr(const Index&)>& body) {
   Lowered& l = values_[id];
   l.vars = MakeVars(g_.type(id).rank());
-  l.func = Func(absl::StrCat("v", id));
+  l.func = Func(absl::StrCat("v_", id));
   l.func(HalideVars(l.vars)) = Halide::cast(TypeOf(id), body(AsIndex(l.vars)));
 }
 
@@ -463,7 +468,7 @@ void Lowering::LowerNode(ValueId id) {
   if (external_[id]) {
     // A graph argument or a value of an earlier stage: read from a buffer.
     Halide::ImageParam p(t, node.type.rank(),
-                         absl::StrCat("a", params_.size()));
+                         absl::StrCat("in_", params_.size()));
     const std::vector<int64_t> strides = RowMajorStrides(node.type.dims);
     for (int d = 0; d < node.type.rank(); ++d) {
       const int h = node.type.rank() - 1 - d;
@@ -693,10 +698,7 @@ Expr ReduceCombine(OpKind op, Expr a, Expr v) {
   if (op == OpKind::kReduceSum) return a + v;
   if (op == OpKind::kReduceProd) return a * v;
   const bool max = op == OpKind::kReduceMax;
-  // Integers: a select, not Halide::max/min, whose integer reductions make
-  // Halide 14 emit IR that fails LLVM's verifier (ONNX ArgMax compiled to
-  // one; OpsE2eTest.IntegerReductions).
-  if (!a.type().is_float()) return Halide::select(max ? v > a : v < a, v, a);
+  if (!a.type().is_float()) return max ? Halide::max(a, v) : Halide::min(a, v);
   Expr better = Halide::strict_float(max ? v > a : v < a);
   return Halide::select(better || Halide::is_nan(v), v, a);
 }
@@ -725,7 +727,7 @@ void Lowering::LowerReduce(ValueId id) {
   std::vector<Halide::Range> ranges;
   if (plan.lanes) ranges.emplace_back(0, static_cast<int>(plan.blocks));
   for (int64_t a : loop_axes) ranges.emplace_back(0, static_cast<int>(xd[a]));
-  if (!ranges.empty()) l.rdom = RDom(ranges, absl::StrCat("r", id));
+  if (!ranges.empty()) l.rdom = RDom(ranges, absl::StrCat("r_", id));
   // The input index: kept axes from the output's vars, reduced ones from the
   // RDom (and the lane).
   Var lane("lane"), chunk("chunk");
@@ -774,7 +776,7 @@ void Lowering::LowerReduce(ValueId id) {
     l.acc(hv) = identity;
     l.acc(hargs) = ReduceCombine(node.op, l.acc(hargs), v);
   }
-  l.func = Func(absl::StrCat("v", id));
+  l.func = Func(absl::StrCat("v_", id));
   l.func(hv) = Halide::cast(t, l.acc(hargs));
 }
 
@@ -810,7 +812,7 @@ void Lowering::LowerMatMul(ValueId id) {
   const MatMulBlock block = PlanMatMul(m, n, target_.natural_vector_size(t));
   Lowered& l = values_[id];
   l.vars = MakeVars(r);
-  l.rdom = RDom(0, static_cast<int>(k), absl::StrCat("k", id));
+  l.rdom = RDom(0, static_cast<int>(k), absl::StrCat("k_", id));
   Index ai = AsIndex(l.vars), bi = AsIndex(l.vars);
   ai[r - 2] = Halide::min(l.vars[r - 2], m - 1);
   ai[r - 1] = l.rdom.x;
@@ -840,7 +842,7 @@ void Lowering::LowerMatMul(ValueId id) {
   l.acc = Func(absl::StrCat("acc", id));
   l.acc(hv) = Const(t, 0);
   l.acc(hargs) += At(a, ai) * b_value;
-  l.func = Func(absl::StrCat("v", id));
+  l.func = Func(absl::StrCat("v_", id));
   l.func(hv) = l.acc(hargs);
 }
 
@@ -867,7 +869,7 @@ void Lowering::LowerCumSum(ValueId id) {
     l.acc(hv) = Halide::cast(acc_t, At(x, src));
   }
   if (n > 1) {
-    l.rdom = RDom(1, n - 1, absl::StrCat("s", id));
+    l.rdom = RDom(1, n - 1, absl::StrCat("s_", id));
     Index cur = i, prev = i, src = i;
     cur[axis] = l.rdom.x;
     prev[axis] = l.rdom.x - 1;
@@ -886,7 +888,7 @@ void Lowering::LowerCumSum(ValueId id) {
   } else {
     value = l.acc(ToHalideArgs(k));
   }
-  l.func = Func(absl::StrCat("v", id));
+  l.func = Func(absl::StrCat("v_", id));
   l.func(hv) = Halide::cast(t, value);
 }
 
@@ -905,7 +907,7 @@ void Lowering::LowerScatterAdd(ValueId id) {
   l.acc = Func(absl::StrCat("acc", id));
   l.acc(hv) = At(base, AsIndex(l.vars));
   if (NumElements(ud) == 0) {
-    l.func = Func(absl::StrCat("v", id));
+    l.func = Func(absl::StrCat("v_", id));
     l.func(hv) = l.acc(std::vector<Expr>(hv.begin(), hv.end()));
     return;
   }
@@ -915,7 +917,7 @@ void Lowering::LowerScatterAdd(ValueId id) {
     for (auto it = ud.rbegin(); it != ud.rend(); ++it) {
       ranges.emplace_back(0, static_cast<int>(*it));
     }
-    l.rdom = RDom(ranges, absl::StrCat("u", id));
+    l.rdom = RDom(ranges, absl::StrCat("u_", id));
     for (int d = 0; d < static_cast<int>(ud.size()); ++d) {
       u.push_back(l.rdom[static_cast<int>(ud.size()) - 1 - d]);
     }
@@ -928,7 +930,7 @@ void Lowering::LowerScatterAdd(ValueId id) {
   dst.push_back(k);
   dst.insert(dst.end(), u.begin() + axis + ir, u.end());
   l.acc(ToHalideArgs(dst)) += At(updates, u);
-  l.func = Func(absl::StrCat("v", id));
+  l.func = Func(absl::StrCat("v_", id));
   l.func(hv) = l.acc(std::vector<Expr>(hv.begin(), hv.end()));
 }
 

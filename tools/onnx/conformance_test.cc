@@ -175,7 +175,8 @@ INSTANTIATE_TEST_SUITE_P(
         "test_reduce_min_keepdims_random", "test_reduce_prod_keepdims_random",
         "test_reduce_log_sum_exp_keepdims_random", "test_softmax_axis_1",
         "test_logsoftmax_large_number", "test_layer_normalization_2d_axis0",
-        "test_batchnorm_example",
+        "test_batchnorm_example", "test_argmax_default_axis_example",
+        "test_argmin_keepdims_example", "test_tril_zero",
         // Linear algebra.
         "test_gemm_all_attributes", "test_matmul_4d",
         // Shapes and data movement.
