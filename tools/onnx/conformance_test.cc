@@ -142,7 +142,7 @@ TEST(OnnxConformanceTest, SupportedOpsPassThroughTheInterpreter) {
 
 // A cross-section of the cases, one or two per op family, compiled through
 // adc (values and gradients): each must pass, not merely not fail. The full
-// compiled run is `bazel run //tools/onnx:conformance` (about 20 minutes).
+// compiled run is `bazel run //tools/onnx:conformance` (about 16 minutes).
 class CompiledConformanceTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(CompiledConformanceTest, Passes) {
