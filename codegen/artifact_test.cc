@@ -1,6 +1,7 @@
 // Real artifacts through the runtime: signature, parameters, two artifacts
 // side by side, many threads, misaligned caller buffers, gradient
 // accumulation and argument checking.
+#include <atomic>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -143,6 +144,51 @@ TEST_F(ArtifactTest, EightThreadsGiveTheSingleThreadedResult) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failures, 0);
   for (const auto& r : results) EXPECT_EQ(r, reference);
+}
+
+// set_num_threads stops and restarts the thread pool; called while other
+// threads run the module (on work large enough to use the pool), it waits
+// for them and the results stay exact.
+TEST(ThreadPoolTest, SetNumThreadsWhileOtherThreadsRun) {
+  constexpr int64_t kN = 1 << 18;
+  GraphBuilder b("pool");
+  Value x = b.Input("x", DType::kF32, {kN});
+  b.Output("y", Sin(x) * Exp(-Square(x)) + Sqrt(Abs(x)));
+  auto g = b.Build();
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(CompileToSharedLibrary(*g, TempPath("pool.so")).ok());
+  auto m = rt::Module::Load(TempPath("pool.so"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  rt::Module& module = **m;
+  std::vector<float> in(kN);
+  for (int64_t i = 0; i < kN; ++i)
+    in[i] = 0.001f * static_cast<float>(i % 7919);
+  auto run = [&](std::vector<float>* out) {
+    return module.Run({{"x", rt::ConstBuffer::Of(in, {kN})}},
+                      {{"y", rt::Buffer::Of(*out, {kN})}});
+  };
+  std::vector<float> reference(kN);
+  ASSERT_TRUE(run(&reference).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0}, mismatches{0}, runs{0};
+  std::vector<std::thread> runners;
+  for (int k = 0; k < 4; ++k) {
+    runners.emplace_back([&] {
+      std::vector<float> out(kN);
+      while (!done) {
+        if (!run(&out).ok()) ++failures;
+        if (out != reference) ++mismatches;
+        ++runs;
+      }
+    });
+  }
+  for (int i = 0; i < 200; ++i) module.set_num_threads(1 + i % 3);
+  while (runs < 20) std::this_thread::yield();
+  done = true;
+  for (std::thread& t : runners) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(mismatches, 0);
+  module.set_num_threads(0);
 }
 
 TEST_F(ArtifactTest, TwoDifferentArtifactsInOneProcess) {

@@ -106,7 +106,8 @@ int adc_module_zero_gradients(const adc_module* module, int32_t n_out,
                               char** error);
 
 /* Sets the size of the module's thread pool (0: one per core). Returns 0, or
- * -1 for a NULL module or a negative n. */
+ * -1 for a NULL module or a negative n. Safe while other threads run the
+ * module: it waits for the runs in progress. */
 int adc_module_set_num_threads(adc_module* module, int n);
 
 #ifdef __cplusplus

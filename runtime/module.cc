@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "runtime/artifact_abi.h"
@@ -271,6 +273,9 @@ struct Module::Impl {
   adc_artifact_run_fn run = nullptr;
   adc_artifact_last_error_fn last_error = nullptr;
   adc_artifact_set_num_threads_fn set_num_threads = nullptr;
+  // Runs hold it shared; set_num_threads (which stops the thread pool) holds
+  // it exclusively, so it waits for the runs in progress.
+  std::shared_mutex pool_mutex;
 
   // Argument name -> position in the artifact's buffer array (signature
   // order: inputs, then parameters, then outputs).
@@ -597,7 +602,12 @@ Status Module::Run(const std::map<std::string, ConstBuffer>& inputs,
   }
 
   // 3. Run, then add accumulated gradients into the caller's buffers.
-  if (impl_->run(buffers.data()) != 0) {
+  int rc;
+  {
+    std::shared_lock<std::shared_mutex> lock(impl_->pool_mutex);
+    rc = impl_->run(buffers.data());
+  }
+  if (rc != 0) {
     const char* error = impl_->last_error();
     return Status::Error(
         "artifact " + Quoted(path_) + " failed: " +
@@ -625,7 +635,10 @@ StatusOr<std::map<std::string, Tensor>> Module::Run(
   return results;
 }
 
-void Module::set_num_threads(int n) { impl_->set_num_threads(std::max(n, 0)); }
+void Module::set_num_threads(int n) {
+  std::unique_lock<std::shared_mutex> lock(impl_->pool_mutex);
+  impl_->set_num_threads(std::max(n, 0));
+}
 
 Status Module::ZeroGradients(
     const std::map<std::string, Buffer>& outputs) const {

@@ -197,8 +197,9 @@ class Module {
   // Size of this module's thread pool (0: one thread per core). Independent
   // of other modules (but see "Loading the same file twice" above). A
   // negative n counts as 0. The pool is stopped and restarts at the new size
-  // on the next Run, so it may shrink as well as grow; do not call it while
-  // a Run of this module is in progress on another thread.
+  // on the next Run, so it may shrink as well as grow. Safe to call while
+  // other threads run this module: it waits for the runs in progress, and
+  // runs that start meanwhile wait for it.
   void set_num_threads(int n);
 
   // Zeroes the gradient outputs among `outputs` (PyTorch's zero_grad). Every
