@@ -206,6 +206,15 @@ static void* adc_malloc(void* user_context, size_t size) {
   pthread_mutex_unlock(&adc_cache_mutex);
   if (base == NULL) {
     base = (char*)aligned_alloc(128, (128 + need + 64 + 127) / 128 * 128);
+    if (base == NULL && user_context != NULL) {
+      /* Called from generated code, which is compiled without asserts (the
+       * entry point checks every buffer) and would dereference NULL: stop
+       * with a message instead. Temporaries (user_context NULL) fail the
+       * run with an error. */
+      fprintf(stderr, "adc: out of memory allocating %zu bytes in generated "
+              "code\n", size);
+      abort();
+    }
     if (base == NULL) return NULL;
     *(size_t*)base = need;
   }
