@@ -137,6 +137,7 @@ class Lowering {
   // Defines values_[id].func(vars) = e.
   void Define(ValueId id, const std::function<Expr(const Index&)>& body);
   Expr Elementwise(const Node& node, const std::vector<Expr>& args);
+  Expr ElementwiseOp(const Node& node, const std::vector<Expr>& args);
   void LowerReduce(ValueId id);
   void LowerMatMul(ValueId id);
   void LowerCumSum(ValueId id);
@@ -191,6 +192,37 @@ void Lowering::Define(ValueId id,
   l.func(HalideVars(l.vars)) = Halide::cast(TypeOf(id), body(AsIndex(l.vars)));
 }
 
+// Halide 14's vectorized f32 exp, log and erf are polynomials without
+// IEEE special cases (exp(NaN) = 0, exp(1e30) = 0, log(inf) = 88.7,
+// log(1e-40) = -88.0, erf(inf) = NaN): these add them. f64 goes to libm,
+// which has them.
+Expr ExpOf(Expr x) {
+  if (x.type() != Halide::Float(32)) return Halide::exp(x);
+  return Halide::select(Halide::is_nan(x), x, x > 88.72283935546875f,
+                        Infinity(x.type()), x < -104.0f,
+                        Halide::cast(x.type(), 0.0f), Halide::exp(x));
+}
+
+Expr LogOf(Expr x) {
+  if (x.type() != Halide::Float(32)) return Halide::log(x);
+  // Subnormal x (below 2^-126, which Halide's log treats as 2^-126): scaled
+  // by 2^24 first, log(x) = log(x 2^24) - 24 log 2.
+  Expr subnormal = x < 1.17549435e-38f;
+  Expr scaled = Halide::select(subnormal, x * 16777216.0f, x);
+  Expr log = Halide::log(scaled) -
+             Halide::select(subnormal, 16.635532333438687f, 0.0f);
+  return Halide::select(
+      Halide::is_nan(x) || x < 0.0f,
+      Halide::cast(x.type(), Expr(std::numeric_limits<float>::quiet_NaN())),
+      x == Infinity(x.type()), x, log);
+}
+
+Expr ErfF32(Expr x) {
+  // |erf(x)| rounds to 1 in f32 from |x| = 3.92.
+  return Halide::select(Halide::is_nan(x), x, Halide::abs(x) > 4.0f,
+                        Halide::select(x > 0.0f, 1.0f, -1.0f), Halide::erf(x));
+}
+
 // f32 log1p: for |x| < 0.5, 2 atanh(s) = 2 (s + s^3/3 + ... + s^17/17) with
 // s = x / (2 + x), |s| <= 1/3 (truncation < 2e-9 relative); elsewhere
 // log(1 + x), whose result is then at least 0.29 in magnitude. Vectorizes;
@@ -201,7 +233,7 @@ Expr Log1pF32(Expr x) {
   Expr series = 1.0f / 17;
   for (int k = 15; k >= 1; k -= 2) series = series * s2 + 1.0f / k;
   Expr small = 2.0f * s * series;
-  return Halide::select(Halide::abs(x) < 0.5f, small, Halide::log(1.0f + x));
+  return Halide::select(Halide::abs(x) < 0.5f, small, LogOf(1.0f + x));
 }
 
 // f32 expm1: Taylor series to x^9 for |x| < 0.5 (truncation < 1e-9
@@ -213,8 +245,7 @@ Expr Expm1F32(Expr x) {
     for (int j = 2; j <= k; ++j) factorial *= j;
     series = series * x + static_cast<float>(1.0 / factorial);
   }
-  return Halide::select(Halide::abs(x) < 0.5f, x * series,
-                        Halide::exp(x) - 1.0f);
+  return Halide::select(Halide::abs(x) < 0.5f, x * series, ExpOf(x) - 1.0f);
 }
 
 // Vectorized f32 sin, cos and tan (Halide 14 calls scalar libm for them).
@@ -251,17 +282,34 @@ Expr SignOf(Expr x) {
                         Halide::select(x < Const(t, 0), Const(t, -1), x));
 }
 
-// x^y with IEEE special cases Halide's pow does not keep (NaN in, NaN out).
+// x^y with NaN in, NaN out. f32 calls libm's powf: Halide's f32 pow is
+// exp(y log x) without IEEE special cases (pow(inf, 0.5) = 2^64,
+// pow(0, -1) = 0).
 Expr Pow(Expr x, Expr y) {
   const Halide::Type t = x.type();
   Expr nan = Halide::cast(t, Expr(std::numeric_limits<double>::quiet_NaN()));
+  Expr p = t == Halide::Float(32)
+               ? Halide::Internal::Call::make(
+                     t, "powf", {x, y}, Halide::Internal::Call::PureExtern)
+               : Halide::pow(x, y);
   return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), nan,
-                        y == Const(t, 0), Const(t, 1), Halide::pow(x, y));
+                        y == Const(t, 0), Const(t, 1), p);
 }
 
 // The expression of an element-wise op on its operands' elements: unary
 // ops read x[0], binary ops x[0] and x[1], select x[0..2].
 Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
+  // Every element-wise op with a float operand or result is strict as a
+  // whole: under Halide's default fast-math flags LLVM may assume no NaN or
+  // inf, and folded mul_no_nan(NaN, y) or sum(x * -inf) to 0 when it could
+  // see the NaN or inf (RandomGraphsTest).
+  Expr e = ElementwiseOp(node, args);
+  bool fp = e.type().is_float();
+  for (const Expr& a : args) fp = fp || a.type().is_float();
+  return fp ? Halide::strict_float(e) : e;
+}
+
+Expr Lowering::ElementwiseOp(const Node& node, const std::vector<Expr>& args) {
   Expr x = args[0];
   Expr y = args.size() > 1 ? args[1] : Expr();
   const Halide::Type t = x.type();
@@ -286,9 +334,9 @@ Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
     case OpKind::kSign:
       return SignOf(x);
     case OpKind::kExp:
-      return Halide::exp(x);
+      return ExpOf(x);
     case OpKind::kLog:
-      return Halide::log(x);
+      return LogOf(x);
     case OpKind::kLog1p: {
       if (t == Halide::Float(32)) return Log1pF32(x);
       // f64: Kahan's trick, log1p(x) = x * log(u) / (u - 1) with u = 1 + x
@@ -323,14 +371,14 @@ Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
     case OpKind::kSigmoid: {
       // e = exp(-|x|) <= 1 never overflows; sigmoid = 1 / (1 + e) for x >= 0,
       // e / (1 + e) otherwise.
-      Expr e = Halide::exp(-Halide::abs(x));
+      Expr e = ExpOf(-Halide::abs(x));
       Expr d = Const(t, 1) + e;
       return Halide::select(x >= Const(t, 0), Const(t, 1) / d, e / d);
     }
     case OpKind::kSqrt:
       return Halide::sqrt(x);
     case OpKind::kErf:
-      if (t == Halide::Float(32)) return Halide::erf(x);
+      if (t == Halide::Float(32)) return ErfF32(x);
       // Halide's erf is f32 only: call libm's erf for f64.
       return Halide::Internal::Call::make(t, "erf", {x},
                                           Halide::Internal::Call::PureExtern);
@@ -694,9 +742,16 @@ Expr ReduceIdentity(OpKind op, Halide::Type t) {
   return max ? t.min() : t.max();
 }
 
+// Float accumulation is strict like element-wise arithmetic: under Halide's
+// default fast-math flags LLVM may assume no inf operand, and a sum over a
+// value it could see was x * -inf came out 0 (RandomGraphsTest).
+Expr StrictIfFloat(Expr e) {
+  return e.type().is_float() ? Halide::strict_float(e) : e;
+}
+
 Expr ReduceCombine(OpKind op, Expr a, Expr v) {
-  if (op == OpKind::kReduceSum) return a + v;
-  if (op == OpKind::kReduceProd) return a * v;
+  if (op == OpKind::kReduceSum) return StrictIfFloat(a + v);
+  if (op == OpKind::kReduceProd) return StrictIfFloat(a * v);
   const bool max = op == OpKind::kReduceMax;
   if (!a.type().is_float()) return max ? Halide::max(a, v) : Halide::min(a, v);
   Expr better = Halide::strict_float(max ? v > a : v < a);
@@ -874,8 +929,8 @@ void Lowering::LowerCumSum(ValueId id) {
     cur[axis] = l.rdom.x;
     prev[axis] = l.rdom.x - 1;
     src[axis] = flip(l.rdom.x);
-    l.acc(ToHalideArgs(cur)) =
-        l.acc(ToHalideArgs(prev)) + Halide::cast(acc_t, At(x, src));
+    l.acc(ToHalideArgs(cur)) = StrictIfFloat(l.acc(ToHalideArgs(prev)) +
+                                             Halide::cast(acc_t, At(x, src)));
   }
   Index k = i;
   k[axis] = flip(i[axis]);
@@ -929,7 +984,8 @@ void Lowering::LowerScatterAdd(ValueId id) {
   Index dst(u.begin(), u.begin() + axis);
   dst.push_back(k);
   dst.insert(dst.end(), u.begin() + axis + ir, u.end());
-  l.acc(ToHalideArgs(dst)) += At(updates, u);
+  l.acc(ToHalideArgs(dst)) =
+      StrictIfFloat(l.acc(ToHalideArgs(dst)) + At(updates, u));
   l.func = Func(absl::StrCat("v_", id));
   l.func(hv) = l.acc(std::vector<Expr>(hv.begin(), hv.end()));
 }

@@ -6,11 +6,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "graph/builder.h"
 #include "graph/interpreter.h"
 #include "graph/ops/op_def.h"
 #include "graph/serialize.h"
 #include "graph/verifier.h"
 #include "gtest/gtest.h"
+#include "passes/autodiff.h"
 
 namespace adc::pass_test {
 namespace {
@@ -220,6 +222,136 @@ void ExpectSameOutputs(const Graph& expected, const Graph& actual, int rounds,
         expected, actual,
         RandomFeeds(expected, round, round % 2 == 1 ? special_fraction : 0));
   }
+}
+
+Graph RandomGraph(std::mt19937& rng, const Dims& dims) {
+  static const double kConstants[] = {0.0, -0.0, 1.0,      -1.0, 2.0,
+                                      0.5, -3.0, INFINITY, NAN};
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  const DType dt = pick(2) ? DType::kF32 : DType::kF64;
+  const DType other = dt == DType::kF32 ? DType::kF64 : DType::kF32;
+  GraphBuilder b("fuzz");
+  Value s = b.Input("s", dt, {});
+  std::vector<Value> pool = {b.Input("x", dt, dims), b.Input("y", dt, dims),
+                             BroadcastTo(s, dims), BroadcastTo(Exp(s), dims)};
+  auto constant = [&]() { return std::size(kConstants); };
+  for (int k = 0; k < 3; ++k) {
+    pool.push_back(Full(b, TensorType{dt, dims}, kConstants[pick(constant())]));
+  }
+  auto any = [&]() { return pool[pick(pool.size())]; };
+  auto splat = [&]() {
+    return Full(b, TensorType{dt, dims}, kConstants[pick(constant())]);
+  };
+  for (int step = 0; step < 14; ++step) {
+    Value a = any(), c = any();
+    Value r;
+    switch (pick(30)) {
+      case 0:
+        r = Neg(a);
+        break;
+      case 1:
+        r = Abs(a);
+        break;
+      case 2:
+        r = Exp(a);
+        break;
+      case 3:
+        r = Log(a);
+        break;
+      case 4:
+        r = Sin(a);
+        break;
+      case 5:
+        r = Tanh(a);
+        break;
+      case 6:
+        r = Sqrt(a);
+        break;
+      case 7:
+        r = Sign(a);
+        break;
+      case 8:
+        r = StopGradient(a);
+        break;
+      case 9:
+        r = Cast(Cast(a, other), dt);
+        break;
+      case 10:
+        r = a + c;
+        break;
+      case 11:
+        r = a - c;
+        break;
+      case 12:
+        r = a * c;
+        break;
+      case 13:
+        r = a / c;
+        break;
+      case 14:
+        r = Pow(a, c);
+        break;
+      case 15:
+        r = Maximum(a, c);
+        break;
+      case 16:
+        r = Minimum(a, c);
+        break;
+      case 17:
+        r = MulNoNan(a, c);
+        break;
+      case 18:
+        r = Select(Lt(a, c), a, c);
+        break;
+      case 19:
+        r = BroadcastTo(Sum(a, {0}, true), dims);
+        break;
+      case 20:
+        r = BroadcastTo(Max(a, {1}, true), dims);
+        break;
+      case 21:
+        r = Transpose(Transpose(a));
+        break;
+      case 22:
+        r = Reshape(Reshape(a, {dims[1], dims[0]}), dims);
+        break;
+      case 23:
+        r = a + splat();
+        break;
+      case 24:
+        r = splat() - a;
+        break;
+      case 25:
+        r = a * splat();
+        break;
+      case 26:
+        r = MulNoNan(a, splat());
+        break;
+      case 27:
+        r = MulNoNan(splat(), a);
+        break;
+      case 28:
+        r = BroadcastTo(Sum(BroadcastTo(Sum(a), dims), {0, 1}), dims);
+        break;
+      case 29:
+        r = Pow(a, splat());
+        break;
+    }
+    pool.push_back(r);
+  }
+  // Many outputs, so that a wrong intermediate value is seen.
+  for (size_t k = 4; k < pool.size(); k += 2) {
+    b.Output(absl::StrCat("out", k), pool[k]);
+  }
+  b.Output("loss", Sum(pool.back() * pool[pool.size() - 2]));
+  absl::StatusOr<Graph> g = b.Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  if (!g.ok()) return Graph();
+  if (pick(2)) {
+    auto names = AddGradients(&*g, {.of = "loss"});
+    EXPECT_TRUE(names.ok()) << names.status();
+  }
+  return *std::move(g);
 }
 
 }  // namespace adc::pass_test

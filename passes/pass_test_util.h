@@ -4,6 +4,7 @@
 #define ADC_PASSES_PASS_TEST_UTIL_H_
 
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,12 @@ void ExpectSameOutputsOn(const Graph& expected, const Graph& actual,
 // rounds (a third of the elements, or `special_fraction`).
 void ExpectSameOutputs(const Graph& expected, const Graph& actual,
                        int rounds = 6, double special_fraction = 1.0 / 3);
+
+// A random rank-2 graph of shape `dims` (rows, columns): inputs, splats of
+// special values (0, -0, 1, -1, inf, NaN, ...) and the patterns the
+// simplifier rewrites, half of them with their gradients. Optimized graphs
+// must give the same bits on it; compiled code the interpreter's values.
+Graph RandomGraph(std::mt19937& rng, const Dims& dims = {2, 3});
 
 }  // namespace adc::pass_test
 
