@@ -300,16 +300,9 @@ Expr Pow(Expr x, Expr y) {
 // ops read x[0], binary ops x[0] and x[1], select x[0..2].
 Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
   // Every element-wise op with a float operand or result is strict as a
-  // whole (strict_float covers every float operation inside it), so the
-  // compiled code evaluates exactly the graph's expression, as the
-  // interpreter does:
-  // - under Halide's default fast-math flags LLVM may assume no NaN or inf
-  //   operands, and folded mul_no_nan(NaN, y) or sum(x * -inf) to 0 when it
-  //   could see the NaN or inf (RandomGraphsTest);
-  // - Halide's default reassociation would turn (x - m) - log(s) into
-  //   x - (m + log(s)), or (1 + x) - 1 into x, and lose the point of a stable
-  //   formula. Graph-level rewrites belong to the optimization passes, which
-  //   keep values exact.
+  // whole: under Halide's default fast-math flags LLVM may assume no NaN or
+  // inf, and folded mul_no_nan(NaN, y) or sum(x * -inf) to 0 when it could
+  // see the NaN or inf (RandomGraphsTest).
   Expr e = ElementwiseOp(node, args);
   bool fp = e.type().is_float();
   for (const Expr& a : args) fp = fp || a.type().is_float();
@@ -322,6 +315,17 @@ Expr Lowering::ElementwiseOp(const Node& node, const std::vector<Expr>& args) {
   const Halide::Type t = x.type();
   const bool fp = t.is_float();
   auto boolean = [](Expr c) { return Halide::cast(Halide::UInt(8), c); };
+  // Float comparisons are strict: Halide's default fast-math flags would let
+  // LLVM assume no NaN or inf operands.
+  auto compare = [&](Expr c) {
+    return boolean(fp ? Halide::strict_float(c) : c);
+  };
+  // Float arithmetic is strict: the compiled code evaluates exactly the
+  // graph's expression (as the interpreter does); Halide's default
+  // reassociation would turn (x - m) - log(s) into x - (m + log(s)) and lose
+  // the point of a stable formula. Graph-level rewrites belong to the
+  // optimization passes, which keep values exact.
+  auto strict = [&](Expr e) { return fp ? Halide::strict_float(e) : e; };
   switch (node.op) {
     case OpKind::kNeg:
       return -x;
@@ -336,24 +340,25 @@ Expr Lowering::ElementwiseOp(const Node& node, const std::vector<Expr>& args) {
     case OpKind::kLog1p: {
       if (t == Halide::Float(32)) return Log1pF32(x);
       // f64: Kahan's trick, log1p(x) = x * log(u) / (u - 1) with u = 1 + x
-      // (x where u == 1, u where u == inf), with libm's log.
+      // (x where u == 1, u where u == inf), with libm's log. Strict:
+      // reassociation would fold (1 + x) - 1 to x and lose the correction.
       Expr u = Const(t, 1) + x;
-      return Halide::select(
+      return Halide::strict_float(Halide::select(
           u == Const(t, 1), x,
           Halide::select(u == Infinity(t), u,
-                         Halide::log(u) * (x / (u - Const(t, 1)))));
+                         Halide::log(u) * (x / (u - Const(t, 1))))));
     }
     case OpKind::kExpm1: {
       if (t == Halide::Float(32)) return Expm1F32(x);
       // f64: expm1(x) = (u - 1) * x / log(u), u = exp(x) (x where u == 1; -1
-      // where u == 0; u where u == inf): Kahan's trick.
+      // where u == 0; u where u == inf): Kahan's trick, strict likewise.
       Expr u = Halide::exp(x);
-      return Halide::select(
+      return Halide::strict_float(Halide::select(
           u == Const(t, 1), x,
           Halide::select(
               u == Const(t, 0), Const(t, -1),
               Halide::select(u == Infinity(t), u,
-                             (u - Const(t, 1)) * (x / Halide::log(u)))));
+                             (u - Const(t, 1)) * (x / Halide::log(u))))));
     }
     case OpKind::kSin:
       return t == Halide::Float(32) ? TrigF32(x, Trig::kSin) : Halide::sin(x);
@@ -390,20 +395,20 @@ Expr Lowering::ElementwiseOp(const Node& node, const std::vector<Expr>& args) {
             to.bits() == 32 ? -2147483648.0 : -9223372036854775808.0;
         const double hi =
             to.bits() == 32 ? 2147483648.0 : 9223372036854775808.0;
-        Expr in_range =
-            x >= Halide::cast(t, Expr(lo)) && x < Halide::cast(t, Expr(hi));
+        Expr in_range = Halide::strict_float(x >= Halide::cast(t, Expr(lo)) &&
+                                             x < Halide::cast(t, Expr(hi)));
         return Halide::select(in_range, Halide::cast(to, x), Const(to, 0));
       }
       return Halide::cast(to, x);
     }
     case OpKind::kAdd:
-      return x + y;
+      return strict(x + y);
     case OpKind::kSub:
-      return x - y;
+      return strict(x - y);
     case OpKind::kMul:
-      return x * y;
+      return strict(x * y);
     case OpKind::kDiv:
-      if (fp) return x / y;
+      if (fp) return strict(x / y);
       // Integers: truncate toward zero; x / 0 = 0.
       return Halide::select(
           y == Const(t, 0), Const(t, 0),
@@ -421,19 +426,21 @@ Expr Lowering::ElementwiseOp(const Node& node, const std::vector<Expr>& args) {
       return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), x + y,
                             Halide::min(x, y));
     case OpKind::kMulNoNan:
-      return Halide::select(y == Const(t, 0), Const(t, 0), x * y);
+      return Halide::select(
+          fp ? Halide::strict_float(y == Const(t, 0)) : y == Const(t, 0),
+          Const(t, 0), x * y);
     case OpKind::kLess:
-      return boolean(x < y);
+      return compare(x < y);
     case OpKind::kLessEqual:
-      return boolean(x <= y);
+      return compare(x <= y);
     case OpKind::kGreater:
-      return boolean(x > y);
+      return compare(x > y);
     case OpKind::kGreaterEqual:
-      return boolean(x >= y);
+      return compare(x >= y);
     case OpKind::kEqual:
-      return boolean(x == y);
+      return compare(x == y);
     case OpKind::kNotEqual:
-      return boolean(x != y);
+      return compare(x != y);
     case OpKind::kSelect:
       return Halide::select(args[0] != 0, args[1], args[2]);
     case OpKind::kInput:
