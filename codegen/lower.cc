@@ -296,17 +296,39 @@ Expr Pow(Expr x, Expr y) {
                         y == Const(t, 0), Const(t, 1), p);
 }
 
+// Marks every comparison of floats in an expression strict. strict_float
+// covers the float-typed nodes of its argument only; a comparison is
+// bool-typed, and under Halide's default fast-math flags LLVM may assume its
+// operands are not NaN or inf (x == inf folded away).
+class StrictComparisons : public Halide::Internal::IRMutator {
+ public:
+  using IRMutator::visit;
+
+ private:
+  template <typename Op>
+  Expr Compare(const Op* op) {
+    Expr e = IRMutator::visit(op);
+    return op->a.type().is_float() ? Halide::strict_float(e) : e;
+  }
+  Expr visit(const Halide::Internal::LT* op) override { return Compare(op); }
+  Expr visit(const Halide::Internal::LE* op) override { return Compare(op); }
+  Expr visit(const Halide::Internal::GT* op) override { return Compare(op); }
+  Expr visit(const Halide::Internal::GE* op) override { return Compare(op); }
+  Expr visit(const Halide::Internal::EQ* op) override { return Compare(op); }
+  Expr visit(const Halide::Internal::NE* op) override { return Compare(op); }
+};
+
 // The expression of an element-wise op on its operands' elements: unary
 // ops read x[0], binary ops x[0] and x[1], select x[0..2].
 Expr Lowering::Elementwise(const Node& node, const std::vector<Expr>& args) {
   // Every element-wise op with a float operand or result is strict as a
-  // whole: under Halide's default fast-math flags LLVM may assume no NaN or
-  // inf, and folded mul_no_nan(NaN, y) or sum(x * -inf) to 0 when it could
-  // see the NaN or inf (RandomGraphsTest).
+  // whole, its comparisons included: under Halide's default fast-math flags
+  // LLVM may assume no NaN or inf, and folded mul_no_nan(NaN, y) or
+  // sum(x * -inf) to 0 when it could see the NaN or inf (RandomGraphsTest).
   Expr e = ElementwiseOp(node, args);
   bool fp = e.type().is_float();
   for (const Expr& a : args) fp = fp || a.type().is_float();
-  return fp ? Halide::strict_float(e) : e;
+  return fp ? Halide::strict_float(StrictComparisons().mutate(e)) : e;
 }
 
 Expr Lowering::ElementwiseOp(const Node& node, const std::vector<Expr>& args) {
