@@ -148,18 +148,23 @@ TEST_F(ArtifactTest, EightThreadsGiveTheSingleThreadedResult) {
 
 // set_num_threads stops and restarts the thread pool; called while other
 // threads run the module (on work large enough to use the pool), it waits
-// for them and the results stay exact.
-TEST(ThreadPoolTest, SetNumThreadsWhileOtherThreadsRun) {
+// for them and the results stay exact. Runs `runner` on 4 threads while
+// resizing the pool through `resizer` (the same Module, or another loaded
+// from the same file, which shares the artifact and its pool).
+void ResizePoolWhileRunning(const std::string& path, bool two_modules) {
   constexpr int64_t kN = 1 << 18;
   GraphBuilder b("pool");
   Value x = b.Input("x", DType::kF32, {kN});
   b.Output("y", Sin(x) * Exp(-Square(x)) + Sqrt(Abs(x)));
   auto g = b.Build();
   ASSERT_TRUE(g.ok()) << g.status();
-  ASSERT_TRUE(CompileToSharedLibrary(*g, TempPath("pool.so")).ok());
-  auto m = rt::Module::Load(TempPath("pool.so"));
+  ASSERT_TRUE(CompileToSharedLibrary(*g, path).ok());
+  auto m = rt::Module::Load(path);
   ASSERT_TRUE(m.ok()) << m.status().message();
+  auto m2 = rt::Module::Load(path);
+  ASSERT_TRUE(m2.ok()) << m2.status().message();
   rt::Module& module = **m;
+  rt::Module& resizer = two_modules ? **m2 : module;
   std::vector<float> in(kN);
   for (int64_t i = 0; i < kN; ++i)
     in[i] = 0.001f * static_cast<float>(i % 7919);
@@ -182,13 +187,23 @@ TEST(ThreadPoolTest, SetNumThreadsWhileOtherThreadsRun) {
       }
     });
   }
-  for (int i = 0; i < 200; ++i) module.set_num_threads(1 + i % 3);
+  for (int i = 0; i < 200; ++i) resizer.set_num_threads(1 + i % 3);
   while (runs < 20) std::this_thread::yield();
   done = true;
   for (std::thread& t : runners) t.join();
   EXPECT_EQ(failures, 0);
   EXPECT_EQ(mismatches, 0);
   module.set_num_threads(0);
+}
+
+TEST(ThreadPoolTest, SetNumThreadsWhileOtherThreadsRun) {
+  ResizePoolWhileRunning(TempPath("pool.so"), /*two_modules=*/false);
+}
+
+// Two Modules loaded from one file share the artifact's thread pool, and so
+// its lock: resizing through one waits for the runs of the other.
+TEST(ThreadPoolTest, SetNumThreadsOnAnotherModuleOfTheSameFile) {
+  ResizePoolWhileRunning(TempPath("pool2.so"), /*two_modules=*/true);
 }
 
 TEST_F(ArtifactTest, TwoDifferentArtifactsInOneProcess) {

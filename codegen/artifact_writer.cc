@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -172,6 +173,51 @@ void halide_error(void* user_context, const char* message) {
 )");
   }
   absl::StrAppend(&c, R"(
+/* Called by bounds-checked code (adc compile --check-bounds,
+ * codegen/bounds_check.h) before an access outside its buffer. Weak: static
+ * libraries of several artifacts link into one program. */
+__attribute__((weak)) int adc_bounds_error(const char* buffer, int first,
+                                           int last, int elements) {
+  fprintf(stderr,
+          "adc: out-of-bounds access in generated code: buffer %s, elements "
+          "%d to %d of %d\n", buffer, first, last, elements);
+  abort();
+  return -1;
+}
+)");
+  // Memory-checked artifacts (Halide's asan feature): every block exactly
+  // the size asked for and freed at once, so AddressSanitizer sees an access
+  // past its end or after its release. Otherwise a caching allocator.
+  const bool exact_allocation =
+      absl::StrContains(absl::StrCat("-", target, "-"), "-asan-");
+  if (exact_allocation) {
+    absl::StrAppend(&c, R"(
+/* Memory for Halide's internal buffers and the temporaries between stages,
+ * in a memory-checked artifact: exactly the size asked for (so that
+ * AddressSanitizer's red zones start right after it), freed at once. */
+static void* adc_malloc(void* user_context, size_t size) {
+  void* p = NULL;
+  if (posix_memalign(&p, 128, size > 0 ? size : 1) != 0) p = NULL;
+  if (p == NULL && user_context != NULL) {
+    fprintf(stderr, "adc: out of memory allocating %zu bytes in generated "
+            "code\n", size);
+    abort();
+  }
+  return p;
+}
+
+static void adc_free(void* user_context, void* ptr) {
+  (void)user_context;
+  free(ptr);
+}
+
+__attribute__((constructor)) static void adc_install_allocator(void) {
+  halide_set_custom_malloc(adc_malloc);
+  halide_set_custom_free(adc_free);
+}
+)");
+  } else {
+    absl::StrAppend(&c, R"(
 /* Memory for Halide's internal buffers and the temporaries between stages:
  * freed blocks are kept for reuse, so repeated runs do not map and zero
  * fresh pages for every large buffer (as PyTorch's caching allocator). A
@@ -253,6 +299,7 @@ __attribute__((destructor)) static void adc_release_cache(void) {
   }
 }
 )");
+  }
   absl::StrAppend(&c, "\nstatic __thread char ", prefix, "_error[1024];\n\n");
   absl::StrAppend(&c, "ADC_EXPORT const adc_signature* ", prefix,
                   "_signature(void) { return &", prefix, "_sig; }\n\n");

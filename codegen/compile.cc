@@ -1,109 +1,31 @@
 #include "codegen/compile.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <limits>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "Halide.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "codegen/artifact_writer.h"
+#include "codegen/bounds_check.h"
 #include "codegen/lower.h"
+#include "codegen/process.h"
 #include "graph/check.h"
 #include "graph/verifier.h"
 #include "passes/pipeline.h"
 
-extern char** environ;
-
 namespace adc {
 namespace {
 
-// A temporary directory removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        absl::StrCat(base && *base ? base : "/tmp", "/adc-XXXXXX");
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data()) != nullptr) path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  bool ok() const { return !path_.empty(); }
-  std::string File(const std::string& name) const {
-    return absl::StrCat(path_, "/", name);
-  }
-
- private:
-  std::string path_;
-};
-
-absl::Status WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-  f.close();
-  if (!f)
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write '", path, "'"));
-  return absl::OkStatus();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// Runs argv[0] (looked up in PATH) with stderr captured to `log`.
-absl::Status RunTool(const std::vector<std::string>& argv,
-                     const std::string& log) {
-  std::vector<char*> args;
-  for (const std::string& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 2, 1);
-  pid_t pid;
-  const int err =
-      posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (err != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot run '", argv[0], "' (", std::strerror(err),
-        "); adc compile needs a C compiler (apt-get install gcc)"));
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string out = ReadFile(log);
-    if (out.size() > 2000) out = out.substr(0, 2000) + "...";
-    return absl::InternalError(
-        absl::StrCat("'", absl::StrJoin(argv, " "), "' failed: ", out));
-  }
-  return absl::OkStatus();
-}
+constexpr char kNeedsCc[] =
+    "adc compile needs a C compiler and binutils (apt-get install gcc)";
 
 std::string CCompiler() {
   const char* cc = std::getenv("CC");
@@ -119,31 +41,38 @@ std::string HalideIncludeDir() {
 // Zen 4: VNNI and BF16 but no AVX512-FP16), and LLVM then emits FP16
 // instructions (vmovw) that fault. Keep the feature only when the CPU has
 // AVX512-FP16.
-Halide::Target HostTarget() {
-  Halide::Target t = Halide::get_host_target();
+Halide::Target WithoutMissingHostFeatures(Halide::Target t) {
+#if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
   if (t.has_feature(Halide::Target::AVX512_SapphireRapids) &&
       !__builtin_cpu_supports("avx512fp16")) {
     t = t.without_feature(Halide::Target::AVX512_SapphireRapids);
   }
+#endif
   return t;
 }
 
-// A Halide target for this machine: "host" or an explicit target string
+// A Halide target for this machine: "host" (this CPU's features), "host-"
+// followed by more features (e.g. host-asan), or an explicit target string
 // whose architecture, bit width and OS are this machine's (the artifact's C
 // entry point is compiled and linked here), without GPU features (adc
-// generates CPU code).
+// generates CPU code). The x86-64 feature levels the test suite covers are
+// in codegen/testing.h.
 absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
   Halide::Target t;
+  const Halide::Target host = Halide::get_host_target();
   try {
-    t = name == "host" ? HostTarget() : Halide::Target(name);
+    t = Halide::Target(name);
   } catch (const Halide::Error&) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid Halide target '", name,
-                     "' (expected 'host' or arch-bits-os[-feature...], e.g. "
-                     "x86-64-linux-avx2-fma)"));
+                     "' (expected 'host', host-feature-..., or "
+                     "arch-bits-os[-feature...], e.g. "
+                     "x86-64-linux-avx-avx2-f16c-fma-sse41)"));
   }
-  const Halide::Target host = Halide::get_host_target();
+  if (name == "host" || absl::StartsWith(name, "host-")) {
+    t = WithoutMissingHostFeatures(t);
+  }
   auto platform = [](const Halide::Target& x) {
     return Halide::Target(x.os, x.arch, x.bits).to_string();
   };
@@ -176,6 +105,7 @@ absl::StatusOr<Graph> Prepare(const Graph& graph,
 }
 
 absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
+                             bool check_bounds,
                              const std::string& pipeline_name,
                              const std::string& library_path,
                              const std::string& assembly_path,
@@ -225,8 +155,20 @@ absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
   auto worker = [&] {
     for (size_t k = next++; k < num_stages; k = next++) {
       try {
+        codegen::BoundsCheck* pass = nullptr;
+        if (check_bounds) {
+          pass = new codegen::BoundsCheck();  // Owned by the pipeline.
+          lowered.stages[k].pipeline.add_custom_lowering_pass(
+              pass, [pass] { delete pass; });
+        }
         Halide::Module module = lowered.stages[k].pipeline.compile_to_module(
             lowered.stages[k].args, (*calls)[k].function, stage_target);
+        if (pass != nullptr && verbose) {
+          std::fprintf(stderr,
+                       "adc: stage %zu: %d loads and stores bounds-checked, "
+                       "%d masked ones not\n",
+                       k, pass->checked(), pass->unchecked());
+        }
         if (const char* stmt = std::getenv("ADC_DUMP_STMT")) {
           // Developers: Halide's lowered statement of each stage.
           module.compile({{Halide::OutputFileType::stmt,
@@ -262,15 +204,16 @@ absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
         "Halide failed to compile stage ", k + 1, " of ", num_stages,
         " (nodes ", which, "): ", absl::StripAsciiWhitespace(errors[k])));
   }
-  if (verbose)
+  if (verbose) {
     std::fprintf(stderr, "adc: stages compiled at %.2fs\n", seconds());
+  }
   try {
     objects.push_back(library_path + ".runtime.o");
     Halide::compile_standalone_runtime(
         {{Halide::OutputFileType::object, objects.back()}}, target);
     std::vector<std::string> ar = {"ar", "rcs", library_path};
     ar.insert(ar.end(), objects.begin(), objects.end());
-    ADC_RETURN_IF_ERROR(RunTool(ar, library_path + ".ar.log"));
+    ADC_RETURN_IF_ERROR(RunTool(ar, library_path + ".ar.log", kNeedsCc));
     if (verbose) std::fprintf(stderr, "adc: LLVM done at %.2fs\n", seconds());
   } catch (const Halide::Error& e) {
     return absl::InternalError(
@@ -297,6 +240,28 @@ absl::Status CheckArgumentNames(const Graph& graph) {
   return absl::OkStatus();
 }
 
+// Halide addresses buffers with 32-bit extents, strides and offsets (its
+// large_buffers feature would make every index computation 64-bit), and
+// generated code runs without Halide's checks: a tensor it cannot address is
+// refused here rather than mis-addressed at run time.
+absl::Status CheckAddressable(const Graph& graph) {
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  for (ValueId v = 0; v < graph.num_nodes(); ++v) {
+    const TensorType& type = graph.type(v);
+    const int64_t bytes = type.num_elements() * DTypeSize(type.dtype);
+    bool too_large = bytes > kMax;
+    for (int64_t d : type.dims) too_large = too_large || d > kMax;
+    if (too_large) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "value '", graph.node(v).name, "' (", type.ToString(), ", ", bytes,
+          " bytes) is too large for compiled code, which addresses at most "
+          "2^31 - 1 bytes per tensor; split it, or evaluate the graph with "
+          "the interpreter (adc run --interpret)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CompileToSharedLibrary(const Graph& graph,
@@ -304,6 +269,7 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
                                     const CompileOptions& options) {
   ADC_RETURN_IF_ERROR(Verify(graph));
   ADC_RETURN_IF_ERROR(CheckArgumentNames(graph));
+  ADC_RETURN_IF_ERROR(CheckAddressable(graph));
   ADC_ASSIGN_OR_RETURN(Halide::Target target, ParseTarget(options.target));
   TempDir dir;
   if (!dir.ok())
@@ -313,7 +279,7 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
   std::vector<TensorType> temporaries;
   ADC_ASSIGN_OR_RETURN(Graph prepared, Prepare(graph, options));
   ADC_RETURN_IF_ERROR(CompilePipeline(
-      prepared, target, "adc_pipeline", library,
+      prepared, target, options.check_bounds, "adc_pipeline", library,
       options.emit_assembly ? output_path + ".s" : "", &calls, &temporaries));
   const std::string params = dir.File("params.bin");
   const std::string stub = dir.File("artifact.c");
@@ -332,7 +298,7 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
       {CCompiler(), "-shared", "-fPIC", "-O2", "-I" + HalideIncludeDir(), stub,
        library, "-o", output_path, "-Wl,--exclude-libs,ALL",
        "-Wl,--version-script=" + exports, "-ldl", "-lpthread", "-lm"},
-      dir.File("cc.log"));
+      dir.File("cc.log"), kNeedsCc);
 }
 
 absl::Status CompileToStaticLibrary(const Graph& graph,
@@ -341,6 +307,7 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
                                     const CompileOptions& options) {
   ADC_RETURN_IF_ERROR(Verify(graph));
   ADC_RETURN_IF_ERROR(CheckArgumentNames(graph));
+  ADC_RETURN_IF_ERROR(CheckAddressable(graph));
   if (codegen::CIdentifier(function_name) != function_name) {
     return absl::InvalidArgumentError(absl::StrCat(
         "function name '", function_name, "' is not a C identifier"));
@@ -354,8 +321,9 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
   std::vector<codegen::StageCall> calls;
   std::vector<TensorType> temporaries;
   ADC_ASSIGN_OR_RETURN(Graph prepared, Prepare(graph, options));
-  ADC_RETURN_IF_ERROR(CompilePipeline(prepared, target, pipeline_name, library,
-                                      "", &calls, &temporaries));
+  ADC_RETURN_IF_ERROR(CompilePipeline(prepared, target, options.check_bounds,
+                                      pipeline_name, library, "", &calls,
+                                      &temporaries));
   const std::string params = dir.File("params.bin");
   const std::string stub = dir.File("artifact.c");
   const std::string object = dir.File("artifact.o");
@@ -366,7 +334,7 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
   ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));
   ADC_RETURN_IF_ERROR(RunTool({CCompiler(), "-c", "-fPIC", "-O2",
                                "-I" + HalideIncludeDir(), stub, "-o", object},
-                              dir.File("cc.log")));
+                              dir.File("cc.log"), kNeedsCc));
   // The static library: Halide's objects plus the stub's.
   const std::string archive = prefix + ".a";
   std::remove(archive.c_str());
@@ -375,7 +343,7 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
       WriteFile(mri, absl::StrCat("create ", archive, "\naddlib ", library,
                                   "\naddmod ", object, "\nsave\nend\n")));
   ADC_RETURN_IF_ERROR(RunTool({"sh", "-c", absl::StrCat("ar -M < '", mri, "'")},
-                              dir.File("ar.log")));
+                              dir.File("ar.log"), kNeedsCc));
   return WriteFile(prefix + ".h",
                    codegen::WriteTypedHeader(prepared, function_name));
 }

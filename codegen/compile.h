@@ -24,6 +24,11 @@ struct CompileOptions {
   // Run the optimization pipeline (passes/pipeline.h, without
   // stop_gradient nodes) before lowering. It preserves values exactly.
   bool optimize = true;
+  // A bounds-checked build (codegen/bounds_check.h): every load and store of
+  // the generated code checks the elements it touches against its buffer,
+  // and an access outside fails the run with an error naming the buffer.
+  // For finding bugs in code generation; costs some speed.
+  bool check_bounds = false;
 };
 
 // Writes a shared library (`adc compile IN.pb -o OUT.so`). Errors (Halide

@@ -1,5 +1,10 @@
 #include "codegen/compile.h"
 
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
 #include "codegen/testing.h"
 #include "gmock/gmock.h"
 #include "graph/builder.h"
@@ -44,6 +49,124 @@ TEST(CompileTest, VectorOpsMatchInterpreter) {
         g, testing::RandomFeeds(g, 1));
     EXPECT_TRUE(s.ok()) << "n = " << n << ": " << s;
   }
+}
+
+}  // namespace
+}  // namespace adc
+
+namespace adc {
+namespace {
+
+// C's pow (the interpreter's): pow(x, 0) = 1 and pow(1, y) = 1 even for NaN.
+TEST(CompileTest, PowOfNaNAsC) {
+  for (DType dt : {DType::kF32, DType::kF64}) {
+    GraphBuilder b("pow_nan");
+    Value x = b.Input("x", dt, {6});
+    Value y = b.Input("y", dt, {6});
+    b.Output("p", Pow(x, y));
+    Graph g = Build(b);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    const std::map<std::string, Tensor> feeds = {
+        {"x", Tensor::FromDoubles({dt, {6}}, {nan, 1, nan, -1, 2, 1})},
+        {"y", Tensor::FromDoubles({dt, {6}}, {0, nan, 1, inf, nan, -0.0})}};
+    auto out = CompileAndRun(g, feeds);
+    ASSERT_TRUE(out.ok()) << out.status();
+    const Tensor& p = (*out)["p"];
+    EXPECT_EQ(p.GetDouble(0), 1);  // pow(NaN, 0)
+    EXPECT_EQ(p.GetDouble(1), 1);  // pow(1, NaN)
+    EXPECT_TRUE(std::isnan(p.GetDouble(2)));
+    EXPECT_EQ(p.GetDouble(3), 1);  // pow(-1, inf)
+    EXPECT_TRUE(std::isnan(p.GetDouble(4)));
+    EXPECT_EQ(p.GetDouble(5), 1);  // pow(1, -0)
+    EXPECT_TRUE(testing::ExpectCompiledMatchesInterpreter(g, feeds).ok());
+  }
+}
+
+// i64 indices clamp in 64 bits: 2^32 + 1 is past the end (the last row),
+// not row 1 after narrowing to 32 bits; -2^33 is before the start.
+TEST(CompileTest, GatherAndScatterClampWideIndices) {
+  GraphBuilder b("wide_indices");
+  Value x = b.Input("x", DType::kF32, {5, 3});
+  Value i = b.Input("i", DType::kI64, {4});
+  Value u = b.Input("u", DType::kF32, {4, 3});
+  b.Output("gather", Gather(x, i, 0));
+  b.Output("scatter", ScatterAdd(x, i, u, 0));
+  Graph g = Build(b);
+  std::map<std::string, Tensor> feeds = testing::RandomFeeds(g, 3);
+  const int64_t big = (int64_t{1} << 32) + 1;
+  feeds["i"] =
+      Tensor::FromInts({DType::kI64, {4}}, {big, -(int64_t{1} << 33), -1, 2});
+  auto out = CompileAndRun(g, feeds);
+  ASSERT_TRUE(out.ok()) << out.status();
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_EQ((*out)["gather"].GetDouble(c), feeds["x"].GetDouble(4 * 3 + c));
+    EXPECT_EQ((*out)["gather"].GetDouble(3 + c), feeds["x"].GetDouble(c));
+  }
+  absl::Status s = testing::ExpectCompiledMatchesInterpreter(g, feeds);
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+// Compiled code addresses at most 2^31 - 1 bytes per tensor: larger ones are
+// refused at compile time, naming the value.
+TEST(CompileTest, TensorsTooLargeToAddressAreRefused) {
+  for (const Dims& dims : std::vector<Dims>{{int64_t{1} << 29},
+                                            {3, int64_t{1} << 28},
+                                            {int64_t{3} << 30, 0}}) {
+    GraphBuilder b("large");
+    Value x = b.Input("x", DType::kF32, dims);
+    b.Output("y", x * 2.0);
+    Graph g = Build(b);
+    absl::Status s = CompileToSharedLibrary(g, "/nonexistent/large.so");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_THAT(std::string(s.message()),
+                ::testing::HasSubstr("value 'x' (f32["));
+    EXPECT_THAT(std::string(s.message()),
+                ::testing::HasSubstr("at most 2^31 - 1 bytes"));
+  }
+}
+
+// Every tested feature level is accepted by --target (levels this CPU cannot
+// run are compiled, not run); host-... adds features to the host's.
+TEST(CompileTest, EveryFeatureLevelCompiles) {
+  GraphBuilder b("levels");
+  Value x = b.Input("x", DType::kF32, {37});
+  b.Output("y", Sum(Exp(x) * x));
+  Graph g = Build(b);
+  for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
+    for (bool check : {false, true}) {
+      CompileOptions options = level.options();
+      options.check_bounds = check;
+      SCOPED_TRACE(options.target);
+      if (testing::WhyNotRunnable(level).empty()) {
+        absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+            g, {testing::RandomFeeds(g, 1)}, options);
+        EXPECT_TRUE(s.ok()) << s;
+      } else {
+        absl::Status s = CompileToSharedLibrary(
+            g, absl::StrCat(std::getenv("TEST_TMPDIR"), "/level.so"), options);
+        EXPECT_TRUE(s.ok()) << s;
+      }
+    }
+  }
+  EXPECT_TRUE(CompileToSharedLibrary(
+                  g, absl::StrCat(std::getenv("TEST_TMPDIR"), "/hs.so"),
+                  {.target = "host-sse41"})
+                  .ok());
+}
+
+// A memory-checked artifact (Halide's asan feature) runs in
+// codegen/memcheck_run under AddressSanitizer, with the same results.
+TEST(CompileTest, MemoryCheckedArtifactRunsUnderAddressSanitizer) {
+  GraphBuilder b("asan");
+  Value x = b.Input("x", DType::kF32, {3, 37});
+  b.Output("y", Softmax(x, 1) * Max(x, {0}));
+  b.Output("s", Sum(x, {1}));
+  Graph g = Build(b);
+  ASSERT_TRUE(AddGradients(&g, {.of = "s", .seed = "ones"}).ok());
+  absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+      g, {testing::RandomFeeds(g, 2)}, {.target = "host-asan"});
+  EXPECT_TRUE(s.ok()) << s;
 }
 
 }  // namespace

@@ -149,8 +149,10 @@ class Lowering {
   // ------------------------------------------------------------------------
   void Schedule(const std::vector<bool>& here);
   void ScheduleScan(ValueId v);
-  void ScheduleDense(Func f, const Dims& dims, Halide::Type t,
-                     bool update = false);
+  // Whether a cumsum is vectorized over the innermost dimension (when that
+  // is not the scan axis).
+  bool ScanVectorized(ValueId v) const;
+  void ScheduleDense(Func f, const Dims& dims, Halide::Type t);
   void ScheduleReduction(ValueId v);
   struct ReductionPlan {
     // Vector lanes over the innermost reduced axis when it is the contiguous
@@ -162,6 +164,13 @@ class Lowering {
     int64_t extent = 0;  // Of the innermost reduced axis.
     int64_t chunks = 1;  // Parallel chunks of that axis.
     int64_t blocks = 0;  // Vectors per chunk.
+    // Otherwise (no lanes): vectorized over the innermost output dimension
+    // (the input is contiguous there), rounded up to whole vectors: the
+    // accumulator is padded and the reads of the input clamped. (A guarded
+    // tail is unsafe here: Halide 14 drops the guard of a vectorized update
+    // whose value contains a select, and the update then reads and writes
+    // past the end of its buffers.)
+    bool vector_out = false;
     // Parallel over output elements.
     bool parallel_out = false;
     int64_t work = 0;  // Input elements.
@@ -282,9 +291,10 @@ Expr SignOf(Expr x) {
                         Halide::select(x < Const(t, 0), Const(t, -1), x));
 }
 
-// x^y with NaN in, NaN out. f32 calls libm's powf: Halide's f32 pow is
-// exp(y log x) without IEEE special cases (pow(inf, 0.5) = 2^64,
-// pow(0, -1) = 0).
+// x^y as C's pow (the interpreter's): pow(x, +-0) = 1 and pow(1, y) = 1
+// for any x and y, NaN included; otherwise NaN in, NaN out. f32 calls libm's
+// powf: Halide's f32 pow is exp(y log x) without IEEE special cases
+// (pow(inf, 0.5) = 2^64, pow(0, -1) = 0).
 Expr Pow(Expr x, Expr y) {
   const Halide::Type t = x.type();
   Expr nan = Halide::cast(t, Expr(std::numeric_limits<double>::quiet_NaN()));
@@ -292,8 +302,19 @@ Expr Pow(Expr x, Expr y) {
                ? Halide::Internal::Call::make(
                      t, "powf", {x, y}, Halide::Internal::Call::PureExtern)
                : Halide::pow(x, y);
-  return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), nan,
-                        y == Const(t, 0), Const(t, 1), p);
+  return Halide::select(y == Const(t, 0) || x == Const(t, 1), Const(t, 1),
+                        Halide::is_nan(x) || Halide::is_nan(y), nan, p);
+}
+
+// The element index of gather and scatter_add: an index counts from the end
+// when negative, and is clamped into [0, n - 1], in its own integer type
+// (an i64 index such as 2^32 + 1 must clamp to n - 1, not wrap to 1), then
+// narrowed for addressing (n < 2^31: CheckAddressable).
+Expr ClampIndex(Expr k, int64_t n) {
+  const Halide::Type t = k.type();
+  Expr wrapped = Halide::select(k < Const(t, 0), k + Const(t, n), k);
+  return Halide::cast<int>(
+      Halide::clamp(wrapped, Const(t, 0), Const(t, n - 1)));
 }
 
 // Marks every comparison of floats in an expression strict. strict_float
@@ -735,9 +756,7 @@ void Lowering::LowerNode(ValueId id) {
       const int64_t n = DimsOf(in(0))[axis];
       Define(id, [&](const Index& i) {
         Index idx(i.begin() + axis, i.begin() + axis + ir);
-        Expr k = Halide::cast<int>(At(in(1), idx));
-        k = Halide::clamp(Halide::select(k < 0, k + static_cast<int>(n), k), 0,
-                          static_cast<int>(std::max<int64_t>(n - 1, 0)));
+        Expr k = ClampIndex(At(in(1), idx), std::max<int64_t>(n, 1));
         Index src(i.begin(), i.begin() + axis);
         src.push_back(k);
         src.insert(src.end(), i.begin() + axis + ir, i.end());
@@ -820,6 +839,10 @@ void Lowering::LowerReduce(ValueId id) {
       if (keepdims) ++out_axis;  // The lanes' axis: set below.
     } else {
       src[d] = l.vars[out_axis++];
+      // The innermost output dimension, rounded up to whole vectors.
+      if (plan.vector_out && out_axis == node.type.rank()) {
+        src[d] = Halide::min(src[d], static_cast<int>(xd[d] - 1));
+      }
     }
   }
   Expr v;
@@ -857,6 +880,43 @@ void Lowering::LowerReduce(ValueId id) {
   l.func(hv) = Halide::cast(t, l.acc(hargs));
 }
 
+// The op families that lowering and scheduling treat alike.
+enum class Family {
+  kLeaf,         // input, parameter, constant, iota
+  kElementwise,  // unary, binary, select, cast, stop_gradient
+  kMovement,     // reshape, transpose, broadcast_to, concat, slice, pad, gather
+  kReduction,
+  kMatMul,
+  kScan,     // cumsum
+  kScatter,  // scatter_add
+};
+
+Family FamilyOf(OpKind op);
+
+// Whether a value is computed from a constant or iota leaf without passing
+// through a buffer (a reduction's, matmul's, scan's or scatter's), so that
+// LLVM may see its elements.
+bool ReadsConstant(const Graph& g, ValueId v) {
+  const Node& node = g.node(v);
+  if (node.op == OpKind::kConstant || node.op == OpKind::kIota) return true;
+  if (node.op == OpKind::kInput || node.op == OpKind::kParameter) return false;
+  switch (FamilyOf(node.op)) {
+    case Family::kReduction:
+    case Family::kMatMul:
+    case Family::kScan:
+    case Family::kScatter:
+    case Family::kLeaf:
+      return false;  // Computed into a buffer (or an argument).
+    case Family::kElementwise:
+    case Family::kMovement:
+      break;
+  }
+  for (ValueId in : node.inputs) {
+    if (ReadsConstant(g, in)) return true;
+  }
+  return false;
+}
+
 // The register block of a matmul: `rows` x `cols` accumulators (cols a
 // multiple of the vector width; 0 for products narrower than one vector).
 struct MatMulBlock {
@@ -864,12 +924,23 @@ struct MatMulBlock {
   int cols = 0;
 };
 
-MatMulBlock PlanMatMul(int64_t m, int64_t n, int vec) {
-  // 8 rows x 3 vectors when wide enough: 24 accumulator registers (zmm for
-  // f32 on AVX-512), each step 8 broadcasts, 3 loads and 24 FMAs.
+// The block fits the target's vector registers: rows x vectors accumulators,
+// plus the vectors of b loaded per step and one broadcast of a.
+//   32 registers (AVX-512): 8 rows x 3 vectors = 24 accumulators + 3 + 1.
+//   16 registers (SSE, AVX2): 4 rows x 3 vectors = 12 accumulators + 3 + 1
+//   (8 x 3 would need 28 and spill on every step). Measured on AVX2 code
+//   (256x784 @ 784x512, 2 threads): 4 rows 2.15 ms, 6 rows 3.2 ms, 8 rows
+//   2.66 ms.
+// Products narrower than a block's columns use one vector.
+MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
+                       Halide::Type t) {
+  const int vec = target.natural_vector_size(t);
+  const bool many_registers = target.has_feature(Halide::Target::AVX512);
+  const int wide_rows = many_registers ? 8 : 4;
   MatMulBlock b;
   b.cols = n >= 3 * vec ? 3 * vec : n >= vec ? vec : 0;
-  b.rows = static_cast<int>(std::min<int64_t>(b.cols == 3 * vec ? 8 : 4, m));
+  b.rows = static_cast<int>(
+      std::min<int64_t>(b.cols == 3 * vec ? wide_rows : 4, m));
   return b;
 }
 
@@ -886,7 +957,7 @@ void Lowering::LowerMatMul(ValueId id) {
   const int m = static_cast<int>(node.type.dims[r - 2]);
   const int n = static_cast<int>(node.type.dims[r - 1]);
   const Halide::Type t = TypeOf(id);
-  const MatMulBlock block = PlanMatMul(m, n, target_.natural_vector_size(t));
+  const MatMulBlock block = PlanMatMul(m, n, target_, t);
   Lowered& l = values_[id];
   l.vars = MakeVars(r);
   l.rdom = RDom(0, static_cast<int>(k), absl::StrCat("k_", id));
@@ -918,7 +989,15 @@ void Lowering::LowerMatMul(ValueId id) {
   }
   l.acc = Func(absl::StrCat("acc", id));
   l.acc(hv) = Const(t, 0);
-  l.acc(hargs) += At(a, ai) * b_value;
+  // Accumulated under Halide's fast-math flags (for FMA contraction) on
+  // data LLVM cannot see; an operand it could see as a constant would let
+  // it fold x * NaN or x * 0 to anything (RandomGraphsTest), so then the
+  // arithmetic is strict.
+  Expr sum = l.acc(hargs) + At(a, ai) * b_value;
+  if (t.is_float() && (ReadsConstant(g_, a) || ReadsConstant(g_, b))) {
+    sum = Halide::strict_float(sum);
+  }
+  l.acc(hargs) = sum;
   l.func = Func(absl::StrCat("v_", id));
   l.func(hv) = l.acc(hargs);
 }
@@ -939,15 +1018,22 @@ void Lowering::LowerCumSum(ValueId id) {
   auto flip = [&](Expr k) { return reverse ? (n - 1) - k : k; };
   Index i = AsIndex(l.vars);
   const std::vector<Var> hv = HalideVars(l.vars);
+  // Reads of x, with the innermost index clamped when the scan is
+  // vectorized over it in whole vectors (ScheduleScan).
+  Index in = i;
+  if (ScanVectorized(id)) {
+    const int last = node.type.rank() - 1;
+    in[last] = Halide::min(i[last], static_cast<int>(node.type.dims[last] - 1));
+  }
   l.acc = Func(absl::StrCat("acc", id));
   {
-    Index src = i;
+    Index src = in;
     src[axis] = flip(i[axis]);
     l.acc(hv) = Halide::cast(acc_t, At(x, src));
   }
   if (n > 1) {
     l.rdom = RDom(1, n - 1, absl::StrCat("s_", id));
-    Index cur = i, prev = i, src = i;
+    Index cur = i, prev = i, src = in;
     cur[axis] = l.rdom.x;
     prev[axis] = l.rdom.x - 1;
     src[axis] = flip(l.rdom.x);
@@ -1000,9 +1086,7 @@ void Lowering::LowerScatterAdd(ValueId id) {
     }
   }
   Index idx(u.begin() + axis, u.begin() + axis + ir);
-  Expr k = Halide::cast<int>(At(indices, idx));
-  k = Halide::clamp(Halide::select(k < 0, k + static_cast<int>(n), k), 0,
-                    static_cast<int>(n - 1));
+  Expr k = ClampIndex(At(indices, idx), n);
   Index dst(u.begin(), u.begin() + axis);
   dst.push_back(k);
   dst.insert(dst.end(), u.begin() + axis + ir, u.end());
@@ -1026,16 +1110,6 @@ void Lowering::LowerScatterAdd(ValueId id) {
 constexpr int64_t kParallelThreshold = 1 << 14;
 constexpr int64_t kVectorizeThreshold = 256;
 
-// The op families that lowering and scheduling treat alike.
-enum class Family {
-  kLeaf,         // input, parameter, constant, iota
-  kElementwise,  // unary, binary, select, cast, stop_gradient
-  kMovement,     // reshape, transpose, broadcast_to, concat, slice, pad, gather
-  kReduction,
-  kMatMul,
-  kScan,     // cumsum
-  kScatter,  // scatter_add
-};
 
 Family FamilyOf(OpKind op) {
   switch (op) {
@@ -1183,23 +1257,21 @@ int OpCost(OpKind op) {
   ADC_CHECK(false);
 }
 
-void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t,
-                             bool update) {
+void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t) {
   const int r = static_cast<int>(dims.size());
   if (r == 0) return;
   std::vector<Var> hv = f.args();
-  Halide::Stage s = update ? Halide::Stage(f.update(0)) : Halide::Stage(f);
+  Halide::Stage s(f);
   const int vec = target_.natural_vector_size(t);
   const int64_t inner = dims[r - 1];
   const int64_t total = NumElements(dims);
   // Small values stay scalar loops: vector and parallel code for them would
   // cost more compile time than it saves at run time.
   if (total < kVectorizeThreshold) return;
-  // Pure stages may recompute a few elements at the edge (ShiftInwards: the
-  // last vector or chunk shifts inwards, no scalar tail loop); update stages
-  // must not, so they guard.
-  const TailStrategy tail =
-      update ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
+  // Pure definitions only: they may recompute a few elements at the edge
+  // (ShiftInwards: the last vector or chunk shifts inwards, no scalar tail
+  // loop).
+  const TailStrategy tail = TailStrategy::ShiftInwards;
   if (r == 1) {
     if (total >= kParallelThreshold) {
       Var xo("xo"), xi("xi");
@@ -1234,6 +1306,9 @@ Lowering::ReductionPlan Lowering::PlanReduction(ValueId v) const {
   const Halide::Type acc_t =
       sum_or_prod ? AccumulatorType(TypeOf(v)) : TypeOf(v);
   plan.vec = target_.natural_vector_size(acc_t);
+  const Dims& out = node.type.dims;
+  plan.vector_out = !out.empty() && out.back() >= plan.vec &&
+                    plan.work >= kVectorizeThreshold;
   if (xd.empty() || axes.empty() ||
       axes.back() != static_cast<int64_t>(xd.size()) - 1) {
     return plan;
@@ -1242,6 +1317,7 @@ Lowering::ReductionPlan Lowering::PlanReduction(ValueId v) const {
   if (plan.extent < 2 * plan.vec || plan.work < kVectorizeThreshold)
     return plan;
   plan.lanes = true;
+  plan.vector_out = false;
   // Few outputs from a long axis: parallel chunks of it too.
   if (n_out < 8 && plan.work >= 4 * kParallelThreshold) {
     plan.chunks = std::min<int64_t>(64, plan.extent / (64 * plan.vec));
@@ -1282,9 +1358,11 @@ void Lowering::ScheduleReduction(ValueId v) {
   // contiguous there), parallel over the outer ones when there is work.
   const int r = static_cast<int>(out.size());
   if (r == 0) return;
-  if (out[r - 1] >= plan.vec && plan.work >= kVectorizeThreshold) {
-    l.acc.vectorize(hv[0], plan.vec, TailStrategy::GuardWithIf);
-    l.acc.update().vectorize(hv[0], plan.vec, TailStrategy::GuardWithIf);
+  if (plan.vector_out) {
+    // Whole vectors: the accumulator's extent is rounded up (its storage
+    // grows with it) and the input index clamped (LowerReduce).
+    l.acc.vectorize(hv[0], plan.vec, TailStrategy::RoundUp);
+    l.acc.update().vectorize(hv[0], plan.vec, TailStrategy::RoundUp);
   }
   if (plan.parallel_out) l.acc.update().parallel(hv[r - 1]);
 }
@@ -1298,7 +1376,7 @@ void Lowering::ScheduleMatMul(ValueId v) {
   const int64_t k = DimsOf(node.inputs[0])[r - 1];
   const Halide::Type t = TypeOf(v);
   const int vec = target_.natural_vector_size(t);
-  const MatMulBlock block = PlanMatMul(m, n, vec);
+  const MatMulBlock block = PlanMatMul(m, n, target_, t);
   const bool parallel = NumElements(out) * k >= kParallelThreshold;
   Func f = l.func, acc = l.acc;
   const std::vector<Var> hv = f.args();  // (j, i, batch...)
@@ -1317,7 +1395,9 @@ void Lowering::ScheduleMatMul(ValueId v) {
       .bound(pv[0], 0, block.cols)
       .bound(pv[2], 0, panels)
       .vectorize(pv[0], vec);
-  if (parallel) l.packed.parallel(pv[1], 8);
+  // Rows of b in parallel, 8 per task; a guarded tail (ShiftInwards would
+  // start a K < 8 at row K - 8 < 0, before the start of b).
+  if (parallel) l.packed.parallel(pv[1], 8, TailStrategy::GuardWithIf);
   // One task per register tile (batch dims fused in); in each, the K loop
   // surrounds the unrolled, vectorized block of accumulators.
   Var jo("jo"), ji("ji"), io("io"), ii("ii"), tile("tile");
@@ -1468,6 +1548,15 @@ void Lowering::Schedule(const std::vector<bool>& here) {
   }
 }
 
+bool Lowering::ScanVectorized(ValueId v) const {
+  const Node& node = g_.node(v);
+  const Dims& dims = node.type.dims;
+  const int r = static_cast<int>(dims.size());
+  const Halide::Type acc_t = AccumulatorType(TypeOf(v));
+  return r >= 1 && node.attrs.GetInt("axis") != r - 1 &&
+         dims[r - 1] >= target_.natural_vector_size(acc_t);
+}
+
 void Lowering::ScheduleScan(ValueId v) {
   Lowered& l = values_[v];
   const Node& node = g_.node(v);
@@ -1479,10 +1568,12 @@ void Lowering::ScheduleScan(ValueId v) {
   const std::vector<Var> hv = l.acc.args();
   const int vec = target_.natural_vector_size(l.acc.output_types()[0]);
   const bool has_update = l.rdom.defined();
-  if (h_axis != 0 && dims[r - 1] >= vec) {
-    l.acc.vectorize(hv[0], vec, TailStrategy::GuardWithIf);
+  if (ScanVectorized(v)) {
+    // Whole vectors (padded accumulator, clamped reads: LowerCumSum); a
+    // guarded tail on the update is unsafe in Halide 14 (ReductionPlan).
+    l.acc.vectorize(hv[0], vec, TailStrategy::RoundUp);
     if (has_update) {
-      l.acc.update().vectorize(hv[0], vec, TailStrategy::GuardWithIf);
+      l.acc.update().vectorize(hv[0], vec, TailStrategy::RoundUp);
     }
   }
   if (NumElements(dims) >= kParallelThreshold && r >= 2) {

@@ -4,6 +4,7 @@
 // odd sizes and broadcasting. Ops are grouped into one graph (one compile)
 // per group, shape and dtype.
 #include <cmath>
+#include <array>
 #include <functional>
 #include <random>
 
@@ -105,7 +106,7 @@ Graph BuildGroup(const Group& group, DType dtype,
   return graph;
 }
 
-void CheckGroup(const Group& group) {
+void CheckGroup(const Group& group, const testing::FeatureLevel& level) {
   for (DType dtype : {DType::kF32, DType::kF64}) {
     std::map<std::string, Tensor> feeds;
     Graph g = BuildGroup(group, dtype, &feeds, 42);
@@ -115,10 +116,35 @@ void CheckGroup(const Group& group) {
                                         DTypeName(dtype), ".pbtxt"));
       }
     }
-    absl::Status s = testing::ExpectCompiledMatchesInterpreter(g, feeds);
-    EXPECT_TRUE(s.ok()) << group.name << " " << DTypeName(dtype) << ": " << s;
+    absl::Status s =
+        testing::ExpectCompiledMatchesInterpreter(g, {feeds}, level.options());
+    EXPECT_TRUE(s.ok()) << group.name << " " << DTypeName(dtype) << " on "
+                        << level.name << ": " << s;
   }
 }
+
+// Every test runs on the host's own level (unchecked: the production code),
+// and a cross-section on every other x86-64 feature level this CPU can run
+// (testing::FeatureLevels: SSE2, SSE4.1, AVX2 and AVX-512, bounds-checked):
+// Tails, UnarySmall, BinaryBroadcast, ReductionsMatrix, Linalg, MatMulLarge,
+// Shapes and IntegerReductions. (Bounds-checked code takes about 1.5 times
+// as long to compile; the whole matrix would add ten minutes.)
+class OpsE2eTest : public ::testing::TestWithParam<testing::FeatureLevel> {
+ protected:
+  void SetUp() override {
+    const testing::FeatureLevel& level = GetParam();
+    const std::string why = testing::WhyNotRunnable(level);
+    if (!why.empty()) GTEST_SKIP() << "level " << level.name << ": " << why;
+  }
+  // For groups too large to repeat on every level.
+  bool OnHost() const { return GetParam().target == "host"; }
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Levels, OpsE2eTest, ::testing::ValuesIn(testing::FeatureLevels()),
+    [](const ::testing::TestParamInfo<testing::FeatureLevel>& info) {
+      return info.param.name;
+    });
 
 std::vector<Case> UnaryCases(Dims d) {
   auto c = [&](std::string name, double lo, double hi,
@@ -188,13 +214,15 @@ std::vector<Case> BinaryCases(Dims a, Dims b) {
   };
 }
 
-TEST(OpsE2eTest, UnaryLarge) {
-  CheckGroup({"unary_large", UnaryCases({1000003}), /*second_order=*/false});
+TEST_P(OpsE2eTest, UnaryLarge) {
+  if (!OnHost()) GTEST_SKIP() << "large shapes: host level only";
+  CheckGroup({"unary_large", UnaryCases({1000003}), /*second_order=*/false}, GetParam());
 }
 
 // The vectorized f32 sin/cos reduce their argument in f64: accurate over a
 // wide range, not only near 0.
-TEST(OpsE2eTest, TrigWideRange) {
+TEST_P(OpsE2eTest, TrigWideRange) {
+  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
   std::vector<Case> cases;
   for (double range : {10.0, 1e4, 1e6}) {
     const std::string r = std::to_string(static_cast<int>(range));
@@ -207,25 +235,28 @@ TEST(OpsE2eTest, TrigWideRange) {
   }
   cases.push_back(
       {"tan", {{"x", {4099}, -1.5, 1.5}}, [](V v) { return Tan(v[0]); }});
-  CheckGroup({"trig_wide", cases, /*second_order=*/false});
+  CheckGroup({"trig_wide", cases, /*second_order=*/false}, GetParam());
 }
 
-TEST(OpsE2eTest, UnarySmall) { CheckGroup({"unary_small", UnaryCases({7})}); }
+TEST_P(OpsE2eTest, UnarySmall) { CheckGroup({"unary_small", UnaryCases({7})}, GetParam()); }
 
-TEST(OpsE2eTest, UnaryMatrix) {
-  CheckGroup({"unary_matrix", UnaryCases({33, 17})});
+TEST_P(OpsE2eTest, UnaryMatrix) {
+  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  CheckGroup({"unary_matrix", UnaryCases({33, 17})}, GetParam());
 }
 
-TEST(OpsE2eTest, BinarySameShape) {
-  CheckGroup({"binary", BinaryCases({7}, {7})});
+TEST_P(OpsE2eTest, BinarySameShape) {
+  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  CheckGroup({"binary", BinaryCases({7}, {7})}, GetParam());
 }
 
-TEST(OpsE2eTest, BinaryBroadcast) {
-  CheckGroup({"binary_broadcast", BinaryCases({5, 1, 3}, {4, 1})});
+TEST_P(OpsE2eTest, BinaryBroadcast) {
+  CheckGroup({"binary_broadcast", BinaryCases({5, 1, 3}, {4, 1})}, GetParam());
 }
 
-TEST(OpsE2eTest, BinaryLarge) {
-  CheckGroup({"binary_large", BinaryCases({1000003}, {1000003}), false});
+TEST_P(OpsE2eTest, BinaryLarge) {
+  if (!OnHost()) GTEST_SKIP() << "large shapes: host level only";
+  CheckGroup({"binary_large", BinaryCases({1000003}, {1000003}), false}, GetParam());
 }
 
 std::vector<Case> ReductionCases(Dims d) {
@@ -266,19 +297,21 @@ std::vector<Case> ReductionCases(Dims d) {
   return cases;
 }
 
-TEST(OpsE2eTest, ReductionsVector) {
-  CheckGroup({"reduce_vec", ReductionCases({7})});
+TEST_P(OpsE2eTest, ReductionsVector) {
+  CheckGroup({"reduce_vec", ReductionCases({7})}, GetParam());
 }
 
-TEST(OpsE2eTest, ReductionsMatrix) {
-  CheckGroup({"reduce_mat", ReductionCases({33, 65})});
+TEST_P(OpsE2eTest, ReductionsMatrix) {
+  CheckGroup({"reduce_mat", ReductionCases({33, 65})}, GetParam());
 }
 
-TEST(OpsE2eTest, Reductions3d) {
-  CheckGroup({"reduce_3d", ReductionCases({3, 5, 40})});
+TEST_P(OpsE2eTest, Reductions3d) {
+  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  CheckGroup({"reduce_3d", ReductionCases({3, 5, 40})}, GetParam());
 }
 
-TEST(OpsE2eTest, ReductionsLarge) {
+TEST_P(OpsE2eTest, ReductionsLarge) {
+  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
   std::vector<Case> cases = {
       {"sum", {{"x", {1000003}}}, [](V v) { return Sum(v[0]); }},
       {"mean", {{"x", {1000003}}}, [](V v) { return Mean(v[0]); }},
@@ -289,7 +322,82 @@ TEST(OpsE2eTest, ReductionsLarge) {
       {"softmax", {{"x", {1000, 1003}}}, [](V v) { return Softmax(v[0]); }},
       {"cumsum", {{"x", {1000003}}}, [](V v) { return CumSum(v[0], 0); }},
   };
-  CheckGroup({"reduce_large", cases, /*second_order=*/false});
+  CheckGroup({"reduce_large", cases, /*second_order=*/false}, GetParam());
+}
+
+// Tails of vectorized, tiled and parallel loops, memory-checked on every
+// level but the host's: 16 shapes [a, b, c] whose every axis takes every
+// length modulo 16 (the widest vector, f32 on AVX-512; so also every
+// remainder modulo 8 and 4), below and above one vector on the innermost
+// axis, through the schedules that split loops: reductions over the first,
+// middle and last axis (vectorized over the kept innermost axis, or per-lane
+// partial results), max (its update is a select), softmax, cumsum and
+// element-wise ops with broadcasting; then matmuls whose rows, columns and
+// inner length take lengths on both sides of the register tiles (8 x 48 on
+// AVX-512, smaller elsewhere), with their transposed gradient products.
+// (Only first derivatives: compiling with the asan feature costs about ten
+// times the usual LLVM time.)
+Graph TailGraph(DType dtype, std::map<std::string, Tensor>* feeds) {
+  GraphBuilder b("tails");
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(-1, 1);
+  auto input = [&](const std::string& name, Dims dims) {
+    Tensor t(TensorType{dtype, dims});
+    for (int64_t i = 0; i < t.num_elements(); ++i) t.SetDouble(i, u(rng));
+    (*feeds)[name] = std::move(t);
+    return b.Input(name, dtype, dims);
+  };
+  for (int64_t k = 0; k < 16; ++k) {
+    const int64_t a = 1 + k, bb = 17 + (5 * k + 3) % 16,
+                  c = (k % 2 == 0 ? 1 : 17) + (7 * k + 5) % 16;
+    const std::string s = absl::StrCat("s", k);
+    Value x = input(s + ".x", {a, bb, c});
+    b.Output(s + ".max0", Max(x, {0}));
+    b.Output(s + ".sum1", Sum(Relu(x), {1}, /*keepdims=*/true) * x);
+    b.Output(s + ".min2", Min(x, {2}));
+    b.Output(s + ".softmax2", Softmax(x, 2));
+    b.Output(s + ".cumsum0", CumSum(Exp(x), 0));
+  }
+  std::vector<std::string> wrt;
+  Value loss;
+  const std::vector<std::array<int64_t, 3>> mkn = {
+      {1, 5, 1},  {3, 17, 16}, {9, 8, 47},  {8, 33, 48},
+      {17, 3, 49}, {7, 64, 65}, {33, 9, 100}, {2, 1, 13}};
+  for (size_t i = 0; i < mkn.size(); ++i) {
+    const auto [m, kk, n] = mkn[i];
+    const std::string s = absl::StrCat("mm", i);
+    Value p = input(s + ".a", {m, kk});
+    Value q = input(s + ".b", {kk, n});
+    wrt.push_back(s + ".a");
+    wrt.push_back(s + ".b");
+    Value y = MatMul(p, q);
+    b.Output(s, y);
+    Tensor r(y.type());
+    for (int64_t e = 0; e < r.num_elements(); ++e) r.SetDouble(e, u(rng));
+    Value term = Sum(y * Constant(b, r));
+    loss = loss.valid() ? loss + term : term;
+  }
+  b.Output("mm.loss", loss);
+  auto g = b.Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  EXPECT_TRUE(AddGradients(&*g, {.of = "mm.loss", .wrt = wrt}).ok());
+  return *std::move(g);
+}
+
+TEST_P(OpsE2eTest, Tails) {
+  for (DType dtype : {DType::kF32, DType::kF64}) {
+    std::map<std::string, Tensor> feeds;
+    const Graph g = TailGraph(dtype, &feeds);
+    if (const char* dump = std::getenv("ADC_DUMP_GROUP")) {
+      if (std::string(dump) == "tails") {
+        (void)SaveGraph(g, absl::StrCat("/tmp/tails_", DTypeName(dtype),
+                                        ".pbtxt"));
+      }
+    }
+    absl::Status st = testing::ExpectCompiledMatchesInterpreter(
+        g, {feeds}, GetParam().options());
+    EXPECT_TRUE(st.ok()) << DTypeName(dtype) << ": " << st;
+  }
 }
 
 std::vector<Case> LinalgCases() {
@@ -312,14 +420,14 @@ std::vector<Case> LinalgCases() {
   };
 }
 
-TEST(OpsE2eTest, Linalg) { CheckGroup({"linalg", LinalgCases()}); }
+TEST_P(OpsE2eTest, Linalg) { CheckGroup({"linalg", LinalgCases()}, GetParam()); }
 
-TEST(OpsE2eTest, MatMulLarge) {
+TEST_P(OpsE2eTest, MatMulLarge) {
   CheckGroup({"mm_large",
               {{"mm",
                 {{"a", {256, 300}}, {"b", {300, 200}}},
                 [](V v) { return MatMul(v[0], v[1]); }}},
-              /*second_order=*/false});
+              /*second_order=*/false}, GetParam());
 }
 
 std::vector<Case> ShapeCases() {
@@ -412,12 +520,12 @@ std::vector<Case> ShapeCases() {
   };
 }
 
-TEST(OpsE2eTest, Shapes) { CheckGroup({"shapes", ShapeCases()}); }
+TEST_P(OpsE2eTest, Shapes) { CheckGroup({"shapes", ShapeCases()}, GetParam()); }
 
 // Integer reductions over every axis choice, on a small shape and on one
 // wide enough for per-lane partial results. (Integer max/min once failed
 // LLVM's verifier: Halide's own temporaries clashed with an argument's name.)
-TEST(OpsE2eTest, IntegerReductions) {
+TEST_P(OpsE2eTest, IntegerReductions) {
   for (DType dt : {DType::kI32, DType::kI64}) {
     for (const Dims& dims : std::vector<Dims>{{5, 7}, {3, 1000}}) {
       SCOPED_TRACE(absl::StrCat(DTypeName(dt), " ", dims[0], "x", dims[1]));
@@ -441,8 +549,8 @@ TEST(OpsE2eTest, IntegerReductions) {
         // max/min/sum.
         t.SetInt(i, i % 5 == 0 ? u(rng) : (u(rng) >= 0 ? 1 : -1));
       }
-      absl::Status s =
-          testing::ExpectCompiledMatchesInterpreter(*g, {{"x", t}});
+      absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+          *g, {{{"x", t}}}, GetParam().options());
       EXPECT_TRUE(s.ok()) << s;
     }
   }
@@ -451,7 +559,8 @@ TEST(OpsE2eTest, IntegerReductions) {
 // Every op that takes integers or bools, compiled, on i32, i64 and bool
 // tensors: arithmetic, matmul, data movement, gather/scatter, cumsum,
 // select, comparisons and casts between all dtypes.
-TEST(OpsE2eTest, IntegerAndBoolTensors) {
+TEST_P(OpsE2eTest, IntegerAndBoolTensors) {
+  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
   for (DType dt : {DType::kI32, DType::kI64}) {
     SCOPED_TRACE(DTypeName(dt));
     GraphBuilder b("int_tensors");
@@ -501,12 +610,14 @@ TEST(OpsE2eTest, IntegerAndBoolTensors) {
     }
     for (int64_t i = 0; i < 5; ++i) ti.SetInt(i, pick(rng));
     absl::Status s = testing::ExpectCompiledMatchesInterpreter(
-        *g, {{"x", tx}, {"y", ty}, {"c", tc}, {"idx", ti}});
+        *g, {{{"x", tx}, {"y", ty}, {"c", tc}, {"idx", ti}}},
+        GetParam().options());
     EXPECT_TRUE(s.ok()) << s;
   }
 }
 
-TEST(OpsE2eTest, IntegerOps) {
+TEST_P(OpsE2eTest, IntegerOps) {
+  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
   GraphBuilder b("ints");
   Value x = b.Input("x", DType::kI32, {9});
   Value y = b.Input("y", DType::kI32, {9});
@@ -528,7 +639,8 @@ TEST(OpsE2eTest, IntegerOps) {
        Tensor::FromInts({DType::kI32, {9}}, {2, 2, -2, -2, 3, 0, 7, 3, -1})},
       {"z", Tensor::FromInts({DType::kI64, {9}}, {1, 2, 3, -4, 5, 6, 0, 8, 9})},
   };
-  absl::Status s = testing::ExpectCompiledMatchesInterpreter(*g, feeds);
+  absl::Status s =
+      testing::ExpectCompiledMatchesInterpreter(*g, {feeds}, GetParam().options());
   EXPECT_TRUE(s.ok()) << s;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -10,14 +11,15 @@
 #include "codegen/run_compiled.h"
 #include "graph/check.h"
 #include "graph/interpreter.h"
+#include "Halide.h"
 
 namespace adc::testing {
 
-absl::Status ExpectCompiledMatchesInterpreter(
-    const Graph& graph, const std::map<std::string, Tensor>& feeds,
-    double rtol_f32, double rtol_f64) {
-  ADC_ASSIGN_OR_RETURN(auto expected, Interpret(graph, feeds));
-  ADC_ASSIGN_OR_RETURN(auto got, CompileAndRun(graph, feeds));
+namespace {
+
+absl::Status Compare(const std::map<std::string, Tensor>& expected,
+                     const std::map<std::string, Tensor>& got, double rtol_f32,
+                     double rtol_f64) {
   std::string report;
   int failures = 0;
   for (const auto& [name, want] : expected) {
@@ -57,6 +59,70 @@ absl::Status ExpectCompiledMatchesInterpreter(
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status ExpectCompiledMatchesInterpreter(
+    const Graph& graph, const std::map<std::string, Tensor>& feeds,
+    double rtol_f32, double rtol_f64) {
+  return ExpectCompiledMatchesInterpreter(graph, {feeds}, CompileOptions(),
+                                          rtol_f32, rtol_f64);
+}
+
+absl::Status ExpectCompiledMatchesInterpreter(
+    const Graph& graph,
+    const std::vector<std::map<std::string, Tensor>>& feed_sets,
+    const CompileOptions& options, double rtol_f32, double rtol_f64) {
+  ADC_ASSIGN_OR_RETURN(CompiledGraph compiled,
+                       CompiledGraph::Compile(graph, options));
+  for (size_t k = 0; k < feed_sets.size(); ++k) {
+    ADC_ASSIGN_OR_RETURN(auto expected, Interpret(graph, feed_sets[k]));
+    ADC_ASSIGN_OR_RETURN(auto got, compiled.Run(feed_sets[k]));
+    absl::Status s = Compare(expected, got, rtol_f32, rtol_f64);
+    if (!s.ok()) {
+      return feed_sets.size() == 1
+                 ? s
+                 : absl::InternalError(absl::StrCat("inputs #", k, ": ",
+                                                    s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+CompileOptions FeatureLevel::options() const {
+  CompileOptions o;
+  o.target = target;
+  o.check_bounds = memory_checked;
+  return o;
+}
+
+const std::vector<FeatureLevel>& FeatureLevels() {
+  static const auto* levels = new std::vector<FeatureLevel>{
+      {"sse2", "x86-64-linux", true},
+      {"sse41", "x86-64-linux-sse41", true},
+      {"avx2", "x86-64-linux-avx-avx2-f16c-fma-sse41", true},
+      {"avx512", "x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41",
+       true},
+      {"host", "host", false},
+  };
+  return *levels;
+}
+
+std::string WhyNotRunnable(const FeatureLevel& level) {
+  if (level.target == "host") return "";
+  const Halide::Target host = Halide::get_host_target();
+  const Halide::Target want(level.target);
+  std::string missing;
+  for (int f = 0; f < Halide::Target::FeatureEnd; ++f) {
+    const auto feature = static_cast<Halide::Target::Feature>(f);
+    if (want.has_feature(feature) && !host.has_feature(feature)) {
+      absl::StrAppend(&missing, missing.empty() ? "" : ", ",
+                      Halide::Target::feature_to_name(feature));
+    }
+  }
+  return missing.empty() ? "" : absl::StrCat("this CPU lacks ", missing);
+}
+
+
 std::map<std::string, Tensor> RandomFeeds(const Graph& graph, uint64_t seed,
                                           double lo, double hi) {
   std::mt19937_64 rng(seed);
@@ -78,3 +144,4 @@ std::map<std::string, Tensor> RandomFeeds(const Graph& graph, uint64_t seed,
 }
 
 }  // namespace adc::testing
+

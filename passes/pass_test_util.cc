@@ -242,10 +242,23 @@ Graph RandomGraph(std::mt19937& rng, const Dims& dims) {
   auto splat = [&]() {
     return Full(b, TensorType{dt, dims}, kConstants[pick(constant())]);
   };
+  // Indices for gather and scatter_add along axis 0: negative ones count
+  // from the end, out-of-range ones clamp (i64, beyond 2^32 too).
+  auto indices = [&]() {
+    std::vector<int64_t> idx(dims[0]);
+    for (int64_t& i : idx) {
+      const int64_t choices[] = {0, 1, dims[0] - 1, -1, -dims[0],
+                                 dims[0] + 3, (int64_t{1} << 32) + 1,
+                                 -(int64_t{1} << 40)};
+      i = choices[pick(std::size(choices))];
+    }
+    return Constant(b, Tensor::FromInts({DType::kI64, {dims[0]}}, idx));
+  };
+  const int64_t d0 = dims[0], d1 = dims[1];
   for (int step = 0; step < 14; ++step) {
     Value a = any(), c = any();
     Value r;
-    switch (pick(30)) {
+    switch (pick(36)) {
       case 0:
         r = Neg(a);
         break;
@@ -336,6 +349,30 @@ Graph RandomGraph(std::mt19937& rng, const Dims& dims) {
       case 29:
         r = Pow(a, splat());
         break;
+      case 30:
+        // [d0, d1] @ [d1, d0] @ [d0, d1].
+        r = MatMul(MatMul(a, Transpose(c)), a);
+        break;
+      case 31:
+        r = Gather(a, indices(), 0);
+        break;
+      case 32:
+        r = ScatterAdd(a, indices(), c, 0);
+        break;
+      case 33:
+        r = CumSum(a, pick(2), /*exclusive=*/pick(2), /*reverse=*/pick(2));
+        break;
+      case 34: {
+        const int64_t k = pick(static_cast<int>(d1) + 1);
+        r = Slice(Concat({a, c}, 1), {0, k}, {d0, k + d1});
+        break;
+      }
+      case 35: {
+        const int64_t k = pick(3);
+        r = Slice(Pad(a, {1, 0}, {0, 2}, kConstants[pick(constant())]),
+                  {1, k}, {d0 + 1, k + d1});
+        break;
+      }
     }
     pool.push_back(r);
   }

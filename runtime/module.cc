@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
@@ -274,13 +276,35 @@ struct Module::Impl {
   adc_artifact_last_error_fn last_error = nullptr;
   adc_artifact_set_num_threads_fn set_num_threads = nullptr;
   // Runs hold it shared; set_num_threads (which stops the thread pool) holds
-  // it exclusively, so it waits for the runs in progress.
-  std::shared_mutex pool_mutex;
+  // it exclusively, so it waits for the runs in progress. One per loaded
+  // artifact (PoolMutexFor), since Modules loaded from the same file share
+  // its thread pool.
+  std::shared_ptr<std::shared_mutex> pool_mutex;
 
   // Argument name -> position in the artifact's buffer array (signature
   // order: inputs, then parameters, then outputs).
   std::unordered_map<std::string, size_t> position;
 };
+
+namespace {
+
+// The pool lock of the artifact loaded at `handle`, shared by every Module
+// that holds it (dlopen returns the same handle for a file already loaded).
+std::shared_ptr<std::shared_mutex> PoolMutexFor(void* handle) {
+  static std::mutex registry_mutex;
+  static auto* registry =
+      new std::map<void*, std::weak_ptr<std::shared_mutex>>();
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  std::weak_ptr<std::shared_mutex>& entry = (*registry)[handle];
+  std::shared_ptr<std::shared_mutex> mutex = entry.lock();
+  if (mutex == nullptr) {
+    mutex = std::make_shared<std::shared_mutex>();
+    entry = mutex;
+  }
+  return mutex;
+}
+
+}  // namespace
 
 Module::Module(std::string path, std::unique_ptr<Impl> impl,
                Signature signature)
@@ -447,10 +471,20 @@ StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
   impl->handle = dlopen(dlopen_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (impl->handle == nullptr) {
     const char* error = dlerror();
-    return Status::Error(where + "not a loadable shared library (" +
-                         (error ? error : "unknown dlopen error") + ")");
+    std::string why = error ? error : "unknown dlopen error";
+    if (why.find("__asan_") != std::string::npos) {
+      // Compiled with Halide's asan feature (adc compile --target=...-asan).
+      return Status::Error(
+          where + "a memory-checked artifact (target feature asan) " +
+          "needs AddressSanitizer in the process: build the program with " +
+          "-fsanitize=address or run it with LD_PRELOAD=$(gcc " +
+          "-print-file-name=libasan.so) (" + why + ")");
+    }
+    return Status::Error(where + "not a loadable shared library (" + why +
+                         ")");
   }
 
+  impl->pool_mutex = PoolMutexFor(impl->handle);
   auto signature_fn = reinterpret_cast<adc_artifact_signature_fn>(
       dlsym(impl->handle, "adc_artifact_signature"));
   if (signature_fn == nullptr) {
@@ -604,7 +638,7 @@ Status Module::Run(const std::map<std::string, ConstBuffer>& inputs,
   // 3. Run, then add accumulated gradients into the caller's buffers.
   int rc;
   {
-    std::shared_lock<std::shared_mutex> lock(impl_->pool_mutex);
+    std::shared_lock<std::shared_mutex> lock(*impl_->pool_mutex);
     rc = impl_->run(buffers.data());
   }
   if (rc != 0) {
@@ -636,7 +670,7 @@ StatusOr<std::map<std::string, Tensor>> Module::Run(
 }
 
 void Module::set_num_threads(int n) {
-  std::unique_lock<std::shared_mutex> lock(impl_->pool_mutex);
+  std::unique_lock<std::shared_mutex> lock(*impl_->pool_mutex);
   impl_->set_num_threads(std::max(n, 0));
 }
 

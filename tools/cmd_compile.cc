@@ -1,5 +1,5 @@
 // adc compile IN.pb -o OUT.so [--target host|<halide target>]
-//             [--emit-assembly]
+//             [--emit-assembly] [--check-bounds]
 // adc compile IN.pb -o OUT.a --function NAME   (static library + OUT.h, for
 //             the adc_library Bazel rule)
 #include "absl/flags/flag.h"
@@ -8,8 +8,16 @@
 #include "tools/commands.h"
 
 ABSL_FLAG(std::string, target, "host",
-          "Halide target string, e.g. x86-64-linux-avx2 (default: host, this "
-          "machine's CPU features).");
+          "Halide target string (default: host, this machine's CPU "
+          "features). Tested x86-64 levels: x86-64-linux (SSE2), "
+          "x86-64-linux-sse41, x86-64-linux-avx-avx2-f16c-fma-sse41, "
+          "x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41 and "
+          "host; host-asan (or any level with -asan) makes a memory-checked "
+          "artifact, to run under AddressSanitizer.");
+ABSL_FLAG(bool, check_bounds, false,
+          "Bounds-checked code: every load and store checks the elements it "
+          "touches against its buffer; an access outside fails the run with "
+          "an error naming the buffer (for debugging code generation).");
 ABSL_FLAG(bool, emit_assembly, false,
           "Also write the generated assembly next to the output (OUT.so.s).");
 ABSL_FLAG(bool, optimize, true,
@@ -31,6 +39,7 @@ absl::Status RunCompile(const Args& args) {
   options.target = absl::GetFlag(FLAGS_target);
   options.emit_assembly = absl::GetFlag(FLAGS_emit_assembly);
   options.optimize = absl::GetFlag(FLAGS_optimize);
+  options.check_bounds = absl::GetFlag(FLAGS_check_bounds);
   const std::string function = absl::GetFlag(FLAGS_function);
   if (out.size() > 2 && out.substr(out.size() - 2) == ".a") {
     if (function.empty()) {
@@ -51,7 +60,7 @@ Command CompileCommand() {
   return {
       "compile",
       "IN.pb -o OUT.so|OUT.a [--target host|<halide target>] "
-      "[--emit-assembly] [--function NAME]",
+      "[--emit-assembly] [--check-bounds] [--function NAME]",
       "compile a graph ahead of time to a shared library",
       "Verifies the graph and compiles it with Halide to a shared library "
       "that\n"
@@ -64,6 +73,7 @@ Command CompileCommand() {
        {"target", "TARGET"},
        {"emit-assembly", ""},
        {"optimize", ""},
+       {"check-bounds", ""},
        {"function", "NAME"}},
       {"IN.pb"},
       RunCompile,

@@ -7,7 +7,11 @@
 //   mlp_step.pb        one training step of a 784-512-512-10 tanh MLP on a
 //                      batch of 256: cross-entropy loss and the gradients of
 //                      all six parameters.
-//   matmul.pb          256x784 @ 784x512.
+//   matmul.pb          256x784 @ 784x512 (the MLP's first layer).
+//   matmul_tn.pb       a^T @ b with a 256x784, b 256x512 (784x512): the
+//                      first layer's weight gradient.
+//   matmul_nt.pb       a @ b^T with a 256x512, b 784x512: the gradient
+//                      flowing into the first layer's input.
 //   softmax_grad.pb    log_softmax over rows of 256x10000 and its gradient.
 #include <cmath>
 #include <cstdio>
@@ -77,6 +81,20 @@ absl::Status WriteAll(const std::string& dir) {
     Value w = b.Input("b", DType::kF32, {784, 512});
     b.Output("c", MatMul(a, w));
     ADC_RETURN_IF_ERROR(Save(b, dir + "/matmul.pb", nullptr));
+  }
+  {
+    GraphBuilder b("matmul_tn");
+    Value a = b.Input("a", DType::kF32, {256, 784});
+    Value w = b.Input("b", DType::kF32, {256, 512});
+    b.Output("c", MatMul(Transpose(a, {1, 0}), w));
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/matmul_tn.pb", nullptr));
+  }
+  {
+    GraphBuilder b("matmul_nt");
+    Value a = b.Input("a", DType::kF32, {256, 512});
+    Value w = b.Input("b", DType::kF32, {784, 512});
+    b.Output("c", MatMul(a, Transpose(w, {1, 0})));
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/matmul_nt.pb", nullptr));
   }
   {
     GraphBuilder b("softmax_grad");

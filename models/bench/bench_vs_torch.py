@@ -27,6 +27,45 @@ def adc_bench(adc, so, reps, threads):
     return float(m.group(1))
 
 
+GFLOP = {"matmul": 2 * 256 * 784 * 512 / 1e9,
+         "matmul_tn": 2 * 784 * 256 * 512 / 1e9,
+         "matmul_nt": 2 * 256 * 512 * 784 / 1e9}
+
+
+def describe_machine(threads):
+    """The CPU, its vector features and PyTorch's BLAS, with PyTorch's own
+    sgemm rate: a baseline is only honest with a real BLAS behind it."""
+    model, flags = "unknown", set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model == "unknown":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    vector = [x for x in ("sse4_1", "avx", "avx2", "fma", "avx512f",
+                          "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16")
+              if x in flags]
+    print(f"cpu: {model}, {os.cpu_count()} cores; vector: {' '.join(vector)}")
+    config = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\S+?),", config)
+    print(f"torch {torch.__version__}: BLAS_INFO={blas.group(1) if blas else '?'}"
+          f", threads={threads}")
+    libs = set()
+    with open(f"/proc/{os.getpid()}/maps") as f:
+        for line in f:
+            name = line.split()[-1]
+            if "blas" in name and name.endswith(tuple("0123456789")):
+                libs.add(os.path.realpath(name))
+    print("BLAS loaded:", ", ".join(sorted(libs)) or "none found")
+    if not any("openblas" in lib for lib in libs):
+        sys.exit("bench: PyTorch is not using OpenBLAS; install "
+                 "libopenblas0-pthread (bench.sh does) so the baseline is fair")
+    a = torch.rand(1024, 1024)
+    b = torch.rand(1024, 1024)
+    ms = torch_bench(lambda: a @ b, 20)
+    print(f"torch sgemm 1024^3: {2 * 1024 ** 3 / ms / 1e6:.1f} GFLOP/s")
+
+
 def torch_bench(fn, reps):
     for _ in range(3):
         fn()
@@ -69,6 +108,18 @@ def torch_cases():
     def matmul():
         return a @ b
 
+    a_tn = torch.rand(256, 784, generator=g)
+    b_tn = torch.rand(256, 512, generator=g)
+
+    def matmul_tn():
+        return a_tn.t() @ b_tn
+
+    a_nt = torch.rand(256, 512, generator=g)
+    b_nt = torch.rand(784, 512, generator=g)
+
+    def matmul_nt():
+        return a_nt @ b_nt.t()
+
     s = torch.rand(256, 10000, generator=g)
     dy = torch.rand(256, 10000, generator=g)
 
@@ -79,13 +130,16 @@ def torch_cases():
         return xs.grad
 
     return {"composite_grad": composite, "mlp_step": mlp_step,
-            "matmul": matmul, "softmax_grad": softmax}
+            "matmul": matmul, "matmul_tn": matmul_tn, "matmul_nt": matmul_nt,
+            "softmax_grad": softmax}
 
 
 DESCRIPTIONS = {
     "composite_grad": "f=(1+sin x2)/(x2+exp x1)+x1 x2, 2^22 elems, value+grads",
     "mlp_step": "MLP 784-512-512-10 tanh, batch 256, CE loss + all grads",
     "matmul": "matmul 256x784 @ 784x512",
+    "matmul_tn": "matmul (256x784)^T @ 256x512 (weight gradient)",
+    "matmul_nt": "matmul 256x512 @ (784x512)^T (input gradient)",
     "softmax_grad": "log_softmax rows of 256x10000, value + VJP",
 }
 
@@ -96,23 +150,32 @@ def main():
     p.add_argument("--graphs", required=True)
     p.add_argument("--reps", type=int, default=30)
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--target", default="host",
+                   help="adc's Halide target, e.g. "
+                        "x86-64-linux-avx-avx2-f16c-fma-sse41 for AVX2 code")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as d:
         subprocess.run([args.graphs, d], check=True)
         cases = torch_cases()
-        print(f"threads={args.threads} reps={args.reps} torch={torch.__version__}")
+        describe_machine(args.threads)
+        print(f"threads={args.threads} reps={args.reps}; adc target: "
+              f"{args.target}")
         print(f"{'case':16s} {'adc ms':>9s} {'torch ms':>9s} {'speedup':>8s}  what")
         for name, fn in cases.items():
             so = os.path.join(d, name + ".so")
             subprocess.run([args.adc, "compile", os.path.join(d, name + ".pb"),
-                            "-o", so], check=True)
+                            "-o", so, "--target", args.target], check=True)
             time.sleep(0.3)  # Let other threads settle between libraries.
             adc_ms = adc_bench(args.adc, so, args.reps, args.threads)
             time.sleep(0.3)
             torch_ms = torch_bench(fn, args.reps)
+            rate = ""
+            if name in GFLOP:
+                rate = (f" [adc {GFLOP[name] / adc_ms * 1e3:.0f}, torch "
+                        f"{GFLOP[name] / torch_ms * 1e3:.0f} GFLOP/s]")
             print(f"{name:16s} {adc_ms:9.3f} {torch_ms:9.3f} {torch_ms / adc_ms:7.2f}x"
-                  f"  {DESCRIPTIONS[name]}", flush=True)
+                  f"  {DESCRIPTIONS[name]}{rate}", flush=True)
 
 
 if __name__ == "__main__":

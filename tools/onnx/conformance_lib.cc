@@ -24,8 +24,9 @@ namespace adc {
 // The compiled backend: compile `graph` (codegen), load the artifact
 // (runtime) and run it on `feeds`.
 absl::StatusOr<std::map<std::string, Tensor>> RunCompiled(
-    const Graph& graph, const std::map<std::string, Tensor>& feeds) {
-  return CompileAndRun(graph, feeds);
+    const Graph& graph, const std::map<std::string, Tensor>& feeds,
+    const CompileOptions& options) {
+  return CompileAndRun(graph, feeds, options);
 }
 
 namespace {
@@ -93,13 +94,13 @@ std::string Compare(const std::string& name, const Tensor& got,
 }
 
 absl::StatusOr<std::map<std::string, Tensor>> RunBackend(
-    ConformanceBackend backend, const Graph& graph,
+    const ConformanceOptions& options, const Graph& graph,
     const std::map<std::string, Tensor>& feeds) {
-  switch (backend) {
+  switch (options.backend) {
     case ConformanceBackend::kInterpret:
       return Interpret(graph, feeds);
     case ConformanceBackend::kCompile:
-      return RunCompiled(graph, feeds);
+      return RunCompiled(graph, feeds, options.compile);
   }
   return absl::InternalError("unknown backend");
 }
@@ -109,7 +110,7 @@ absl::StatusOr<std::map<std::string, Tensor>> RunBackend(
 // the interpreter's. Empty if fine, else the error.
 std::string CheckGradients(const Graph& graph,
                            const std::map<std::string, Tensor>& feeds,
-                           ConformanceBackend backend) {
+                           const ConformanceOptions& options) {
   const GraphOutput* of = nullptr;
   for (const GraphOutput& out : graph.outputs()) {
     if (IsFloat(graph.type(out.value).dtype)) {
@@ -134,9 +135,10 @@ std::string CheckGradients(const Graph& graph,
     return absl::StrCat("gradient graph: ", verified.message());
   }
   absl::Status status =
-      backend == ConformanceBackend::kCompile
-          ? testing::ExpectCompiledMatchesInterpreter(g, feeds)
-          : RunBackend(backend, g, feeds).status();
+      options.backend == ConformanceBackend::kCompile
+          ? testing::ExpectCompiledMatchesInterpreter(g, {feeds},
+                                                      options.compile)
+          : RunBackend(options, g, feeds).status();
   if (!status.ok()) {
     return absl::StrCat("gradient graph: ", status.message());
   }
@@ -274,7 +276,7 @@ CaseResult RunCase(const std::string& case_dir, const onnx::ModelProto& model,
     }
 
     absl::StatusOr<std::map<std::string, Tensor>> outputs =
-        RunBackend(options.backend, *graph, feeds);
+        RunBackend(options, *graph, feeds);
     if (!outputs.ok()) {
       if (outputs.status().code() == absl::StatusCode::kUnimplemented) {
         return Skip(result,
@@ -311,7 +313,7 @@ CaseResult RunCase(const std::string& case_dir, const onnx::ModelProto& model,
       if (!diff.empty()) return Fail(result, absl::StrCat(ds, ": ", diff));
     }
     if (options.check_gradients) {
-      std::string error = CheckGradients(*graph, feeds, options.backend);
+      std::string error = CheckGradients(*graph, feeds, options);
       if (!error.empty()) return Fail(result, absl::StrCat(ds, ": ", error));
     }
   }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "codegen/compile.h"
 #include "graph/graph.h"
 #include "graph/types.h"
 
@@ -45,7 +46,8 @@ enum class ConformanceBackend {
 // artifact (runtime/module.h) and runs it on `feeds`, returning the outputs by
 // name.
 absl::StatusOr<std::map<std::string, Tensor>> RunCompiled(
-    const Graph& graph, const std::map<std::string, Tensor>& feeds);
+    const Graph& graph, const std::map<std::string, Tensor>& feeds,
+    const CompileOptions& options = {});
 
 struct ConformanceOptions {
   std::string data_dir = kOnnxNodeTestDir;
@@ -55,6 +57,8 @@ struct ConformanceOptions {
   // If not empty: only the cases whose name contains this string.
   std::string filter;
   bool check_gradients = true;
+  // For the compiled backend (e.g. a target, or bounds-checked code).
+  CompileOptions compile;
 };
 
 enum class CaseOutcome { kPassed, kFailed, kSkipped };

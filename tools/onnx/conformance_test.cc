@@ -141,8 +141,10 @@ TEST(OnnxConformanceTest, SupportedOpsPassThroughTheInterpreter) {
 }
 
 // A cross-section of the cases, one or two per op family, compiled through
-// adc (values and gradients): each must pass, not merely not fail. The full
-// compiled run is `bazel run //tools/onnx:conformance` (about 16 minutes).
+// adc (values and gradients) as bounds-checked code (codegen/bounds_check.h:
+// an access outside a buffer aborts the test): each must pass, not merely
+// not fail. The full compiled run is `bazel run //tools/onnx:conformance`
+// (about 16 minutes).
 class CompiledConformanceTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(CompiledConformanceTest, Passes) {
@@ -151,6 +153,7 @@ TEST_P(CompiledConformanceTest, Passes) {
   ConformanceOptions options;
   options.data_dir = dir;
   options.backend = ConformanceBackend::kCompile;
+  options.compile.check_bounds = true;
   const CaseResult result = RunConformanceCase(dir + "/" + GetParam(), options);
   EXPECT_EQ(result.outcome, CaseOutcome::kPassed)
       << result.name << ": " << result.detail;
