@@ -62,9 +62,9 @@ std::pair<Expr, Expr> BoundsCheck::Check(
   }
   auto [lo, hi] = IndexRange(index);
   Expr ok = lo >= 0 && hi < elements;
-  Expr error = Call::make(Halide::Int(32), "adc_bounds_error",
-                          {StringImm::make(name), lo, hi, elements},
-                          Call::Extern);
+  Expr error =
+      Call::make(Halide::Int(32), "adc_bounds_error",
+                 {StringImm::make(name), lo, hi, elements}, Call::Extern);
   return {ok, error};
 }
 
@@ -96,8 +96,8 @@ Stmt BoundsCheck::visit(const Store* op) {
     ++unchecked_;
     return s;
   }
-  auto [ok, error] = Check(store->name, store->index, Halide::Buffer<>(),
-                           store->param);
+  auto [ok, error] =
+      Check(store->name, store->index, Halide::Buffer<>(), store->param);
   if (!ok.defined()) {
     ++unchecked_;
     return s;

@@ -38,10 +38,9 @@ class BoundsCheck : public Halide::Internal::IRMutator {
  private:
   // The condition that `index` (scalar or vector) stays within the buffer
   // `name`, and the error when it does not; undefined if unknown.
-  std::pair<Halide::Expr, Halide::Expr> Check(const std::string& name,
-                                              const Halide::Expr& index,
-                                              const Halide::Buffer<>& image,
-                                              const Halide::Internal::Parameter& param);
+  std::pair<Halide::Expr, Halide::Expr> Check(
+      const std::string& name, const Halide::Expr& index,
+      const Halide::Buffer<>& image, const Halide::Internal::Parameter& param);
 
   Halide::Internal::Scope<Halide::Expr> allocations_;  // Name -> elements.
   int checked_ = 0;

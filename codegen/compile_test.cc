@@ -110,9 +110,8 @@ TEST(CompileTest, GatherAndScatterClampWideIndices) {
 // Compiled code addresses at most 2^31 - 1 bytes per tensor: larger ones are
 // refused at compile time, naming the value.
 TEST(CompileTest, TensorsTooLargeToAddressAreRefused) {
-  for (const Dims& dims : std::vector<Dims>{{int64_t{1} << 29},
-                                            {3, int64_t{1} << 28},
-                                            {int64_t{3} << 30, 0}}) {
+  for (const Dims& dims : std::vector<Dims>{
+           {int64_t{1} << 29}, {3, int64_t{1} << 28}, {int64_t{3} << 30, 0}}) {
     GraphBuilder b("large");
     Value x = b.Input("x", DType::kF32, dims);
     b.Output("y", x * 2.0);

@@ -939,8 +939,8 @@ MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
   const int wide_rows = many_registers ? 8 : 4;
   MatMulBlock b;
   b.cols = n >= 3 * vec ? 3 * vec : n >= vec ? vec : 0;
-  b.rows = static_cast<int>(
-      std::min<int64_t>(b.cols == 3 * vec ? wide_rows : 4, m));
+  b.rows =
+      static_cast<int>(std::min<int64_t>(b.cols == 3 * vec ? wide_rows : 4, m));
   return b;
 }
 
@@ -1109,7 +1109,6 @@ void Lowering::LowerScatterAdd(ValueId id) {
 
 constexpr int64_t kParallelThreshold = 1 << 14;
 constexpr int64_t kVectorizeThreshold = 256;
-
 
 Family FamilyOf(OpKind op) {
   switch (op) {

@@ -9,8 +9,7 @@
 
 namespace adc::memcheck {
 
-inline std::string ArgumentFile(const std::string& dir,
-                                const std::string& name,
+inline std::string ArgumentFile(const std::string& dir, const std::string& name,
                                 const std::string& suffix) {
   static const char kDigits[] = "0123456789abcdef";
   std::string path = dir + "/";

@@ -10,10 +10,10 @@
 // Each input or parameter is read from DIR/<hex of its name>.in: its raw
 // bytes (little-endian, row-major), exactly its size; a parameter without a
 // file keeps its stored value. Each output is written to
-// DIR/<hex of its name>.out. Every buffer is allocated to exactly its size, so an access
-// past the end of any of them is reported. Exit status 0 on success, 1 with
-// one line on stderr on an error, AddressSanitizer's report and exit status
-// on a memory error.
+// DIR/<hex of its name>.out. Every buffer is allocated to exactly its size, so
+// an access past the end of any of them is reported. Exit status 0 on success,
+// 1 with one line on stderr on an error, AddressSanitizer's report and exit
+// status on a memory error.
 #include <cstdio>
 #include <fstream>
 #include <iterator>

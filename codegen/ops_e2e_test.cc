@@ -3,8 +3,8 @@
 // values and their first and second derivatives, on several shapes including
 // odd sizes and broadcasting. Ops are grouped into one graph (one compile)
 // per group, shape and dtype.
-#include <cmath>
 #include <array>
+#include <cmath>
 #include <functional>
 #include <random>
 
@@ -216,13 +216,15 @@ std::vector<Case> BinaryCases(Dims a, Dims b) {
 
 TEST_P(OpsE2eTest, UnaryLarge) {
   if (!OnHost()) GTEST_SKIP() << "large shapes: host level only";
-  CheckGroup({"unary_large", UnaryCases({1000003}), /*second_order=*/false}, GetParam());
+  CheckGroup({"unary_large", UnaryCases({1000003}), /*second_order=*/false},
+             GetParam());
 }
 
 // The vectorized f32 sin/cos reduce their argument in f64: accurate over a
 // wide range, not only near 0.
 TEST_P(OpsE2eTest, TrigWideRange) {
-  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  if (!OnHost())
+    GTEST_SKIP() << "host level only (the others run a cross-section)";
   std::vector<Case> cases;
   for (double range : {10.0, 1e4, 1e6}) {
     const std::string r = std::to_string(static_cast<int>(range));
@@ -238,15 +240,19 @@ TEST_P(OpsE2eTest, TrigWideRange) {
   CheckGroup({"trig_wide", cases, /*second_order=*/false}, GetParam());
 }
 
-TEST_P(OpsE2eTest, UnarySmall) { CheckGroup({"unary_small", UnaryCases({7})}, GetParam()); }
+TEST_P(OpsE2eTest, UnarySmall) {
+  CheckGroup({"unary_small", UnaryCases({7})}, GetParam());
+}
 
 TEST_P(OpsE2eTest, UnaryMatrix) {
-  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  if (!OnHost())
+    GTEST_SKIP() << "host level only (the others run a cross-section)";
   CheckGroup({"unary_matrix", UnaryCases({33, 17})}, GetParam());
 }
 
 TEST_P(OpsE2eTest, BinarySameShape) {
-  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  if (!OnHost())
+    GTEST_SKIP() << "host level only (the others run a cross-section)";
   CheckGroup({"binary", BinaryCases({7}, {7})}, GetParam());
 }
 
@@ -256,7 +262,8 @@ TEST_P(OpsE2eTest, BinaryBroadcast) {
 
 TEST_P(OpsE2eTest, BinaryLarge) {
   if (!OnHost()) GTEST_SKIP() << "large shapes: host level only";
-  CheckGroup({"binary_large", BinaryCases({1000003}, {1000003}), false}, GetParam());
+  CheckGroup({"binary_large", BinaryCases({1000003}, {1000003}), false},
+             GetParam());
 }
 
 std::vector<Case> ReductionCases(Dims d) {
@@ -306,12 +313,14 @@ TEST_P(OpsE2eTest, ReductionsMatrix) {
 }
 
 TEST_P(OpsE2eTest, Reductions3d) {
-  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  if (!OnHost())
+    GTEST_SKIP() << "host level only (the others run a cross-section)";
   CheckGroup({"reduce_3d", ReductionCases({3, 5, 40})}, GetParam());
 }
 
 TEST_P(OpsE2eTest, ReductionsLarge) {
-  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  if (!OnHost())
+    GTEST_SKIP() << "host level only (the others run a cross-section)";
   std::vector<Case> cases = {
       {"sum", {{"x", {1000003}}}, [](V v) { return Sum(v[0]); }},
       {"mean", {{"x", {1000003}}}, [](V v) { return Mean(v[0]); }},
@@ -361,7 +370,7 @@ Graph TailGraph(DType dtype, std::map<std::string, Tensor>* feeds) {
   std::vector<std::string> wrt;
   Value loss;
   const std::vector<std::array<int64_t, 3>> mkn = {
-      {1, 5, 1},  {3, 17, 16}, {9, 8, 47},  {8, 33, 48},
+      {1, 5, 1},   {3, 17, 16}, {9, 8, 47},   {8, 33, 48},
       {17, 3, 49}, {7, 64, 65}, {33, 9, 100}, {2, 1, 13}};
   for (size_t i = 0; i < mkn.size(); ++i) {
     const auto [m, kk, n] = mkn[i];
@@ -390,8 +399,8 @@ TEST_P(OpsE2eTest, Tails) {
     const Graph g = TailGraph(dtype, &feeds);
     if (const char* dump = std::getenv("ADC_DUMP_GROUP")) {
       if (std::string(dump) == "tails") {
-        (void)SaveGraph(g, absl::StrCat("/tmp/tails_", DTypeName(dtype),
-                                        ".pbtxt"));
+        (void)SaveGraph(
+            g, absl::StrCat("/tmp/tails_", DTypeName(dtype), ".pbtxt"));
       }
     }
     absl::Status st = testing::ExpectCompiledMatchesInterpreter(
@@ -420,14 +429,17 @@ std::vector<Case> LinalgCases() {
   };
 }
 
-TEST_P(OpsE2eTest, Linalg) { CheckGroup({"linalg", LinalgCases()}, GetParam()); }
+TEST_P(OpsE2eTest, Linalg) {
+  CheckGroup({"linalg", LinalgCases()}, GetParam());
+}
 
 TEST_P(OpsE2eTest, MatMulLarge) {
   CheckGroup({"mm_large",
               {{"mm",
                 {{"a", {256, 300}}, {"b", {300, 200}}},
                 [](V v) { return MatMul(v[0], v[1]); }}},
-              /*second_order=*/false}, GetParam());
+              /*second_order=*/false},
+             GetParam());
 }
 
 std::vector<Case> ShapeCases() {
@@ -560,7 +572,8 @@ TEST_P(OpsE2eTest, IntegerReductions) {
 // tensors: arithmetic, matmul, data movement, gather/scatter, cumsum,
 // select, comparisons and casts between all dtypes.
 TEST_P(OpsE2eTest, IntegerAndBoolTensors) {
-  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  if (!OnHost())
+    GTEST_SKIP() << "host level only (the others run a cross-section)";
   for (DType dt : {DType::kI32, DType::kI64}) {
     SCOPED_TRACE(DTypeName(dt));
     GraphBuilder b("int_tensors");
@@ -617,7 +630,8 @@ TEST_P(OpsE2eTest, IntegerAndBoolTensors) {
 }
 
 TEST_P(OpsE2eTest, IntegerOps) {
-  if (!OnHost()) GTEST_SKIP() << "host level only (the others run a cross-section)";
+  if (!OnHost())
+    GTEST_SKIP() << "host level only (the others run a cross-section)";
   GraphBuilder b("ints");
   Value x = b.Input("x", DType::kI32, {9});
   Value y = b.Input("y", DType::kI32, {9});
@@ -639,8 +653,8 @@ TEST_P(OpsE2eTest, IntegerOps) {
        Tensor::FromInts({DType::kI32, {9}}, {2, 2, -2, -2, 3, 0, 7, 3, -1})},
       {"z", Tensor::FromInts({DType::kI64, {9}}, {1, 2, 3, -4, 5, 6, 0, 8, 9})},
   };
-  absl::Status s =
-      testing::ExpectCompiledMatchesInterpreter(*g, {feeds}, GetParam().options());
+  absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+      *g, {feeds}, GetParam().options());
   EXPECT_TRUE(s.ok()) << s;
 }
 

@@ -71,21 +71,20 @@ absl::Status RunTool(const std::vector<std::string>& argv,
       posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (err != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot run '", argv[0], "' (", std::strerror(err), "); ",
-        missing_hint));
+    return absl::FailedPreconditionError(absl::StrCat("cannot run '", argv[0],
+                                                      "' (", std::strerror(err),
+                                                      "); ", missing_hint));
   }
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string out = ReadFile(log);
     if (out.size() > 4000) out = out.substr(0, 4000) + "...";
-    return absl::InternalError(
-        absl::StrCat("'", absl::StrJoin(argv, " "), "' failed",
-                     WIFSIGNALED(status)
-                         ? absl::StrCat(" (signal ", WTERMSIG(status), ")")
-                         : "",
-                     ": ", out));
+    return absl::InternalError(absl::StrCat(
+        "'", absl::StrJoin(argv, " "), "' failed",
+        WIFSIGNALED(status) ? absl::StrCat(" (signal ", WTERMSIG(status), ")")
+                            : "",
+        ": ", out));
   }
   return absl::OkStatus();
 }

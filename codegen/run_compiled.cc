@@ -113,9 +113,9 @@ absl::StatusOr<std::map<std::string, Tensor>> CompiledGraph::RunMemoryChecked(
         WriteFile(memcheck::ArgumentFile(io.path(), name, ".in"),
                   std::string(bytes.begin(), bytes.end())));
   }
-  ADC_RETURN_IF_ERROR(RunTool(
-      {runner, artifact_dir_->File("artifact.so"), io.path()},
-      io.File("log"), "build //codegen:memcheck_run"));
+  ADC_RETURN_IF_ERROR(
+      RunTool({runner, artifact_dir_->File("artifact.so"), io.path()},
+              io.File("log"), "build //codegen:memcheck_run"));
   return Outputs([&](const std::string& name) {
     return ReadFile(memcheck::ArgumentFile(io.path(), name, ".out"));
   });

@@ -5,13 +5,13 @@
 #include <random>
 #include <vector>
 
+#include "Halide.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "codegen/compile.h"
 #include "codegen/run_compiled.h"
 #include "graph/check.h"
 #include "graph/interpreter.h"
-#include "Halide.h"
 
 namespace adc::testing {
 
@@ -79,10 +79,9 @@ absl::Status ExpectCompiledMatchesInterpreter(
     ADC_ASSIGN_OR_RETURN(auto got, compiled.Run(feed_sets[k]));
     absl::Status s = Compare(expected, got, rtol_f32, rtol_f64);
     if (!s.ok()) {
-      return feed_sets.size() == 1
-                 ? s
-                 : absl::InternalError(absl::StrCat("inputs #", k, ": ",
-                                                    s.message()));
+      return feed_sets.size() == 1 ? s
+                                   : absl::InternalError(absl::StrCat(
+                                         "inputs #", k, ": ", s.message()));
     }
   }
   return absl::OkStatus();
@@ -122,7 +121,6 @@ std::string WhyNotRunnable(const FeatureLevel& level) {
   return missing.empty() ? "" : absl::StrCat("this CPU lacks ", missing);
 }
 
-
 std::map<std::string, Tensor> RandomFeeds(const Graph& graph, uint64_t seed,
                                           double lo, double hi) {
   std::mt19937_64 rng(seed);
@@ -144,4 +142,3 @@ std::map<std::string, Tensor> RandomFeeds(const Graph& graph, uint64_t seed,
 }
 
 }  // namespace adc::testing
-

@@ -247,8 +247,13 @@ Graph RandomGraph(std::mt19937& rng, const Dims& dims) {
   auto indices = [&]() {
     std::vector<int64_t> idx(dims[0]);
     for (int64_t& i : idx) {
-      const int64_t choices[] = {0, 1, dims[0] - 1, -1, -dims[0],
-                                 dims[0] + 3, (int64_t{1} << 32) + 1,
+      const int64_t choices[] = {0,
+                                 1,
+                                 dims[0] - 1,
+                                 -1,
+                                 -dims[0],
+                                 dims[0] + 3,
+                                 (int64_t{1} << 32) + 1,
                                  -(int64_t{1} << 40)};
       i = choices[pick(std::size(choices))];
     }
@@ -369,8 +374,8 @@ Graph RandomGraph(std::mt19937& rng, const Dims& dims) {
       }
       case 35: {
         const int64_t k = pick(3);
-        r = Slice(Pad(a, {1, 0}, {0, 2}, kConstants[pick(constant())]),
-                  {1, k}, {d0 + 1, k + d1});
+        r = Slice(Pad(a, {1, 0}, {0, 2}, kConstants[pick(constant())]), {1, k},
+                  {d0 + 1, k + d1});
         break;
       }
     }

@@ -480,8 +480,7 @@ StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
           "-fsanitize=address or run it with LD_PRELOAD=$(gcc " +
           "-print-file-name=libasan.so) (" + why + ")");
     }
-    return Status::Error(where + "not a loadable shared library (" + why +
-                         ")");
+    return Status::Error(where + "not a loadable shared library (" + why + ")");
   }
 
   impl->pool_mutex = PoolMutexFor(impl->handle);

@@ -134,11 +134,10 @@ std::string CheckGradients(const Graph& graph,
   if (!verified.ok()) {
     return absl::StrCat("gradient graph: ", verified.message());
   }
-  absl::Status status =
-      options.backend == ConformanceBackend::kCompile
-          ? testing::ExpectCompiledMatchesInterpreter(g, {feeds},
-                                                      options.compile)
-          : RunBackend(options, g, feeds).status();
+  absl::Status status = options.backend == ConformanceBackend::kCompile
+                            ? testing::ExpectCompiledMatchesInterpreter(
+                                  g, {feeds}, options.compile)
+                            : RunBackend(options, g, feeds).status();
   if (!status.ok()) {
     return absl::StrCat("gradient graph: ", status.message());
   }
