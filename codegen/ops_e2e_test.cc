@@ -221,7 +221,7 @@ TEST_P(OpsE2eTest, UnaryLarge) {
 }
 
 // The vectorized f32 sin/cos reduce their argument in f64: accurate over a
-// wide range, not only near 0.
+// wide range, not only near 0; tanh likewise.
 TEST_P(OpsE2eTest, TrigWideRange) {
   if (!OnHost())
     GTEST_SKIP() << "host level only (the others run a cross-section)";
@@ -237,6 +237,13 @@ TEST_P(OpsE2eTest, TrigWideRange) {
   }
   cases.push_back(
       {"tan", {{"x", {4099}, -1.5, 1.5}}, [](V v) { return Tan(v[0]); }});
+  // The vectorized f32 tanh: near 0 (expm1 branch and the x branch below
+  // 2^-12), across, and where it saturates.
+  for (double range : {1e-3, 0.3, 3.0, 20.0}) {
+    cases.push_back({absl::StrCat("tanh_", range),
+                     {{"x", {4099}, -range, range}},
+                     [](V v) { return Tanh(v[0]); }});
+  }
   CheckGroup({"trig_wide", cases, /*second_order=*/false}, GetParam());
 }
 
