@@ -2,7 +2,6 @@
 
 #include <cctype>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -89,13 +88,11 @@ std::string CIdentifier(const std::string& name) {
   return out;
 }
 
-ArtifactSource WriteArtifactSource(const Graph& graph,
-                                   const std::vector<StageCall>& stages,
-                                   const std::vector<TensorType>& temporaries,
-                                   const std::string& prefix,
-                                   const std::string& params_path,
-                                   const std::string& target,
-                                   bool override_halide_error) {
+ArtifactSource WriteArtifactSource(
+    const Graph& graph, const std::vector<StageCall>& stages,
+    const std::vector<TensorType>& temporaries, const std::string& prefix,
+    const std::string& params_path, const std::string& target,
+    bool override_halide_error, bool exact_allocation) {
   ArtifactSource result;
   std::vector<Arg> args = SignatureArgs(graph, &result.params_blob);
   std::string& c = result.c_source;
@@ -185,11 +182,9 @@ __attribute__((weak)) int adc_bounds_error(const char* buffer, int first,
   return -1;
 }
 )");
-  // Memory-checked artifacts (Halide's asan feature): every block exactly
-  // the size asked for and freed at once, so AddressSanitizer sees an access
-  // past its end or after its release. Otherwise a caching allocator.
-  const bool exact_allocation =
-      absl::StrContains(absl::StrCat("-", target, "-"), "-asan-");
+  // Memory-checked artifacts: every block exactly the size asked for and
+  // freed at once, so AddressSanitizer sees an access past its end or after
+  // its release. Otherwise a caching allocator.
   if (exact_allocation) {
     absl::StrAppend(&c, R"(
 /* Memory for Halide's internal buffers and the temporaries between stages,
@@ -209,11 +204,6 @@ static void* adc_malloc(void* user_context, size_t size) {
 static void adc_free(void* user_context, void* ptr) {
   (void)user_context;
   free(ptr);
-}
-
-__attribute__((constructor)) static void adc_install_allocator(void) {
-  halide_set_custom_malloc(adc_malloc);
-  halide_set_custom_free(adc_free);
 }
 )");
   } else {
@@ -286,11 +276,6 @@ static void adc_free(void* user_context, void* ptr) {
   free(base);
 }
 
-__attribute__((constructor)) static void adc_install_allocator(void) {
-  halide_set_custom_malloc(adc_malloc);
-  halide_set_custom_free(adc_free);
-}
-
 __attribute__((destructor)) static void adc_release_cache(void) {
   int i;
   for (i = 0; i < ADC_CACHE_SLOTS; ++i) {
@@ -300,6 +285,12 @@ __attribute__((destructor)) static void adc_release_cache(void) {
 }
 )");
   }
+  absl::StrAppend(&c, R"(
+__attribute__((constructor)) static void adc_install_allocator(void) {
+  halide_set_custom_malloc(adc_malloc);
+  halide_set_custom_free(adc_free);
+}
+)");
   absl::StrAppend(&c, "\nstatic __thread char ", prefix, "_error[1024];\n\n");
   absl::StrAppend(&c, "ADC_EXPORT const adc_signature* ", prefix,
                   "_signature(void) { return &", prefix, "_sig; }\n\n");

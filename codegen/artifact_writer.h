@@ -25,14 +25,18 @@ struct ArtifactSource {
 // ABI names (adc_artifact_signature, ...); the static-library flavour uses
 // the user's function name so several libraries link into one binary.
 // `params_path` is where the caller writes params_blob (referenced by an
-// .incbin directive). `target` is recorded in the signature.
+// .incbin directive). `target` is recorded in the signature. With
+// `exact_allocation` (memory-checked artifacts: Halide's asan feature) every
+// block of memory is exactly the size asked for and freed at once;
+// otherwise freed blocks are cached for reuse.
 ArtifactSource WriteArtifactSource(const Graph& graph,
                                    const std::vector<StageCall>& stages,
                                    const std::vector<TensorType>& temporaries,
                                    const std::string& symbol_prefix,
                                    const std::string& params_path,
                                    const std::string& target,
-                                   bool override_halide_error);
+                                   bool override_halide_error,
+                                   bool exact_allocation);
 
 // A C++ header with a typed entry point for the static-library flavour.
 std::string WriteTypedHeader(const Graph& graph,

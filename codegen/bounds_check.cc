@@ -39,27 +39,32 @@ bool IsAlwaysTrue(const Expr& predicate) {
 }  // namespace
 
 std::pair<Expr, Expr> BoundsCheck::Check(
-    const std::string& name, const Expr& index, const Halide::Buffer<>& image,
-    const Halide::Internal::Parameter& param) {
+    const std::string& name, const Expr& index, const Expr& predicate,
+    const Halide::Buffer<>& image, const Halide::Internal::Parameter& param) {
   Expr elements;
-  if (image.defined()) {
+  if (!IsAlwaysTrue(predicate)) {
+    // Masked: touches only the lanes of its mask.
+  } else if (image.defined()) {
     elements = static_cast<int>(image.number_of_elements());
   } else if (param.defined() && param.is_buffer()) {
     // Dense buffers with constant shapes (lower.cc sets them): the last
     // element is at sum((extent - 1) * stride).
     Expr last = 0;
-    for (int d = 0; d < param.dimensions(); ++d) {
+    for (int d = 0; d < param.dimensions() && last.defined(); ++d) {
       Expr extent = param.extent_constraint(d);
       Expr stride = param.stride_constraint(d);
-      if (!extent.defined() || !stride.defined()) return {};
-      last = last + (extent - 1) * stride;
+      last = extent.defined() && stride.defined() ? last + (extent - 1) * stride
+                                                  : Expr();
     }
-    elements = last + 1;
+    if (last.defined()) elements = last + 1;
   } else if (allocations_.contains(name)) {
     elements = allocations_.get(name);
-  } else {
+  }
+  if (!elements.defined()) {
+    ++unchecked_;
     return {};
   }
+  ++checked_;
   auto [lo, hi] = IndexRange(index);
   Expr ok = lo >= 0 && hi < elements;
   Expr error =
@@ -70,17 +75,10 @@ std::pair<Expr, Expr> BoundsCheck::Check(
 
 Expr BoundsCheck::visit(const Load* op) {
   Expr e = IRMutator::visit(op);
-  const Load* load = e.as<Load>();
-  if (load == nullptr || !IsAlwaysTrue(load->predicate)) {
-    ++unchecked_;
-    return e;
-  }
-  auto [ok, error] = Check(load->name, load->index, load->image, load->param);
-  if (!ok.defined()) {
-    ++unchecked_;
-    return e;
-  }
-  ++checked_;
+  const Load* load = e.as<Load>();  // IRMutator rebuilds a Load.
+  auto [ok, error] =
+      Check(load->name, load->index, load->predicate, load->image, load->param);
+  if (!ok.defined()) return e;
   // if (ok) the load, else the error (which does not return). A branch, so
   // the load itself keeps its form (a dense vector load stays one).
   Expr fail = Halide::cast(load->type.element_of(), error);
@@ -91,18 +89,10 @@ Expr BoundsCheck::visit(const Load* op) {
 
 Stmt BoundsCheck::visit(const Store* op) {
   Stmt s = IRMutator::visit(op);
-  const Store* store = s.as<Store>();
-  if (store == nullptr || !IsAlwaysTrue(store->predicate)) {
-    ++unchecked_;
-    return s;
-  }
-  auto [ok, error] =
-      Check(store->name, store->index, Halide::Buffer<>(), store->param);
-  if (!ok.defined()) {
-    ++unchecked_;
-    return s;
-  }
-  ++checked_;
+  const Store* store = s.as<Store>();  // IRMutator rebuilds a Store.
+  auto [ok, error] = Check(store->name, store->index, store->predicate,
+                           Halide::Buffer<>(), store->param);
+  if (!ok.defined()) return s;
   return Block::make(
       IfThenElse::make(!ok, Halide::Internal::Evaluate::make(error)), s);
 }

@@ -36,11 +36,13 @@ class BoundsCheck : public Halide::Internal::IRMutator {
   Halide::Internal::Stmt visit(const Halide::Internal::Allocate* op) override;
 
  private:
-  // The condition that `index` (scalar or vector) stays within the buffer
-  // `name`, and the error when it does not; undefined if unknown.
+  // The condition that an access at `index` (scalar or vector) stays within
+  // the buffer `name`, and the error when it does not; both undefined (and
+  // counted unchecked) for a masked access or an unknown buffer.
   std::pair<Halide::Expr, Halide::Expr> Check(
       const std::string& name, const Halide::Expr& index,
-      const Halide::Buffer<>& image, const Halide::Internal::Parameter& param);
+      const Halide::Expr& predicate, const Halide::Buffer<>& image,
+      const Halide::Internal::Parameter& param);
 
   Halide::Internal::Scope<Halide::Expr> allocations_;  // Name -> elements.
   int checked_ = 0;

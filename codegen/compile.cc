@@ -264,6 +264,11 @@ absl::Status CheckAddressable(const Graph& graph) {
 
 }  // namespace
 
+bool IsMemoryCheckedTarget(const std::string& target) {
+  absl::StatusOr<Halide::Target> t = ParseTarget(target);
+  return t.ok() && t->has_feature(Halide::Target::ASAN);
+}
+
 absl::Status CompileToSharedLibrary(const Graph& graph,
                                     const std::string& output_path,
                                     const CompileOptions& options) {
@@ -286,7 +291,8 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
   const std::string exports = dir.File("exports.map");
   codegen::ArtifactSource source = codegen::WriteArtifactSource(
       prepared, calls, temporaries, "adc_artifact", params, target.to_string(),
-      /*override_halide_error=*/true);
+      /*override_halide_error=*/true,
+      /*exact_allocation=*/target.has_feature(Halide::Target::ASAN));
   ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
   ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));
   ADC_RETURN_IF_ERROR(WriteFile(
@@ -329,7 +335,8 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
   const std::string object = dir.File("artifact.o");
   codegen::ArtifactSource source = codegen::WriteArtifactSource(
       prepared, calls, temporaries, function_name, params, target.to_string(),
-      /*override_halide_error=*/false);
+      /*override_halide_error=*/false,
+      /*exact_allocation=*/target.has_feature(Halide::Target::ASAN));
   ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
   ADC_RETURN_IF_ERROR(WriteFile(stub, source.c_source));
   ADC_RETURN_IF_ERROR(RunTool({CCompiler(), "-c", "-fPIC", "-O2",

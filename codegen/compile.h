@@ -31,6 +31,11 @@ struct CompileOptions {
   bool check_bounds = false;
 };
 
+// Whether `target` (CompileOptions::target) has Halide's asan feature: its
+// artifacts need AddressSanitizer in the process that loads them
+// (CompiledGraph in codegen/run_compiled.h runs them in memcheck_run).
+bool IsMemoryCheckedTarget(const std::string& target);
+
 // Writes a shared library (`adc compile IN.pb -o OUT.so`). Errors (Halide
 // compile failures included) name the node they concern; nothing aborts.
 absl::Status CompileToSharedLibrary(const Graph& graph,

@@ -915,14 +915,13 @@ Family FamilyOf(OpKind op);
 bool ReadsConstant(const Graph& g, ValueId v) {
   const Node& node = g.node(v);
   if (node.op == OpKind::kConstant || node.op == OpKind::kIota) return true;
-  if (node.op == OpKind::kInput || node.op == OpKind::kParameter) return false;
   switch (FamilyOf(node.op)) {
     case Family::kReduction:
     case Family::kMatMul:
     case Family::kScan:
     case Family::kScatter:
-    case Family::kLeaf:
-      return false;  // Computed into a buffer (or an argument).
+    case Family::kLeaf:  // Input or parameter: an argument.
+      return false;      // Computed into a buffer.
     case Family::kElementwise:
     case Family::kMovement:
       break;
@@ -1428,8 +1427,6 @@ void Lowering::ScheduleMatMul(ValueId v) {
     // start a K < 8 at row K - 8 < 0, before the start of b).
     if (parallel) l.packed.parallel(pv[1], 8, TailStrategy::GuardWithIf);
   }
-  // One task per register tile (batch dims fused in); in each, the K loop
-  // surrounds the unrolled, vectorized block of accumulators.
   // One task per block of rows (batch dims fused in), walking the column
   // tiles, so a's rows stay in cache; in each tile, the K loop surrounds
   // the unrolled, vectorized block of accumulators. (One task per tile:
@@ -1446,12 +1443,11 @@ void Lowering::ScheduleMatMul(ValueId v) {
     task = fused;
   }
   if (parallel) f.parallel(task);
-  const Var outer = jo;
   f.vectorize(ji, vec, TailStrategy::GuardWithIf);
   // The block has the same extent in every tile (tail tiles compute extra
   // elements from padded panels and clamped rows), so the accumulators stay
   // in registers.
-  acc.compute_at(f, outer)
+  acc.compute_at(f, jo)
       .bound_extent(j, block.cols)
       .bound_extent(i, block.rows)
       .vectorize(j, vec, TailStrategy::RoundUp)

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "codegen/memcheck_protocol.h"
 #include "codegen/process.h"
@@ -29,10 +28,6 @@ std::string MemcheckRunner() {
 }
 
 }  // namespace
-
-bool IsMemoryCheckedTarget(const std::string& target) {
-  return absl::StrContains(absl::StrCat("-", target, "-"), "-asan-");
-}
 
 absl::StatusOr<CompiledGraph> CompiledGraph::Compile(
     const Graph& graph, const CompileOptions& options) {

@@ -50,9 +50,6 @@ class CompiledGraph {
   std::shared_ptr<TempDir> artifact_dir_;  // Memory-checked: the artifact.
 };
 
-// Whether `target` (CompileOptions::target) has Halide's asan feature.
-bool IsMemoryCheckedTarget(const std::string& target);
-
 // Compile and run once.
 absl::StatusOr<std::map<std::string, Tensor>> CompileAndRun(
     const Graph& graph, const std::map<std::string, Tensor>& feeds,

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -295,6 +296,11 @@ std::shared_ptr<std::shared_mutex> PoolMutexFor(void* handle) {
   static auto* registry =
       new std::map<void*, std::weak_ptr<std::shared_mutex>>();
   std::lock_guard<std::mutex> lock(registry_mutex);
+  // Entries of artifacts no Module holds any more go (a process may load
+  // many artifacts over its life).
+  for (auto it = registry->begin(); it != registry->end();) {
+    it = it->second.expired() ? registry->erase(it) : std::next(it);
+  }
   std::weak_ptr<std::shared_mutex>& entry = (*registry)[handle];
   std::shared_ptr<std::shared_mutex> mutex = entry.lock();
   if (mutex == nullptr) {
