@@ -125,6 +125,11 @@ absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
                  "stages (%.2fs)\n",
                  graph.num_nodes(), lowered.materialized.size(),
                  lowered.stages.size(), seconds());
+    for (const auto& [v, why] : lowered.materialized) {
+      const Node& node = graph.node(v);
+      std::fprintf(stderr, "adc:   v_%d %s %s (%s)\n", v, node.name.c_str(),
+                   node.type.ToString().c_str(), why.c_str());
+    }
   }
   *temporaries = lowered.temporaries;
   // The artifact's entry point builds every buffer from the signature, so

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "graph/check.h"
@@ -48,6 +49,7 @@ struct Lowered {
   RDom rdom;
   std::vector<Var> vars;
   Func packed;   // matmul: b packed into panels.
+  Func b_cols;   // matmul: b indexed (k, column, batch...).
   Func partial;  // reductions with lanes: per-lane partial results.
 };
 
@@ -177,6 +179,8 @@ class Lowering {
   };
   ReductionPlan PlanReduction(ValueId v) const;
   void ScheduleMatMul(ValueId v);
+  void SchedulePacking(ValueId v, int cols, int panels,
+                       std::optional<Var> task);
 
   const Graph& g_;
   Halide::Target target_;
@@ -932,6 +936,17 @@ bool ReadsConstant(const Graph& g, ValueId v) {
   return false;
 }
 
+// Whether v's last axis is its source's last axis when v is read through
+// transposes (the common case: x^T's last axis is strided, x's is not).
+bool LastAxisContiguous(const Graph& g, ValueId v) {
+  int axis = g.type(v).rank() - 1;
+  while (g.node(v).op == OpKind::kTranspose) {
+    axis = static_cast<int>(g.node(v).attrs.GetInts("perm")[axis]);
+    v = g.node(v).inputs[0];
+  }
+  return axis == g.type(v).rank() - 1;
+}
+
 // The register block of a matmul: `rows` x `cols` accumulators (cols a
 // multiple of the vector width; 0 for products narrower than one vector).
 struct MatMulBlock {
@@ -989,13 +1004,22 @@ void Lowering::LowerMatMul(ValueId id) {
     Var jj("jj"), kk("kk"), panel("panel");
     std::vector<Var> pv = {jj, kk, panel};
     pv.insert(pv.end(), hv.begin() + 2, hv.end());
+    // b_cols(kk, col, batch...) = b[batch..., kk, col], zero past the last
+    // column: b with k first, a Func of its own so that a transposed b can
+    // be read in square blocks along k (SchedulePacking); inlined otherwise.
+    Var bk("bk"), bc("bc");
+    std::vector<Var> bv = {bk, bc};
+    bv.insert(bv.end(), hv.begin() + 2, hv.end());
     Index src(r);
     for (int d = 0; d < r - 2; ++d) src[d] = l.vars[d];
-    Expr col = panel * block.cols + jj;
-    src[r - 2] = kk;
-    src[r - 1] = Halide::min(col, n - 1);
+    src[r - 2] = bk;
+    src[r - 1] = Halide::min(bc, n - 1);
+    l.b_cols = Func(absl::StrCat("b_cols", id));
+    l.b_cols(bv) = Halide::select(bc < n, At(b, src), Const(t, 0));
+    std::vector<Expr> bargs = {kk, panel * block.cols + jj};
+    bargs.insert(bargs.end(), hv.begin() + 2, hv.end());
     l.packed = Func(absl::StrCat("packed", id));
-    l.packed(pv) = Halide::select(col < n, At(b, src), Const(t, 0));
+    l.packed(pv) = l.b_cols(bargs);
     std::vector<Expr> pargs = {l.vars[r - 1] % block.cols, l.rdom.x,
                                l.vars[r - 1] / block.cols};
     pargs.insert(pargs.end(), hv.begin() + 2, hv.end());
@@ -1125,6 +1149,10 @@ void Lowering::LowerScatterAdd(ValueId id) {
 // --------------------------------------------------------------------------
 
 constexpr int64_t kParallelThreshold = 1 << 14;
+// Parallel tasks a matmul aims for (fewer leave cores idle on uneven
+// work) and the packing of b when it runs before the product.
+constexpr int64_t kMinMatMulTasks = 8;
+constexpr int64_t kPackTasks = 16;
 constexpr int64_t kVectorizeThreshold = 256;
 
 Family FamilyOf(OpKind op) {
@@ -1383,6 +1411,76 @@ void Lowering::ScheduleReduction(ValueId v) {
   if (plan.parallel_out) l.acc.update().parallel(hv[r - 1]);
 }
 
+// b's zero-padded panels (matmul), in blocks of rows of b by one vector of
+// columns. Packed per task (at `task`) when each task has a panel of its
+// own: then the packing runs in parallel with no loop of its own, and the
+// panel is in cache when the task reads it (AVX-512, 2 threads: 256x784 @
+// 784x512 0.61 -> 0.56 ms, a @ b^T 0.84 -> 0.74 ms, against packing all
+// panels first in one parallel loop). Otherwise all panels first, in
+// parallel over blocks of rows of b.
+// An untransposed b is copied vector by vector, each row of b read once in
+// order. A transposed b (strided along its columns) is read in square
+// blocks of one vector by one vector: b_cols loads each column's run of k
+// with dense loads, and the packing reads the block transposed, which LLVM
+// does in registers with shuffles (AVX-512: a @ b^T, 256x512 @ (784x512)^T,
+// 0.84 -> 0.64 ms; blocks vectorized in both axes at once were gathered
+// with scalar loads, a quarter of the time). Tails are guarded
+// (ShiftInwards would start a short K at a row before the start of b).
+void Lowering::SchedulePacking(ValueId v, int cols, int panels,
+                               std::optional<Var> task) {
+  Lowered& l = values_[v];
+  const Node& node = g_.node(v);
+  const int r = node.type.rank();
+  const int64_t k = DimsOf(node.inputs[0])[r - 1];
+  const Halide::Type t = TypeOf(v);
+  const int vec = target_.natural_vector_size(t);
+  const std::vector<Var> pv = l.packed.args();  // (jj, kk, panel, batch...)
+  const bool per_task = task.has_value();
+  const bool transposed = !LastAxisContiguous(g_, node.inputs[1]);
+  l.packed.bound(pv[0], 0, cols);
+  if (per_task) {
+    l.packed.compute_at(l.func, *task);
+  } else {
+    l.packed.compute_root().bound(pv[2], 0, panels);
+  }
+  // Rows of b per parallel task when packing all panels first: about
+  // kPackTasks tasks, whole blocks of 32 rows.
+  int64_t tasks = transposed ? panels : 1;  // Else rows of all panels.
+  for (int d = 0; d < r - 2; ++d) tasks *= node.type.dims[d];
+  const int64_t per_k = std::max<int64_t>(1, (kPackTasks + tasks - 1) / tasks);
+  const int task_rows =
+      per_task ? static_cast<int>(std::max<int64_t>(k, 1))
+               : static_cast<int>(((k + per_k - 1) / per_k + 31) / 32 * 32);
+  Var kt("kt"), kr("kr"), ko("ko"), ki("ki"), jo("jo"), ji("ji");
+  l.packed.split(pv[1], kt, kr, task_rows, TailStrategy::GuardWithIf)
+      .split(pv[0], jo, ji, vec)
+      .vectorize(ji);
+  if (transposed) {
+    l.packed.split(kr, ko, ki, vec, TailStrategy::GuardWithIf)
+        .reorder(ji, ki, jo, ko, kt)
+        .unroll(ki);
+    const std::vector<Var> bv = l.b_cols.args();
+    l.b_cols.compute_at(l.packed, jo)
+        .bound_extent(bv[1], vec)
+        .vectorize(bv[0], vec, TailStrategy::GuardWithIf)
+        .unroll(bv[1]);
+  } else if (per_task) {
+    l.packed.reorder(ji, jo, kr, kt);
+  } else {
+    // Each row of b read once, in order, written to every panel.
+    l.packed.reorder(ji, jo, pv[2], kr, kt);
+  }
+  const bool parallel = NumElements(node.type.dims) * k >= kParallelThreshold;
+  if (per_task || !parallel) return;
+  Var blocks = kt;
+  for (size_t d = transposed ? 2 : 3; d < pv.size(); ++d) {
+    Var fused(absl::StrCat("blocks", d));
+    l.packed.fuse(blocks, pv[d], fused);
+    blocks = fused;
+  }
+  l.packed.parallel(blocks);
+}
+
 void Lowering::ScheduleMatMul(ValueId v) {
   Lowered& l = values_[v];
   const Node& node = g_.node(v);
@@ -1404,50 +1502,43 @@ void Lowering::ScheduleMatMul(ValueId v) {
     if (parallel && m >= 2) f.parallel(i);
     return;
   }
-  // Packed panels of b: computed once, vectorized, panels in parallel.
-  const std::vector<Var> pv = l.packed.args();  // (jj, kk, panel, batch...)
+  // Tasks: one per column panel (batch dims fused in), each walking the
+  // blocks of rows under it, so that its panel of b stays in cache while
+  // a's rows stream by; with fewer than kMinMatMulTasks panels, the rows
+  // are split into groups too. (Measured on AVX-512, 2 threads, the MLP
+  // step: one task per block of rows walking every panel 6.3 ms, per panel
+  // 4.8 ms: each row block read all of b, 1.6 MB, from L3.)
+  const int64_t row_blocks = (m + block.rows - 1) / block.rows;
   const int panels = static_cast<int>((n + block.cols - 1) / block.cols);
-  l.packed.compute_root().bound(pv[0], 0, block.cols).bound(pv[2], 0, panels);
-  if (target_.has_feature(Halide::Target::AVX512)) {
-    // Blocks of 32 rows of b by one vector of columns, vectorized in both
-    // (Halide reads them with dense loads and shuffles, whichever of b's
-    // axes is contiguous: b transposed too). Measured on AVX-512, 2
-    // threads: a @ b^T (256x512, 784x512) 1.15 -> 0.89 ms, a @ b 0.89 ->
-    // 0.75 ms; 4, 8 and 16 rows did less; on AVX2 code it did not help.
-    Var ko("ko"), ki("ki"), jo("jo"), ji("ji");
-    l.packed.split(pv[1], ko, ki, 32, TailStrategy::GuardWithIf)
-        .split(pv[0], jo, ji, vec)
-        .reorder(ji, ki, jo, ko)
-        .vectorize(ji)
-        .vectorize(ki);
-    if (parallel) l.packed.parallel(ko);
-  } else {
-    l.packed.vectorize(pv[0], vec);
-    // Rows of b in parallel, 8 per task; a guarded tail (ShiftInwards would
-    // start a K < 8 at row K - 8 < 0, before the start of b).
-    if (parallel) l.packed.parallel(pv[1], 8, TailStrategy::GuardWithIf);
+  int64_t batch = 1;
+  for (int d = 0; d < r - 2; ++d) batch *= out[d];
+  int64_t groups = 1;
+  if (parallel && panels * batch < kMinMatMulTasks) {
+    groups = std::min(
+        row_blocks, (kMinMatMulTasks + panels * batch - 1) / (panels * batch));
   }
-  // One task per block of rows (batch dims fused in), walking the column
-  // tiles, so a's rows stay in cache; in each tile, the K loop surrounds
-  // the unrolled, vectorized block of accumulators. (One task per tile:
-  // 256x784 @ 784x512 on AVX-512, 2 threads, 1.09 ms against 0.91; the
-  // weight gradient's product 1.17 against 0.67 ms. Packing a's rows per
-  // task as well gained nothing.)
-  Var jo("jo"), ji("ji"), io("io"), ii("ii");
-  f.tile(j, i, jo, io, ji, ii, block.cols, block.rows,
-         TailStrategy::GuardWithIf);
-  Var task = io;
+  const int group_rows =
+      static_cast<int>((row_blocks + groups - 1) / groups) * block.rows;
+  Var jo("jo"), ji("ji"), io("io"), ii("ii"), ig("ig"), i2("i2");
+  f.split(j, jo, ji, block.cols, TailStrategy::GuardWithIf)
+      .split(i, ig, i2, group_rows, TailStrategy::GuardWithIf)
+      .split(i2, io, ii, block.rows, TailStrategy::GuardWithIf)
+      .reorder(ji, ii, io, jo, ig);
+  Var task("task");
+  f.fuse(jo, ig, task);
   for (int d = 2; d < r; ++d) {
     Var fused(absl::StrCat("task", d));
     f.fuse(task, hv[d], fused);
     task = fused;
   }
   if (parallel) f.parallel(task);
+  SchedulePacking(v, block.cols, panels,
+                  groups == 1 ? std::optional<Var>(task) : std::nullopt);
   f.vectorize(ji, vec, TailStrategy::GuardWithIf);
   // The block has the same extent in every tile (tail tiles compute extra
   // elements from padded panels and clamped rows), so the accumulators stay
   // in registers.
-  acc.compute_at(f, jo)
+  acc.compute_at(f, io)
       .bound_extent(j, block.cols)
       .bound_extent(i, block.rows)
       .vectorize(j, vec, TailStrategy::RoundUp)
@@ -1486,7 +1577,12 @@ Plan MakePlan(const Graph& g) {
         break;
       case Family::kMatMul:
         plan.why[v] = "matmul";
-        for (ValueId in : node.inputs) materialize(in, "matmul operand");
+        for (ValueId in : node.inputs) {
+          // A transposed operand is read in place (b through its packing,
+          // a's rows as strided scalars): materialize what it transposes.
+          while (g.node(in).op == OpKind::kTranspose) in = g.node(in).inputs[0];
+          materialize(in, "matmul operand");
+        }
         break;
       case Family::kScan:
         plan.why[v] = "scan";

@@ -445,9 +445,20 @@ TEST_P(OpsE2eTest, Linalg) {
 }
 
 TEST_P(OpsE2eTest, MatMulLarge) {
+  // Products wide enough that each task packs its own panels of b (the
+  // gradient's products too), with b transposed, and batched; every size
+  // leaves a remainder against the register block and the vector width.
   CheckGroup({"mm_large",
               {{"mm",
                 {{"a", {256, 300}}, {"b", {300, 200}}},
+                [](V v) { return MatMul(v[0], v[1]); }},
+               {"mm_nt",
+                {{"a", {37, 70}}, {"b", {530, 70}}},
+                [](V v) {
+                  return MatMul(v[0], Transpose(v[1], {1, 0}));
+                }},
+               {"mm_batched",
+                {{"a", {3, 20, 33}}, {"b", {3, 33, 150}}},
                 [](V v) { return MatMul(v[0], v[1]); }}},
               /*second_order=*/false},
              GetParam());

@@ -540,6 +540,16 @@ Simplifier::Result Simplifier::SimplifyReshape(ValueId id) {
   return std::nullopt;
 }
 
+// perm swaps the last two axes and keeps the others.
+bool SwapsLastTwo(const std::vector<int64_t>& perm) {
+  const int64_t r = static_cast<int64_t>(perm.size());
+  if (r < 2 || perm[r - 2] != r - 1 || perm[r - 1] != r - 2) return false;
+  for (int64_t i = 0; i < r - 2; ++i) {
+    if (perm[i] != i) return false;
+  }
+  return true;
+}
+
 Simplifier::Result Simplifier::SimplifyTranspose(ValueId id) {
   const ValueId a = in(id, 0);
   const std::vector<int64_t>& perm = node(id).attrs.GetInts("perm");
@@ -556,6 +566,19 @@ Simplifier::Result Simplifier::SimplifyTranspose(ValueId id) {
     for (size_t i = 0; i < perm.size(); ++i) composed[i] = inner[perm[i]];
     return Emit(OpKind::kTranspose, {in(a, 0)},
                 Attrs().Set("perm", std::move(composed)));
+  }
+  // transpose(a @ b) => b^T @ a^T, for a transpose of the last two axes of a
+  // product used once: the operands' transposes cost nothing where the
+  // product reads them (codegen packs b and reads a's rows in place), and
+  // often cancel (the weight gradient of x @ w^T); a transposed product
+  // would be a strided copy of the whole result. Exact: each element sums
+  // the same products in the same order.
+  if (Is(a, OpKind::kMatMul) && uses_[a] == 1 && SwapsLastTwo(perm)) {
+    ADC_ASSIGN_OR_RETURN(const ValueId bt, Emit(OpKind::kTranspose, {in(a, 1)},
+                                                Attrs().Set("perm", perm)));
+    ADC_ASSIGN_OR_RETURN(const ValueId at, Emit(OpKind::kTranspose, {in(a, 0)},
+                                                Attrs().Set("perm", perm)));
+    return Emit(OpKind::kMatMul, {bt, at}, Attrs());
   }
   // transpose(broadcast_to(s)) => broadcast_to(s) (s one element)
   if (std::optional<ValueId> s = OneElementSource(a)) {

@@ -293,6 +293,46 @@ TEST(AlgebraicSimplifierTest, TransposeChains) {
   EXPECT_EQ(b.attrs.GetInts("perm"), (std::vector<int64_t>{2, 1, 0}));
 }
 
+// transpose(a @ b) => b^T @ a^T (the transposes of a's and b's last two
+// axes), whose transposes cancel against the operands' own: the weight
+// gradient of x @ w^T is one product, not a product and a transpose.
+TEST(AlgebraicSimplifierTest, TransposedProduct) {
+  Graph g =
+      Simplify(Input("a", "F32", {2, 3, 4}) + Input("b", "F32", {2, 4, 5}) +
+               Node("ab", "matmul", {"a", "b"}) +
+               Node("t", "transpose", {"ab"}, IntsAttr("perm", {0, 2, 1})) +
+               Input("x", "F32", {6, 4}) + Input("w", "F32", {5, 4}) +
+               Node("wt", "transpose", {"w"}, IntsAttr("perm", {1, 0})) +
+               Node("xw", "matmul", {"x", "wt"}) +
+               Node("u", "transpose", {"xw"}, IntsAttr("perm", {1, 0})) +
+               Output("t", "t") + Output("u", "u"));
+  const adc::Node& t = OutputNode(g, "t");
+  ASSERT_EQ(t.op, OpKind::kMatMul);
+  for (int i = 0; i < 2; ++i) {
+    const adc::Node& op = g.node(t.inputs[i]);
+    ASSERT_EQ(op.op, OpKind::kTranspose);
+    EXPECT_EQ(g.node(op.inputs[0]).name, i == 0 ? "b" : "a");
+    EXPECT_EQ(op.attrs.GetInts("perm"), (std::vector<int64_t>{0, 2, 1}));
+  }
+  // (x @ w^T)^T = w @ x^T: w's two transposes cancel.
+  const adc::Node& u = OutputNode(g, "u");
+  ASSERT_EQ(u.op, OpKind::kMatMul);
+  EXPECT_EQ(g.node(u.inputs[0]).name, "w");
+  EXPECT_EQ(g.node(u.inputs[1]).op, OpKind::kTranspose);
+  EXPECT_EQ(g.node(g.node(u.inputs[1]).inputs[0]).name, "x");
+}
+
+TEST(AlgebraicSimplifierTest, TransposedProductKeptWhenShared) {
+  // The product is used twice (rewriting would compute it twice), or the
+  // transpose moves a batch axis.
+  Simplify(Input("a", "F32", {2, 3, 4}) + Input("b", "F32", {2, 4, 5}) +
+               Node("ab", "matmul", {"a", "b"}) +
+               Node("t", "transpose", {"ab"}, IntsAttr("perm", {0, 2, 1})) +
+               Node("s", "transpose", {"ab"}, IntsAttr("perm", {1, 0, 2})) +
+               Output("t", "t") + Output("ab", "ab") + Output("s", "s"),
+           /*changed=*/false);
+}
+
 TEST(AlgebraicSimplifierTest, BroadcastChains) {
   Graph g = Simplify(
       Input("v", "F32", {3}) + Input("s", "F32") +

@@ -56,10 +56,11 @@ def describe_machine(threads):
             name = line.split()[-1]
             if "blas" in name and name.endswith(tuple("0123456789")):
                 libs.add(os.path.realpath(name))
-    print("BLAS loaded:", ", ".join(sorted(libs)) or "none found")
+    print("BLAS loaded:", ", ".join(sorted(libs)) or "none found",
+          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
     if not any("openblas" in lib for lib in libs):
         sys.exit("bench: PyTorch is not using OpenBLAS; install "
-                 "libopenblas0-pthread (bench.sh does) so the baseline is fair")
+                 "libopenblas0-openmp (bench.sh does) so the baseline is fair")
     a = torch.rand(1024, 1024)
     b = torch.rand(1024, 1024)
     ms = torch_bench(lambda: a @ b, 20)
