@@ -959,16 +959,19 @@ struct MatMulBlock {
 //   32 registers (AVX-512): 6 rows x 4 vectors = 24 accumulators + 4 + 1
 //   (256x784 @ 784x512, 2 threads: 0.95 ms; 8 x 3: 1.08, 12 x 2: 1.08,
 //   4 x 6: 1.07, 14 x 2: 1.07).
-//   16 registers (SSE, AVX2): 4 rows x 3 vectors = 12 accumulators + 3 + 1
-//   (8 x 3 would need 28 and spill on every step; AVX2 code: 4 x 3 2.03 ms,
-//   6 x 2 1.97, 3 x 4 2.94, 8 x 3 2.66).
+//   16 registers (SSE, AVX2): 6 rows x 2 vectors = 12 accumulators + 2 + 1
+//   (8 x 3 would need 28 and spill on every step). AVX2 code on Zen 5, 2
+//   threads: the MLP step 7.2 ms with 4 x 3, 5.0 with 6 x 2, 6.1 with
+//   8 x 1, 10.8 with 3 x 4 (6 rows use more of each cache line of a
+//   transposed a, whose rows are far apart); single products 6 x 2 equal
+//   or 2% faster.
 // Products narrower than a block's columns use one vector.
 MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
                        Halide::Type t) {
   const int vec = target.natural_vector_size(t);
   const bool many_registers = target.has_feature(Halide::Target::AVX512);
-  const int rows = many_registers ? 6 : 4;
-  const int vecs = many_registers ? 4 : 3;
+  const int rows = 6;
+  const int vecs = many_registers ? 4 : 2;
   MatMulBlock b;
   b.cols = n >= vecs * vec ? vecs * vec : n >= vec ? vec : 0;
   b.rows =
