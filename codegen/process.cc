@@ -36,24 +36,6 @@ std::string TempDir::File(const std::string& name) const {
   return absl::StrCat(path_, "/", name);
 }
 
-absl::Status WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-  f.close();
-  if (!f) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write '", path, "'"));
-  }
-  return absl::OkStatus();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 absl::Status RunTool(const std::vector<std::string>& argv,
                      const std::string& log, const std::string& missing_hint) {
   std::vector<char*> args;

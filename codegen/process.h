@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "graph/file_io.h"  // WriteFile, ReadFile: used with TempDir.
 
 namespace adc {
 
@@ -34,10 +35,6 @@ class TempDir {
 // log.
 absl::Status RunTool(const std::vector<std::string>& argv,
                      const std::string& log, const std::string& missing_hint);
-
-absl::Status WriteFile(const std::string& path, const std::string& data);
-// The file's contents, or "" if it cannot be read.
-std::string ReadFile(const std::string& path);
 
 }  // namespace adc
 

@@ -14,6 +14,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "graph/check.h"
+#include "graph/file_io.h"
 #include "graph/ops/op_def.h"
 #include "graph/ops/op_util.h"
 #include "graph/verifier.h"
@@ -496,14 +497,7 @@ absl::Status WriteGraphDef(const proto::GraphDef& def,
                            const std::string& path) {
   const std::string bytes =
       IsTextPath(path) ? GraphDefToText(def) : GraphDefToBytes(def);
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  file.close();
-  if (!file) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write '", path, "'"));
-  }
-  return absl::OkStatus();
+  return WriteFile(path, bytes);
 }
 
 absl::StatusOr<Graph> LoadGraph(const std::string& path) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "graph/check.h"
+#include "graph/file_io.h"
 
 namespace adc {
 namespace {
@@ -377,15 +378,7 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
 absl::Status WriteNpy(const std::string& path, DType dtype,
                       absl::Span<const int64_t> dims,
                       absl::Span<const uint8_t> data) {
-  const std::string bytes = SerializeNpy(dtype, dims, data);
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  file.close();
-  if (!file) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write '", path, "'"));
-  }
-  return absl::OkStatus();
+  return WriteFile(path, SerializeNpy(dtype, dims, data));
 }
 
 absl::StatusOr<Tensor> NpyToTensor(const NpyArray& array) {
