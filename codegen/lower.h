@@ -1,19 +1,14 @@
 // Lowers a verified graph to Halide: one Func per needed value (the
 // algorithm), then a default schedule.
 //
-// Values are inlined into their consumers (fused) unless materialized:
-// outputs, ops with update definitions (reductions, matmul, cumsum,
-// scatter_add), values used more than once whose recomputation is not cheap,
-// and operands of matmul and of broadcasts. Materialized values are computed
-// into buffers, parallel over their outer dimensions and vectorized at the
-// natural width of the target.
-//
-// The graph is compiled as a sequence of stages, each one Halide pipeline
-// holding at most kMaxFuncsPerStage materialized values (Halide's lowering
-// time grows faster than linearly with the number of Funcs in a pipeline).
-// A stage reads graph arguments, caller-provided output buffers and
-// temporaries written by earlier stages, and writes graph outputs and
-// temporaries for later stages.
+// Which values are materialized (computed into buffers) and which are
+// inlined into their consumers (fused), and the partition into stages, is
+// the fusion plan (fusion_plan.h). Materialized values are computed into
+// buffers, parallel over their outer dimensions and vectorized at the
+// natural width of the target. Each stage is one Halide pipeline; it reads
+// graph arguments, caller-provided output buffers and temporaries written by
+// earlier stages, and writes graph outputs and temporaries for later stages.
+// lowering.h lists the files of each op family's algorithm and schedule.
 //
 // Tensors are row-major; Halide's first dimension is the innermost, so tensor
 // dimension d of a rank-r value is Halide dimension r - 1 - d. All shapes are
@@ -28,12 +23,12 @@
 
 #include "Halide.h"
 #include "absl/status/statusor.h"
+#include "codegen/fusion_plan.h"
 #include "codegen/stages.h"
 #include "graph/graph.h"
+#include "graph/ops/op_kind.h"
 
 namespace adc::codegen {
-
-inline constexpr int kMaxFuncsPerStage = 24;
 
 struct LoweredStage {
   Halide::Pipeline pipeline;
@@ -62,6 +57,10 @@ struct LoweredGraph {
 // then outputs in graph output order. Errors name the node.
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
                                         const Halide::Target& target);
+
+// Whether codegen lowers `op` (every op kind must: the checklist in
+// graph/ops/README.md; OpsE2eCoverageTest checks).
+bool HasLowering(OpKind op);
 
 // The Halide type of a dtype (bool: UInt(8)).
 Halide::Type HalideType(DType dtype);

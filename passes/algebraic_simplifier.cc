@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
@@ -44,11 +45,6 @@ absl::StatusOr<Tensor> Negated(const Tensor& s) {
   neg.type = s.type();
   const std::vector<const Tensor*> args = {&s};
   return GetOpDef(OpKind::kNeg).eval(neg, args);
-}
-
-bool IsReduction(OpKind op) {
-  return op == OpKind::kReduceSum || op == OpKind::kReduceMax ||
-         op == OpKind::kReduceMin || op == OpKind::kReduceProd;
 }
 
 // The dims of a reduction's result without keepdims.
@@ -103,11 +99,17 @@ class Simplifier {
 
   // False if `id` is certainly never -0 (integers never are).
   bool MayBeNegativeZero(ValueId id);
+  template <typename InputMay>
+  bool MayBeNegativeZeroByRule(const Node& n, InputMay input_may);
   // False if no gradient can reach `id` from an input or parameter.
   bool CarriesGradient(ValueId id);
 
   // The rewrites, by op family. Each returns the replacement, or nullopt.
+  using Rule = Result (Simplifier::*)(ValueId id);
+  static const absl::flat_hash_map<OpKind, Rule>& Rules();
   Result Simplify(ValueId id);
+  Result SimplifyExtremum(ValueId id);
+  Result SimplifyConcat(ValueId id);
   Result SimplifyAdd(ValueId id);
   Result SimplifySub(ValueId id);
   Result SimplifyMul(ValueId id);
@@ -206,113 +208,73 @@ std::optional<ValueId> Simplifier::OneElementSource(ValueId id) const {
   return s;
 }
 
+// The op's NegativeZero property (graph/ops), and the rules that depend on
+// attributes or dtypes.
 bool Simplifier::MayBeNegativeZero(ValueId id) {
   if (may_be_neg_zero_[id] >= 0) return may_be_neg_zero_[id];
   const Node& n = node(id);
-  bool may = true;
+  const int num_inputs = static_cast<int>(n.inputs.size());
   auto input_may = [&](int k) { return MayBeNegativeZero(n.inputs[k]); };
+  auto any_input_may = [&](int from) {
+    for (int k = from; k < num_inputs; ++k) {
+      if (input_may(k)) return true;
+    }
+    return false;
+  };
+  bool may = true;
   if (!IsFloat(n.type.dtype)) {
     may = false;
   } else {
-    switch (n.op) {
-      case OpKind::kInput:
-      case OpKind::kParameter:
-      case OpKind::kNeg:
-      case OpKind::kMul:
-      case OpKind::kDiv:
-      case OpKind::kPow:
-      case OpKind::kMulNoNan:
-      case OpKind::kReduceProd:
+    switch (GetOpDef(n.op).negative_zero) {
+      case NegativeZero::kMay:
         may = true;
         break;
-      case OpKind::kConstant: {
-        const Tensor& t = n.attrs.GetTensor("value");
-        may = false;
-        for (double v : t.doubles()) may = may || IsNegativeZero(v);
-        break;
-      }
-      // Never -0: iota counts from +0; abs, exp, log, cos and sigmoid never
-      // return -0; sums start from +0 and x + y is -0 only if both are -0.
-      case OpKind::kIota:
-      case OpKind::kAbs:
-      case OpKind::kExp:
-      case OpKind::kLog:
-      case OpKind::kCos:
-      case OpKind::kSigmoid:
-      case OpKind::kReduceSum:
-      case OpKind::kCumSum:
+      case NegativeZero::kNever:
         may = false;
         break;
-      // f64 dot products start from +0 too; f32 ones accumulate in double,
-      // and a tiny negative sum rounds to -0 in f32.
-      case OpKind::kMatMul:
-        may = n.type.dtype == DType::kF32;
-        break;
-      // -0 only from a -0 operand (f(-0) = -0; the other values are not
-      // small enough to underflow to zero).
-      case OpKind::kSign:
-      case OpKind::kSin:
-      case OpKind::kTan:
-      case OpKind::kTanh:
-      case OpKind::kSqrt:
-      case OpKind::kErf:
-      case OpKind::kExpm1:
-      case OpKind::kLog1p:
-      case OpKind::kStopGradient:
-      case OpKind::kReshape:
-      case OpKind::kTranspose:
-      case OpKind::kBroadcastTo:
-      case OpKind::kSlice:
-      case OpKind::kGather:
-      case OpKind::kReduceMax:
-      case OpKind::kReduceMin:
+      case NegativeZero::kIfFirstMay:
         may = input_may(0);
         break;
-      case OpKind::kCast:
-        // f64 -> f32 underflows tiny negatives to -0.
-        may = IsFloat(dtype(n.inputs[0])) &&
-              (dtype(n.inputs[0]) == DType::kF64 && n.type.dtype == DType::kF32
-                   ? true
-                   : input_may(0));
+      case NegativeZero::kIfAllMay:
+        may = true;
+        for (int k = 0; k < num_inputs && may; ++k) may = input_may(k);
         break;
-      // x + y is -0 iff both are -0; x - y iff x is -0 and y is +0;
-      // scatter_add adds updates to base.
-      case OpKind::kAdd:
-        may = input_may(0) && input_may(1);
+      case NegativeZero::kIfAnyMay:
+        may = any_input_may(0);
         break;
-      case OpKind::kSub:
-      case OpKind::kScatterAdd:
-        may = input_may(0);
+      case NegativeZero::kIfBranchMay:
+        may = any_input_may(1);
         break;
-      case OpKind::kMaximum:
-      case OpKind::kMinimum:
-        may = input_may(0) || input_may(1);
-        break;
-      case OpKind::kSelect:
-        may = input_may(1) || input_may(2);
-        break;
-      case OpKind::kConcat:
-        may = false;
-        for (size_t k = 0; k < n.inputs.size(); ++k) {
-          may = may || input_may(static_cast<int>(k));
-        }
-        break;
-      case OpKind::kPad:
-        may = input_may(0) || IsNegativeZero(n.attrs.GetFloat("value"));
-        break;
-      // Comparisons have bool results (handled above).
-      case OpKind::kLess:
-      case OpKind::kLessEqual:
-      case OpKind::kGreater:
-      case OpKind::kGreaterEqual:
-      case OpKind::kEqual:
-      case OpKind::kNotEqual:
-        may = false;
+      case NegativeZero::kByRule:
+        may = MayBeNegativeZeroByRule(n, input_may);
         break;
     }
   }
   may_be_neg_zero_[id] = may;
   return may;
+}
+
+template <typename InputMay>
+bool Simplifier::MayBeNegativeZeroByRule(const Node& n, InputMay input_may) {
+  if (n.op == OpKind::kConstant) {
+    for (double v : n.attrs.GetTensor("value").doubles()) {
+      if (IsNegativeZero(v)) return true;
+    }
+    return false;
+  }
+  if (n.op == OpKind::kCast) {
+    // f64 -> f32 underflows tiny negatives to -0.
+    const DType from = dtype(n.inputs[0]);
+    if (!IsFloat(from)) return false;
+    return (from == DType::kF64 && n.type.dtype == DType::kF32) || input_may(0);
+  }
+  if (n.op == OpKind::kPad) {
+    return input_may(0) || IsNegativeZero(n.attrs.GetFloat("value"));
+  }
+  // f64 dot products start from +0; f32 ones accumulate in double, and a
+  // tiny negative sum rounds to -0 in f32.
+  if (n.op == OpKind::kMatMul) return n.type.dtype == DType::kF32;
+  ADC_CHECK_MSG(false, absl::StrCat("no -0 rule for ", GetOpDef(n.op).name));
 }
 
 bool Simplifier::CarriesGradient(ValueId id) {
@@ -529,8 +491,8 @@ Simplifier::Result Simplifier::SimplifyReshape(ValueId id) {
     return EmitBroadcast(*s, dims);
   }
   // reshape(reduce(x, keepdims)) without the kept axes => reduce(x)
-  if (IsReduction(node(a).op) && node(a).attrs.GetBool("keepdims") &&
-      uses_[a] == 1) {
+  if (FamilyOf(node(a).op) == OpFamily::kReduction &&
+      node(a).attrs.GetBool("keepdims") && uses_[a] == 1) {
     const std::vector<int64_t>& axes = node(a).attrs.GetInts("axes");
     if (DropAxes(type(a).dims, axes) == dims) {
       return Emit(node(a).op, {in(a, 0)},
@@ -715,105 +677,57 @@ Simplifier::Result Simplifier::SimplifyElementwiseOfBroadcasts(ValueId id) {
   return EmitBroadcast(scalar, dims);
 }
 
+// maximum(x, x) => x, minimum(x, x) => x
+Simplifier::Result Simplifier::SimplifyExtremum(ValueId id) {
+  if (in(id, 0) == in(id, 1)) return std::optional<ValueId>(in(id, 0));
+  return std::optional<ValueId>();
+}
+
+// concat(x) => x
+Simplifier::Result Simplifier::SimplifyConcat(ValueId id) {
+  if (node(id).inputs.size() == 1) return std::optional<ValueId>(in(id, 0));
+  return std::optional<ValueId>();
+}
+
+// The rules of the ops that have their own (the others have none, apart
+// from the rule for element-wise ops of one-element broadcasts).
+const absl::flat_hash_map<OpKind, Simplifier::Rule>& Simplifier::Rules() {
+  static const auto* rules = new absl::flat_hash_map<OpKind, Rule>{
+      {OpKind::kAdd, &Simplifier::SimplifyAdd},
+      {OpKind::kSub, &Simplifier::SimplifySub},
+      {OpKind::kMul, &Simplifier::SimplifyMul},
+      {OpKind::kDiv, &Simplifier::SimplifyDiv},
+      {OpKind::kPow, &Simplifier::SimplifyPow},
+      {OpKind::kMulNoNan, &Simplifier::SimplifyMulNoNan},
+      {OpKind::kMaximum, &Simplifier::SimplifyExtremum},
+      {OpKind::kMinimum, &Simplifier::SimplifyExtremum},
+      {OpKind::kNeg, &Simplifier::SimplifyNeg},
+      {OpKind::kCast, &Simplifier::SimplifyCast},
+      {OpKind::kStopGradient, &Simplifier::SimplifyStopGradient},
+      {OpKind::kSelect, &Simplifier::SimplifySelect},
+      {OpKind::kReduceSum, &Simplifier::SimplifyReduce},
+      {OpKind::kReduceMax, &Simplifier::SimplifyReduce},
+      {OpKind::kReduceMin, &Simplifier::SimplifyReduce},
+      {OpKind::kReduceProd, &Simplifier::SimplifyReduce},
+      {OpKind::kReshape, &Simplifier::SimplifyReshape},
+      {OpKind::kTranspose, &Simplifier::SimplifyTranspose},
+      {OpKind::kBroadcastTo, &Simplifier::SimplifyBroadcastTo},
+      {OpKind::kSlice, &Simplifier::SimplifySlice},
+      {OpKind::kPad, &Simplifier::SimplifyPad},
+      {OpKind::kConcat, &Simplifier::SimplifyConcat},
+  };
+  return *rules;
+}
+
 Simplifier::Result Simplifier::Simplify(ValueId id) {
   const OpKind op = node(id).op;
   Result r = std::optional<ValueId>();
-  switch (op) {
-    case OpKind::kInput:
-    case OpKind::kParameter:
-    case OpKind::kConstant:
-    case OpKind::kIota:
-      return std::optional<ValueId>();
-    case OpKind::kAdd:
-      r = SimplifyAdd(id);
-      break;
-    case OpKind::kSub:
-      r = SimplifySub(id);
-      break;
-    case OpKind::kMul:
-      r = SimplifyMul(id);
-      break;
-    case OpKind::kDiv:
-      r = SimplifyDiv(id);
-      break;
-    case OpKind::kPow:
-      r = SimplifyPow(id);
-      break;
-    case OpKind::kMulNoNan:
-      r = SimplifyMulNoNan(id);
-      break;
-    case OpKind::kMaximum:
-    case OpKind::kMinimum:
-      // maximum(x, x) => x, minimum(x, x) => x
-      if (in(id, 0) == in(id, 1)) return std::optional<ValueId>(in(id, 0));
-      break;
-    case OpKind::kNeg:
-      r = SimplifyNeg(id);
-      break;
-    case OpKind::kCast:
-      r = SimplifyCast(id);
-      break;
-    case OpKind::kStopGradient:
-      r = SimplifyStopGradient(id);
-      break;
-    case OpKind::kSelect:
-      r = SimplifySelect(id);
-      break;
-    case OpKind::kAbs:
-    case OpKind::kSign:
-    case OpKind::kExp:
-    case OpKind::kLog:
-    case OpKind::kLog1p:
-    case OpKind::kExpm1:
-    case OpKind::kSin:
-    case OpKind::kCos:
-    case OpKind::kTan:
-    case OpKind::kTanh:
-    case OpKind::kSigmoid:
-    case OpKind::kSqrt:
-    case OpKind::kErf:
-    case OpKind::kLess:
-    case OpKind::kLessEqual:
-    case OpKind::kGreater:
-    case OpKind::kGreaterEqual:
-    case OpKind::kEqual:
-    case OpKind::kNotEqual:
-      break;
-    case OpKind::kReduceSum:
-    case OpKind::kReduceMax:
-    case OpKind::kReduceMin:
-    case OpKind::kReduceProd:
-      r = SimplifyReduce(id);
-      break;
-    case OpKind::kReshape:
-      r = SimplifyReshape(id);
-      break;
-    case OpKind::kTranspose:
-      r = SimplifyTranspose(id);
-      break;
-    case OpKind::kBroadcastTo:
-      r = SimplifyBroadcastTo(id);
-      break;
-    case OpKind::kSlice:
-      r = SimplifySlice(id);
-      break;
-    case OpKind::kPad:
-      r = SimplifyPad(id);
-      break;
-    case OpKind::kConcat:
-      // concat(x) => x
-      if (node(id).inputs.size() == 1) {
-        return std::optional<ValueId>(in(id, 0));
-      }
-      break;
-    case OpKind::kMatMul:
-    case OpKind::kGather:
-    case OpKind::kScatterAdd:
-    case OpKind::kCumSum:
-      break;
-  }
+  auto rule = Rules().find(op);
+  if (rule != Rules().end()) r = (this->*(rule->second))(id);
   if (!r.ok() || r->has_value()) return r;
-  if (passes::IsElementwise(op)) return SimplifyElementwiseOfBroadcasts(id);
+  if (FamilyOf(op) == OpFamily::kElementwise) {
+    return SimplifyElementwiseOfBroadcasts(id);
+  }
   return r;
 }
 

@@ -96,7 +96,7 @@ absl::StatusOr<bool> ConstantFolding::Run(Graph* graph) {
     // full values.
     Tensor result;
     bool splat_result = false;
-    if (passes::IsElementwise(node.op) && all_splats &&
+    if (FamilyOf(node.op) == OpFamily::kElementwise && all_splats &&
         node.type.num_elements() > 1) {
       Node scalar_node = node;
       scalar_node.type.dims.clear();

@@ -4,20 +4,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "graph/ops/op_def.h"
 #include "passes/pass_util.h"
 
 namespace adc {
 namespace {
 
-bool IsCommutative(OpKind op) {
-  return op == OpKind::kAdd || op == OpKind::kMul || op == OpKind::kEqual ||
-         op == OpKind::kNotEqual;
-}
-
 // Inputs in canonical order (sorted for commutative ops).
 std::vector<ValueId> CanonicalInputs(const Node& node) {
   std::vector<ValueId> inputs = node.inputs;
-  if (IsCommutative(node.op)) std::sort(inputs.begin(), inputs.end());
+  if (GetOpDef(node.op).commutative) std::sort(inputs.begin(), inputs.end());
   return inputs;
 }
 

@@ -164,63 +164,6 @@ bool IsSplatOf(const Graph& graph, ValueId id, double value) {
   return static_cast<double>(t->ints()[0]) == value;
 }
 
-bool IsElementwise(OpKind op) {
-  switch (op) {
-    case OpKind::kNeg:
-    case OpKind::kAbs:
-    case OpKind::kSign:
-    case OpKind::kExp:
-    case OpKind::kLog:
-    case OpKind::kLog1p:
-    case OpKind::kExpm1:
-    case OpKind::kSin:
-    case OpKind::kCos:
-    case OpKind::kTan:
-    case OpKind::kTanh:
-    case OpKind::kSigmoid:
-    case OpKind::kSqrt:
-    case OpKind::kErf:
-    case OpKind::kCast:
-    case OpKind::kStopGradient:
-    case OpKind::kAdd:
-    case OpKind::kSub:
-    case OpKind::kMul:
-    case OpKind::kDiv:
-    case OpKind::kPow:
-    case OpKind::kMaximum:
-    case OpKind::kMinimum:
-    case OpKind::kMulNoNan:
-    case OpKind::kLess:
-    case OpKind::kLessEqual:
-    case OpKind::kGreater:
-    case OpKind::kGreaterEqual:
-    case OpKind::kEqual:
-    case OpKind::kNotEqual:
-    case OpKind::kSelect:
-      return true;
-    case OpKind::kInput:
-    case OpKind::kParameter:
-    case OpKind::kConstant:
-    case OpKind::kIota:
-    case OpKind::kReduceSum:
-    case OpKind::kReduceMax:
-    case OpKind::kReduceMin:
-    case OpKind::kReduceProd:
-    case OpKind::kMatMul:
-    case OpKind::kReshape:
-    case OpKind::kTranspose:
-    case OpKind::kBroadcastTo:
-    case OpKind::kConcat:
-    case OpKind::kSlice:
-    case OpKind::kPad:
-    case OpKind::kGather:
-    case OpKind::kScatterAdd:
-    case OpKind::kCumSum:
-      return false;
-  }
-  return false;
-}
-
 absl::StatusOr<ValueId> AddInferredNode(Graph* graph, OpKind op,
                                         std::vector<ValueId> inputs,
                                         Attrs attrs,

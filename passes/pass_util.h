@@ -64,11 +64,6 @@ bool AllElements(const Graph& graph, ValueId id, Pred pred) {
   return true;
 }
 
-// True for the element-wise ops (unary, binary, select, cast,
-// stop_gradient): out[i] depends on in[i] only, and all operands have the
-// output's shape.
-bool IsElementwise(OpKind op);
-
 // Appends a node (inputs must exist), inferring its type and filling default
 // attributes. The name is `name_hint` made unique. A failure is a bug in the
 // calling pass and comes back as an internal error.

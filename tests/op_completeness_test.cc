@@ -1,7 +1,9 @@
 // Every op kind has a complete definition: an OpDef with its name, a shape
-// rule and a reference kernel, and a gradient rule exactly when it is marked
-// differentiable. Names are unique and map back to their kind. (Codegen
-// lowerings are checked by codegen's own completeness test.)
+// rule and a reference kernel, a gradient rule exactly when it is marked
+// differentiable, and properties that agree with its family and arity.
+// Names are unique and map back to their kind. (The checklist for a new op
+// is graph/ops/README.md; that every op is lowered and compiled is checked
+// by codegen/ops_e2e_test's OpsE2eCoverageTest.)
 #include <set>
 #include <string>
 
@@ -33,6 +35,42 @@ TEST(OpCompletenessTest, EveryOpKindHasADefinition) {
         EXPECT_EQ(KindOf(*spec.default_value), spec.kind)
             << "default of attribute " << spec.name << " has the wrong kind";
       }
+    }
+  }
+}
+
+// The properties passes rely on hold for the op's family and arity.
+TEST(OpCompletenessTest, PropertiesAgreeWithFamilyAndArity) {
+  for (int k = 0; k < kNumOpKinds; ++k) {
+    const OpDef& def = GetOpDef(static_cast<OpKind>(k));
+    SCOPED_TRACE(def.name);
+    EXPECT_EQ(def.family == OpFamily::kLeaf, def.max_inputs == 0);
+    if (def.family == OpFamily::kElementwise) {
+      EXPECT_EQ(def.min_inputs, def.max_inputs) << "fixed arity";
+    }
+    EXPECT_GE(def.inline_cost, 0);
+    if (def.commutative) {
+      EXPECT_EQ(def.max_inputs, 2) << "commutative ops are binary";
+      EXPECT_EQ(def.min_inputs, 2);
+    }
+    if (def.cheap_as_operand) {
+      EXPECT_TRUE(def.family == OpFamily::kElementwise ||
+                  def.family == OpFamily::kMovement);
+      EXPECT_GE(def.min_inputs, 1);
+    }
+    switch (def.negative_zero) {
+      case NegativeZero::kIfFirstMay:
+      case NegativeZero::kIfAllMay:
+      case NegativeZero::kIfAnyMay:
+        EXPECT_GE(def.min_inputs, 1) << "-0 from operands it does not have";
+        break;
+      case NegativeZero::kIfBranchMay:
+        EXPECT_EQ(def.min_inputs, 3) << "branches are operands 1 and 2";
+        break;
+      case NegativeZero::kMay:
+      case NegativeZero::kNever:
+      case NegativeZero::kByRule:
+        break;
     }
   }
 }

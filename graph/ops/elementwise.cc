@@ -390,74 +390,142 @@ std::vector<Value> GradSelect(const GradContext& c) {
 }  // namespace
 
 std::vector<OpDef> ElementwiseOpDefs() {
-  auto unary = [](OpKind kind, std::string name, InferFn infer, GradFn grad,
-                  EvalFn eval) {
-    return OpDef{kind,  std::move(name), 1,    1,   {},
-                 infer, grad != nullptr, grad, eval};
+  auto op = [](OpKind kind, std::string name, int arity, InferFn infer,
+               EvalFn eval) {
+    return OpDef(kind, std::move(name), OpFamily::kElementwise)
+        .Inputs(arity)
+        .Infer(infer)
+        .Eval(eval);
   };
-  auto binary = [](OpKind kind, std::string name, InferFn infer, GradFn grad,
-                   EvalFn eval) {
-    return OpDef{kind,  std::move(name), 2,    2,   {},
-                 infer, grad != nullptr, grad, eval};
+  auto unary = [&](OpKind kind, std::string name, InferFn infer, EvalFn eval) {
+    return op(kind, std::move(name), 1, infer, eval);
   };
+  auto binary = [&](OpKind kind, std::string name, InferFn infer, EvalFn eval) {
+    return op(kind, std::move(name), 2, infer, eval);
+  };
+  // Transcendental functions cost about 20 simple operations inline.
+  constexpr int kTranscendental = 20;
+  using NZ = NegativeZero;
   return {
-      unary(OpKind::kNeg, "neg", InferUnaryNumeric, GradNeg, EvalNeg),
-      unary(OpKind::kAbs, "abs", InferUnaryNumeric, GradAbs, EvalAbs),
+      unary(OpKind::kNeg, "neg", InferUnaryNumeric, EvalNeg)
+          .Grad(GradNeg)
+          .CheapAsOperand(),
+      // Never -0: abs, exp, log, cos and sigmoid never return -0. The odd
+      // functions give -0 only for -0 (other values are not small enough
+      // to underflow to zero).
+      unary(OpKind::kAbs, "abs", InferUnaryNumeric, EvalAbs)
+          .Grad(GradAbs)
+          .NegZero(NZ::kNever),
       // sign is piecewise constant: its derivative is 0 wherever it exists.
-      unary(OpKind::kSign, "sign", InferUnaryNumeric, nullptr, EvalSign),
-      unary(OpKind::kExp, "exp", InferUnaryFloat, GradExp, EvalExp),
-      unary(OpKind::kLog, "log", InferUnaryFloat, GradLog, EvalLog),
-      unary(OpKind::kLog1p, "log1p", InferUnaryFloat, GradLog1p, EvalLog1p),
-      unary(OpKind::kExpm1, "expm1", InferUnaryFloat, GradExpm1, EvalExpm1),
-      unary(OpKind::kSin, "sin", InferUnaryFloat, GradSin, EvalSin),
-      unary(OpKind::kCos, "cos", InferUnaryFloat, GradCos, EvalCos),
-      unary(OpKind::kTan, "tan", InferUnaryFloat, GradTan, EvalTan),
-      unary(OpKind::kTanh, "tanh", InferUnaryFloat, GradTanh, EvalTanh),
-      unary(OpKind::kSigmoid, "sigmoid", InferUnaryFloat, GradSigmoid,
-            EvalSigmoid),
-      unary(OpKind::kSqrt, "sqrt", InferUnaryFloat, GradSqrt, EvalSqrt),
-      unary(OpKind::kErf, "erf", InferUnaryFloat, GradErf, EvalErf),
-      OpDef{OpKind::kCast,
-            "cast",
-            1,
-            1,
-            {{"dtype", AttrKind::kDType, std::nullopt}},
-            InferCast,
-            true,
-            GradCast,
-            EvalCast},
+      unary(OpKind::kSign, "sign", InferUnaryNumeric, EvalSign)
+          .NoGrad()
+          .NegZero(NZ::kIfFirstMay),
+      unary(OpKind::kExp, "exp", InferUnaryFloat, EvalExp)
+          .Grad(GradExp)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kNever),
+      unary(OpKind::kLog, "log", InferUnaryFloat, EvalLog)
+          .Grad(GradLog)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kNever),
+      unary(OpKind::kLog1p, "log1p", InferUnaryFloat, EvalLog1p)
+          .Grad(GradLog1p)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kIfFirstMay),
+      unary(OpKind::kExpm1, "expm1", InferUnaryFloat, EvalExpm1)
+          .Grad(GradExpm1)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kIfFirstMay),
+      unary(OpKind::kSin, "sin", InferUnaryFloat, EvalSin)
+          .Grad(GradSin)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kIfFirstMay),
+      unary(OpKind::kCos, "cos", InferUnaryFloat, EvalCos)
+          .Grad(GradCos)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kNever),
+      unary(OpKind::kTan, "tan", InferUnaryFloat, EvalTan)
+          .Grad(GradTan)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kIfFirstMay),
+      unary(OpKind::kTanh, "tanh", InferUnaryFloat, EvalTanh)
+          .Grad(GradTanh)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kIfFirstMay),
+      unary(OpKind::kSigmoid, "sigmoid", InferUnaryFloat, EvalSigmoid)
+          .Grad(GradSigmoid)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kNever),
+      unary(OpKind::kSqrt, "sqrt", InferUnaryFloat, EvalSqrt)
+          .Grad(GradSqrt)
+          .Cost(4)
+          .NegZero(NZ::kIfFirstMay),
+      unary(OpKind::kErf, "erf", InferUnaryFloat, EvalErf)
+          .Grad(GradErf)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kIfFirstMay),
+      // f64 -> f32 underflows tiny negatives to -0: a rule of its own.
+      unary(OpKind::kCast, "cast", InferCast, EvalCast)
+          .Attr("dtype", AttrKind::kDType)
+          .Grad(GradCast)
+          .CheapAsOperand()
+          .NegZero(NZ::kByRule),
       // stop_gradient: y = x; no gradient flows.
-      unary(OpKind::kStopGradient, "stop_gradient", InferSameType, nullptr,
-            EvalIdentity),
-      binary(OpKind::kAdd, "add", InferBinaryNumeric, GradAdd, EvalAdd),
-      binary(OpKind::kSub, "sub", InferBinaryNumeric, GradSub, EvalSub),
-      binary(OpKind::kMul, "mul", InferBinaryNumeric, GradMul, EvalMul),
-      binary(OpKind::kDiv, "div", InferBinaryNumeric, GradDiv, EvalDiv),
-      binary(OpKind::kPow, "pow", InferBinaryFloat, GradPow, EvalPow),
-      binary(OpKind::kMaximum, "maximum", InferBinaryNumeric, GradMaximum,
-             EvalMaximum),
-      binary(OpKind::kMinimum, "minimum", InferBinaryNumeric, GradMinimum,
-             EvalMinimum),
-      binary(OpKind::kMulNoNan, "mul_no_nan", InferBinaryNumeric, GradMulNoNan,
-             EvalMulNoNan),
-      binary(OpKind::kLess, "less", InferCompare, nullptr, EvalLess),
-      binary(OpKind::kLessEqual, "less_equal", InferCompare, nullptr,
-             EvalLessEqual),
-      binary(OpKind::kGreater, "greater", InferCompare, nullptr, EvalGreater),
-      binary(OpKind::kGreaterEqual, "greater_equal", InferCompare, nullptr,
-             EvalGreaterEqual),
-      binary(OpKind::kEqual, "equal", InferCompare, nullptr, EvalEqual),
-      binary(OpKind::kNotEqual, "not_equal", InferCompare, nullptr,
-             EvalNotEqual),
-      OpDef{OpKind::kSelect,
-            "select",
-            3,
-            3,
-            {},
-            InferSelect,
-            true,
-            GradSelect,
-            EvalSelect},
+      unary(OpKind::kStopGradient, "stop_gradient", InferSameType, EvalIdentity)
+          .NoGrad()
+          .Cost(0)
+          .CheapAsOperand()
+          .NegZero(NZ::kIfFirstMay),
+      // x + y is -0 iff both are -0; x - y iff x is -0 and y is +0.
+      binary(OpKind::kAdd, "add", InferBinaryNumeric, EvalAdd)
+          .Grad(GradAdd)
+          .Commutative()
+          .NegZero(NZ::kIfAllMay),
+      binary(OpKind::kSub, "sub", InferBinaryNumeric, EvalSub)
+          .Grad(GradSub)
+          .NegZero(NZ::kIfFirstMay),
+      binary(OpKind::kMul, "mul", InferBinaryNumeric, EvalMul)
+          .Grad(GradMul)
+          .Commutative(),
+      binary(OpKind::kDiv, "div", InferBinaryNumeric, EvalDiv)
+          .Grad(GradDiv)
+          .Cost(4),
+      binary(OpKind::kPow, "pow", InferBinaryFloat, EvalPow)
+          .Grad(GradPow)
+          .Cost(kTranscendental),
+      binary(OpKind::kMaximum, "maximum", InferBinaryNumeric, EvalMaximum)
+          .Grad(GradMaximum)
+          .NegZero(NZ::kIfAnyMay),
+      binary(OpKind::kMinimum, "minimum", InferBinaryNumeric, EvalMinimum)
+          .Grad(GradMinimum)
+          .NegZero(NZ::kIfAnyMay),
+      binary(OpKind::kMulNoNan, "mul_no_nan", InferBinaryNumeric, EvalMulNoNan)
+          .Grad(GradMulNoNan),
+      // Comparisons have bool results: never -0.
+      binary(OpKind::kLess, "less", InferCompare, EvalLess)
+          .NoGrad()
+          .NegZero(NZ::kNever),
+      binary(OpKind::kLessEqual, "less_equal", InferCompare, EvalLessEqual)
+          .NoGrad()
+          .NegZero(NZ::kNever),
+      binary(OpKind::kGreater, "greater", InferCompare, EvalGreater)
+          .NoGrad()
+          .NegZero(NZ::kNever),
+      binary(OpKind::kGreaterEqual, "greater_equal", InferCompare,
+             EvalGreaterEqual)
+          .NoGrad()
+          .NegZero(NZ::kNever),
+      binary(OpKind::kEqual, "equal", InferCompare, EvalEqual)
+          .NoGrad()
+          .Commutative()
+          .NegZero(NZ::kNever),
+      binary(OpKind::kNotEqual, "not_equal", InferCompare, EvalNotEqual)
+          .NoGrad()
+          .Commutative()
+          .NegZero(NZ::kNever),
+      op(OpKind::kSelect, "select", 3, InferSelect, EvalSelect)
+          .Grad(GradSelect)
+          .NegZero(NZ::kIfBranchMay),
   };
 }
 

@@ -64,46 +64,37 @@ absl::StatusOr<Tensor> EvalIota(const Node& node,
 }  // namespace
 
 std::vector<OpDef> LeafOpDefs() {
+  auto leaf = [](OpKind kind, std::string name) {
+    return OpDef(kind, std::move(name), OpFamily::kLeaf).Inputs(0);
+  };
   std::vector<OpDef> defs;
-  defs.push_back({OpKind::kInput,
-                  "input",
-                  0,
-                  0,
-                  {{"dtype", AttrKind::kDType, std::nullopt},
-                   {"shape", AttrKind::kInts, std::nullopt}},
-                  InferInput,
-                  true,
-                  LeafGrad,
-                  EvalInput});
-  defs.push_back({OpKind::kParameter,
-                  "parameter",
-                  0,
-                  0,
-                  {{"value", AttrKind::kTensor, std::nullopt}},
-                  InferValue,
-                  true,
-                  LeafGrad,
-                  EvalValue});
-  defs.push_back({OpKind::kConstant,
-                  "constant",
-                  0,
-                  0,
-                  {{"value", AttrKind::kTensor, std::nullopt}},
-                  InferValue,
-                  false,
-                  nullptr,
-                  EvalValue});
-  defs.push_back({OpKind::kIota,
-                  "iota",
-                  0,
-                  0,
-                  {{"dtype", AttrKind::kDType, std::nullopt},
-                   {"shape", AttrKind::kInts, std::nullopt},
-                   {"axis", AttrKind::kInt, AttrValue(int64_t{0})}},
-                  InferIota,
-                  false,
-                  nullptr,
-                  EvalIota});
+  defs.push_back(leaf(OpKind::kInput, "input")
+                     .Attr("dtype", AttrKind::kDType)
+                     .Attr("shape", AttrKind::kInts)
+                     .Infer(InferInput)
+                     .Grad(LeafGrad)
+                     .Eval(EvalInput));
+  defs.push_back(leaf(OpKind::kParameter, "parameter")
+                     .Attr("value", AttrKind::kTensor)
+                     .Infer(InferValue)
+                     .Grad(LeafGrad)
+                     .Eval(EvalValue));
+  // Whether a constant may be -0 depends on its value.
+  defs.push_back(leaf(OpKind::kConstant, "constant")
+                     .Attr("value", AttrKind::kTensor)
+                     .Infer(InferValue)
+                     .NoGrad()
+                     .Eval(EvalValue)
+                     .NegZero(NegativeZero::kByRule));
+  // iota counts from +0.
+  defs.push_back(leaf(OpKind::kIota, "iota")
+                     .Attr("dtype", AttrKind::kDType)
+                     .Attr("shape", AttrKind::kInts)
+                     .Attr("axis", AttrKind::kInt, AttrValue(int64_t{0}))
+                     .Infer(InferIota)
+                     .NoGrad()
+                     .Eval(EvalIota)
+                     .NegZero(NegativeZero::kNever));
   return defs;
 }
 

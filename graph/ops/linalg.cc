@@ -87,15 +87,14 @@ std::vector<Value> GradMatMul(const GradContext& c) {
 }  // namespace
 
 std::vector<OpDef> LinalgOpDefs() {
-  return {OpDef{OpKind::kMatMul,
-                "matmul",
-                2,
-                2,
-                {},
-                InferMatMul,
-                true,
-                GradMatMul,
-                EvalMatMul}};
+  // f64 dot products start from +0; f32 ones accumulate in double, and a
+  // tiny negative sum rounds to -0 in f32: -0 depends on the dtype.
+  return {OpDef(OpKind::kMatMul, "matmul", OpFamily::kMatMul)
+              .Inputs(2)
+              .Infer(InferMatMul)
+              .Grad(GradMatMul)
+              .Eval(EvalMatMul)
+              .NegZero(NegativeZero::kByRule)};
 }
 
 }  // namespace adc

@@ -1,7 +1,9 @@
 // Op definitions: for each OpKind, its name, arity, attributes, shape/dtype
-// rule, gradient rule and reference kernel, kept side by side in
-// graph/ops/*.cc (one file per family). Halide lowerings live in codegen/,
-// keyed by the same OpKind.
+// rule, gradient rule, reference kernel and the properties passes and
+// backends use (family, inline cost, commutativity, -0), kept side by side
+// in graph/ops/*.cc (one file per family). Halide lowerings live in codegen/,
+// keyed by the same OpKind. graph/ops/README.md lists every place a new op
+// touches.
 //
 // Gradient rules are written with builder ops only (graph/builder.h), so the
 // gradient graph is itself differentiable: grad of grad works by construction.
@@ -11,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -58,22 +61,117 @@ using GradFn = std::vector<Value> (*)(const GradContext& ctx);
 using EvalFn = absl::StatusOr<Tensor> (*)(
     const Node& node, absl::Span<const Tensor* const> inputs);
 
+// How passes and backends treat an op as a whole (as TVM's TOpPattern):
+// fusion, scheduling and the rewrites that hold for a whole family.
+enum class OpFamily {
+  kLeaf,         // input, parameter, constant, iota
+  kElementwise,  // out[i] = f(x0[i], x1[i], ...), operands of equal shape
+  kReduction,    // over attr axes, with attr keepdims
+  kMatMul,       // batched matrix product
+  kMovement,     // each output element is one input element or a fill value
+  kScan,         // running sums along an axis
+  kScatter,      // accumulation into a copy of its first operand
+};
+
+// When a floating-point result may be -0: the simplifier removes x + 0 only
+// where x is never -0 (-0 + 0 = +0). "May" is the safe answer.
+enum class NegativeZero {
+  kMay,          // whatever the operands are (x * y, x / y, ...)
+  kNever,        // never (exp, abs, sums that start from +0, ...)
+  kIfFirstMay,   // only from a -0 first operand (odd functions, x - y,
+                 // data movement, max/min of a tensor)
+  kIfAllMay,     // only if every operand may be -0 (x + y)
+  kIfAnyMay,     // if any operand may be (maximum, minimum, concat)
+  kIfBranchMay,  // if either branch may be (select)
+  kByRule,       // depends on attributes or dtypes: the simplifier's rule
+};
+
+// An op's definition. Built with named setters, e.g.
+//   OpDef(OpKind::kExp, "exp", OpFamily::kElementwise)
+//       .Inputs(1).Infer(InferUnaryFloat).Grad(GradExp).Eval(EvalExp)
+//       .Cost(20).NegZero(NegativeZero::kNever)
 struct OpDef {
+  OpDef(OpKind kind, std::string name, OpFamily family)
+      : kind(kind), name(std::move(name)), family(family) {}
+
+  // Between `min` and `max` operands (max -1: unbounded).
+  OpDef& Inputs(int min, int max) {
+    min_inputs = min;
+    max_inputs = max;
+    return *this;
+  }
+  OpDef& Inputs(int n) { return Inputs(n, n); }
+  // An attribute; without a default it is required.
+  OpDef& Attr(std::string attr, AttrKind attr_kind,
+              std::optional<AttrValue> default_value = std::nullopt) {
+    attrs.push_back({std::move(attr), attr_kind, std::move(default_value)});
+    return *this;
+  }
+  OpDef& Infer(InferFn fn) {
+    infer = fn;
+    return *this;
+  }
+  OpDef& Eval(EvalFn fn) {
+    eval = fn;
+    return *this;
+  }
+  // The gradient rule of a differentiable op.
+  OpDef& Grad(GradFn fn) {
+    grad = fn;
+    differentiable = true;
+    return *this;
+  }
+  // An op whose inputs get no gradient (comparisons, iota, sign, ...).
+  OpDef& NoGrad() {
+    declared_no_grad = true;
+    differentiable = false;
+    return *this;
+  }
+  OpDef& Cost(int cost) {
+    inline_cost = cost;
+    return *this;
+  }
+  OpDef& Commutative() {
+    commutative = true;
+    return *this;
+  }
+  OpDef& NegZero(NegativeZero rule) {
+    negative_zero = rule;
+    return *this;
+  }
+  // Recomputing the op per use costs no more than its first operand does
+  // (index remapping, negation, casts): used values of it are not stored.
+  OpDef& CheapAsOperand() {
+    cheap_as_operand = true;
+    return *this;
+  }
+
   OpKind kind;
   std::string name;  // As written in GraphDef.Node.op.
+  OpFamily family;
   int min_inputs = 0;
   int max_inputs = 0;  // -1: unbounded.
   std::vector<AttrSpec> attrs;
   InferFn infer = nullptr;
   // False marks an op with no gradient (comparisons, iota, ...): its inputs
-  // get none. A differentiable op has a gradient rule.
-  bool differentiable = true;
+  // get none. A differentiable op has a gradient rule; every op says which
+  // it is (Grad or NoGrad; the registry checks).
+  bool differentiable = false;
+  bool declared_no_grad = false;
   GradFn grad = nullptr;
   EvalFn eval = nullptr;
+  // Rough cost of computing one element inline, in simple operations (0:
+  // index remapping only; 20: a transcendental function). Ops that compute
+  // into buffers of their own cost 1 (a load) to their consumers.
+  int inline_cost = 1;
+  bool commutative = false;  // Operands may be swapped (CSE).
+  NegativeZero negative_zero = NegativeZero::kMay;
+  bool cheap_as_operand = false;
 };
 
 // The definition of every OpKind (CHECKs that the tables are complete).
 const OpDef& GetOpDef(OpKind kind);
+inline OpFamily FamilyOf(OpKind kind) { return GetOpDef(kind).family; }
 // By GraphDef op name; nullopt for unknown names and for "input"/"parameter",
 // which are not ops a node may use.
 std::optional<OpKind> FindNodeOpKind(absl::string_view name);

@@ -179,21 +179,22 @@ std::vector<Value> GradProd(const GradContext& c) {
 
 std::vector<OpDef> ReductionOpDefs() {
   auto reduce = [](OpKind kind, std::string name, GradFn grad, EvalFn eval) {
-    return OpDef{kind,
-                 std::move(name),
-                 1,
-                 1,
-                 {{"axes", AttrKind::kInts, std::nullopt},
-                  {"keepdims", AttrKind::kBool, AttrValue(false)}},
-                 InferReduce,
-                 true,
-                 grad,
-                 eval};
+    return OpDef(kind, std::move(name), OpFamily::kReduction)
+        .Inputs(1)
+        .Attr("axes", AttrKind::kInts)
+        .Attr("keepdims", AttrKind::kBool, AttrValue(false))
+        .Infer(InferReduce)
+        .Grad(grad)
+        .Eval(eval);
   };
   return {
-      reduce(OpKind::kReduceSum, "reduce_sum", GradSum, EvalSum),
-      reduce(OpKind::kReduceMax, "reduce_max", GradExtremum, EvalMax),
-      reduce(OpKind::kReduceMin, "reduce_min", GradExtremum, EvalMin),
+      // Sums start from +0.
+      reduce(OpKind::kReduceSum, "reduce_sum", GradSum, EvalSum)
+          .NegZero(NegativeZero::kNever),
+      reduce(OpKind::kReduceMax, "reduce_max", GradExtremum, EvalMax)
+          .NegZero(NegativeZero::kIfFirstMay),
+      reduce(OpKind::kReduceMin, "reduce_min", GradExtremum, EvalMin)
+          .NegZero(NegativeZero::kIfFirstMay),
       reduce(OpKind::kReduceProd, "reduce_prod", GradProd, EvalProd),
   };
 }

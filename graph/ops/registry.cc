@@ -26,8 +26,11 @@ const Registry& GetRegistry() {
                       absl::StrCat("op defined twice: ", def.name));
         ADC_CHECK_MSG(def.infer != nullptr && def.eval != nullptr,
                       absl::StrCat("op without rules: ", def.name));
-        ADC_CHECK_MSG(def.differentiable == (def.grad != nullptr),
-                      absl::StrCat("gradient rule mismatch: ", def.name));
+        ADC_CHECK_MSG(def.differentiable == (def.grad != nullptr) &&
+                          def.differentiable != def.declared_no_grad,
+                      absl::StrCat("op must have a gradient rule or say it "
+                                   "has none (NoGrad): ",
+                                   def.name));
         ADC_CHECK(r->by_name.emplace(def.name, def.kind).second);
         r->defs[k] = std::make_unique<OpDef>(std::move(def));
       }

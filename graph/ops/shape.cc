@@ -503,97 +503,73 @@ std::vector<Value> GradCumSum(const GradContext& c) {
 }  // namespace
 
 std::vector<OpDef> ShapeOpDefs() {
-  auto ints = [](const char* name) {
-    return AttrSpec{name, AttrKind::kInts, std::nullopt};
+  auto op = [](OpKind kind, std::string name, OpFamily family, int arity,
+               InferFn infer, GradFn grad, EvalFn eval) {
+    return OpDef(kind, std::move(name), family)
+        .Inputs(arity)
+        .Infer(infer)
+        .Grad(grad)
+        .Eval(eval);
   };
-  auto axis = AttrSpec{"axis", AttrKind::kInt, std::nullopt};
+  auto move = [&](OpKind kind, std::string name, int arity, InferFn infer,
+                  GradFn grad, EvalFn eval) {
+    return op(kind, std::move(name), OpFamily::kMovement, arity, infer, grad,
+              eval);
+  };
+  using NZ = NegativeZero;
   return {
-      {OpKind::kReshape,
-       "reshape",
-       1,
-       1,
-       {ints("shape")},
-       InferReshape,
-       true,
-       GradReshape,
-       EvalReshape},
-      {OpKind::kTranspose,
-       "transpose",
-       1,
-       1,
-       {ints("perm")},
-       InferTranspose,
-       true,
-       GradTranspose,
-       EvalTranspose},
-      {OpKind::kBroadcastTo,
-       "broadcast_to",
-       1,
-       1,
-       {ints("shape")},
-       InferBroadcastTo,
-       true,
-       GradBroadcastTo,
-       EvalBroadcastTo},
-      {OpKind::kConcat,
-       "concat",
-       1,
-       -1,
-       {axis},
-       InferConcat,
-       true,
-       GradConcat,
-       EvalConcat},
-      {OpKind::kSlice,
-       "slice",
-       1,
-       1,
-       {ints("start"), ints("limit"), ints("stride")},
-       InferSlice,
-       true,
-       GradSlice,
-       EvalSlice},
-      {OpKind::kPad,
-       "pad",
-       1,
-       1,
-       {ints("low"),
-        ints("high"),
-        {"interior", AttrKind::kInts, std::nullopt},
-        {"value", AttrKind::kFloat, AttrValue(0.0)}},
-       InferPad,
-       true,
-       GradPad,
-       EvalPad},
-      {OpKind::kGather,
-       "gather",
-       2,
-       2,
-       {axis},
-       InferGather,
-       true,
-       GradGather,
-       EvalGather},
-      {OpKind::kScatterAdd,
-       "scatter_add",
-       3,
-       3,
-       {axis},
-       InferScatterAdd,
-       true,
-       GradScatterAdd,
-       EvalScatterAdd},
-      {OpKind::kCumSum,
-       "cumsum",
-       1,
-       1,
-       {axis,
-        {"exclusive", AttrKind::kBool, AttrValue(false)},
-        {"reverse", AttrKind::kBool, AttrValue(false)}},
-       InferCumSum,
-       true,
-       GradCumSum,
-       EvalCumSum},
+      // Pure index remapping: free inline, -0 only where the operand is.
+      move(OpKind::kReshape, "reshape", 1, InferReshape, GradReshape,
+           EvalReshape)
+          .Attr("shape", AttrKind::kInts)
+          .Cost(0)
+          .CheapAsOperand()
+          .NegZero(NZ::kIfFirstMay),
+      move(OpKind::kTranspose, "transpose", 1, InferTranspose, GradTranspose,
+           EvalTranspose)
+          .Attr("perm", AttrKind::kInts)
+          .Cost(0)
+          .CheapAsOperand()
+          .NegZero(NZ::kIfFirstMay),
+      move(OpKind::kBroadcastTo, "broadcast_to", 1, InferBroadcastTo,
+           GradBroadcastTo, EvalBroadcastTo)
+          .Attr("shape", AttrKind::kInts)
+          .Cost(0)
+          .CheapAsOperand()
+          .NegZero(NZ::kIfFirstMay),
+      move(OpKind::kConcat, "concat", 1, InferConcat, GradConcat, EvalConcat)
+          .Inputs(1, -1)
+          .Attr("axis", AttrKind::kInt)
+          .NegZero(NZ::kIfAnyMay),
+      move(OpKind::kSlice, "slice", 1, InferSlice, GradSlice, EvalSlice)
+          .Attr("start", AttrKind::kInts)
+          .Attr("limit", AttrKind::kInts)
+          .Attr("stride", AttrKind::kInts)
+          .Cost(0)
+          .CheapAsOperand()
+          .NegZero(NZ::kIfFirstMay),
+      // -0 from the operand or from a -0 fill value.
+      move(OpKind::kPad, "pad", 1, InferPad, GradPad, EvalPad)
+          .Attr("low", AttrKind::kInts)
+          .Attr("high", AttrKind::kInts)
+          .Attr("interior", AttrKind::kInts)
+          .Attr("value", AttrKind::kFloat, AttrValue(0.0))
+          .NegZero(NZ::kByRule),
+      move(OpKind::kGather, "gather", 2, InferGather, GradGather, EvalGather)
+          .Attr("axis", AttrKind::kInt)
+          .NegZero(NZ::kIfFirstMay),
+      // scatter_add adds updates to base: -0 only where base is.
+      op(OpKind::kScatterAdd, "scatter_add", OpFamily::kScatter, 3,
+         InferScatterAdd, GradScatterAdd, EvalScatterAdd)
+          .Attr("axis", AttrKind::kInt)
+          .NegZero(NZ::kIfFirstMay),
+      // Running sums start from +0.
+      op(OpKind::kCumSum, "cumsum", OpFamily::kScan, 1, InferCumSum, GradCumSum,
+         EvalCumSum)
+          .Attr("axis", AttrKind::kInt)
+          .Attr("exclusive", AttrKind::kBool, AttrValue(false))
+          .Attr("reverse", AttrKind::kBool, AttrValue(false))
+          .NegZero(NZ::kNever),
   };
 }
 

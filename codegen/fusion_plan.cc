@@ -1,0 +1,122 @@
+#include "codegen/fusion_plan.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "graph/check.h"
+#include "graph/ops/op_def.h"
+
+namespace adc::codegen {
+
+bool Cheap(const Graph& g, ValueId v) {
+  const Node& node = g.node(v);
+  const OpDef& def = GetOpDef(node.op);
+  switch (def.family) {
+    case OpFamily::kLeaf:
+    case OpFamily::kReduction:
+    case OpFamily::kMatMul:
+    case OpFamily::kScan:
+    case OpFamily::kScatter:
+      return true;
+    case OpFamily::kElementwise:
+    case OpFamily::kMovement:
+      return def.cheap_as_operand && Cheap(g, node.inputs[0]);
+  }
+  ADC_CHECK(false);
+}
+
+Plan MakePlan(const Graph& g) {
+  const int n = g.num_nodes();
+  Plan plan;
+  plan.needed.assign(n, false);
+  plan.why.assign(n, "");
+  plan.stage.assign(n, -1);
+  for (const GraphOutput& out : g.outputs()) plan.needed[out.value] = true;
+  for (ValueId v = n - 1; v >= 0; --v) {
+    if (!plan.needed[v]) continue;
+    for (ValueId in : g.node(v).inputs) plan.needed[in] = true;
+  }
+  auto materialize = [&](ValueId v, const char* reason) {
+    if (plan.why[v].empty() && !Cheap(g, v)) plan.why[v] = reason;
+  };
+  // Outputs, ops with update definitions, and operands whose recomputation
+  // per use would multiply work.
+  for (const GraphOutput& out : g.outputs()) materialize(out.value, "output");
+  for (ValueId v = 0; v < n; ++v) {
+    if (!plan.needed[v]) continue;
+    const Node& node = g.node(v);
+    switch (FamilyOf(node.op)) {
+      case OpFamily::kReduction:
+        plan.why[v] = "reduction";
+        break;
+      case OpFamily::kMatMul:
+        plan.why[v] = "matmul";
+        for (ValueId in : node.inputs) {
+          // A transposed operand is read in place (b through its packing,
+          // a's rows as strided scalars): materialize what it transposes.
+          while (g.node(in).op == OpKind::kTranspose) in = g.node(in).inputs[0];
+          materialize(in, "matmul operand");
+        }
+        break;
+      case OpFamily::kScan:
+        plan.why[v] = "scan";
+        break;
+      case OpFamily::kScatter:
+        plan.why[v] = "scatter";
+        break;
+      case OpFamily::kMovement:
+        if (node.op == OpKind::kBroadcastTo &&
+            NumElements(node.type.dims) >
+                NumElements(g.type(node.inputs[0]).dims)) {
+          materialize(node.inputs[0], "broadcast operand");
+        }
+        break;
+      case OpFamily::kLeaf:
+      case OpFamily::kElementwise:
+        break;
+    }
+  }
+  // Values used more than once are recomputed per use when that is cheap
+  // (a few arithmetic ops: cheaper than a round trip through memory, and
+  // fewer loop nests to compile), and materialized otherwise. cost[v] is the
+  // work of computing one element of v inline.
+  const std::vector<int> uses = g.UseCounts();
+  std::vector<int> cost(n, 0);
+  for (ValueId v = 0; v < n; ++v) {
+    if (!plan.needed[v]) continue;
+    const Node& node = g.node(v);
+    int c = GetOpDef(node.op).inline_cost;
+    for (ValueId in : node.inputs) c += plan.why[in].empty() ? cost[in] : 1;
+    cost[v] = std::min(c, 1 << 20);
+    if (uses[v] >= 2 && cost[v] > kRecomputeBudget) {
+      materialize(v, "used more than once");
+    }
+  }
+  // Stages: consecutive runs of kMaxFuncsPerStage materialized values.
+  int count = 0;
+  for (ValueId v = 0; v < n; ++v) {
+    const OpKind op = g.node(v).op;
+    if (!plan.needed[v] || plan.why[v].empty() || op == OpKind::kInput ||
+        op == OpKind::kParameter) {
+      continue;
+    }
+    plan.stage[v] = count++ / kMaxFuncsPerStage;
+  }
+  plan.num_stages =
+      std::max(1, (count + kMaxFuncsPerStage - 1) / kMaxFuncsPerStage);
+  return plan;
+}
+
+std::string PlanToString(const Graph& g, const Plan& plan) {
+  std::string out;
+  for (ValueId v = 0; v < g.num_nodes(); ++v) {
+    if (plan.why[v].empty()) continue;
+    const Node& node = g.node(v);
+    absl::StrAppend(&out, "stage ", std::max(plan.stage[v], 0), ": '",
+                    node.name, "' (", GetOpDef(node.op).name,
+                    "): ", plan.why[v], "\n");
+  }
+  return out;
+}
+
+}  // namespace adc::codegen

@@ -1,0 +1,53 @@
+// The fusion plan: a pure graph analysis that decides which values of a
+// graph are materialized (computed into buffers of their own, and why) and
+// which are inlined into their consumers (fused), and partitions the
+// materialized values into stages. Lowering (codegen/lower.cc) follows it;
+// `adc inspect --plan` prints it.
+//
+// Materialized: outputs, ops with update definitions (reductions, matmul,
+// cumsum, scatter_add), values used more than once whose recomputation per
+// use costs more than kRecomputeBudget simple operations (OpDef
+// inline_cost), the operands of matmul (what a transposed operand
+// transposes: the product reads it in place) and of broadcasts that grow
+// (which would otherwise be recomputed per element of the result). Values
+// as cheap to recompute as to load (Cheap) never are.
+//
+// The graph is compiled as a sequence of stages, each one Halide pipeline
+// holding at most kMaxFuncsPerStage materialized values (Halide's lowering
+// time grows faster than linearly with the number of Funcs in a pipeline).
+#ifndef ADC_CODEGEN_FUSION_PLAN_H_
+#define ADC_CODEGEN_FUSION_PLAN_H_
+
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace adc::codegen {
+
+inline constexpr int kMaxFuncsPerStage = 24;
+// Measured on the composite gradient (2^22 elements): budget 6 -> 12.9 ms,
+// 24 -> 11.5 ms, 48 -> 9.8 ms (outputs and one shared value materialized).
+inline constexpr int kRecomputeBudget = 48;
+
+struct Plan {
+  std::vector<bool> needed;      // Computed for some output.
+  std::vector<std::string> why;  // Non-empty: materialized, for this reason.
+  std::vector<int> stage;        // Of materialized values; -1 otherwise.
+  int num_stages = 1;
+};
+
+Plan MakePlan(const Graph& g);
+
+// Whether v is as cheap to recompute as to load: leaves, values computed
+// into buffers by their own schedule (their Func is a load), and ops that
+// cost no more than their operand (OpDef::cheap_as_operand) of cheap values.
+bool Cheap(const Graph& g, ValueId v);
+
+// The plan as text, one line per materialized value in id order:
+// "stage 0: 'name' (op): reason".
+std::string PlanToString(const Graph& g, const Plan& plan);
+
+}  // namespace adc::codegen
+
+#endif  // ADC_CODEGEN_FUSION_PLAN_H_

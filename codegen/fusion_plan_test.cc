@@ -1,0 +1,231 @@
+// The fusion plan's decisions on small text graphs: which values are
+// materialized, why, and in which stage.
+#include "codegen/fusion_plan.h"
+
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "graph/serialize.h"
+#include "gtest/gtest.h"
+
+namespace adc::codegen {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+
+// A graph from text: `inputs` and `nodes` are GraphDef text (see
+// graph/graph.proto).
+Graph Parse(const std::string& body) {
+  absl::StatusOr<Graph> g =
+      GraphFromText(absl::StrCat("version: 1\nname: \"t\"\n", body));
+  EXPECT_TRUE(g.ok()) << g.status();
+  return *std::move(g);
+}
+
+// Materialized values by name, with their reasons.
+std::map<std::string, std::string> Materialized(const Graph& g) {
+  const Plan plan = MakePlan(g);
+  std::map<std::string, std::string> out;
+  for (ValueId v = 0; v < g.num_nodes(); ++v) {
+    if (!plan.why[v].empty()) out[g.node(v).name] = plan.why[v];
+  }
+  return out;
+}
+
+constexpr char kVec[] =
+    "inputs { name: \"x\" type { dtype: F32 shape { dims: 1000 } } }\n";
+constexpr char kMat[] =
+    "inputs { name: \"a\" type { dtype: F32 shape { dims: 64 dims: 32 } } }\n"
+    "inputs { name: \"b\" type { dtype: F32 shape { dims: 32 dims: 48 } } "
+    "}\n";
+
+TEST(FusionPlanTest, ElementwiseChainIsFusedIntoItsOutput) {
+  const Graph g = Parse(absl::StrCat(kVec, R"pb(
+    nodes { name: "e" op: "exp" inputs: "x" }
+    nodes { name: "t" op: "tanh" inputs: "e" }
+    nodes { name: "y" op: "mul" inputs: "t" inputs: "x" }
+    outputs { name: "y" value: "y" }
+  )pb"));
+  EXPECT_THAT(Materialized(g), ElementsAre(Pair("y", "output")));
+}
+
+TEST(FusionPlanTest, InputsAndIndexRemappingOfThemAreNeverMaterialized) {
+  const Graph g = Parse(absl::StrCat(kMat, R"pb(
+    nodes {
+      name: "at"
+      op: "transpose"
+      inputs: "a"
+      attrs {
+        key: "perm"
+        value { ints { values: 1 values: 0 } }
+      }
+    }
+    outputs { name: "a" value: "a" }
+    outputs { name: "at" value: "at" }
+  )pb"));
+  EXPECT_THAT(Materialized(g), IsEmpty());
+}
+
+TEST(FusionPlanTest, ReductionIsMaterializedAndItsOperandFused) {
+  const Graph g = Parse(absl::StrCat(kVec, R"pb(
+    nodes { name: "sq" op: "mul" inputs: "x" inputs: "x" }
+    nodes {
+      name: "s"
+      op: "reduce_sum"
+      inputs: "sq"
+      attrs {
+        key: "axes"
+        value { ints { values: 0 } }
+      }
+    }
+    nodes { name: "y" op: "sqrt" inputs: "s" }
+    outputs { name: "y" value: "y" }
+  )pb"));
+  EXPECT_THAT(Materialized(g),
+              ElementsAre(Pair("s", "reduction"), Pair("y", "output")));
+}
+
+TEST(FusionPlanTest, SharedValueIsRecomputedWhenCheapAndStoredWhenNot) {
+  // n = -x and c = x * 3 are cheap: recomputed in each consumer. The chain
+  // of transcendentals costs more than kRecomputeBudget per element.
+  const Graph g = Parse(absl::StrCat(kVec, R"pb(
+    nodes { name: "n" op: "neg" inputs: "x" }
+    nodes { name: "c" op: "add" inputs: "n" inputs: "x" }
+    nodes { name: "e1" op: "exp" inputs: "c" }
+    nodes { name: "e2" op: "tanh" inputs: "e1" }
+    nodes { name: "e3" op: "sin" inputs: "e2" }
+    nodes { name: "p" op: "mul" inputs: "c" inputs: "n" }
+    nodes { name: "q" op: "mul" inputs: "e3" inputs: "e3" }
+    nodes { name: "y" op: "add" inputs: "p" inputs: "q" }
+    nodes { name: "z" op: "sub" inputs: "p" inputs: "c" }
+    outputs { name: "y" value: "y" }
+    outputs { name: "z" value: "z" }
+  )pb"));
+  EXPECT_THAT(Materialized(g),
+              ElementsAre(Pair("e3", "used more than once"),
+                          Pair("y", "output"), Pair("z", "output")));
+}
+
+TEST(FusionPlanTest, MatMulOperandsAreMaterializedThroughTransposes) {
+  // b's operand is read in place through its transpose: what the transpose
+  // reads (tb = tanh(bt)) is materialized, not the transpose.
+  const Graph g = Parse(absl::StrCat(kMat, R"pb(
+    nodes { name: "ea" op: "exp" inputs: "a" }
+    nodes {
+      name: "bt"
+      op: "transpose"
+      inputs: "b"
+      attrs {
+        key: "perm"
+        value { ints { values: 1 values: 0 } }
+      }
+    }
+    nodes { name: "tb" op: "tanh" inputs: "bt" }
+    nodes {
+      name: "tbt"
+      op: "transpose"
+      inputs: "tb"
+      attrs {
+        key: "perm"
+        value { ints { values: 1 values: 0 } }
+      }
+    }
+    nodes { name: "c" op: "matmul" inputs: "ea" inputs: "tbt" }
+    outputs { name: "c" value: "c" }
+  )pb"));
+  EXPECT_THAT(Materialized(g),
+              ElementsAre(Pair("c", "matmul"), Pair("ea", "matmul operand"),
+                          Pair("tb", "matmul operand")));
+}
+
+TEST(FusionPlanTest, GrowingBroadcastMaterializesItsOperand) {
+  const Graph g = Parse(absl::StrCat(kVec, R"pb(
+    nodes {
+      name: "s"
+      op: "reshape"
+      inputs: "x"
+      attrs {
+        key: "shape"
+        value { ints { values: 1 values: 1000 } }
+      }
+    }
+    nodes { name: "e" op: "exp" inputs: "s" }
+    nodes {
+      name: "bc"
+      op: "broadcast_to"
+      inputs: "e"
+      attrs {
+        key: "shape"
+        value { ints { values: 64 values: 1000 } }
+      }
+    }
+    nodes { name: "y" op: "neg" inputs: "bc" }
+    outputs { name: "y" value: "y" }
+  )pb"));
+  EXPECT_THAT(Materialized(g),
+              ElementsAre(Pair("e", "broadcast operand"), Pair("y", "output")));
+}
+
+TEST(FusionPlanTest, UnusedValuesAreNotNeeded) {
+  const Graph g = Parse(absl::StrCat(kVec, R"pb(
+    nodes {
+      name: "dead"
+      op: "reduce_sum"
+      inputs: "x"
+      attrs {
+        key: "axes"
+        value { ints { values: 0 } }
+      }
+    }
+    nodes { name: "y" op: "exp" inputs: "x" }
+    outputs { name: "y" value: "y" }
+  )pb"));
+  const Plan plan = MakePlan(g);
+  EXPECT_FALSE(plan.needed[g.Find("dead").value()]);
+  EXPECT_THAT(Materialized(g), ElementsAre(Pair("y", "output")));
+}
+
+TEST(FusionPlanTest, StagesHoldAtMostMaxFuncsPerStage) {
+  // 2 * kMaxFuncsPerStage + 1 outputs: three stages, in id order.
+  std::string body = kVec;
+  const int n = 2 * kMaxFuncsPerStage + 1;
+  for (int k = 0; k < n; ++k) {
+    absl::StrAppend(&body, "nodes { name: \"e", k,
+                    "\" op: \"exp\" inputs: \"x\" }\n", "outputs { name: \"e",
+                    k, "\" value: \"e", k, "\" }\n");
+  }
+  const Graph g = Parse(body);
+  const Plan plan = MakePlan(g);
+  EXPECT_EQ(plan.num_stages, 3);
+  EXPECT_EQ(plan.stage[g.Find("e0").value()], 0);
+  EXPECT_EQ(plan.stage[g.Find("e23").value()], 0);
+  EXPECT_EQ(plan.stage[g.Find("e24").value()], 1);
+  EXPECT_EQ(plan.stage[g.Find("e48").value()], 2);
+  EXPECT_EQ(plan.stage[g.Find("x").value()], -1);
+}
+
+TEST(FusionPlanTest, PlanToStringListsMaterializedValues) {
+  const Graph g = Parse(absl::StrCat(kVec, R"pb(
+    nodes {
+      name: "s"
+      op: "reduce_max"
+      inputs: "x"
+      attrs {
+        key: "axes"
+        value { ints { values: 0 } }
+      }
+    }
+    nodes { name: "y" op: "sqrt" inputs: "s" }
+    outputs { name: "y" value: "y" }
+  )pb"));
+  EXPECT_EQ(PlanToString(g, MakePlan(g)),
+            "stage 0: 's' (reduce_max): reduction\n"
+            "stage 0: 'y' (sqrt): output\n");
+}
+
+}  // namespace
+}  // namespace adc::codegen

@@ -1,0 +1,151 @@
+// Element-wise ops: the expression of each op on its operands' elements,
+// one table row per op (the op's math is in math_kernels.h), and their
+// lowering: a Func inlined into its consumers unless the fusion plan
+// materializes it.
+#include "absl/strings/str_cat.h"
+#include "codegen/lowering.h"
+#include "graph/check.h"
+#include "graph/ops/op_def.h"
+
+namespace adc::codegen::lowering {
+namespace {
+
+// What an op's row sees: its node and its operands' elements.
+struct Elements {
+  const Node& node;
+  const std::vector<Expr>& x;
+  Halide::Type t;  // Of the first operand.
+  bool fp;         // Whether the first operand is a float.
+};
+
+using ElementFn = Expr (*)(const Elements& e);
+
+// Float arithmetic is strict: the compiled code evaluates exactly the
+// graph's expression (as the interpreter does); Halide's default
+// reassociation would turn (x - m) - log(s) into x - (m + log(s)) and lose
+// the point of a stable formula. Graph-level rewrites belong to the
+// optimization passes, which keep values exact.
+Expr Strict(const Elements& e, Expr v) {
+  return e.fp ? Halide::strict_float(v) : v;
+}
+
+// Float comparisons are strict too (Halide's default fast-math flags would
+// let LLVM assume no NaN or inf operands); bools are UInt(8).
+Expr Compare(const Elements& e, Expr c) {
+  return Halide::cast(Halide::UInt(8), e.fp ? Halide::strict_float(c) : c);
+}
+
+// NaN propagates through maximum and minimum (torch.maximum).
+Expr Extremum(const Elements& e, bool max) {
+  Expr x = e.x[0], y = e.x[1];
+  Expr m = max ? Halide::max(x, y) : Halide::min(x, y);
+  if (!e.fp) return m;
+  return Halide::select(Halide::is_nan(x) || Halide::is_nan(y), x + y, m);
+}
+
+// cast: to bool is != 0; float to integer maps NaN and out-of-range values
+// to 0 (as the interpreter).
+Expr CastTo(const Elements& e) {
+  Expr x = e.x[0];
+  const Halide::Type to = HalideType(e.node.type.dtype);
+  if (e.node.type.dtype == DType::kBool) {
+    return Halide::cast(to, x != Const(e.t, 0));
+  }
+  if (e.fp && !to.is_float()) {
+    const double lo = to.bits() == 32 ? -2147483648.0 : -9223372036854775808.0;
+    const double hi = to.bits() == 32 ? 2147483648.0 : 9223372036854775808.0;
+    Expr in_range = Halide::strict_float(x >= Halide::cast(e.t, Expr(lo)) &&
+                                         x < Halide::cast(e.t, Expr(hi)));
+    return Halide::select(in_range, Halide::cast(to, x), Const(to, 0));
+  }
+  return Halide::cast(to, x);
+}
+
+// Integer division truncates toward zero, and x / 0 = 0.
+Expr Divide(const Elements& e) {
+  Expr x = e.x[0], y = e.x[1];
+  if (e.fp) return Strict(e, x / y);
+  Expr zero = Const(e.t, 0);
+  return Halide::select(y == zero, zero,
+                        Halide::div_round_to_zero(
+                            x, Halide::select(y == zero, Const(e.t, 1), y)));
+}
+
+// mul_no_nan(x, y) = 0 where y == 0, else x * y.
+Expr MulNoNan(const Elements& e) {
+  Expr zero = Const(e.t, 0);
+  Expr y_zero = e.x[1] == zero;
+  return Halide::select(e.fp ? Halide::strict_float(y_zero) : y_zero, zero,
+                        e.x[0] * e.x[1]);
+}
+
+const absl::flat_hash_map<OpKind, ElementFn>& ElementLowerings() {
+  using E = const Elements&;
+  static const auto* table = new absl::flat_hash_map<OpKind, ElementFn>{
+      {OpKind::kNeg, [](E e) { return -e.x[0]; }},
+      {OpKind::kAbs,
+       [](E e) { return Halide::cast(e.t, Halide::abs(e.x[0])); }},
+      {OpKind::kSign, [](E e) { return SignOf(e.x[0]); }},
+      {OpKind::kExp, [](E e) { return ExpOf(e.x[0]); }},
+      {OpKind::kLog, [](E e) { return LogOf(e.x[0]); }},
+      {OpKind::kLog1p, [](E e) { return Log1pOf(e.x[0]); }},
+      {OpKind::kExpm1, [](E e) { return Expm1Of(e.x[0]); }},
+      {OpKind::kSin, [](E e) { return SinOf(e.x[0]); }},
+      {OpKind::kCos, [](E e) { return CosOf(e.x[0]); }},
+      {OpKind::kTan, [](E e) { return TanOf(e.x[0]); }},
+      {OpKind::kTanh, [](E e) { return TanhOf(e.x[0]); }},
+      {OpKind::kSigmoid, [](E e) { return SigmoidOf(e.x[0]); }},
+      {OpKind::kSqrt, [](E e) { return Halide::sqrt(e.x[0]); }},
+      {OpKind::kErf, [](E e) { return ErfOf(e.x[0]); }},
+      {OpKind::kStopGradient, [](E e) { return e.x[0]; }},
+      {OpKind::kCast, CastTo},
+      {OpKind::kAdd, [](E e) { return Strict(e, e.x[0] + e.x[1]); }},
+      {OpKind::kSub, [](E e) { return Strict(e, e.x[0] - e.x[1]); }},
+      {OpKind::kMul, [](E e) { return Strict(e, e.x[0] * e.x[1]); }},
+      {OpKind::kDiv, Divide},
+      {OpKind::kPow, [](E e) { return PowOf(e.x[0], e.x[1]); }},
+      {OpKind::kMaximum, [](E e) { return Extremum(e, true); }},
+      {OpKind::kMinimum, [](E e) { return Extremum(e, false); }},
+      {OpKind::kMulNoNan, MulNoNan},
+      {OpKind::kLess, [](E e) { return Compare(e, e.x[0] < e.x[1]); }},
+      {OpKind::kLessEqual, [](E e) { return Compare(e, e.x[0] <= e.x[1]); }},
+      {OpKind::kGreater, [](E e) { return Compare(e, e.x[0] > e.x[1]); }},
+      {OpKind::kGreaterEqual, [](E e) { return Compare(e, e.x[0] >= e.x[1]); }},
+      {OpKind::kEqual, [](E e) { return Compare(e, e.x[0] == e.x[1]); }},
+      {OpKind::kNotEqual, [](E e) { return Compare(e, e.x[0] != e.x[1]); }},
+      {OpKind::kSelect,
+       [](E e) { return Halide::select(e.x[0] != 0, e.x[1], e.x[2]); }},
+  };
+  return *table;
+}
+
+}  // namespace
+
+bool LowersElementwise(OpKind op) { return ElementLowerings().contains(op); }
+
+Expr ElementwiseExpr(const Node& node, const std::vector<Expr>& args) {
+  auto row = ElementLowerings().find(node.op);
+  ADC_CHECK_MSG(
+      row != ElementLowerings().end(),
+      absl::StrCat("no element-wise lowering of ", GetOpDef(node.op).name));
+  const Elements e{node, args, args[0].type(), args[0].type().is_float()};
+  // Every element-wise op with a float operand or result is strict as a
+  // whole, its comparisons included: under Halide's default fast-math flags
+  // LLVM may assume no NaN or inf, and folded mul_no_nan(NaN, y) or
+  // sum(x * -inf) to 0 when it could see the NaN or inf (RandomGraphsTest).
+  Expr result = row->second(e);
+  bool fp = result.type().is_float();
+  for (const Expr& a : args) fp = fp || a.type().is_float();
+  return fp ? Halide::strict_float(StrictComparisons(result)) : result;
+}
+
+void Lowering::LowerElementwise(ValueId id) {
+  const Node& node = g_.node(id);
+  Define(id, [&](const Index& i) {
+    std::vector<Expr> args;
+    for (ValueId v : node.inputs) args.push_back(At(v, i));
+    return ElementwiseExpr(node, args);
+  });
+}
+
+}  // namespace adc::codegen::lowering

@@ -1,0 +1,211 @@
+// The lowering of one stage of a graph to a Halide pipeline, shared by the
+// files that implement it (internal to //codegen:lower):
+//   lower.cc              the driver: stages, arguments, leaves, dispatch on
+//                         the op's family, dense schedules
+//   lower_elementwise.cc  element-wise ops (their math: math_kernels.h)
+//   lower_reduction.cc    reductions, algorithm and schedule
+//   lower_matmul.cc       matrix products, algorithm and schedule
+//   lower_scan.cc         cumsum and scatter_add, algorithm and schedule
+//   lower_movement.cc     data movement (reshape, transpose, gather, ...)
+// Which values are materialized, and in which stage, is fusion_plan.h's.
+#ifndef ADC_CODEGEN_LOWERING_H_
+#define ADC_CODEGEN_LOWERING_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "Halide.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "codegen/fusion_plan.h"
+#include "codegen/lower.h"
+#include "codegen/math_kernels.h"
+#include "graph/graph.h"
+
+namespace adc::codegen::lowering {
+
+using Halide::Expr;
+using Halide::Func;
+using Halide::RDom;
+using Halide::RVar;
+using Halide::TailStrategy;
+using Halide::Var;
+
+// Values with at least this many elements (of work) run in parallel, and
+// with this many are vectorized.
+inline constexpr int64_t kParallelThreshold = 1 << 14;
+inline constexpr int64_t kVectorizeThreshold = 256;
+
+// A tensor-order index (outermost dimension first).
+using Index = std::vector<Expr>;
+
+// What the scheduler needs to know about one lowered value.
+struct Lowered {
+  Func func;  // The value, as seen by consumers.
+  // For values with an update definition (reductions, matmul, cumsum,
+  // scatter_add): the Func that carries it, its reduction domain and the
+  // tensor-order pure vars of `func`.
+  Func acc;
+  RDom rdom;
+  std::vector<Var> vars;
+  Func packed;   // matmul: b packed into panels.
+  Func b_cols;   // matmul: b indexed (k, column, batch...).
+  Func partial;  // reductions with lanes: per-lane partial results.
+};
+
+inline std::vector<Expr> ToHalideArgs(const Index& index) {
+  return std::vector<Expr>(index.rbegin(), index.rend());
+}
+
+// Names of Halide Vars, Funcs, RDoms and ImageParams here have an
+// underscore or a multi-letter prefix: Halide's code generator names its own
+// temporaries one letter and a number (min and max of integers bind "a0" and
+// "b1"), and a pipeline argument once named "a0" was captured by such a
+// binding (LLVM's verifier rejected the code; OpsE2eTest.IntegerReductions).
+inline std::vector<Var> MakeVars(int rank) {
+  std::vector<Var> vars;
+  for (int d = 0; d < rank; ++d) vars.emplace_back(absl::StrCat("d_", d));
+  return vars;
+}
+
+inline std::vector<Var> HalideVars(const std::vector<Var>& vars) {
+  return std::vector<Var>(vars.rbegin(), vars.rend());
+}
+
+inline Index AsIndex(const std::vector<Var>& vars) {
+  return Index(vars.begin(), vars.end());
+}
+
+// The accumulator type of sums and products: f32 accumulates in f64 (so long
+// sums keep f32 accuracy); others in their own type.
+inline Halide::Type AccumulatorType(Halide::Type t) {
+  return t == Halide::Float(32) ? Halide::Float(64) : t;
+}
+
+// Float accumulation is strict like element-wise arithmetic: under Halide's
+// default fast-math flags LLVM may assume no inf operand, and a sum over a
+// value it could see was x * -inf came out 0 (RandomGraphsTest).
+inline Expr StrictIfFloat(Expr e) {
+  return e.type().is_float() ? Halide::strict_float(e) : e;
+}
+
+// The element index of gather and scatter_add (lower_movement.cc).
+Expr ClampIndex(Expr k, int64_t n);
+
+// The expression of an element-wise op on its operands' elements (unary
+// ops read x[0], binary ops x[0] and x[1], select x[0..2]); false from
+// LowersElementwise if the op has none (lower_elementwise.cc).
+Expr ElementwiseExpr(const Node& node, const std::vector<Expr>& args);
+bool LowersElementwise(OpKind op);
+// Whether a reduction op has an identity and combiner (lower_reduction.cc),
+// and a data-movement op a lowering (lower_movement.cc).
+bool LowersReduction(OpKind op);
+bool LowersMovement(OpKind op);
+
+// Lowers and schedules one stage.
+class Lowering {
+ public:
+  Lowering(const Graph& graph, const Halide::Target& target, const Plan& plan,
+           int stage)
+      : g_(graph),
+        target_(target),
+        plan_(plan),
+        stage_(stage),
+        values_(graph.num_nodes()) {}
+
+  // Lowers the values of this stage (and what they inline), reading `external`
+  // values (graph arguments, values of earlier stages) from buffers.
+  // `outputs` are the values this stage must write, in order.
+  absl::Status Run(const std::vector<ValueId>& outputs,
+                   const std::vector<bool>& external);
+
+  std::vector<Halide::ImageParam>& params() { return params_; }
+  std::vector<ValueId>& param_values() { return param_values_; }
+  std::vector<Func>& output_funcs() { return output_funcs_; }
+
+ private:
+  // ------------------------------------------------------------------------
+  // Algorithm.
+  // ------------------------------------------------------------------------
+  Expr At(ValueId v, const Index& index) {
+    return values_[v].func(ToHalideArgs(index));
+  }
+  Halide::Type TypeOf(ValueId v) const { return HalideType(g_.type(v).dtype); }
+  const Dims& DimsOf(ValueId v) const { return g_.type(v).dims; }
+
+  // Defines values_[id].func(vars) = e.
+  void Define(ValueId id, const std::function<Expr(const Index&)>& body);
+  // One lowering per family (lower.cc dispatches on OpDef::family).
+  void LowerNode(ValueId id);
+  void LowerExternal(ValueId id);     // lower.cc
+  void LowerLeaf(ValueId id);         // lower.cc
+  void LowerElementwise(ValueId id);  // lower_elementwise.cc
+  void LowerReduce(ValueId id);       // lower_reduction.cc
+  void LowerMatMul(ValueId id);       // lower_matmul.cc
+  void LowerCumSum(ValueId id);       // lower_scan.cc
+  void LowerScatterAdd(ValueId id);   // lower_scan.cc
+  void LowerMovement(ValueId id);     // lower_movement.cc, one per op:
+  void LowerReshape(ValueId id);
+  void LowerTranspose(ValueId id);
+  void LowerBroadcastTo(ValueId id);
+  void LowerConcat(ValueId id);
+  void LowerSlice(ValueId id);
+  void LowerPad(ValueId id);
+  void LowerGather(ValueId id);
+  using MemberLowering = void (Lowering::*)(ValueId id);
+  static const absl::flat_hash_map<OpKind, MemberLowering>& MovementLowerings();
+  friend bool LowersMovement(OpKind op);
+
+  // ------------------------------------------------------------------------
+  // Schedule.
+  // ------------------------------------------------------------------------
+  void Schedule(const std::vector<bool>& here);  // lower.cc
+  void ScheduleDense(Func f, const Dims& dims, Halide::Type t);
+  void ScheduleScan(ValueId v);     // lower_scan.cc
+  void ScheduleScatter(ValueId v);  // lower_scan.cc
+  // Whether a cumsum is vectorized over the innermost dimension (when that
+  // is not the scan axis).
+  bool ScanVectorized(ValueId v) const;
+  void ScheduleReduction(ValueId v);  // lower_reduction.cc
+  struct ReductionPlan {
+    // Vector lanes over the innermost reduced axis when it is the contiguous
+    // one: a partial reduction per lane (and per chunk), then a reduction
+    // over lanes (and chunks). The axis is padded with the identity to
+    // chunks * blocks * vec elements.
+    bool lanes = false;
+    int vec = 1;
+    int64_t extent = 0;  // Of the innermost reduced axis.
+    int64_t chunks = 1;  // Parallel chunks of that axis.
+    int64_t blocks = 0;  // Vectors per chunk.
+    // Otherwise (no lanes): vectorized over the innermost output dimension
+    // (the input is contiguous there), rounded up to whole vectors: the
+    // accumulator is padded and the reads of the input clamped. (A guarded
+    // tail is unsafe here: Halide 14 drops the guard of a vectorized update
+    // whose value contains a select, and the update then reads and writes
+    // past the end of its buffers.)
+    bool vector_out = false;
+    // Parallel over output elements.
+    bool parallel_out = false;
+    int64_t work = 0;  // Input elements.
+  };
+  ReductionPlan PlanReduction(ValueId v) const;
+  void ScheduleMatMul(ValueId v);  // lower_matmul.cc
+  void SchedulePacking(ValueId v, int cols, int panels,
+                       std::optional<Var> task);
+
+  const Graph& g_;
+  Halide::Target target_;
+  const Plan& plan_;
+  const int stage_;
+  std::vector<Lowered> values_;
+  std::vector<bool> external_;
+  std::vector<Halide::ImageParam> params_;
+  std::vector<ValueId> param_values_;
+  std::vector<Func> output_funcs_;
+};
+
+}  // namespace adc::codegen::lowering
+
+#endif  // ADC_CODEGEN_LOWERING_H_

@@ -1,0 +1,277 @@
+#include "codegen/math_kernels.h"
+
+#include <cmath>
+#include <limits>
+
+namespace adc::codegen {
+
+using Halide::Expr;
+
+Expr Const(Halide::Type t, double v) {
+  if (t.is_float()) return Halide::cast(t, Expr(v));
+  return Halide::cast(t, Expr(static_cast<int64_t>(v)));
+}
+
+Expr Infinity(Halide::Type t) {
+  return t.is_float()
+             ? Halide::cast(t, Expr(std::numeric_limits<double>::infinity()))
+             : t.max();
+}
+
+// Halide 14's vectorized f32 exp, log and erf are polynomials without
+// IEEE special cases (exp(NaN) = 0, exp(1e30) = 0, log(inf) = 88.7,
+// log(1e-40) = -88.0, erf(inf) = NaN): these add them. f64 goes to libm,
+// which has them.
+//
+// Halide's f32 exp builds 2^k from the exponent bits and is wrong (by up to
+// the whole value) where the result is subnormal, x < log(2^-126) =
+// -87.34: there exp(x) = exp(x + 64 ln2_hi) * 2^-64 exp(64 ln2_lo), with
+// ln2_hi = 2839/4096 (Cody and Waite), so x + 64 ln2_hi is exact, and the
+// constant factor rounded once: one exp per element still.
+Expr ExpOf(Expr x) {
+  if (x.type() != Halide::Float(32)) return Halide::exp(x);
+  constexpr float kShift = 64 * 0.693145751953125f;  // 64 ln2_hi, exact.
+  // 2^-64 exp(64 ln2_lo), ln2_lo = ln 2 - ln2_hi.
+  const float scale =
+      static_cast<float>(std::ldexp(std::exp(64 * 1.4286068203094172e-6), -64));
+  Expr tiny = x < -87.0f;
+  // exp is written once: a call used twice is lifted out of its
+  // strict_float by common-subexpression elimination, and Halide expands
+  // exp_f32 into its polynomial only when it emits LLVM, then under
+  // fast-math flags, which reassociate its range reduction (60 ulps on
+  // SSE at x = -68).
+  Expr e = Halide::exp(Halide::select(tiny, x + kShift, x)) *
+           Halide::select(tiny, scale, 1.0f);
+  return Halide::select(Halide::is_nan(x), x, x > 88.72283935546875f,
+                        Infinity(x.type()), x < -104.0f,
+                        Halide::cast(x.type(), 0.0f), e);
+}
+
+Expr LogOf(Expr x) {
+  if (x.type() != Halide::Float(32)) return Halide::log(x);
+  // Subnormal x (below 2^-126, which Halide's log treats as 2^-126): scaled
+  // by 2^24 first, log(x) = log(x 2^24) - 24 log 2.
+  Expr subnormal = x < 1.17549435e-38f;
+  Expr scaled = Halide::select(subnormal, x * 16777216.0f, x);
+  Expr log = Halide::log(scaled) -
+             Halide::select(subnormal, 16.635532333438687f, 0.0f);
+  return Halide::select(
+      Halide::is_nan(x) || x < 0.0f,
+      Halide::cast(x.type(), Expr(std::numeric_limits<float>::quiet_NaN())),
+      x == Infinity(x.type()), x, log);
+}
+
+namespace {
+
+Expr ErfF32(Expr x) {
+  // |erf(x)| rounds to 1 in f32 from |x| = 3.92; erf(-0) = -0 (Halide's
+  // gives +0).
+  return Halide::select(Halide::is_nan(x) || x == 0.0f, x,
+                        Halide::abs(x) > 4.0f,
+                        Halide::select(x > 0.0f, 1.0f, -1.0f), Halide::erf(x));
+}
+
+// f32 log1p: for |x| < 0.5, 2 atanh(s) = 2 (s + s^3/3 + ... + s^17/17) with
+// s = x / (2 + x), |s| <= 1/3 (truncation < 2e-9 relative); elsewhere
+// log(1 + x), whose result is then at least 0.29 in magnitude. Vectorizes;
+// Halide's f32 log alone loses relative accuracy near 1.
+Expr Log1pF32(Expr x) {
+  Expr s = x / (2.0f + x);
+  Expr s2 = s * s;
+  Expr series = 1.0f / 17;
+  for (int k = 15; k >= 1; k -= 2) series = series * s2 + 1.0f / k;
+  Expr small = 2.0f * s * series;
+  return Halide::select(Halide::abs(x) < 0.5f, small, LogOf(1.0f + x));
+}
+
+// f32 expm1: Taylor series to x^9 for |x| < 0.5 (truncation < 1e-9
+// relative), exp(x) - 1 elsewhere (then at least 0.39 in magnitude).
+Expr Expm1F32(Expr x) {
+  Expr series = 1.0f / 362880;
+  for (int k = 8; k >= 1; --k) {
+    double factorial = 1;
+    for (int j = 2; j <= k; ++j) factorial *= j;
+    series = series * x + static_cast<float>(1.0 / factorial);
+  }
+  return Halide::select(Halide::abs(x) < 0.5f, x * series, ExpOf(x) - 1.0f);
+}
+
+// Vectorized f32 tanh (Halide 14 calls scalar libm tanhf, 16 calls per
+// vector: the two tanh layers were 2.3 of the MLP step's 7.9 ms):
+// tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|) (accurate near 0, where
+// 1 - 2 / (exp(2x) + 1) would cancel); x itself for |x| < 2^-12 (relative
+// error below x^2 / 3 < 2^-25; keeps -0 and subnormals); +-1 from |x| > 9,
+// where tanh rounds to 1 in f32 (inf included); NaN stays NaN.
+Expr TanhF32(Expr x) {
+  Expr a = Halide::abs(x);
+  Expr e = Expm1F32(2.0f * Halide::min(a, 9.5f));
+  Expr t = e / (e + 2.0f);
+  Expr magnitude = Halide::select(a > 9.0f, 1.0f, t);
+  // NaN first: min(NaN, 9.5) may be 9.5.
+  return Halide::select(Halide::is_nan(x) || a < 2.44140625e-4f, x, x < 0.0f,
+                        -magnitude, magnitude);
+}
+
+// Vectorized f32 sin, cos and tan (Halide 14 calls scalar libm for them).
+// Range reduction in f64: j = round(x * 2/pi), r = x - j * pi/2 (exact to far
+// below f32 precision for |x| < 2^20), then Cephes' minimax polynomials for
+// sin and cos on [-pi/4, pi/4] in f32 (about 1 ulp) and the quadrant
+// q = j mod 4 picks +-sin(r) or +-cos(r). inf and NaN give NaN.
+enum class Trig { kSin, kCos, kTan };
+
+Expr TrigF32(Expr x, Trig fn) {
+  Expr xd = Halide::cast<double>(x);
+  Expr j = Halide::round(xd * Expr(0.63661977236758134308));  // 2 / pi
+  Expr r = Halide::cast<float>(xd - j * Expr(1.57079632679489661923));
+  Expr q = Halide::cast<int>(j - Expr(4.0) * Halide::floor(j * Expr(0.25)));
+  if (fn == Trig::kCos) q = (q + 1) % 4;
+  Expr r2 = r * r;
+  Expr sin_r = r + r * r2 *
+                       (-1.6666654611e-1f +
+                        r2 * (8.3321608736e-3f + r2 * -1.9515295891e-4f));
+  Expr cos_r = 1.0f - 0.5f * r2 +
+               r2 * r2 *
+                   (4.166664568298827e-2f +
+                    r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
+  // sin(-0) = tan(-0) = -0: the reduction gives r = -0 - (-0) = +0.
+  if (fn == Trig::kTan) {
+    return Halide::select(x == 0.0f, x, q % 2 == 0, sin_r / cos_r,
+                          -cos_r / sin_r);
+  }
+  if (fn == Trig::kSin) {
+    return Halide::select(x == 0.0f, x, q == 0, sin_r, q == 1, cos_r, q == 2,
+                          -sin_r, -cos_r);
+  }
+  return Halide::select(q == 0, sin_r, q == 1, cos_r, q == 2, -sin_r, -cos_r);
+}
+
+}  // namespace
+
+// sign(x) = 1, -1 or x (0, -0, NaN stay).
+Expr SignOf(Expr x) {
+  const Halide::Type t = x.type();
+  return Halide::select(x > Const(t, 0), Const(t, 1),
+                        Halide::select(x < Const(t, 0), Const(t, -1), x));
+}
+
+// x^y as C's pow (the interpreter's): pow(x, +-0) = 1 and pow(1, y) = 1
+// for any x and y, NaN included; otherwise NaN in, NaN out. f32 calls libm's
+// powf: Halide's f32 pow is exp(y log x) without IEEE special cases
+// (pow(inf, 0.5) = 2^64, pow(0, -1) = 0).
+Expr PowOf(Expr x, Expr y) {
+  const Halide::Type t = x.type();
+  Expr nan = Halide::cast(t, Expr(std::numeric_limits<double>::quiet_NaN()));
+  Expr p = t == Halide::Float(32)
+               ? Halide::Internal::Call::make(
+                     t, "powf", {x, y}, Halide::Internal::Call::PureExtern)
+               : Halide::pow(x, y);
+  return Halide::select(y == Const(t, 0) || x == Const(t, 1), Const(t, 1),
+                        Halide::is_nan(x) || Halide::is_nan(y), nan, p);
+}
+
+Expr Log1pOf(Expr x) {
+  const Halide::Type t = x.type();
+  if (t == Halide::Float(32)) return Log1pF32(x);
+  // f64: Kahan's trick, log1p(x) = x * log(u) / (u - 1) with u = 1 + x
+  // (x where u == 1, u where u == inf), with libm's log. Strict:
+  // reassociation would fold (1 + x) - 1 to x and lose the correction.
+  Expr u = Const(t, 1) + x;
+  return Halide::strict_float(
+      Halide::select(u == Const(t, 1), x,
+                     Halide::select(u == Infinity(t), u,
+                                    Halide::log(u) * (x / (u - Const(t, 1))))));
+}
+
+Expr Expm1Of(Expr x) {
+  const Halide::Type t = x.type();
+  if (t == Halide::Float(32)) return Expm1F32(x);
+  // f64: expm1(x) = (u - 1) * x / log(u), u = exp(x) (x where u == 1; -1
+  // where u == 0; u where u == inf): Kahan's trick, strict likewise.
+  Expr u = Halide::exp(x);
+  return Halide::strict_float(Halide::select(
+      u == Const(t, 1), x,
+      Halide::select(
+          u == Const(t, 0), Const(t, -1),
+          Halide::select(u == Infinity(t), u,
+                         (u - Const(t, 1)) * (x / Halide::log(u))))));
+}
+
+Expr SinOf(Expr x) {
+  return x.type() == Halide::Float(32) ? TrigF32(x, Trig::kSin)
+                                       : Halide::sin(x);
+}
+
+Expr CosOf(Expr x) {
+  return x.type() == Halide::Float(32) ? TrigF32(x, Trig::kCos)
+                                       : Halide::cos(x);
+}
+
+Expr TanOf(Expr x) {
+  return x.type() == Halide::Float(32) ? TrigF32(x, Trig::kTan)
+                                       : Halide::tan(x);
+}
+
+Expr TanhOf(Expr x) {
+  return x.type() == Halide::Float(32) ? TanhF32(x) : Halide::tanh(x);
+}
+
+Expr ErfOf(Expr x) {
+  if (x.type() == Halide::Float(32)) return ErfF32(x);
+  // Halide's erf is f32 only: call libm's erf for f64.
+  return Halide::Internal::Call::make(x.type(), "erf", {x},
+                                      Halide::Internal::Call::PureExtern);
+}
+
+// e = exp(-|x|) <= 1 never overflows; sigmoid = 1 / (1 + e) for x >= 0,
+// e / (1 + e) otherwise.
+// NaN is passed through first: on 4- and 8-lane f32 vectors, LLVM made
+// exp(-|NaN|) 0 and the sigmoid 1.
+Expr SigmoidOf(Expr x) {
+  const Halide::Type t = x.type();
+  Expr e = ExpOf(-Halide::abs(x));
+  Expr d = Const(t, 1) + e;
+  return Halide::select(Halide::is_nan(x), x, x >= Const(t, 0), Const(t, 1) / d,
+                        e / d);
+}
+
+namespace {
+
+// Marks every comparison of floats in an expression strict. strict_float
+// covers the float-typed nodes of its argument only; a comparison is
+// bool-typed, and under Halide's default fast-math flags LLVM may assume its
+// operands are not NaN or inf (x == inf folded away). Halide 14's strict
+// <= and >= are wrong for NaN (NaN <= 0 was true: it is lowered as
+// !(0 < NaN)), so they become strict < or ==.
+class StrictComparisonsMutator : public Halide::Internal::IRMutator {
+ public:
+  using IRMutator::visit;
+
+ private:
+  template <typename Op>
+  Expr Compare(const Op* op) {
+    Expr e = IRMutator::visit(op);
+    return op->a.type().is_float() ? Halide::strict_float(e) : e;
+  }
+  // a <= b as a < b || a == b, each strict.
+  Expr LessOrEqual(Expr a, Expr b) {
+    return Halide::strict_float(a < b) || Halide::strict_float(a == b);
+  }
+  Expr visit(const Halide::Internal::LT* op) override { return Compare(op); }
+  Expr visit(const Halide::Internal::LE* op) override {
+    if (!op->a.type().is_float()) return IRMutator::visit(op);
+    return LessOrEqual(mutate(op->a), mutate(op->b));
+  }
+  Expr visit(const Halide::Internal::GT* op) override { return Compare(op); }
+  Expr visit(const Halide::Internal::GE* op) override {
+    if (!op->a.type().is_float()) return IRMutator::visit(op);
+    return LessOrEqual(mutate(op->b), mutate(op->a));
+  }
+  Expr visit(const Halide::Internal::EQ* op) override { return Compare(op); }
+  Expr visit(const Halide::Internal::NE* op) override { return Compare(op); }
+};
+
+}  // namespace
+
+Expr StrictComparisons(Expr e) { return StrictComparisonsMutator().mutate(e); }
+
+}  // namespace adc::codegen

@@ -1,0 +1,42 @@
+// Scalar math for generated code: Halide expressions of the element-wise
+// functions with the interpreter's IEEE behaviour (C's libm: NaN, inf, -0
+// and subnormals), vectorizable in f32. Halide 14's own f32 exp, log and erf
+// are polynomials without special cases, and its f32 tanh, sin, cos and tan
+// call scalar libm per lane; f64 goes to libm, which is exact to within an
+// ulp. codegen/math_kernels_test.cc compares every f32 kernel with libm over
+// a wide sweep and prints the largest error in ulps.
+#ifndef ADC_CODEGEN_MATH_KERNELS_H_
+#define ADC_CODEGEN_MATH_KERNELS_H_
+
+#include "Halide.h"
+
+namespace adc::codegen {
+
+// v in type t (integers truncate).
+Halide::Expr Const(Halide::Type t, double v);
+// +inf, or the largest value of an integer type.
+Halide::Expr Infinity(Halide::Type t);
+
+// The functions, on f32 or f64 operands, as libm computes them.
+Halide::Expr ExpOf(Halide::Expr x);
+Halide::Expr LogOf(Halide::Expr x);
+Halide::Expr Log1pOf(Halide::Expr x);
+Halide::Expr Expm1Of(Halide::Expr x);
+Halide::Expr SinOf(Halide::Expr x);
+Halide::Expr CosOf(Halide::Expr x);
+Halide::Expr TanOf(Halide::Expr x);
+Halide::Expr TanhOf(Halide::Expr x);
+Halide::Expr ErfOf(Halide::Expr x);
+// 1 / (1 + exp(-x)), without overflow.
+Halide::Expr SigmoidOf(Halide::Expr x);
+// 1, -1 or x itself (0, -0 and NaN stay); any numeric type.
+Halide::Expr SignOf(Halide::Expr x);
+// x^y as C's pow.
+Halide::Expr PowOf(Halide::Expr x, Halide::Expr y);
+
+// e with every comparison of floats in it strict (see math_kernels.cc).
+Halide::Expr StrictComparisons(Halide::Expr e);
+
+}  // namespace adc::codegen
+
+#endif  // ADC_CODEGEN_MATH_KERNELS_H_
