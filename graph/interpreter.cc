@@ -1,11 +1,30 @@
 #include "graph/interpreter.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
 #include "graph/verifier.h"
 
 namespace adc {
+namespace {
+
+// `node`'s kernel on its inputs' values.
+absl::StatusOr<Tensor> RunKernel(const Node& node,
+                                 absl::Span<const Tensor* const> args) {
+  absl::StatusOr<Tensor> value = GetOpDef(node.op).eval(node, args);
+  if (value.ok()) {
+    ADC_CHECK_MSG(value->type() == node.type,
+                  absl::StrCat("kernel of ", node.name, " returned ",
+                               value->type().ToString(), ", expected ",
+                               node.type.ToString()));
+  }
+  return value;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<Tensor>> InterpretAll(
     const Graph& graph, const std::map<std::string, Tensor>& feeds) {
@@ -51,12 +70,8 @@ absl::StatusOr<std::vector<Tensor>> InterpretAll(
     }
     args.clear();
     for (ValueId in : node.inputs) args.push_back(&values[in]);
-    absl::StatusOr<Tensor> value = GetOpDef(node.op).eval(node, args);
+    absl::StatusOr<Tensor> value = RunKernel(node, args);
     if (!value.ok()) return NodeError(node, value.status());
-    ADC_CHECK_MSG(value->type() == node.type,
-                  absl::StrCat("kernel of ", node.name, " returned ",
-                               value->type().ToString(), ", expected ",
-                               node.type.ToString()));
     values[i] = *std::move(value);
   }
   return values;
@@ -71,6 +86,56 @@ absl::StatusOr<std::map<std::string, Tensor>> Interpret(
     outputs[out.name] = (*values)[out.value];
   }
   return outputs;
+}
+
+ValueEvaluator::ValueEvaluator(const Graph* graph, BlockFn block,
+                               KernelErrorFn kernel_error)
+    : graph_(graph),
+      block_(std::move(block)),
+      kernel_error_(std::move(kernel_error)) {}
+
+absl::StatusOr<Tensor> ValueEvaluator::Evaluate(ValueId id) {
+  results_.resize(graph_->num_nodes());
+  // Depth first with an explicit stack (chains of nodes can be long). A frame
+  // is a node whose inputs before `next` are evaluated.
+  struct Frame {
+    ValueId id;
+    size_t next;
+  };
+  std::vector<Frame> stack;
+  auto visit = [&](ValueId v) {
+    if (results_[v]) return;
+    absl::Status blocked = block_ ? block_(graph_->node(v)) : absl::OkStatus();
+    if (blocked.ok()) {
+      stack.push_back({v, 0});
+    } else {
+      results_[v] = std::move(blocked);
+    }
+  };
+  visit(id);
+  std::vector<const Tensor*> args;
+  while (!stack.empty()) {
+    const Frame f = stack.back();
+    const Node& node = graph_->node(f.id);
+    if (f.next > 0 && !results_[node.inputs[f.next - 1]]->ok()) {
+      results_[f.id] = results_[node.inputs[f.next - 1]]->status();
+      stack.pop_back();
+    } else if (f.next < node.inputs.size()) {
+      ++stack.back().next;
+      visit(node.inputs[f.next]);
+    } else {
+      args.clear();
+      for (ValueId in : node.inputs) args.push_back(&**results_[in]);
+      absl::StatusOr<Tensor> value = RunKernel(node, args);
+      if (!value.ok()) {
+        value = kernel_error_ ? kernel_error_(node, value.status())
+                              : NodeError(node, value.status());
+      }
+      results_[f.id] = std::move(value);
+      stack.pop_back();
+    }
+  }
+  return *results_[id];
 }
 
 }  // namespace adc

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "graph/builder.h"
 #include "gtest/gtest.h"
@@ -552,6 +554,64 @@ TEST_F(FeedTest, InterpretAllEvaluatesOnlyWhatOutputsNeed) {
   const Tensor& unused = (*values)[*graph_.Find("unused")];
   EXPECT_TRUE(unused.doubles().empty() && unused.ints().empty());
   EXPECT_EQ((*values)[*graph_.Find("mul")], F({2}, {10, 40}, DType::kF32));
+}
+
+// --- On-demand evaluation ---------------------------------------------------
+
+TEST(ValueEvaluatorTest, EvaluatesValuesOfAGrowingGraphOnce) {
+  GraphBuilder b;
+  Value w = b.Parameter("w", F({2}, {1, 2}));
+  int asked = 0;
+  ValueEvaluator eval(b.graph(), [&](const Node&) {
+    ++asked;
+    return absl::OkStatus();
+  });
+  Value y = w * 3.0;
+  absl::StatusOr<Tensor> ty = eval.Evaluate(y.id());
+  ASSERT_TRUE(ty.ok()) << ty.status();
+  EXPECT_EQ(*ty, F({2}, {3, 6}));
+  // A node added after the first call; what was computed is not asked again.
+  const int before = asked;
+  Value z = y + w;
+  absl::StatusOr<Tensor> tz = eval.Evaluate(z.id());
+  ASSERT_TRUE(tz.ok()) << tz.status();
+  EXPECT_EQ(*tz, F({2}, {4, 8}));
+  EXPECT_EQ(asked, before + 1);
+}
+
+TEST(ValueEvaluatorTest, BlockedNodesAndKernelErrors) {
+  GraphBuilder b;
+  Value q = b.Input("q", DType::kF64, {2});
+  Value p = b.Input("p", DType::kF64, {2});
+  Value sum = p + q;
+  Value big = BroadcastTo(p, {3, 2});
+  ASSERT_TRUE(b.ok()) << b.status();
+  ValueEvaluator eval(b.graph(), [](const Node& node) {
+    if (node.op == OpKind::kInput) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("input '", node.name, "'"));
+    }
+    if (node.type.num_elements() > 4) {
+      return absl::FailedPreconditionError("too large");
+    }
+    return absl::OkStatus();
+  });
+  // The first input that fails, in input order (not id order).
+  EXPECT_EQ(eval.Evaluate(sum.id()).status().message(), "input 'p'");
+  // A blocked node's inputs are not evaluated.
+  EXPECT_EQ(eval.Evaluate(big.id()).status().message(), "too large");
+  // Unblocked, an input's kernel says it was not fed: NodeError by default,
+  // else as mapped.
+  EXPECT_EQ(ValueEvaluator(b.graph()).Evaluate(sum.id()).status().message(),
+            "node 'p' (input): input 'p' was not fed");
+  ValueEvaluator mapped(
+      b.graph(), nullptr, [](const Node& node, const absl::Status& error) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("at ", node.name, ": ", error.message()));
+      });
+  absl::Status status = mapped.Evaluate(big.id()).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(), "at p: input 'p' was not fed");
 }
 
 }  // namespace

@@ -31,22 +31,19 @@
 // operands or shapes that are not static are FailedPrecondition; errors of a
 // node say which node.
 //
-// Ops of the default domain, opsets 1 to 17 (SupportedOnnxOps() lists them):
-//   element-wise: Add Sub Mul Div Pow Neg Abs Sign Exp Log Sqrt Reciprocal
-//     Sin Cos Tan Tanh Sigmoid Relu LeakyRelu Elu Selu Celu ThresholdedRelu
-//     PRelu HardSigmoid HardSwish Softplus Softsign Erf Clip Cast CastLike
-//     Where IsNaN IsInf, variadic Sum Mean Max Min;
-//   comparisons and logic: Less LessOrEqual Greater GreaterOrEqual Equal Not
-//     And Or Xor;
-//   linear algebra: Gemm MatMul;
-//   reductions: ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd
-//     ReduceLogSumExp ReduceSumSquare ReduceL1 ReduceL2 ReduceLogSum ArgMax
-//     ArgMin, Softmax LogSoftmax;
-//   shapes: Reshape Flatten Transpose Concat Split Slice Gather
-//     GatherElements Squeeze Unsqueeze Expand Tile Pad (constant mode)
-//     CumSum Trilu Identity Shape Size;
-//   constants: Constant ConstantOfShape Range (of static operands);
-//   inference-mode layers: BatchNormalization LayerNormalization Dropout.
+// Ops of the default domain, opsets 1 to 17; SupportedOnnxOps() lists them,
+// from the table whose fragments each op family's file contributes (each op's
+// import beside its rows, with its ONNX semantics in a comment):
+//   tools/onnx/ops_elementwise.cc  arithmetic, unary functions, activations,
+//                                  comparisons and logic, Where, Clip, casts;
+//   tools/onnx/ops_linalg.cc       Gemm, MatMul;
+//   tools/onnx/ops_reduction.cc    Reduce*, ArgMax/ArgMin, Softmax/LogSoftmax;
+//   tools/onnx/ops_shape.cc        reshapes, slicing, gathers, concatenation,
+//                                  padding (constant mode), Shape, Size, ...;
+//   tools/onnx/ops_constant.cc     Constant, ConstantOfShape, Range (of
+//                                  static operands);
+//   tools/onnx/ops_layers.cc       inference-mode BatchNormalization,
+//                                  LayerNormalization, Dropout.
 // Attribute-vs-input forms (Squeeze, Unsqueeze and ReduceSum axes; Slice
 // bounds; Clip bounds; Pad pads and value; Split sizes) are both accepted,
 // and Softmax/LogSoftmax follow the model's opset (before 13: coerced to

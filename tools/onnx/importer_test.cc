@@ -368,6 +368,21 @@ TEST(OnnxImporterTest, StaticOperandsFoldThroughOps) {
   EXPECT_THAT(bad.status().message(), HasSubstr("graph input 's'"));
 }
 
+TEST(OnnxImporterTest, StaticOperandsAreNotMaterializedWhenLarge) {
+  absl::StatusOr<Graph> g = Import(Model(13, R"(
+      g (float[1,3] x) => (float[3] y) {
+        n = Constant <value = int64[1] {1100000}> ()
+        axes = ConstantOfShape <value = int64[1] {0}> (n)
+        y = Squeeze(x, axes)
+      })"));
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(g.status().message(),
+              AllOf(HasSubstr("(Squeeze)"), HasSubstr("'axes'"),
+                    HasSubstr("it is too large to compute at import time "
+                              "(i64[1100000])")));
+}
+
 TEST(OnnxImporterTest, InitializerUsedOnlyAsStaticOperandIsNotAParameter) {
   onnx::ModelProto model = Parse(Model(13, R"(
       g (float[2,3] x) => (float[3,2] y) { y = Reshape(x, shape) })"));

@@ -1,0 +1,87 @@
+// ONNX layers in inference mode: BatchNormalization, LayerNormalization and
+// Dropout (training modes are unsupported).
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "graph/builder.h"
+#include "graph/types.h"
+#include "tools/onnx/node_ctx.h"
+
+namespace adc::onnx_import {
+namespace {
+
+// BatchNormalization in inference mode: y = (x - mean) / sqrt(var + epsilon)
+// * scale + B, per channel (axis 1; epsilon default 1e-5). Training mode is
+// unsupported.
+Outs ImportBatchNormalization(NodeCtx& c) {
+  Value x = c.In(0), scale = c.In(1), bias = c.In(2), mean = c.In(3),
+        var = c.In(4);
+  if (c.Int("training_mode", 0) != 0) {
+    return c.Fail(absl::UnimplementedError(
+        "BatchNormalization in training mode is not supported"));
+  }
+  if (x.rank() < 2) {
+    return c.Error("needs rank >= 2, got ", x.type().ToString());
+  }
+  Dims channel(x.rank() - 1, 1);
+  channel[0] = x.dim(1);
+  auto per_channel = [&](Value v) { return Reshape(v, channel); };
+  const double epsilon = c.Float("epsilon", 1e-5);
+  Value inv = Rsqrt(per_channel(var) + epsilon);
+  return {(x - per_channel(mean)) * (inv * per_channel(scale)) +
+          per_channel(bias)};
+}
+
+// LayerNormalization(x, scale, B): normalizes over the axes from `axis`
+// (default -1) on: y = (x - mean) / sqrt(var + epsilon) * scale + B with the
+// biased variance (epsilon default 1e-5); outputs 1 and 2 are mean and
+// 1 / sqrt(var + epsilon), with the normalized axes kept as size 1.
+Outs ImportLayerNormalization(NodeCtx& c) {
+  Value x = c.In(0), scale = c.In(1);
+  std::optional<int64_t> axis = NormalizeAxis(c.Int("axis", -1), x.rank());
+  if (!axis) return c.Error("axis is out of range for ", x.type().ToString());
+  std::vector<int64_t> axes;
+  for (int64_t i = *axis; i < x.rank(); ++i) axes.push_back(i);
+  const double epsilon = c.Float("epsilon", 1e-5);
+  Value mean = Mean(x, axes, /*keepdims=*/true);
+  Value centered = x - mean;
+  Value inv_std =
+      Rsqrt(Mean(centered * centered, axes, /*keepdims=*/true) + epsilon);
+  Value y = centered * inv_std * scale;
+  if (c.Has(2)) y = y + c.In(2);
+  return {y, mean, inv_std};
+}
+
+// Dropout in inference mode: output = input and an all-true mask. Training
+// mode (training_mode = true; before opset 7, is_test = 0) with a non-zero
+// ratio is unsupported.
+Outs ImportDropout(NodeCtx& c) {
+  Value x = c.In(0);
+  bool training = c.opset() < 7 && c.Int("is_test", 0) == 0;
+  double ratio = c.Float("ratio", 0.5);
+  if (c.opset() >= 12) {
+    training = c.Has(2) && c.StaticScalar(2) != 0;
+    ratio = c.Has(1) ? c.StaticScalar(1) : 0.5;
+  }
+  if (!c.ok()) return {};
+  if (training && ratio != 0) {
+    return c.Fail(
+        absl::UnimplementedError("Dropout in training mode is not supported"));
+  }
+  if (!c.Wants(1)) return {x};
+  return {x, Full(c.b(), TensorType{DType::kBool, x.dims()}, 1)};
+}
+
+}  // namespace
+
+std::vector<OnnxOpEntry> LayerOnnxOps() {
+  return {
+      {"BatchNormalization", {ImportBatchNormalization, 5}},
+      {"LayerNormalization", {ImportLayerNormalization, 2}},
+      {"Dropout", {ImportDropout, 1, {1, 2}}},
+  };
+}
+
+}  // namespace adc::onnx_import
