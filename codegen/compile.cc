@@ -104,6 +104,24 @@ absl::StatusOr<Graph> Prepare(const Graph& graph,
   return g;
 }
 
+}  // namespace
+
+absl::StatusOr<std::string> DescribeFusionPlan(const Graph& graph,
+                                               const CompileOptions& options) {
+  ADC_ASSIGN_OR_RETURN(Graph g, Prepare(graph, options));
+  const codegen::Plan plan = codegen::MakePlan(g);
+  int materialized = 0;
+  for (const std::string& why : plan.why) materialized += !why.empty();
+  return absl::StrCat(g.num_nodes(), " nodes",
+                      options.optimize ? " after optimization" : "", ": ",
+                      materialized, " materialized in ", plan.num_stages,
+                      plan.num_stages == 1 ? " stage" : " stages",
+                      ", the rest fused into their consumers\n",
+                      codegen::PlanToString(g, plan));
+}
+
+namespace {
+
 absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
                              bool check_bounds,
                              const std::string& pipeline_name,

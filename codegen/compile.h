@@ -36,6 +36,13 @@ struct CompileOptions {
 // (CompiledGraph in codegen/run_compiled.h runs them in memcheck_run).
 bool IsMemoryCheckedTarget(const std::string& target);
 
+// The fusion plan (codegen/fusion_plan.h) of `graph` as code generation sees
+// it (optimized if options.optimize): the materialized values, one line each
+// ("stage 0: 'name' (op): reason"), after a summary line. `adc inspect
+// --plan`.
+absl::StatusOr<std::string> DescribeFusionPlan(
+    const Graph& graph, const CompileOptions& options = {});
+
 // Writes a shared library (`adc compile IN.pb -o OUT.so`). Errors (Halide
 // compile failures included) name the node they concern; nothing aborts.
 absl::Status CompileToSharedLibrary(const Graph& graph,

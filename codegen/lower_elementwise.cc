@@ -97,6 +97,7 @@ const absl::flat_hash_map<OpKind, ElementFn>& ElementLowerings() {
       {OpKind::kSigmoid, [](E e) { return SigmoidOf(e.x[0]); }},
       {OpKind::kSqrt, [](E e) { return Halide::sqrt(e.x[0]); }},
       {OpKind::kErf, [](E e) { return ErfOf(e.x[0]); }},
+      {OpKind::kAtan, [](E e) { return AtanOf(e.x[0]); }},
       {OpKind::kStopGradient, [](E e) { return e.x[0]; }},
       {OpKind::kCast, CastTo},
       {OpKind::kAdd, [](E e) { return Strict(e, e.x[0] + e.x[1]); }},

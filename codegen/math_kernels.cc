@@ -222,6 +222,9 @@ Expr ErfOf(Expr x) {
                                       Halide::Internal::Call::PureExtern);
 }
 
+// libm's atan (f32: atanf per lane; exact to an ulp, -0 and NaN kept).
+Expr AtanOf(Expr x) { return Halide::atan(x); }
+
 // e = exp(-|x|) <= 1 never overflows; sigmoid = 1 / (1 + e) for x >= 0,
 // e / (1 + e) otherwise.
 // NaN is passed through first: on 4- and 8-lane f32 vectors, LLVM made

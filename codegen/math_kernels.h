@@ -27,6 +27,7 @@ Halide::Expr CosOf(Halide::Expr x);
 Halide::Expr TanOf(Halide::Expr x);
 Halide::Expr TanhOf(Halide::Expr x);
 Halide::Expr ErfOf(Halide::Expr x);
+Halide::Expr AtanOf(Halide::Expr x);
 // 1 / (1 + exp(-x)), without overflow.
 Halide::Expr SigmoidOf(Halide::Expr x);
 // 1, -1 or x itself (0, -0 and NaN stay); any numeric type.

@@ -157,6 +157,7 @@ INSTANTIATE_TEST_SUITE_P(
                           Case{"tanh", TanhOf, std::tanh, -kInf, kInf, 3},
                           Case{"erf", ErfOf, std::erf, -kInf, kInf, 5},
                           Case{"sigmoid", SigmoidOf, Sigmoid, -kInf, kInf, 3},
+            Case{"atan", AtanOf, std::atan, -kInf, kInf, 1},
                           Case{"sign", SignOf, Sign, -kInf, kInf, 0}),
         ::testing::ValuesIn(testing::FeatureLevels())),
     [](const ::testing::TestParamInfo<MathKernelsTest::ParamType>& info) {

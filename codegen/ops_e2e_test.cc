@@ -190,6 +190,7 @@ std::vector<Case> UnaryCases(Dims d) {
       c("square", -2, 2, Square),
       c("reciprocal", 0.2, 3, Reciprocal),
       c("erf", -2.5, 2.5, Erf),
+      c("atan", -4, 4, Atan),
       c("relu", -1, 1, Relu),
       c("leaky_relu", -1, 1, [](Value x) { return LeakyRelu(x, 0.1); }),
       c("elu", -2, 2, [](Value x) { return Elu(x, 0.7); }),
@@ -717,7 +718,8 @@ TEST_P(OpsE2eTest, SpecialValues) {
              {"erf", Erf},
              {"sign", Sign},
              {"abs", Abs},
-             {"neg", Neg}}) {
+             {"neg", Neg},
+             {"atan", Atan}}) {
       b.Output(name, f(x));
     }
     // f32 sin, cos and tan reduce their argument in f64, exact for |x| <

@@ -23,9 +23,15 @@ const TensorType& Value::type() const {
 
 int64_t Value::dim(int axis) const {
   const int r = rank();
-  if (axis < 0) axis += r;
-  ADC_CHECK(axis >= 0 && axis < r);
-  return dims()[axis];
+  const int a = axis < 0 ? axis + r : axis;
+  if (a < 0 || a >= r) {
+    // A user mistake, reported as the builder reports any: by Build().
+    b_->Fail(absl::InvalidArgumentError(
+        absl::StrCat("axis ", axis, " is out of range for '", name(), "' ",
+                     type().ToString(), " (rank ", r, ")")));
+    return -1;
+  }
+  return dims()[a];
 }
 
 const std::string& Value::name() const {
@@ -420,6 +426,7 @@ Value Tanh(Value x) { return Unary(OpKind::kTanh, x); }
 Value Sigmoid(Value x) { return Unary(OpKind::kSigmoid, x); }
 Value Sqrt(Value x) { return Unary(OpKind::kSqrt, x); }
 Value Erf(Value x) { return Unary(OpKind::kErf, x); }
+Value Atan(Value x) { return Unary(OpKind::kAtan, x); }
 Value StopGradient(Value x) { return Unary(OpKind::kStopGradient, x); }
 
 Value Rsqrt(Value x) { return Reciprocal(Sqrt(x)); }

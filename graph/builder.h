@@ -51,7 +51,8 @@ class Value {
   DType dtype() const { return type().dtype; }
   const Dims& dims() const { return type().dims; }
   int rank() const { return type().rank(); }
-  // Size of `axis` (negative counts from the end).
+  // Size of `axis` (negative counts from the end). An axis out of range
+  // records an error in the builder (Build() returns it) and gives -1.
   int64_t dim(int axis) const;
   const std::string& name() const;
 
@@ -151,8 +152,6 @@ class NoGradScope {
 Value Constant(GraphBuilder& b, Tensor value);
 Value Scalar(GraphBuilder& b, double value, DType dtype = DType::kF32);
 // A tensor of `type` filled with `value` (a scalar constant broadcast).
-// `type` is taken by value: callers pass x.type(), a reference into the graph
-// that adding nodes invalidates.
 Value Full(GraphBuilder& b, TensorType type, double value);
 Value FullLike(Value x, double value);
 Value ZerosLike(Value x);
@@ -206,6 +205,7 @@ Value Rsqrt(Value x);
 Value Square(Value x);
 Value Reciprocal(Value x);
 Value Erf(Value x);
+Value Atan(Value x);
 Value Relu(Value x);
 // x for x > 0, alpha * x otherwise.
 Value LeakyRelu(Value x, double alpha = 0.01);

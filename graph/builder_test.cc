@@ -37,6 +37,34 @@ std::string BuildError(GraphBuilder& b) {
   return g.ok() ? "" : std::string(g.status().message());
 }
 
+TEST(BuilderTest, DimOutOfRangeIsAnErrorNotACrash) {
+  GraphBuilder b("g");
+  Value x = b.Input("x", DType::kF32, {3, 4});
+  EXPECT_EQ(x.dim(-1), 4);
+  EXPECT_EQ(x.dim(0), 3);
+  EXPECT_EQ(x.dim(2), -1);
+  EXPECT_EQ(x.dim(-3), -1);
+  b.Output("y", x);
+  EXPECT_THAT(BuildError(b),
+              HasSubstr("axis 2 is out of range for 'x' f32[3,4] (rank 2)"));
+}
+
+// Nodes do not move when the graph grows: a reference to a value's type
+// (or a node) taken before adding thousands of nodes is still the node's.
+TEST(BuilderTest, TypeReferencesStayValidWhileTheGraphGrows) {
+  GraphBuilder b("g");
+  Value x = b.Input("x", DType::kF32, {3, 4});
+  const TensorType& type = x.type();
+  const Node& node = b.graph()->node(x.id());
+  Value y = x;
+  for (int i = 0; i < 10000; ++i) y = y + 1.0;
+  EXPECT_EQ(&type, &x.type());
+  EXPECT_EQ(&node, &b.graph()->node(x.id()));
+  EXPECT_EQ(type.dims, (Dims{3, 4}));
+  b.Output("y", y);
+  EXPECT_TRUE(b.Build().ok());
+}
+
 TEST(BuilderTest, NumpyBroadcasting) {
   GraphBuilder b;
   Value m = b.Input("m", DType::kF32, {2, 3});

@@ -5,6 +5,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace adc::internal {
 [[noreturn]] inline void CheckFailed(const char* file, int line,

@@ -150,7 +150,7 @@ void Graph::ReplaceAllUsesWith(ValueId old, ValueId replacement) {
 void Graph::RemoveNodes(const std::vector<bool>& remove) {
   ADC_CHECK(static_cast<int>(remove.size()) == num_nodes());
   std::vector<ValueId> new_id(num_nodes(), -1);
-  std::vector<Node> kept;
+  std::deque<Node> kept;
   for (ValueId i = 0; i < num_nodes(); ++i) {
     if (remove[i]) continue;
     new_id[i] = static_cast<ValueId>(kept.size());
@@ -199,7 +199,7 @@ void Graph::SortTopologically() {
   ADC_CHECK_MSG(static_cast<int>(order.size()) == n, "graph has a cycle");
   std::vector<ValueId> new_id(n);
   for (int k = 0; k < n; ++k) new_id[order[k]] = k;
-  std::vector<Node> sorted(n);
+  std::deque<Node> sorted(n);
   for (ValueId i = 0; i < n; ++i) {
     for (ValueId& in : nodes_[i].inputs) in = new_id[in];
     sorted[new_id[i]] = std::move(nodes_[i]);

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <optional>
+#include <deque>
 #include <string>
 #include <variant>
 #include <vector>
@@ -91,7 +92,7 @@ class Graph {
   void set_name(std::string name) { name_ = std::move(name); }
 
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
-  const std::vector<Node>& nodes() const { return nodes_; }
+  const std::deque<Node>& nodes() const { return nodes_; }
   const Node& node(ValueId id) const { return nodes_.at(id); }
   // Callers must keep names unique (use Rename) and inputs topological.
   Node& mutable_node(ValueId id) { return nodes_.at(id); }
@@ -138,7 +139,12 @@ class Graph {
   void RebuildIndex();
 
   std::string name_ = "graph";
-  std::vector<Node> nodes_;
+  // A deque: adding a node moves no other node, so references to nodes
+  // and their types (Value::type(), Value::dims()) stay valid while a graph
+  // grows (as HloComputation owns its instructions). RemoveNodes and
+  // SortTopologically renumber nodes; ids and references from before them
+  // are stale.
+  std::deque<Node> nodes_;
   std::vector<GraphOutput> outputs_;
   absl::flat_hash_map<std::string, ValueId> index_;
 };

@@ -89,8 +89,7 @@ class Simplifier {
   absl::StatusOr<ValueId> Emit(OpKind op, std::vector<ValueId> inputs,
                                Attrs attrs = {});
   // A constant of `t`'s type filled with `scalar`: a rank-0 constant, or a
-  // splat. (Types and dims are taken by value: callers pass references into
-  // the graph, which Emit invalidates.)
+  // splat.
   absl::StatusOr<ValueId> EmitSplat(const Tensor& scalar, TensorType t);
   // Broadcasts the one-element value `s` to `dims`.
   absl::StatusOr<ValueId> EmitBroadcast(ValueId s, Dims dims);

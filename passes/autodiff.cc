@@ -152,7 +152,7 @@ absl::StatusOr<std::vector<std::string>> AddGradients(
   if (relevant(of)) cotangent[of] = seed;
   for (ValueId i = of; i >= 0; --i) {
     if (!relevant(i) || !cotangent[i].valid() || !carries(i)) continue;
-    const Node node = graph->node(i);
+    const Node& node = graph->node(i);
     bool any_input = false;
     for (ValueId in : node.inputs) any_input = any_input || relevant(in);
     if (!any_input) continue;

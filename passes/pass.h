@@ -33,7 +33,10 @@ struct PassStats {
 };
 
 // Runs passes in order. With verify_after_each_pass (on in tests), the
-// verifier runs after every pass and a failure names the pass.
+// verifier runs after every pass and a failure names the pass. With
+// RunToFixedPoint(n) (as XLA's HloPassFix), the passes run in rounds until a
+// round changes nothing or n rounds have run; stats then name each pass
+// "<pass>/<round>".
 class PassPipeline : public Pass {
  public:
   explicit PassPipeline(std::string name, bool verify_after_each_pass = false)
@@ -49,6 +52,7 @@ class PassPipeline : public Pass {
   void AddPass(std::unique_ptr<Pass> pass) {
     passes_.push_back(std::move(pass));
   }
+  void RunToFixedPoint(int max_rounds) { max_rounds_ = max_rounds; }
 
   absl::string_view name() const override { return name_; }
   absl::StatusOr<bool> Run(Graph* graph) override;
@@ -58,6 +62,7 @@ class PassPipeline : public Pass {
  private:
   std::string name_;
   bool verify_;
+  int max_rounds_ = 0;  // 0: one pass over the passes, no round names.
   std::vector<std::unique_ptr<Pass>> passes_;
   std::vector<PassStats> stats_;
 };

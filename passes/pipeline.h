@@ -3,9 +3,10 @@
 // OptimizationPipeline runs rounds of
 //   simplify -> constant_folding -> cse -> dce
 // until a round changes nothing (a fixed point) or `max_rounds` rounds have
-// run. Each pass appears in PassPipeline::stats() once per round, named
-// "<pass>/<round>" ("simplify/1", "cse/2", ...); the passes of a round
-// after the fixed point do not run and report changed = false.
+// run (PassPipeline::RunToFixedPoint). Each pass appears in
+// PassPipeline::stats() once per round that ran, named "<pass>/<round>"
+// ("simplify/1", "cse/2", ...); the last round is the one that changed
+// nothing (unless `max_rounds` ran out).
 //
 // Every pass preserves values bit for bit (see the pass headers), so the
 // optimized graph computes exactly what the original computes, outputs keep

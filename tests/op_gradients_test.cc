@@ -28,7 +28,7 @@
 #include "graph/ops/op_def.h"
 #include "gtest/gtest.h"
 #include "passes/autodiff.h"
-#include "passes/grad_check.h"
+#include "tests/grad_check.h"
 
 namespace adc {
 namespace {
@@ -140,6 +140,8 @@ std::vector<GradCase> AllCases() {
               Case("Sqrt", {Rand("x", {4}, 0.5, 3)},
                    [](B, V x) { return Sqrt(x[0]); }),
               Case("Erf", {Rand("x", {4})}, [](B, V x) { return Erf(x[0]); }),
+              Case("Atan", {Rand("x", {4}, -3, 3)},
+                   [](B, V x) { return Atan(x[0]); }),
               Case("Square", {Rand("x", {4})},
                    [](B, V x) { return Square(x[0]); }),
               Case("Rsqrt", {Rand("x", {4}, 0.5, 3)},

@@ -98,6 +98,11 @@ grep -qE '^  y +f32\[\] += sub$' "$T/stdout" && pass || fail "inspect: y row"
 grep -qE '^  sin +1$' "$T/stdout" && pass || fail "inspect: op count of sin"
 expect_ok "$ADC" inspect gg.pb
 expect_contains "$T/stdout" "x2.grad2" "autodiff #2"
+expect_ok "$ADC" inspect --plan g.pbtxt
+grep -qE "^fusion plan: .* materialized in 1 stage" "$T/stdout" && pass ||
+  fail "inspect --plan: summary"
+grep -qE "^stage 0: 'sub' \(sub\): output$" "$T/stdout" && pass ||
+  fail "inspect --plan: the output's line"
 
 # --- dot ----------------------------------------------------------------------
 expect_ok "$ADC" dot g.pbtxt -o g.dot

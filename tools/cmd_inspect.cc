@@ -1,15 +1,25 @@
-// adc inspect IN.pb|OUT.so
+// adc inspect IN.pb|OUT.so [--plan [--optimize=false]]
 #include <algorithm>
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "codegen/compile.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
 #include "runtime/artifact_abi.h"
 #include "tools/commands.h"
+
+ABSL_FLAG(bool, plan, false,
+          "For a graph: also print the fusion plan code generation follows "
+          "(codegen/fusion_plan.h): which values are computed into buffers "
+          "of their own, why, and in which stage; everything else is fused "
+          "into its consumers.");
+ABSL_DECLARE_FLAG(bool, optimize);  // tools/cmd_compile.cc
 
 namespace adc::cli {
 namespace {
@@ -99,6 +109,12 @@ absl::Status InspectGraph(const std::string& path) {
                     absl::StrCat(count, count == 1 ? " node" : " nodes")});
   }
   PrintTable(rows);
+  if (absl::GetFlag(FLAGS_plan)) {
+    CompileOptions options;
+    options.optimize = absl::GetFlag(FLAGS_optimize);
+    ADC_ASSIGN_OR_RETURN(std::string plan, DescribeFusionPlan(graph, options));
+    std::cout << "fusion plan: " << plan;
+  }
   return absl::OkStatus();
 }
 
@@ -149,14 +165,17 @@ absl::Status RunInspect(const Args& args) {
 Command InspectCommand() {
   return {
       "inspect",
-      "IN.pb|OUT.so",
+      "IN.pb|OUT.so [--plan [--optimize=false]]",
       "describe a graph or a compiled artifact",
       "For a graph (.pb or .pbtxt): its name, format version, inputs,\n"
       "parameters (with element counts), outputs (gradient outputs marked),\n"
-      "dtypes and shapes, node counts by op and by autodiff level.\n"
+      "dtypes and shapes, node counts by op and by autodiff level; with\n"
+      "--plan, the fusion plan of its compiled code (values computed into\n"
+      "buffers, the reason and the stage; optimized first unless\n"
+      "--optimize=false).\n"
       "For a compiled artifact (a shared library): its embedded signature\n"
       "(inputs, parameters, outputs, dtypes, shapes), target and ABI version.",
-      {},
+      {{"plan", ""}, {"optimize", ""}},
       {"IN.pb|OUT.so"},
       RunInspect,
   };

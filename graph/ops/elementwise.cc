@@ -200,6 +200,8 @@ UNARY_EVAL(
 UNARY_EVAL(
     EvalErf, [](double x) { return std::erf(x); }, NoInt)
 UNARY_EVAL(
+    EvalAtan, [](double x) { return std::atan(x); }, NoInt)
+UNARY_EVAL(
     EvalIdentity, [](double x) { return x; }, [](int64_t x) { return x; })
 
 BINARY_EVAL(
@@ -324,6 +326,12 @@ std::vector<Value> GradSqrt(const GradContext& c) {
 std::vector<Value> GradErf(const GradContext& c) {
   const double two_over_sqrt_pi = 1.1283791670955125738961589031215452;
   return {MulNoNan(two_over_sqrt_pi * Exp(-(c.x[0] * c.x[0])), c.dy)};
+}
+
+// y = atan(x); dx = dy / (1 + x^2) (1 + x^2 >= 1: never inf or NaN from a
+// finite x; x = +-inf gives dy * 0)
+std::vector<Value> GradAtan(const GradContext& c) {
+  return {c.dy / (1.0 + Square(c.x[0]))};
 }
 
 // y = cast(x); dx = cast(dy) back to x's dtype (only float -> float carries a
@@ -462,6 +470,10 @@ std::vector<OpDef> ElementwiseOpDefs() {
           .NegZero(NZ::kIfFirstMay),
       unary(OpKind::kErf, "erf", InferUnaryFloat, EvalErf)
           .Grad(GradErf)
+          .Cost(kTranscendental)
+          .NegZero(NZ::kIfFirstMay),
+      unary(OpKind::kAtan, "atan", InferUnaryFloat, EvalAtan)
+          .Grad(GradAtan)
           .Cost(kTranscendental)
           .NegZero(NZ::kIfFirstMay),
       // f64 -> f32 underflows tiny negatives to -0: a rule of its own.

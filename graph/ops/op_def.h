@@ -40,12 +40,12 @@ struct AttrSpec {
 using InferFn = absl::StatusOr<TensorType> (*)(
     const Node& node, absl::Span<const TensorType> inputs);
 
-// What a gradient rule sees. `node` is a copy (the graph grows while the rule
-// runs); `x` are the node's inputs, `y` its output and `dy` the cotangent of y
-// (same type as y).
+// What a gradient rule sees: the node (in the graph, which grows while the
+// rule runs: node references stay valid), `x` its inputs, `y` its output
+// and `dy` the cotangent of y (same type as y).
 struct GradContext {
   GraphBuilder* b;
-  Node node;
+  const Node& node;
   std::vector<Value> x;
   Value y;
   Value dy;

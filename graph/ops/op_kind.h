@@ -31,6 +31,7 @@ enum class OpKind {
   kSigmoid,
   kSqrt,
   kErf,
+  kAtan,
   kCast,          // attr dtype
   kStopGradient,  // identity value, no gradient
 

@@ -56,8 +56,7 @@ Tensor Rearrange(const Tensor& x, const TensorType& out_type,
 // --- Gradient rules --------------------------------------------------------
 
 // Sums dy (of a broadcast shape) back down to `dims` under NumPy rules: the
-// adjoint of broadcast_to. (Dims are taken by value here and below: callers
-// pass x.dims(), a reference into the graph that adding nodes invalidates.)
+// adjoint of broadcast_to.
 Value SumToShape(Value dy, Dims dims);
 // Broadcasts the cotangent of a reduction (over `axes`, with keepdims as
 // given) back to the input's `dims`: the adjoint of a sum.

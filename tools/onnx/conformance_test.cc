@@ -42,6 +42,7 @@ TEST(OnnxConformanceTest, SupportedOpsPassThroughTheInterpreter) {
       "And",
       "ArgMax",
       "ArgMin",
+      "Atan",
       "BatchNormalization",
       "Cast",
       "CastLike",

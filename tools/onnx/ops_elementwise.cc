@@ -147,6 +147,7 @@ std::vector<OnnxOpEntry> ElementwiseOnnxOps() {
       {"Sin", {ImportUnary<Sin>, 1}},
       {"Cos", {ImportUnary<Cos>, 1}},
       {"Tan", {ImportUnary<Tan>, 1}},
+      {"Atan", {ImportUnary<Atan>, 1}},
       {"Tanh", {ImportUnary<Tanh>, 1}},
       // Sigmoid: 1 / (1 + exp(-x)).
       {"Sigmoid", {ImportUnary<Sigmoid>, 1}},

@@ -1,8 +1,8 @@
 // Gradient checking by finite differences (torch.autograd.gradcheck): compares
 // the reverse-mode gradients autodiff builds with central differences of the
 // reference interpreter, in f64.
-#ifndef ADC_PASSES_GRAD_CHECK_H_
-#define ADC_PASSES_GRAD_CHECK_H_
+#ifndef ADC_TESTS_GRAD_CHECK_H_
+#define ADC_TESTS_GRAD_CHECK_H_
 
 #include <map>
 #include <string>
@@ -39,4 +39,4 @@ absl::Status GradGradCheck(const Graph& graph, const std::string& of,
 
 }  // namespace adc
 
-#endif  // ADC_PASSES_GRAD_CHECK_H_
+#endif  // ADC_TESTS_GRAD_CHECK_H_

@@ -1,4 +1,4 @@
-#include "passes/grad_check.h"
+#include "tests/grad_check.h"
 
 #include <cmath>
 #include <random>

@@ -1,0 +1,175 @@
+/* The fixed part of every artifact's C entry code: error recording, the
+ * bounds-check hook, Halide's memory allocator. codegen/artifact_writer.cc
+ * embeds this file (the genrule artifact_support_inc) after defining
+ *   ADC_OVERRIDE_HALIDE_ERROR  1: route halide_error to the call's context
+ *                              (artifacts that link a private runtime);
+ *   ADC_EXACT_ALLOCATION       1: blocks of exactly the size asked for, freed
+ *                              at once (memory-checked artifacts, so that
+ *                              AddressSanitizer sees every overrun);
+ *                              0: a caching allocator.
+ * and after runtime/artifact_abi.h; the graph's own tables and entry points
+ * follow it. Compiled on its own by //codegen:artifact_support_check. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "HalideRuntime.h"
+
+#ifndef ADC_OVERRIDE_HALIDE_ERROR
+#define ADC_OVERRIDE_HALIDE_ERROR 0
+#endif
+#ifndef ADC_EXACT_ALLOCATION
+#define ADC_EXACT_ALLOCATION 0
+#endif
+
+#define ADC_EXPORT __attribute__((visibility("default")))
+
+typedef struct {
+  int has_error;
+  char message[1024];
+} adc_call_context;
+
+typedef struct {
+  int32_t dtype;
+  int32_t rank;
+  const int64_t* dims;
+} adc_buffer_desc;
+
+static void adc_record_error(void* user_context, const char* message) {
+  adc_call_context* ctx = (adc_call_context*)user_context;
+  if (ctx != NULL && !ctx->has_error) {
+    ctx->has_error = 1;
+    snprintf(ctx->message, sizeof(ctx->message), "%s", message);
+  }
+}
+
+#if ADC_OVERRIDE_HALIDE_ERROR
+/* Replaces the weak default of this artifact's private Halide runtime. */
+void halide_error(void* user_context, const char* message) {
+  adc_record_error(user_context, message);
+}
+#endif
+
+/* Called by bounds-checked code (adc compile --check-bounds,
+ * codegen/bounds_check.h) before an access outside its buffer. Weak: static
+ * libraries of several artifacts link into one program. */
+__attribute__((weak)) int adc_bounds_error(const char* buffer, int first,
+                                           int last, int elements) {
+  fprintf(stderr,
+          "adc: out-of-bounds access in generated code: buffer %s, elements "
+          "%d to %d of %d\n",
+          buffer, first, last, elements);
+  abort();
+  return -1;
+}
+
+/* Memory-checked artifacts: every block exactly the size asked for and
+ * freed at once, so AddressSanitizer sees an access past its end or after
+ * its release. Otherwise a caching allocator. */
+#if ADC_EXACT_ALLOCATION
+/* Memory for Halide's internal buffers and the temporaries between stages,
+ * in a memory-checked artifact: exactly the size asked for (so that
+ * AddressSanitizer's red zones start right after it), freed at once. */
+static void* adc_malloc(void* user_context, size_t size) {
+  void* p = NULL;
+  if (posix_memalign(&p, 128, size > 0 ? size : 1) != 0) p = NULL;
+  if (p == NULL && user_context != NULL) {
+    fprintf(stderr,
+            "adc: out of memory allocating %zu bytes in generated "
+            "code\n",
+            size);
+    abort();
+  }
+  return p;
+}
+
+static void adc_free(void* user_context, void* ptr) {
+  (void)user_context;
+  free(ptr);
+}
+#else
+/* Memory for Halide's internal buffers and the temporaries between stages:
+ * freed blocks are kept for reuse, so repeated runs do not map and zero
+ * fresh pages for every large buffer (as PyTorch's caching allocator). A
+ * module holds its peak working memory until it is unloaded. Blocks are
+ * 128-byte aligned with 64 readable bytes on either side, as Halide needs. */
+#define ADC_CACHE_SLOTS 64
+typedef struct {
+  void* base;
+  size_t size;
+} adc_block;
+static adc_block adc_cache[ADC_CACHE_SLOTS];
+static pthread_mutex_t adc_cache_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void* adc_malloc(void* user_context, size_t size) {
+  size_t need = (size + 63) / 64 * 64, best_size = 0;
+  int i, best = -1;
+  char* base = NULL;
+  (void)user_context;
+  pthread_mutex_lock(&adc_cache_mutex);
+  for (i = 0; i < ADC_CACHE_SLOTS; ++i) {
+    size_t s = adc_cache[i].size;
+    if (adc_cache[i].base != NULL && s >= need && s <= 2 * need + 65536 &&
+        (best < 0 || s < best_size)) {
+      best = i;
+      best_size = s;
+    }
+  }
+  if (best >= 0) {
+    base = (char*)adc_cache[best].base;
+    adc_cache[best].base = NULL;
+  }
+  pthread_mutex_unlock(&adc_cache_mutex);
+  if (base == NULL) {
+    base = (char*)aligned_alloc(128, (128 + need + 64 + 127) / 128 * 128);
+    if (base == NULL && user_context != NULL) {
+      /* Called from generated code, which is compiled without asserts (the
+       * entry point checks every buffer) and would dereference NULL: stop
+       * with a message instead. Temporaries (user_context NULL) fail the
+       * run with an error. */
+      fprintf(stderr,
+              "adc: out of memory allocating %zu bytes in generated "
+              "code\n",
+              size);
+      abort();
+    }
+    if (base == NULL) return NULL;
+    *(size_t*)base = need;
+  }
+  return base + 128;
+}
+
+static void adc_free(void* user_context, void* ptr) {
+  char* base;
+  int i;
+  (void)user_context;
+  if (ptr == NULL) return;
+  base = (char*)ptr - 128;
+  pthread_mutex_lock(&adc_cache_mutex);
+  for (i = 0; i < ADC_CACHE_SLOTS; ++i) {
+    if (adc_cache[i].base == NULL) {
+      adc_cache[i].base = base;
+      adc_cache[i].size = *(size_t*)base;
+      base = NULL;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&adc_cache_mutex);
+  free(base);
+}
+
+__attribute__((destructor)) static void adc_release_cache(void) {
+  int i;
+  for (i = 0; i < ADC_CACHE_SLOTS; ++i) {
+    free(adc_cache[i].base);
+    adc_cache[i].base = NULL;
+  }
+}
+#endif
+
+__attribute__((constructor)) static void adc_install_allocator(void) {
+  halide_set_custom_malloc(adc_malloc);
+  halide_set_custom_free(adc_free);
+}
