@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -24,6 +25,17 @@ Graph Parse(const std::string& body) {
       GraphFromText(absl::StrCat("version: 1\nname: \"t\"\n", body));
   EXPECT_TRUE(g.ok()) << g.status();
   return *std::move(g);
+}
+
+// A node with one input and one ints attribute, as GraphDef text.
+std::string WithInts(const std::string& name, const std::string& op,
+                     const std::string& input, const std::string& attr,
+                     const std::vector<int64_t>& values) {
+  std::string ints;
+  for (int64_t v : values) absl::StrAppend(&ints, " values: ", v);
+  return absl::StrCat("nodes { name: \"", name, "\" op: \"", op,
+                      "\" inputs: \"", input, "\" attrs { key: \"", attr,
+                      "\" value { ints {", ints, " } } } }\n");
 }
 
 // Materialized values by name, with their reasons.
@@ -54,37 +66,23 @@ TEST(FusionPlanTest, ElementwiseChainIsFusedIntoItsOutput) {
 }
 
 TEST(FusionPlanTest, InputsAndIndexRemappingOfThemAreNeverMaterialized) {
-  const Graph g = Parse(absl::StrCat(kMat, R"pb(
-    nodes {
-      name: "at"
-      op: "transpose"
-      inputs: "a"
-      attrs {
-        key: "perm"
-        value { ints { values: 1 values: 0 } }
-      }
-    }
-    outputs { name: "a" value: "a" }
-    outputs { name: "at" value: "at" }
-  )pb"));
+  const Graph g = Parse(
+      absl::StrCat(kMat, WithInts("at", "transpose", "a", "perm", {1, 0}), R"pb(
+        outputs { name: "a" value: "a" }
+        outputs { name: "at" value: "at" }
+      )pb"));
   EXPECT_THAT(Materialized(g), IsEmpty());
 }
 
 TEST(FusionPlanTest, ReductionIsMaterializedAndItsOperandFused) {
-  const Graph g = Parse(absl::StrCat(kVec, R"pb(
-    nodes { name: "sq" op: "mul" inputs: "x" inputs: "x" }
-    nodes {
-      name: "s"
-      op: "reduce_sum"
-      inputs: "sq"
-      attrs {
-        key: "axes"
-        value { ints { values: 0 } }
-      }
-    }
-    nodes { name: "y" op: "sqrt" inputs: "s" }
-    outputs { name: "y" value: "y" }
-  )pb"));
+  const Graph g = Parse(
+      absl::StrCat(kVec, R"pb(
+                     nodes { name: "sq" op: "mul" inputs: "x" inputs: "x" }
+                   )pb",
+                   WithInts("s", "reduce_sum", "sq", "axes", {0}), R"pb(
+        nodes { name: "y" op: "sqrt" inputs: "s" }
+        outputs { name: "y" value: "y" }
+      )pb"));
   EXPECT_THAT(Materialized(g),
               ElementsAre(Pair("s", "reduction"), Pair("y", "output")));
 }
@@ -113,77 +111,41 @@ TEST(FusionPlanTest, SharedValueIsRecomputedWhenCheapAndStoredWhenNot) {
 TEST(FusionPlanTest, MatMulOperandsAreMaterializedThroughTransposes) {
   // b's operand is read in place through its transpose: what the transpose
   // reads (tb = tanh(bt)) is materialized, not the transpose.
-  const Graph g = Parse(absl::StrCat(kMat, R"pb(
-    nodes { name: "ea" op: "exp" inputs: "a" }
-    nodes {
-      name: "bt"
-      op: "transpose"
-      inputs: "b"
-      attrs {
-        key: "perm"
-        value { ints { values: 1 values: 0 } }
-      }
-    }
-    nodes { name: "tb" op: "tanh" inputs: "bt" }
-    nodes {
-      name: "tbt"
-      op: "transpose"
-      inputs: "tb"
-      attrs {
-        key: "perm"
-        value { ints { values: 1 values: 0 } }
-      }
-    }
-    nodes { name: "c" op: "matmul" inputs: "ea" inputs: "tbt" }
-    outputs { name: "c" value: "c" }
-  )pb"));
+  const Graph g = Parse(
+      absl::StrCat(kMat, R"pb(
+                     nodes { name: "ea" op: "exp" inputs: "a" }
+                   )pb",
+                   WithInts("bt", "transpose", "b", "perm", {1, 0}), R"pb(
+                     nodes { name: "tb" op: "tanh" inputs: "bt" }
+                   )pb",
+                   WithInts("tbt", "transpose", "tb", "perm", {1, 0}), R"pb(
+        nodes { name: "c" op: "matmul" inputs: "ea" inputs: "tbt" }
+        outputs { name: "c" value: "c" }
+      )pb"));
   EXPECT_THAT(Materialized(g),
               ElementsAre(Pair("c", "matmul"), Pair("ea", "matmul operand"),
                           Pair("tb", "matmul operand")));
 }
 
 TEST(FusionPlanTest, GrowingBroadcastMaterializesItsOperand) {
-  const Graph g = Parse(absl::StrCat(kVec, R"pb(
-    nodes {
-      name: "s"
-      op: "reshape"
-      inputs: "x"
-      attrs {
-        key: "shape"
-        value { ints { values: 1 values: 1000 } }
-      }
-    }
-    nodes { name: "e" op: "exp" inputs: "s" }
-    nodes {
-      name: "bc"
-      op: "broadcast_to"
-      inputs: "e"
-      attrs {
-        key: "shape"
-        value { ints { values: 64 values: 1000 } }
-      }
-    }
-    nodes { name: "y" op: "neg" inputs: "bc" }
-    outputs { name: "y" value: "y" }
-  )pb"));
+  const Graph g = Parse(absl::StrCat(
+      kVec, WithInts("s", "reshape", "x", "shape", {1, 1000}), R"pb(
+        nodes { name: "e" op: "exp" inputs: "s" }
+      )pb",
+      WithInts("bc", "broadcast_to", "e", "shape", {64, 1000}), R"pb(
+        nodes { name: "y" op: "neg" inputs: "bc" }
+        outputs { name: "y" value: "y" }
+      )pb"));
   EXPECT_THAT(Materialized(g),
               ElementsAre(Pair("e", "broadcast operand"), Pair("y", "output")));
 }
 
 TEST(FusionPlanTest, UnusedValuesAreNotNeeded) {
-  const Graph g = Parse(absl::StrCat(kVec, R"pb(
-    nodes {
-      name: "dead"
-      op: "reduce_sum"
-      inputs: "x"
-      attrs {
-        key: "axes"
-        value { ints { values: 0 } }
-      }
-    }
-    nodes { name: "y" op: "exp" inputs: "x" }
-    outputs { name: "y" value: "y" }
-  )pb"));
+  const Graph g = Parse(
+      absl::StrCat(kVec, WithInts("dead", "reduce_sum", "x", "axes", {0}), R"pb(
+        nodes { name: "y" op: "exp" inputs: "x" }
+        outputs { name: "y" value: "y" }
+      )pb"));
   const Plan plan = MakePlan(g);
   EXPECT_FALSE(plan.needed[g.Find("dead").value()]);
   EXPECT_THAT(Materialized(g), ElementsAre(Pair("y", "output")));
@@ -209,19 +171,11 @@ TEST(FusionPlanTest, StagesHoldAtMostMaxFuncsPerStage) {
 }
 
 TEST(FusionPlanTest, PlanToStringListsMaterializedValues) {
-  const Graph g = Parse(absl::StrCat(kVec, R"pb(
-    nodes {
-      name: "s"
-      op: "reduce_max"
-      inputs: "x"
-      attrs {
-        key: "axes"
-        value { ints { values: 0 } }
-      }
-    }
-    nodes { name: "y" op: "sqrt" inputs: "s" }
-    outputs { name: "y" value: "y" }
-  )pb"));
+  const Graph g = Parse(
+      absl::StrCat(kVec, WithInts("s", "reduce_max", "x", "axes", {0}), R"pb(
+        nodes { name: "y" op: "sqrt" inputs: "s" }
+        outputs { name: "y" value: "y" }
+      )pb"));
   EXPECT_EQ(PlanToString(g, MakePlan(g)),
             "stage 0: 's' (reduce_max): reduction\n"
             "stage 0: 'y' (sqrt): output\n");
