@@ -50,25 +50,8 @@ bool LastAxisContiguous(const Graph& g, ValueId v) {
   return axis == g.type(v).rank() - 1;
 }
 
-// The register block of a matmul: `rows` x `cols` accumulators (cols a
-// multiple of the vector width; 0 for products narrower than one vector).
-struct MatMulBlock {
-  int rows = 0;
-  int cols = 0;
-};
+}  // namespace
 
-// The block fits the target's vector registers: rows x vectors accumulators,
-// plus the vectors of b loaded per step and one broadcast of a.
-//   32 registers (AVX-512): 6 rows x 4 vectors = 24 accumulators + 4 + 1
-//   (256x784 @ 784x512, 2 threads: 0.95 ms; 8 x 3: 1.08, 12 x 2: 1.08,
-//   4 x 6: 1.07, 14 x 2: 1.07).
-//   16 registers (SSE, AVX2): 6 rows x 2 vectors = 12 accumulators + 2 + 1
-//   (8 x 3 would need 28 and spill on every step). AVX2 code on Zen 5, 2
-//   threads: the MLP step 7.2 ms with 4 x 3, 5.0 with 6 x 2, 6.1 with
-//   8 x 1, 10.8 with 3 x 4 (6 rows use more of each cache line of a
-//   transposed a, whose rows are far apart); single products 6 x 2 equal
-//   or 2% faster.
-// Products narrower than a block's columns use one vector.
 MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
                        Halide::Type t) {
   const int vec = target.natural_vector_size(t);
@@ -81,8 +64,6 @@ MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
       static_cast<int>(std::min<int64_t>(b.cols == vecs * vec ? rows : 4, m));
   return b;
 }
-
-}  // namespace
 
 // c[..., i, j] = sum_k a[..., i, k] * b[..., k, j], accumulated per register
 // tile in `acc` and copied to the value's Func. b is first packed into
