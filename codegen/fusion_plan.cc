@@ -112,9 +112,8 @@ std::string PlanToString(const Graph& g, const Plan& plan) {
   for (ValueId v = 0; v < g.num_nodes(); ++v) {
     if (plan.why[v].empty()) continue;
     const Node& node = g.node(v);
-    absl::StrAppend(&out, "stage ", std::max(plan.stage[v], 0), ": '",
-                    node.name, "' (", GetOpDef(node.op).name,
-                    "): ", plan.why[v], "\n");
+    absl::StrAppend(&out, "stage ", plan.stage[v], ": '", node.name, "' (",
+                    GetOpDef(node.op).name, "): ", plan.why[v], "\n");
   }
   return out;
 }

@@ -20,20 +20,9 @@ struct Elements {
 
 using ElementFn = Expr (*)(const Elements& e);
 
-// Float arithmetic is strict: the compiled code evaluates exactly the
-// graph's expression (as the interpreter does); Halide's default
-// reassociation would turn (x - m) - log(s) into x - (m + log(s)) and lose
-// the point of a stable formula. Graph-level rewrites belong to the
-// optimization passes, which keep values exact.
-Expr Strict(const Elements& e, Expr v) {
-  return e.fp ? Halide::strict_float(v) : v;
-}
-
-// Float comparisons are strict too (Halide's default fast-math flags would
-// let LLVM assume no NaN or inf operands); bools are UInt(8).
-Expr Compare(const Elements& e, Expr c) {
-  return Halide::cast(Halide::UInt(8), e.fp ? Halide::strict_float(c) : c);
-}
+// bools are UInt(8). (Rows need not make their float operations strict:
+// ElementwiseExpr makes the whole expression strict.)
+Expr Compare(Expr c) { return Halide::cast(Halide::UInt(8), c); }
 
 // NaN propagates through maximum and minimum (torch.maximum).
 Expr Extremum(const Elements& e, bool max) {
@@ -54,8 +43,8 @@ Expr CastTo(const Elements& e) {
   if (e.fp && !to.is_float()) {
     const double lo = to.bits() == 32 ? -2147483648.0 : -9223372036854775808.0;
     const double hi = to.bits() == 32 ? 2147483648.0 : 9223372036854775808.0;
-    Expr in_range = Halide::strict_float(x >= Halide::cast(e.t, Expr(lo)) &&
-                                         x < Halide::cast(e.t, Expr(hi)));
+    Expr in_range =
+        x >= Halide::cast(e.t, Expr(lo)) && x < Halide::cast(e.t, Expr(hi));
     return Halide::select(in_range, Halide::cast(to, x), Const(to, 0));
   }
   return Halide::cast(to, x);
@@ -64,7 +53,7 @@ Expr CastTo(const Elements& e) {
 // Integer division truncates toward zero, and x / 0 = 0.
 Expr Divide(const Elements& e) {
   Expr x = e.x[0], y = e.x[1];
-  if (e.fp) return Strict(e, x / y);
+  if (e.fp) return x / y;
   Expr zero = Const(e.t, 0);
   return Halide::select(y == zero, zero,
                         Halide::div_round_to_zero(
@@ -74,9 +63,7 @@ Expr Divide(const Elements& e) {
 // mul_no_nan(x, y) = 0 where y == 0, else x * y.
 Expr MulNoNan(const Elements& e) {
   Expr zero = Const(e.t, 0);
-  Expr y_zero = e.x[1] == zero;
-  return Halide::select(e.fp ? Halide::strict_float(y_zero) : y_zero, zero,
-                        e.x[0] * e.x[1]);
+  return Halide::select(e.x[1] == zero, zero, e.x[0] * e.x[1]);
 }
 
 const absl::flat_hash_map<OpKind, ElementFn>& ElementLowerings() {
@@ -100,20 +87,20 @@ const absl::flat_hash_map<OpKind, ElementFn>& ElementLowerings() {
       {OpKind::kAtan, [](E e) { return AtanOf(e.x[0]); }},
       {OpKind::kStopGradient, [](E e) { return e.x[0]; }},
       {OpKind::kCast, CastTo},
-      {OpKind::kAdd, [](E e) { return Strict(e, e.x[0] + e.x[1]); }},
-      {OpKind::kSub, [](E e) { return Strict(e, e.x[0] - e.x[1]); }},
-      {OpKind::kMul, [](E e) { return Strict(e, e.x[0] * e.x[1]); }},
+      {OpKind::kAdd, [](E e) { return e.x[0] + e.x[1]; }},
+      {OpKind::kSub, [](E e) { return e.x[0] - e.x[1]; }},
+      {OpKind::kMul, [](E e) { return e.x[0] * e.x[1]; }},
       {OpKind::kDiv, Divide},
       {OpKind::kPow, [](E e) { return PowOf(e.x[0], e.x[1]); }},
       {OpKind::kMaximum, [](E e) { return Extremum(e, true); }},
       {OpKind::kMinimum, [](E e) { return Extremum(e, false); }},
       {OpKind::kMulNoNan, MulNoNan},
-      {OpKind::kLess, [](E e) { return Compare(e, e.x[0] < e.x[1]); }},
-      {OpKind::kLessEqual, [](E e) { return Compare(e, e.x[0] <= e.x[1]); }},
-      {OpKind::kGreater, [](E e) { return Compare(e, e.x[0] > e.x[1]); }},
-      {OpKind::kGreaterEqual, [](E e) { return Compare(e, e.x[0] >= e.x[1]); }},
-      {OpKind::kEqual, [](E e) { return Compare(e, e.x[0] == e.x[1]); }},
-      {OpKind::kNotEqual, [](E e) { return Compare(e, e.x[0] != e.x[1]); }},
+      {OpKind::kLess, [](E e) { return Compare(e.x[0] < e.x[1]); }},
+      {OpKind::kLessEqual, [](E e) { return Compare(e.x[0] <= e.x[1]); }},
+      {OpKind::kGreater, [](E e) { return Compare(e.x[0] > e.x[1]); }},
+      {OpKind::kGreaterEqual, [](E e) { return Compare(e.x[0] >= e.x[1]); }},
+      {OpKind::kEqual, [](E e) { return Compare(e.x[0] == e.x[1]); }},
+      {OpKind::kNotEqual, [](E e) { return Compare(e.x[0] != e.x[1]); }},
       {OpKind::kSelect,
        [](E e) { return Halide::select(e.x[0] != 0, e.x[1], e.x[2]); }},
   };
@@ -131,8 +118,12 @@ Expr ElementwiseExpr(const Node& node, const std::vector<Expr>& args) {
       absl::StrCat("no element-wise lowering of ", GetOpDef(node.op).name));
   const Elements e{node, args, args[0].type(), args[0].type().is_float()};
   // Every element-wise op with a float operand or result is strict as a
-  // whole, its comparisons included: under Halide's default fast-math flags
-  // LLVM may assume no NaN or inf, and folded mul_no_nan(NaN, y) or
+  // whole, its comparisons included: the compiled code evaluates exactly
+  // the graph's expression, as the interpreter does. Halide's default
+  // reassociation would turn (x - m) - log(s) into x - (m + log(s)) and
+  // lose the point of a stable formula (graph-level rewrites belong to the
+  // optimization passes, which keep values exact), and under its fast-math
+  // flags LLVM may assume no NaN or inf: it folded mul_no_nan(NaN, y) or
   // sum(x * -inf) to 0 when it could see the NaN or inf (RandomGraphsTest).
   Expr result = row->second(e);
   bool fp = result.type().is_float();

@@ -138,7 +138,7 @@ void Lowering::LowerMatMul(ValueId id) {
 // panel is in cache when the task reads it (AVX-512, 2 threads: 256x784 @
 // 784x512 0.61 -> 0.56 ms, a @ b^T 0.84 -> 0.74 ms, against packing all
 // panels first in one parallel loop). Otherwise all panels first, in
-// parallel over blocks of rows of b.
+// parallel over blocks of rows of b (when the product is `parallel`).
 // An untransposed b is copied vector by vector, each row of b read once in
 // order. A transposed b (strided along its columns) is read in square
 // blocks of one vector by one vector: b_cols loads each column's run of k
@@ -148,7 +148,7 @@ void Lowering::LowerMatMul(ValueId id) {
 // with scalar loads, a quarter of the time). Tails are guarded
 // (ShiftInwards would start a short K at a row before the start of b).
 void Lowering::SchedulePacking(ValueId v, int cols, int panels,
-                               std::optional<Var> task) {
+                               std::optional<Var> task, bool parallel) {
   Lowered& l = values_[v];
   const Node& node = g_.node(v);
   const int r = node.type.rank();
@@ -191,7 +191,6 @@ void Lowering::SchedulePacking(ValueId v, int cols, int panels,
     // Each row of b read once, in order, written to every panel.
     l.packed.reorder(ji, jo, pv[2], kr, kt);
   }
-  const bool parallel = NumElements(node.type.dims) * k >= kParallelThreshold;
   if (per_task || !parallel) return;
   Var blocks = kt;
   for (size_t d = transposed ? 2 : 3; d < pv.size(); ++d) {
@@ -254,7 +253,8 @@ void Lowering::ScheduleMatMul(ValueId v) {
   }
   if (parallel) f.parallel(task);
   SchedulePacking(v, block.cols, panels,
-                  groups == 1 ? std::optional<Var>(task) : std::nullopt);
+                  groups == 1 ? std::optional<Var>(task) : std::nullopt,
+                  parallel);
   f.vectorize(ji, vec, TailStrategy::GuardWithIf);
   // The block has the same extent in every tile (tail tiles compute extra
   // elements from padded panels and clamped rows), so the accumulators stay

@@ -11,14 +11,9 @@
 namespace adc::codegen::lowering {
 namespace {
 
-Halide::Target TargetOf(const testing::FeatureLevel& level) {
-  return level.target == "host" ? Halide::get_host_target()
-                                : Halide::Target(level.target);
-}
-
 TEST(PlanMatMulTest, BlockFitsTheRegistersOfEveryLevel) {
   for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
-    const Halide::Target target = TargetOf(level);
+    const Halide::Target target = level.halide_target();
     const int registers = target.has_feature(Halide::Target::AVX512) ? 32 : 16;
     for (Halide::Type t : {Halide::Float(32), Halide::Float(64)}) {
       const int vec = target.natural_vector_size(t);
@@ -52,7 +47,7 @@ TEST(PlanMatMulTest, WideProductsUseTheMeasuredBlocks) {
   for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
     if (level.target == "host") continue;
     SCOPED_TRACE(level.name);
-    const Halide::Target target = TargetOf(level);
+    const Halide::Target target = level.halide_target();
     const int vec = target.natural_vector_size(Halide::Float(32));
     const MatMulBlock b = PlanMatMul(256, 512, target, Halide::Float(32));
     EXPECT_EQ(b.rows, 6);

@@ -214,8 +214,8 @@ class Lowering {
   };
   ReductionPlan PlanReduction(ValueId v) const;
   void ScheduleMatMul(ValueId v);  // lower_matmul.cc
-  void SchedulePacking(ValueId v, int cols, int panels,
-                       std::optional<Var> task);
+  void SchedulePacking(ValueId v, int cols, int panels, std::optional<Var> task,
+                       bool parallel);
 
   const Graph& g_;
   Halide::Target target_;

@@ -80,12 +80,9 @@ std::vector<float> Compute(const std::function<Halide::Expr(Halide::Expr)>& f,
   return std::vector<float>(result.data(), result.data() + xs.size());
 }
 
-// The JIT target of a feature level (testing::FeatureLevels).
+// The JIT target of a feature level.
 Halide::Target JitTarget(const testing::FeatureLevel& level) {
-  const Halide::Target t = level.target == "host"
-                               ? Halide::get_host_target()
-                               : Halide::Target(level.target);
-  return t.with_feature(Halide::Target::JIT);
+  return level.halide_target().with_feature(Halide::Target::JIT);
 }
 
 struct Case {

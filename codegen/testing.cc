@@ -94,6 +94,10 @@ CompileOptions FeatureLevel::options() const {
   return o;
 }
 
+Halide::Target FeatureLevel::halide_target() const {
+  return target == "host" ? Halide::get_host_target() : Halide::Target(target);
+}
+
 const std::vector<FeatureLevel>& FeatureLevels() {
   static const auto* levels = new std::vector<FeatureLevel>{
       {"sse2", "x86-64-linux", true},
@@ -109,7 +113,7 @@ const std::vector<FeatureLevel>& FeatureLevels() {
 std::string WhyNotRunnable(const FeatureLevel& level) {
   if (level.target == "host") return "";
   const Halide::Target host = Halide::get_host_target();
-  const Halide::Target want(level.target);
+  const Halide::Target want = level.halide_target();
   std::string missing;
   for (int f = 0; f < Halide::Target::FeatureEnd; ++f) {
     const auto feature = static_cast<Halide::Target::Feature>(f);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "Halide.h"
 #include "absl/status/statusor.h"
 #include "codegen/compile.h"
 #include "codegen/run_compiled.h"
@@ -46,6 +47,8 @@ struct FeatureLevel {
   // access outside fails the run with an error naming the buffer.
   bool memory_checked = false;
   CompileOptions options() const;
+  // The parsed target ("host": this CPU's).
+  Halide::Target halide_target() const;
 };
 
 // The levels, lowest first: baseline x86-64 (SSE2), SSE4.1, AVX2 (with FMA
