@@ -11,18 +11,9 @@ namespace adc::codegen {
 bool Cheap(const Graph& g, ValueId v) {
   const Node& node = g.node(v);
   const OpDef& def = GetOpDef(node.op);
-  switch (def.family) {
-    case OpFamily::kLeaf:
-    case OpFamily::kReduction:
-    case OpFamily::kMatMul:
-    case OpFamily::kScan:
-    case OpFamily::kScatter:
-      return true;
-    case OpFamily::kElementwise:
-    case OpFamily::kMovement:
-      return def.cheap_as_operand && Cheap(g, node.inputs[0]);
-  }
-  ADC_CHECK(false);
+  // A value read from a buffer (an argument's, or one of its own) is cheap.
+  if (!FusesIntoConsumers(def.family)) return true;
+  return def.cheap_as_operand && Cheap(g, node.inputs[0]);
 }
 
 Plan MakePlan(const Graph& g) {

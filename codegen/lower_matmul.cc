@@ -22,17 +22,8 @@ constexpr int64_t kPackTasks = 16;
 bool ReadsConstant(const Graph& g, ValueId v) {
   const Node& node = g.node(v);
   if (node.op == OpKind::kConstant || node.op == OpKind::kIota) return true;
-  switch (FamilyOf(node.op)) {
-    case OpFamily::kReduction:
-    case OpFamily::kMatMul:
-    case OpFamily::kScan:
-    case OpFamily::kScatter:
-    case OpFamily::kLeaf:  // Input or parameter: an argument.
-      return false;        // Computed into a buffer.
-    case OpFamily::kElementwise:
-    case OpFamily::kMovement:
-      break;
-  }
+  // Arguments and ops with update definitions are computed into a buffer.
+  if (!FusesIntoConsumers(FamilyOf(node.op))) return false;
   for (ValueId in : node.inputs) {
     if (ReadsConstant(g, in)) return true;
   }

@@ -7,7 +7,6 @@
 #include "graph/check.h"
 
 namespace adc::codegen::lowering {
-namespace {
 
 // The source index of reshape: matches groups of input and output dims with
 // equal products (ignoring size-1 dims), so splitting a dim needs no division
@@ -51,8 +50,6 @@ Index ReshapeSource(const Dims& in, const Dims& out, const Index& o) {
   }
   return src;
 }
-
-}  // namespace
 
 // The element index of gather and scatter_add: an index counts from the end
 // when negative, and is clamped into [0, n - 1], in its own integer type

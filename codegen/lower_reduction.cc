@@ -71,7 +71,7 @@ void Lowering::LowerReduce(ValueId id) {
   const ReductionOp& op = ReductionOf(node.op);
   const Halide::Type acc_t = op.widens ? AccumulatorType(t) : t;
   const Expr identity = op.identity(acc_t);
-  const ReductionPlan plan = PlanReduction(id);
+  const ReductionPlan plan = PlanReduction(g_, id, target_);
 
   Lowered& l = values_[id];
   l.vars = MakeVars(node.type.rank());
@@ -141,17 +141,19 @@ void Lowering::LowerReduce(ValueId id) {
   l.func(hv) = Halide::cast(t, l.acc(hargs));
 }
 
-Lowering::ReductionPlan Lowering::PlanReduction(ValueId v) const {
-  const Node& node = g_.node(v);
+ReductionPlan PlanReduction(const Graph& g, ValueId v,
+                            const Halide::Target& target) {
+  const Node& node = g.node(v);
   ReductionPlan plan;
-  const Dims& xd = DimsOf(node.inputs[0]);
+  const Dims& xd = g.type(node.inputs[0]).dims;
   const auto& axes = node.attrs.GetInts("axes");
   const int64_t n_out = NumElements(node.type.dims);
   plan.work = NumElements(xd);
   plan.parallel_out = n_out >= 2 && plan.work >= kParallelThreshold;
+  const Halide::Type t = HalideType(node.type.dtype);
   const Halide::Type acc_t =
-      ReductionOf(node.op).widens ? AccumulatorType(TypeOf(v)) : TypeOf(v);
-  plan.vec = target_.natural_vector_size(acc_t);
+      ReductionOf(node.op).widens ? AccumulatorType(t) : t;
+  plan.vec = target.natural_vector_size(acc_t);
   const Dims& out = node.type.dims;
   plan.vector_out = !out.empty() && out.back() >= plan.vec &&
                     plan.work >= kVectorizeThreshold;
@@ -178,7 +180,7 @@ void Lowering::ScheduleReduction(ValueId v) {
   Lowered& l = values_[v];
   const Node& node = g_.node(v);
   const Dims& out = node.type.dims;
-  const ReductionPlan plan = PlanReduction(v);
+  const ReductionPlan plan = PlanReduction(g_, v, target_);
   l.acc.compute_root();
   const std::vector<Var> hv = l.acc.args();
   if (plan.lanes) {

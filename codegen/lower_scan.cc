@@ -25,7 +25,7 @@ void Lowering::LowerCumSum(ValueId id) {
   // Reads of x, with the innermost index clamped when the scan is
   // vectorized over it in whole vectors (ScheduleScan).
   Index in = i;
-  if (ScanVectorized(id)) {
+  if (ScanVectorized(g_, id, target_)) {
     const int last = node.type.rank() - 1;
     in[last] = Halide::min(i[last], static_cast<int>(node.type.dims[last] - 1));
   }
@@ -100,13 +100,13 @@ void Lowering::LowerScatterAdd(ValueId id) {
   l.func(hv) = l.acc(std::vector<Expr>(hv.begin(), hv.end()));
 }
 
-bool Lowering::ScanVectorized(ValueId v) const {
-  const Node& node = g_.node(v);
+bool ScanVectorized(const Graph& g, ValueId v, const Halide::Target& target) {
+  const Node& node = g.node(v);
   const Dims& dims = node.type.dims;
   const int r = static_cast<int>(dims.size());
-  const Halide::Type acc_t = AccumulatorType(TypeOf(v));
+  const Halide::Type acc_t = AccumulatorType(HalideType(node.type.dtype));
   return r >= 1 && node.attrs.GetInt("axis") != r - 1 &&
-         dims[r - 1] >= target_.natural_vector_size(acc_t);
+         dims[r - 1] >= target.natural_vector_size(acc_t);
 }
 
 void Lowering::ScheduleScan(ValueId v) {
@@ -120,7 +120,7 @@ void Lowering::ScheduleScan(ValueId v) {
   const std::vector<Var> hv = l.acc.args();
   const int vec = target_.natural_vector_size(l.acc.output_types()[0]);
   const bool has_update = l.rdom.defined();
-  if (ScanVectorized(v)) {
+  if (ScanVectorized(g_, v, target_)) {
     // Whole vectors (padded accumulator, clamped reads: LowerCumSum); a
     // guarded tail on the update is unsafe in Halide 14 (ReductionPlan).
     l.acc.vectorize(hv[0], vec, TailStrategy::RoundUp);

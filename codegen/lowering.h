@@ -126,6 +126,40 @@ bool LowersElementwise(OpKind op);
 bool LowersReduction(OpKind op);
 bool LowersMovement(OpKind op);
 
+// How a reduction is computed and scheduled (lower_reduction.cc), decided
+// from its shapes and the target's vector width alone.
+struct ReductionPlan {
+  // Vector lanes over the innermost reduced axis when it is the contiguous
+  // one: a partial reduction per lane (and per chunk), then a reduction
+  // over lanes (and chunks). The axis is padded with the identity to
+  // chunks * blocks * vec elements.
+  bool lanes = false;
+  int vec = 1;
+  int64_t extent = 0;  // Of the innermost reduced axis.
+  int64_t chunks = 1;  // Parallel chunks of that axis.
+  int64_t blocks = 0;  // Vectors per chunk.
+  // Otherwise (no lanes): vectorized over the innermost output dimension
+  // (the input is contiguous there), rounded up to whole vectors: the
+  // accumulator is padded and the reads of the input clamped. (A guarded
+  // tail is unsafe here: Halide 14 drops the guard of a vectorized update
+  // whose value contains a select, and the update then reads and writes
+  // past the end of its buffers.)
+  bool vector_out = false;
+  // Parallel over output elements.
+  bool parallel_out = false;
+  int64_t work = 0;  // Input elements.
+};
+ReductionPlan PlanReduction(const Graph& g, ValueId v,
+                            const Halide::Target& target);
+
+// Whether a cumsum is vectorized over the innermost dimension (when that is
+// not the scan axis; lower_scan.cc).
+bool ScanVectorized(const Graph& g, ValueId v, const Halide::Target& target);
+
+// The source index of reshape from `in` to `out` for output index `o`
+// (lower_movement.cc).
+Index ReshapeSource(const Dims& in, const Dims& out, const Index& o);
+
 // Lowers and schedules one stage.
 class Lowering {
  public:
@@ -185,35 +219,10 @@ class Lowering {
   // ------------------------------------------------------------------------
   void Schedule(const std::vector<bool>& here);  // lower.cc
   void ScheduleDense(Func f, const Dims& dims, Halide::Type t);
-  void ScheduleScan(ValueId v);     // lower_scan.cc
-  void ScheduleScatter(ValueId v);  // lower_scan.cc
-  // Whether a cumsum is vectorized over the innermost dimension (when that
-  // is not the scan axis).
-  bool ScanVectorized(ValueId v) const;
+  void ScheduleScan(ValueId v);       // lower_scan.cc
+  void ScheduleScatter(ValueId v);    // lower_scan.cc
   void ScheduleReduction(ValueId v);  // lower_reduction.cc
-  struct ReductionPlan {
-    // Vector lanes over the innermost reduced axis when it is the contiguous
-    // one: a partial reduction per lane (and per chunk), then a reduction
-    // over lanes (and chunks). The axis is padded with the identity to
-    // chunks * blocks * vec elements.
-    bool lanes = false;
-    int vec = 1;
-    int64_t extent = 0;  // Of the innermost reduced axis.
-    int64_t chunks = 1;  // Parallel chunks of that axis.
-    int64_t blocks = 0;  // Vectors per chunk.
-    // Otherwise (no lanes): vectorized over the innermost output dimension
-    // (the input is contiguous there), rounded up to whole vectors: the
-    // accumulator is padded and the reads of the input clamped. (A guarded
-    // tail is unsafe here: Halide 14 drops the guard of a vectorized update
-    // whose value contains a select, and the update then reads and writes
-    // past the end of its buffers.)
-    bool vector_out = false;
-    // Parallel over output elements.
-    bool parallel_out = false;
-    int64_t work = 0;  // Input elements.
-  };
-  ReductionPlan PlanReduction(ValueId v) const;
-  void ScheduleMatMul(ValueId v);  // lower_matmul.cc
+  void ScheduleMatMul(ValueId v);     // lower_matmul.cc
   void SchedulePacking(ValueId v, int cols, int panels, std::optional<Var> task,
                        bool parallel);
 

@@ -73,6 +73,13 @@ enum class OpFamily {
   kScatter,      // accumulation into a copy of its first operand
 };
 
+// Whether an op's elements are computed where they are used (element-wise
+// ops and data movement fuse into their consumers), rather than read from a
+// buffer of its own (arguments, and the ops with update definitions).
+inline bool FusesIntoConsumers(OpFamily family) {
+  return family == OpFamily::kElementwise || family == OpFamily::kMovement;
+}
+
 // When a floating-point result may be -0: the simplifier removes x + 0 only
 // where x is never -0 (-0 + 0 = +0). "May" is the safe answer.
 enum class NegativeZero {

@@ -1,0 +1,190 @@
+// The shape-only decisions of the reduction, scan and reshape lowerings:
+// which axis is vectorized, how the work is split, and reshape's index map.
+// (Their generated code is compared with the interpreter, on every feature
+// level and every remainder modulo the vector width, in ops_e2e_test.)
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codegen/lowering.h"
+#include "codegen/testing.h"
+#include "graph/builder.h"
+#include "gtest/gtest.h"
+
+namespace adc::codegen::lowering {
+namespace {
+
+// A graph whose output "y" is `op` applied to an input of `dims`.
+struct OneOp {
+  Graph graph;
+  ValueId y;
+};
+
+template <typename F>
+OneOp Build(DType dtype, const Dims& dims, F op) {
+  GraphBuilder b;
+  Value x = b.Input("x", dtype, dims);
+  b.Output("y", op(x));
+  absl::StatusOr<Graph> g = b.Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  OneOp r{*std::move(g), -1};
+  r.y = r.graph.outputs()[0].value;
+  return r;
+}
+
+TEST(PlanReductionTest, LanesOverAContiguousReducedAxis) {
+  for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
+    const Halide::Target target = level.halide_target();
+    const int vec = target.natural_vector_size(Halide::Float(32));
+    SCOPED_TRACE(level.name);
+    // Rows of 2 vectors and more, ragged or not: lanes over the row.
+    for (int64_t n : {int64_t{2} * vec, int64_t{2} * vec + 1, int64_t{1000}}) {
+      OneOp r =
+          Build(DType::kF32, {64, n}, [](Value x) { return Max(x, {1}); });
+      const ReductionPlan p = PlanReduction(r.graph, r.y, target);
+      EXPECT_TRUE(p.lanes) << n;
+      EXPECT_FALSE(p.vector_out);
+      EXPECT_EQ(p.vec, vec);
+      EXPECT_EQ(p.extent, n);
+      // The padded axis covers the row, with less than one vector per chunk
+      // of padding.
+      EXPECT_GE(p.chunks * p.blocks * p.vec, n);
+      EXPECT_LT((p.blocks - 1) * p.vec, (n + p.chunks - 1) / p.chunks);
+    }
+    // A row shorter than two vectors is reduced serially.
+    OneOp short_rows = Build(DType::kF32, {512, 2 * int64_t{vec} - 1},
+                             [](Value x) { return Max(x, {1}); });
+    EXPECT_FALSE(PlanReduction(short_rows.graph, short_rows.y, target).lanes);
+  }
+}
+
+TEST(PlanReductionTest, FewOutputsFromALongAxisSplitIntoChunks) {
+  const Halide::Target target = testing::FeatureLevels()[0].halide_target();
+  OneOp r = Build(DType::kF32, {1 << 20}, [](Value x) { return Sum(x); });
+  const ReductionPlan p = PlanReduction(r.graph, r.y, target);
+  ASSERT_TRUE(p.lanes);
+  EXPECT_GT(p.chunks, 1);
+  EXPECT_LE(p.chunks, 64);
+  EXPECT_FALSE(p.parallel_out) << "one output";
+}
+
+TEST(PlanReductionTest, NonLastAxisVectorizesTheKeptLastAxisInWholeVectors) {
+  // The case of issue 6: max over axis 0 of [16, 17] and [33, 65]. The plan
+  // vectorizes the kept last axis (rounded up to whole vectors: the schedule
+  // pads the accumulator and clamps the reads, never a guarded tail).
+  for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
+    const Halide::Target target = level.halide_target();
+    SCOPED_TRACE(level.name);
+    for (const Dims& dims : std::vector<Dims>{{16, 17}, {33, 65}}) {
+      for (DType dt : {DType::kF32, DType::kF64}) {
+        OneOp r = Build(dt, dims, [](Value x) { return Max(x, {0}); });
+        const ReductionPlan p = PlanReduction(r.graph, r.y, target);
+        EXPECT_FALSE(p.lanes);
+        EXPECT_TRUE(p.vector_out) << dims[1];
+        EXPECT_EQ(p.vec, target.natural_vector_size(dt == DType::kF32
+                                                        ? Halide::Float(32)
+                                                        : Halide::Float(64)));
+      }
+    }
+    // Narrower than one vector, or too little work: serial.
+    OneOp narrow =
+        Build(DType::kF32, {4096, 3}, [](Value x) { return Max(x, {0}); });
+    EXPECT_FALSE(PlanReduction(narrow.graph, narrow.y, target).vector_out);
+    OneOp small =
+        Build(DType::kF32, {2, 64}, [](Value x) { return Max(x, {0}); });
+    EXPECT_FALSE(PlanReduction(small.graph, small.y, target).vector_out);
+  }
+}
+
+TEST(PlanReductionTest, F32SumsVectorizeOverTheirF64Accumulator) {
+  // f32 sums accumulate in f64 (half the lanes); max, and integer sums, in
+  // their own type.
+  for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
+    const Halide::Target target = level.halide_target();
+    SCOPED_TRACE(level.name);
+    OneOp sum =
+        Build(DType::kF32, {64, 64}, [](Value x) { return Sum(x, {1}); });
+    OneOp max =
+        Build(DType::kF32, {64, 64}, [](Value x) { return Max(x, {1}); });
+    OneOp isum =
+        Build(DType::kI32, {64, 64}, [](Value x) { return Sum(x, {1}); });
+    EXPECT_EQ(PlanReduction(sum.graph, sum.y, target).vec,
+              target.natural_vector_size(Halide::Float(64)));
+    EXPECT_EQ(PlanReduction(max.graph, max.y, target).vec,
+              target.natural_vector_size(Halide::Float(32)));
+    EXPECT_EQ(PlanReduction(isum.graph, isum.y, target).vec,
+              target.natural_vector_size(Halide::Int(32)));
+  }
+}
+
+TEST(ScanVectorizedTest, OnlyAcrossAWideNonScanLastAxis) {
+  for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
+    const Halide::Target target = level.halide_target();
+    const int64_t vec = target.natural_vector_size(Halide::Float(64));
+    SCOPED_TRACE(level.name);
+    auto vectorized = [&](const Dims& dims, int64_t axis) {
+      OneOp r =
+          Build(DType::kF32, dims, [axis](Value x) { return CumSum(x, axis); });
+      return ScanVectorized(r.graph, r.y, target);
+    };
+    EXPECT_TRUE(vectorized({10, vec}, 0));
+    EXPECT_TRUE(vectorized({10, 3 * vec + 1}, 0));
+    EXPECT_FALSE(vectorized({10, vec - 1}, 0)) << "narrower than a vector";
+    EXPECT_FALSE(vectorized({10, 64}, 1)) << "the scan axis is sequential";
+    EXPECT_FALSE(vectorized({64}, 0));
+  }
+}
+
+// reshape's source index for output index `o`, as integers.
+std::vector<int64_t> Source(const Dims& in, const Dims& out,
+                            const std::vector<int>& o) {
+  Index index;
+  for (int k : o) index.push_back(Expr(k));
+  std::vector<int64_t> result;
+  for (const Expr& e : ReshapeSource(in, out, index)) {
+    const Expr s = Halide::Internal::simplify(e);
+    const int64_t* k = Halide::Internal::as_const_int(s);
+    EXPECT_NE(k, nullptr) << s;
+    result.push_back(k ? *k : -1);
+  }
+  return result;
+}
+
+// Row-major flat index.
+int64_t Flat(const Dims& dims, const std::vector<int64_t>& index) {
+  int64_t f = 0;
+  for (size_t d = 0; d < dims.size(); ++d) f = f * dims[d] + index[d];
+  return f;
+}
+
+TEST(ReshapeSourceTest, MapsEveryElementToTheSameFlatIndex) {
+  const std::vector<std::pair<Dims, Dims>> cases = {
+      {{6}, {2, 3}},       {{2, 3}, {6}},       {{2, 3, 4}, {6, 4}},
+      {{2, 3, 4}, {4, 6}}, {{4, 6}, {2, 3, 4}}, {{1, 6, 1}, {3, 1, 2}},
+      {{2, 1, 3}, {3, 2}}, {{12}, {2, 2, 3}},   {{2, 6}, {3, 4}},
+      {{5}, {1, 5, 1}},    {{1}, {}},           {{}, {1, 1}},
+  };
+  for (const auto& [in, out] : cases) {
+    SCOPED_TRACE(::testing::PrintToString(in) + " -> " +
+                 ::testing::PrintToString(out));
+    const int64_t n = NumElements(out);
+    for (int64_t f = 0; f < n; ++f) {
+      std::vector<int> o(out.size());
+      int64_t rest = f;
+      for (size_t d = out.size(); d-- > 0;) {
+        o[d] = static_cast<int>(rest % out[d]);
+        rest /= out[d];
+      }
+      const std::vector<int64_t> src = Source(in, out, o);
+      ASSERT_EQ(src.size(), in.size());
+      for (size_t d = 0; d < in.size(); ++d) {
+        EXPECT_GE(src[d], 0);
+        EXPECT_LT(src[d], in[d]);
+      }
+      EXPECT_EQ(Flat(in, src), f);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace adc::codegen::lowering
