@@ -2,41 +2,15 @@
 
 #include <algorithm>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "graph/builder.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
 #include "graph/verifier.h"
+#include "passes/derivative_util.h"
 
 namespace adc {
 namespace {
-
-absl::StatusOr<ValueId> ResolveWrt(const Graph& graph,
-                                   const std::string& name) {
-  std::optional<ValueId> id = graph.Find(name);
-  if (!id) id = graph.FindOutput(name);
-  if (!id) {
-    return absl::NotFoundError(
-        absl::StrCat("wrt: no value named '", name, "' in the graph"));
-  }
-  if (!IsFloat(graph.type(*id).dtype)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("wrt: '", name, "' is ", graph.type(*id).ToString(),
-                     "; only floating-point values have gradients"));
-  }
-  return *id;
-}
-
-// "<name>.grad", or "<name>.grad2", ".grad3", ... when taken.
-std::string GradOutputName(const Graph& graph, const std::string& name) {
-  std::string base = absl::StrCat(name, ".grad");
-  if (!graph.FindOutput(base)) return base;
-  for (int k = 2;; ++k) {
-    std::string candidate = absl::StrCat(base, k);
-    if (!graph.FindOutput(candidate)) return candidate;
-  }
-}
 
 absl::StatusOr<Value> MakeSeed(GraphBuilder& b, const GradOptions& options,
                                const std::string& of_name,
@@ -74,55 +48,18 @@ absl::StatusOr<Value> MakeSeed(GraphBuilder& b, const GradOptions& options,
 
 absl::StatusOr<std::vector<std::string>> AddGradients(
     Graph* graph, const GradOptions& options) {
-  // Resolve `of` and `wrt`.
-  std::optional<ValueId> of_id = graph->FindOutputOrValue(options.of);
-  if (!of_id) {
-    return absl::NotFoundError(absl::StrCat("of: no output or value named '",
-                                            options.of, "' to differentiate"));
-  }
-  const ValueId of = *of_id;
+  ADC_ASSIGN_OR_RETURN(const ValueId of,
+                       passes::ResolveFloatValue(*graph, options.of, "of"));
   const TensorType of_type = graph->type(of);
-  if (!IsFloat(of_type.dtype)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("of: '", options.of, "' is ", of_type.ToString(),
-                     "; only floating-point values can be differentiated"));
-  }
-  std::vector<ValueId> wrt;
-  std::vector<std::string> wrt_names;
-  if (options.wrt.empty()) {
-    for (ValueId id = 0; id < graph->num_nodes(); ++id) {
-      const Node& node = graph->node(id);
-      if ((node.op == OpKind::kInput || node.op == OpKind::kParameter) &&
-          IsFloat(node.type.dtype)) {
-        wrt.push_back(id);
-        wrt_names.push_back(node.name);
-      }
-    }
-    if (wrt.empty()) {
-      return absl::InvalidArgumentError(
-          "wrt: the graph has no floating-point inputs or parameters");
-    }
-  } else {
-    absl::flat_hash_set<std::string> seen;
-    for (const std::string& name : options.wrt) {
-      if (!seen.insert(name).second) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("wrt: '", name, "' is listed twice"));
-      }
-      ADC_ASSIGN_OR_RETURN(ValueId id, ResolveWrt(*graph, name));
-      wrt.push_back(id);
-      wrt_names.push_back(name);
-    }
-  }
+  std::vector<std::string> wrt_names = options.wrt;
+  ADC_ASSIGN_OR_RETURN(std::vector<ValueId> wrt,
+                       passes::ResolveWrt(*graph, &wrt_names));
 
-  int level = 1;
-  for (const Node& node : graph->nodes()) {
-    level = std::max(level, node.grad_level + 1);
-  }
+  const int level = passes::NextGradLevel(*graph);
   const int n = graph->num_nodes();  // The graph being differentiated.
   GraphBuilder b(graph);
   b.set_grad_level(level);
-  NameScope scope(b, level == 1 ? "grad" : absl::StrCat("grad", level));
+  NameScope scope(b, passes::LevelScope("grad", level));
   ADC_ASSIGN_OR_RETURN(Value seed, MakeSeed(b, options, options.of, of_type));
 
   // A value is relevant when it depends on a wrt and `of` depends on it, both
@@ -194,27 +131,13 @@ absl::StatusOr<std::vector<std::string>> AddGradients(
       g = ZerosLike(b.Wrap(wrt[k]));
     }
     if (!b.ok()) return b.status();
-    names.push_back(GradOutputName(*graph, wrt_names[k]));
+    names.push_back(passes::FreshName(*graph, wrt_names[k] + ".grad"));
     graph->AddOutput(names.back(), g.id(), /*is_gradient=*/true);
   }
 
   // Remove the gradient nodes nothing uses (cotangents of inputs that were
   // not asked for, partial sums superseded by others, ...).
-  std::vector<bool> live(graph->num_nodes(), false);
-  for (const GraphOutput& out : graph->outputs()) live[out.value] = true;
-  for (ValueId i = graph->num_nodes() - 1; i >= 0; --i) {
-    if (!live[i]) continue;
-    for (ValueId in : graph->node(i).inputs) live[in] = true;
-  }
-  std::vector<bool> remove(graph->num_nodes(), false);
-  bool any_removed = false;
-  for (ValueId i = n; i < graph->num_nodes(); ++i) {
-    const Node& node = graph->node(i);
-    remove[i] =
-        !live[i] && node.grad_level == level && node.op != OpKind::kInput;
-    any_removed = any_removed || remove[i];
-  }
-  if (any_removed) graph->RemoveNodes(remove);
+  passes::RemoveUnusedNodes(graph, n, level);
   return names;
 }
 

@@ -16,9 +16,8 @@ absl::StatusOr<bool> PassPipeline::Run(Graph* graph) {
     bool round_changed = false;
     for (const std::unique_ptr<Pass>& pass : passes_) {
       PassStats stats;
-      stats.name = max_rounds_ > 0
-                       ? absl::StrCat(pass->name(), "/", round)
-                       : std::string(pass->name());
+      stats.name = max_rounds_ > 0 ? absl::StrCat(pass->name(), "/", round)
+                                   : std::string(pass->name());
       stats.nodes_before = graph->num_nodes();
       const auto start = std::chrono::steady_clock::now();
       absl::StatusOr<bool> result = pass->Run(graph);
@@ -33,9 +32,9 @@ absl::StatusOr<bool> PassPipeline::Run(Graph* graph) {
       if (verify_) {
         absl::Status status = Verify(*graph);
         if (!status.ok()) {
-          return absl::InternalError(absl::StrCat(
-              "graph fails verification after pass '", pass->name(),
-              "': ", status.message()));
+          return absl::InternalError(
+              absl::StrCat("graph fails verification after pass '",
+                           pass->name(), "': ", status.message()));
         }
       }
       stats.changed = *result;

@@ -1,5 +1,6 @@
 #include "tests/grad_check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -9,6 +10,7 @@
 #include "graph/check.h"
 #include "graph/interpreter.h"
 #include "passes/autodiff.h"
+#include "passes/forward_mode.h"
 
 namespace adc {
 namespace {
@@ -165,6 +167,116 @@ absl::Status GradGradCheck(const Graph& graph, const std::string& of,
   ADC_ASSIGN_OR_RETURN(std::string projected,
                        AddProjection(&g, grads, options.seed + 1));
   return GradCheck(g, projected, feeds, wrt, options);
+}
+
+Tensor RandomTensor(const TensorType& type, uint64_t seed, double lo,
+                    double hi) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  Tensor t(type);
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.SetDouble(i, dist(rng));
+  return t;
+}
+
+absl::Status JvpCheck(const Graph& graph, const std::string& of,
+                      const std::map<std::string, Tensor>& feeds,
+                      std::vector<std::string> wrt,
+                      const GradCheckOptions& options) {
+  ADC_ASSIGN_OR_RETURN(wrt, ResolveWrt(graph, std::move(wrt)));
+  std::optional<ValueId> of_id = graph.FindOutput(of);
+  if (!of_id) {
+    return absl::NotFoundError(
+        absl::StrCat("jvpcheck: '", of, "' is not an output"));
+  }
+  const TensorType of_type = graph.type(*of_id);
+
+  // Forward and reverse mode in one graph.
+  Graph g = graph;
+  JvpOptions jvp;
+  jvp.of = {of};
+  jvp.wrt = wrt;
+  ADC_ASSIGN_OR_RETURN(JvpResult forward, AddJvp(&g, jvp));
+  GradOptions grad;
+  grad.of = of;
+  grad.wrt = wrt;
+  grad.seed = "jvpcheck_cotangent";
+  while (g.Find(grad.seed)) grad.seed += "_";
+  ADC_ASSIGN_OR_RETURN(std::vector<std::string> grads, AddGradients(&g, grad));
+
+  std::map<std::string, Tensor> base = AllFeeds(graph, feeds);
+  std::map<std::string, Tensor> all = base;
+  for (size_t k = 0; k < wrt.size(); ++k) {
+    all[forward.tangents[k]] =
+        RandomTensor(base.at(wrt[k]).type(), options.seed * 131 + k);
+  }
+  const Tensor s = RandomTensor(of_type, options.seed * 131 + 97);
+  all[grad.seed] = s;
+  ADC_ASSIGN_OR_RETURN(auto analytic, Interpret(g, all));
+  const Tensor& jvp_value = analytic.at(forward.outputs[0]);
+
+  // Central differences along the tangents.
+  std::map<std::string, Tensor> plus = base, minus = base;
+  for (size_t k = 0; k < wrt.size(); ++k) {
+    const Tensor& t = all.at(forward.tangents[k]);
+    Tensor& p = plus[wrt[k]];
+    Tensor& m = minus[wrt[k]];
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      p.mutable_doubles()[i] += options.eps * t.doubles()[i];
+      m.mutable_doubles()[i] -= options.eps * t.doubles()[i];
+    }
+  }
+  ADC_ASSIGN_OR_RETURN(auto f_plus, Interpret(graph, plus));
+  ADC_ASSIGN_OR_RETURN(auto f_minus, Interpret(graph, minus));
+  std::string mismatches;
+  int count = 0;
+  {
+    const Tensor& fp = f_plus.at(of);
+    const Tensor& fm = f_minus.at(of);
+    for (int64_t i = 0; i < jvp_value.num_elements(); ++i) {
+      const double numeric =
+          (fp.GetDouble(i) - fm.GetDouble(i)) / (2 * options.eps);
+      const double got = jvp_value.GetDouble(i);
+      if (!(std::abs(got - numeric) <=
+            options.atol + options.rtol * std::abs(numeric)) &&
+          ++count <= 5) {
+        absl::StrAppend(&mismatches,
+                        absl::StrFormat("\n  %s.jvp[%d]: forward mode %.12g, "
+                                        "finite differences %.12g",
+                                        of, i, got, numeric));
+      }
+    }
+  }
+  // <JVP(t), s> = <t, VJP(s)>.
+  double lhs = 0, rhs = 0, scale = 0;
+  for (int64_t i = 0; i < jvp_value.num_elements(); ++i) {
+    const double term = jvp_value.GetDouble(i) * s.GetDouble(i);
+    lhs += term;
+    scale += std::abs(term);
+  }
+  for (size_t k = 0; k < wrt.size(); ++k) {
+    const Tensor& t = all.at(forward.tangents[k]);
+    const Tensor& gk = analytic.at(grads[k]);
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      const double term = t.GetDouble(i) * gk.GetDouble(i);
+      rhs += term;
+      scale += std::abs(term);
+    }
+  }
+  // Rounding only: relative to the terms' magnitudes (f32 casts inside a
+  // graph round at about 1e-7, hence the looser bound with looser options).
+  const double identity_rtol = std::max(1e-9, 1e-3 * options.rtol);
+  if (!(std::abs(lhs - rhs) <= identity_rtol * scale + 1e-14)) {
+    ++count;
+    absl::StrAppend(&mismatches,
+                    absl::StrFormat("\n  <JVP(t), s> = %.15g but <t, VJP(s)> = "
+                                    "%.15g",
+                                    lhs, rhs));
+  }
+  if (count > 0) {
+    return absl::InternalError(absl::StrCat("jvpcheck failed for ", count,
+                                            " element(s):", mismatches));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace adc

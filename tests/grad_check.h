@@ -37,6 +37,22 @@ absl::Status GradGradCheck(const Graph& graph, const std::string& of,
                            std::vector<std::string> wrt = {},
                            const GradCheckOptions& options = {});
 
+// Checks forward mode (passes/forward_mode.h): the JVP of `of` along random
+// tangents of every wrt (f64 inputs/parameters, all when empty) against
+//  - central differences of `of` along the same direction, element by
+//    element with atol/rtol, and
+//  - reverse mode, by the dot-product identity <JVP(t), s> = <t, VJP(s)> for
+//    a random cotangent s (equal up to rounding: relative max(1e-9,
+//    rtol / 1000) of the sum of the terms' magnitudes, plus 1e-14).
+absl::Status JvpCheck(const Graph& graph, const std::string& of,
+                      const std::map<std::string, Tensor>& feeds,
+                      std::vector<std::string> wrt = {},
+                      const GradCheckOptions& options = {});
+
+// Random f64 values uniform in [lo, hi] of `type` (deterministic in `seed`).
+Tensor RandomTensor(const TensorType& type, uint64_t seed, double lo = -1,
+                    double hi = 1);
+
 }  // namespace adc
 
 #endif  // ADC_TESTS_GRAD_CHECK_H_

@@ -28,6 +28,7 @@
 #include "graph/ops/op_def.h"
 #include "gtest/gtest.h"
 #include "passes/autodiff.h"
+#include "passes/forward_mode.h"
 #include "tests/grad_check.h"
 
 namespace adc {
@@ -500,6 +501,71 @@ TEST_P(OpGradientTest, SecondDerivative) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
+// The f64 inputs and parameters of a case's graph (what its derivatives are
+// taken with respect to).
+std::vector<std::string> FloatArguments(const Graph& g) {
+  std::vector<std::string> names;
+  for (ValueId id = 0; id < g.num_nodes(); ++id) {
+    const Node& node = g.node(id);
+    if ((node.op == OpKind::kInput || node.op == OpKind::kParameter) &&
+        node.type.dtype == DType::kF64) {
+      names.push_back(node.name);
+    }
+  }
+  return names;
+}
+
+// Forward mode: the JVP against finite differences and against the VJP
+// (<JVP(t), s> = <t, VJP(s)>).
+TEST_P(OpGradientTest, ForwardMode) {
+  std::map<std::string, Tensor> feeds;
+  absl::StatusOr<Graph> g = BuildCase(GetParam(), &feeds);
+  ASSERT_TRUE(g.ok()) << g.status();
+  absl::Status status = JvpCheck(*g, "y", feeds, {}, OptionsOf(GetParam()));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+// Forward over reverse (Hessian-vector products): the JVP of each gradient.
+TEST_P(OpGradientTest, ForwardOverReverse) {
+  std::map<std::string, Tensor> feeds;
+  absl::StatusOr<Graph> g = BuildCase(GetParam(), &feeds);
+  ASSERT_TRUE(g.ok()) << g.status();
+  const std::vector<std::string> wrt = FloatArguments(*g);
+  GradOptions grad;
+  grad.of = "y";
+  grad.wrt = wrt;
+  grad.seed = "cotangent";  // A random one (ones may be degenerate: the
+                            // gradient of sum(softmax(x)) is 0).
+  auto grads = AddGradients(&*g, grad);
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  feeds["cotangent"] = RandomTensor(g->type(*g->Find("cotangent")), 77);
+  for (const std::string& name : *grads) {
+    SCOPED_TRACE(name);
+    absl::Status status = JvpCheck(*g, name, feeds, wrt, OptionsOf(GetParam()));
+    EXPECT_TRUE(status.ok()) << status;
+  }
+}
+
+// Forward over forward: the JVP of the JVP, along a fixed first tangent.
+TEST_P(OpGradientTest, ForwardOverForward) {
+  std::map<std::string, Tensor> feeds;
+  absl::StatusOr<Graph> g = BuildCase(GetParam(), &feeds);
+  ASSERT_TRUE(g.ok()) << g.status();
+  const std::vector<std::string> wrt = FloatArguments(*g);
+  JvpOptions jvp;
+  jvp.of = {"y"};
+  jvp.wrt = wrt;
+  auto first = AddJvp(&*g, jvp);
+  ASSERT_TRUE(first.ok()) << first.status();
+  for (size_t k = 0; k < wrt.size(); ++k) {
+    feeds[first->tangents[k]] =
+        RandomTensor(g->type(*g->Find(first->tangents[k])), 1000 + k);
+  }
+  absl::Status status =
+      JvpCheck(*g, "y.jvp", feeds, wrt, OptionsOf(GetParam()));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 INSTANTIATE_TEST_SUITE_P(Ops, OpGradientTest, ::testing::ValuesIn(AllCases()),
                          [](const ::testing::TestParamInfo<GradCase>& info) {
                            return info.param.name;
@@ -519,7 +585,9 @@ TEST(GradCheckControlTest, CatchesWrongDerivatives) {
   const std::map<std::string, Tensor> feeds = {
       {"x", Tensor::FromDoubles(TensorType{DType::kF64, {3}}, {0.3, -1, 2})}};
   EXPECT_FALSE(GradCheck(*g, "no_grad", feeds).ok());
+  EXPECT_FALSE(JvpCheck(*g, "no_grad", feeds).ok());
   EXPECT_TRUE(GradCheck(*g, "straight_through", feeds).ok());
+  EXPECT_TRUE(JvpCheck(*g, "straight_through", feeds).ok());
   absl::Status second = GradGradCheck(*g, "straight_through", feeds);
   EXPECT_FALSE(second.ok());
   EXPECT_THAT(second.message(), HasSubstr("gradcheck failed"));
@@ -595,6 +663,16 @@ TEST(OpGradientCoverageTest, NonDifferentiableOpsPassNoGradient) {
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_EQ(out->at("x.grad"),
               Tensor::Filled(TensorType{DType::kF64, {3}}, 0.0));
+    // Nor does a tangent.
+    JvpOptions jvp;
+    jvp.of = {"y"};
+    jvp.wrt = {"x"};
+    ASSERT_TRUE(AddJvp(&*g, jvp).ok());
+    const Tensor x3 =
+        Tensor::FromDoubles(TensorType{DType::kF64, {3}}, {-1, 0.5, 2});
+    auto forward = Interpret(*g, {{"x", x3}, {"x.tangent", x3}});
+    ASSERT_TRUE(forward.ok()) << forward.status();
+    EXPECT_EQ(forward->at("y.jvp"), Tensor::Scalar(0.0, DType::kF64));
   }
 }
 

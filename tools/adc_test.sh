@@ -67,14 +67,14 @@ expect_same() {
 
 # --- help -------------------------------------------------------------------
 expect_ok "$ADC" help
-expect_contains "$T/stdout" grad compile run import inspect dot opt bench
+expect_contains "$T/stdout" grad jvp compile run import inspect dot opt bench
 expect_ok "$ADC" grad --help
 expect_contains "$T/stdout" "usage: adc grad IN.pb --of NAME" "--wrt" "--seed" \
   "--no-allow-unused" "-o OUT.pb"
 if grep -qF -- "--reps" "$T/stdout"; then fail "grad --help lists --reps"; fi
 expect_ok "$ADC" help run
 expect_contains "$T/stdout" "--interpret" "--out-dir" "--in NAME=FILE.npy"
-for cmd in grad compile run import inspect dot opt bench; do
+for cmd in grad jvp compile run import inspect dot opt bench; do
   expect_ok "$ADC" "$cmd" --help
   expect_contains "$T/stdout" "usage: adc $cmd"
 done
@@ -139,6 +139,33 @@ sed 's|outputs { name: "y" value: "sub" }|&\noutputs { name: "a/b" value: "mul" 
 expect_ok "$ADC" run --interpret slash.pbtxt --in x1="$DATA/x1.npy" \
   --in x2="$DATA/x2.npy" --out-dir slash
 [ -f slash/a_b.npy ] && pass || fail "no slash/a_b.npy"
+
+# --- jvp (forward mode) ---------------------------------------------------------
+# Along t = (1, 1) at x1 = 2, x2 = 0: dy = x2 * 1 + (x1 - cos(x2)) * 1 = 1,
+# the same bytes as dy/dx2.
+expect_ok "$ADC" jvp "$GRAPH" --of y -o jvp.pbtxt
+expect_contains "$T/stdout" "input  x1.tangent" "input  x2.tangent" \
+  "output y.jvp"
+expect_ok "$ADC" run --interpret jvp.pbtxt --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/x2.npy" --in x1.tangent="$DATA/one.npy" \
+  --in x2.tangent="$DATA/one.npy" --out-dir jvp_out
+expect_same jvp_out/y.jvp.npy "$DATA/expected_x2_grad.npy"
+if "$ADC" compile jvp.pbtxt -o jvp.so 2>"$T/stderr"; then
+  expect_ok "$ADC" run jvp.so --in x1="$DATA/x1.npy" --in x2="$DATA/x2.npy" \
+    --in x1.tangent="$DATA/one.npy" --in x2.tangent="$DATA/one.npy" \
+    --out-dir jvp_compiled
+  expect_same jvp_compiled/y.jvp.npy "$DATA/expected_x2_grad.npy"
+else
+  fail "adc compile jvp.pbtxt: $(cat "$T/stderr")"
+fi
+# A named tangent, shared by both inputs: one direction for the two.
+expect_ok "$ADC" jvp "$GRAPH" --of y --wrt x1,x2 --tangent t,t -o jvp_t.pbtxt
+expect_contains "$T/stdout" "input  t"
+expect_error "no value named 'nope'" "$ADC" jvp "$GRAPH" --of y --wrt nope \
+  -o x.pb
+expect_error "missing --of NAME" "$ADC" jvp "$GRAPH" -o x.pb
+expect_error "2 names for 1 wrt" "$ADC" jvp "$GRAPH" --of y --wrt x1 \
+  --tangent a,b -o x.pb
 
 # --- compile, run, inspect and bench an artifact ------------------------------
 if "$ADC" compile g.pbtxt -o g.so 2>"$T/stderr"; then

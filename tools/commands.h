@@ -7,6 +7,7 @@
 namespace adc::cli {
 
 Command GradCommand();
+Command JvpCommand();
 Command CompileCommand();
 Command RunCommand();
 Command ImportCommand();

@@ -480,6 +480,7 @@ std::vector<OpDef> ElementwiseOpDefs() {
       unary(OpKind::kCast, "cast", InferCast, EvalCast)
           .Attr("dtype", AttrKind::kDType)
           .Grad(GradCast)
+          .Linear()
           .CheapAsOperand()
           .NegZero(NZ::kByRule),
       // stop_gradient: y = x; no gradient flows.

@@ -93,6 +93,7 @@ std::vector<OpDef> LinalgOpDefs() {
               .Inputs(2)
               .Infer(InferMatMul)
               .Grad(GradMatMul)
+              .Multilinear()
               .Eval(EvalMatMul)
               .NegZero(NegativeZero::kByRule)};
 }

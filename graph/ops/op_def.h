@@ -55,6 +55,42 @@ struct GradContext {
 // invalid Value() means the input receives no gradient (e.g. integer inputs).
 using GradFn = std::vector<Value> (*)(const GradContext& ctx);
 
+// What a forward-mode (JVP) rule sees: the node, `x` its inputs, `y` its
+// output and `dx` the tangents of the inputs, each with its input's type; an
+// invalid Value is a zero tangent (an input that does not depend on the
+// perturbed values, or is not floating-point).
+struct JvpContext {
+  GraphBuilder* b;
+  const Node& node;
+  std::vector<Value> x;
+  Value y;
+  std::vector<Value> dx;
+};
+
+// Returns the tangent of y (same type as y), or an invalid Value for zero.
+using JvpFn = Value (*)(const JvpContext& ctx);
+
+// How a differentiable op's JVP is found (passes/forward_mode.cc). One
+// derivative rule is written per op; the JVP follows from it or from the op
+// itself wherever it can:
+enum class JvpKind {
+  kNone,  // Not differentiable (or a leaf: tangents enter at wrt values).
+  // Element-wise ops: the Jacobian with respect to each operand is diagonal,
+  // hence its own transpose, so the JVP is the gradient rule applied to the
+  // tangents: sum over operands k of grad(dy := dx_k)[k]. The default of
+  // element-wise ops with a gradient rule.
+  kFromGradient,
+  // Linear in its floating-point operands jointly (data movement, sums,
+  // cumsum, cast): the JVP is the op itself applied to the tangents (same
+  // attributes; zeros for missing tangents; integer and bool operands such
+  // as indices as they are). Its gradient rule is its transpose.
+  kLinear,
+  // Linear in each floating-point operand separately (matmul): the JVP is
+  // the sum over operands k of the op with x_k replaced by dx_k.
+  kMultilinear,
+  kRule,  // A rule of its own (OpDef::jvp).
+};
+
 // Evaluates the node on concrete inputs (the reference interpreter's kernel).
 // The output must have exactly node.type. Errors are for data-dependent
 // failures only (shapes and dtypes were verified).
@@ -122,10 +158,28 @@ struct OpDef {
     eval = fn;
     return *this;
   }
-  // The gradient rule of a differentiable op.
+  // The gradient rule of a differentiable op. Element-wise ops derive their
+  // JVP from it (JvpKind::kFromGradient).
   OpDef& Grad(GradFn fn) {
     grad = fn;
     differentiable = true;
+    if (family == OpFamily::kElementwise) jvp_kind = JvpKind::kFromGradient;
+    return *this;
+  }
+  // The JVP is the op applied to the tangents (JvpKind::kLinear).
+  OpDef& Linear() {
+    jvp_kind = JvpKind::kLinear;
+    return *this;
+  }
+  // The JVP is the product rule over the operands (JvpKind::kMultilinear).
+  OpDef& Multilinear() {
+    jvp_kind = JvpKind::kMultilinear;
+    return *this;
+  }
+  // A JVP rule of the op's own.
+  OpDef& Jvp(JvpFn fn) {
+    jvp = fn;
+    jvp_kind = JvpKind::kRule;
     return *this;
   }
   // An op whose inputs get no gradient (comparisons, iota, sign, ...).
@@ -166,6 +220,8 @@ struct OpDef {
   bool differentiable = false;
   bool declared_no_grad = false;
   GradFn grad = nullptr;
+  JvpKind jvp_kind = JvpKind::kNone;
+  JvpFn jvp = nullptr;  // With JvpKind::kRule.
   EvalFn eval = nullptr;
   // Rough cost of computing one element inline, in simple operations (0:
   // index remapping only; 20: a transcendental function). Ops that compute

@@ -120,17 +120,36 @@ std::vector<Value> GradSum(const GradContext& c) {
                         c.node.attrs.GetBool("keepdims"))};
 }
 
+// Where x attains its extremum y, and how many elements of each reduction
+// group do (count, broadcast to x's shape).
+struct Hits {
+  Value hit;
+  Value count;
+};
+
+Hits ExtremumHits(const Node& node, Value x, Value y) {
+  const auto& axes = node.attrs.GetInts("axes");
+  const bool keepdims = node.attrs.GetBool("keepdims");
+  Value hit = Eq(x, ops::Unreduce(y, x.dims(), axes, keepdims));
+  Value count = Sum(Cast(hit, x.dtype()), axes, /*keepdims=*/true);
+  return {hit, BroadcastTo(count, x.dims())};
+}
+
 // y = max(x) (or min); dx = broadcast(dy) / count where x == broadcast(y),
 // else 0: tied extrema share the gradient equally (as torch.amax and JAX).
 std::vector<Value> GradExtremum(const GradContext& c) {
-  const auto& axes = c.node.attrs.GetInts("axes");
-  const bool keepdims = c.node.attrs.GetBool("keepdims");
-  Value x = c.x[0];
-  Value hit = Eq(x, ops::Unreduce(c.y, x.dims(), axes, keepdims));
-  Value count = Sum(Cast(hit, x.dtype()), axes, /*keepdims=*/true);
-  Value share = ops::Unreduce(c.dy, x.dims(), axes, keepdims) /
-                BroadcastTo(count, x.dims());
-  return {Select(hit, share, 0.0)};
+  const Hits h = ExtremumHits(c.node, c.x[0], c.y);
+  Value dy = ops::Unreduce(c.dy, c.x[0].dims(), c.node.attrs.GetInts("axes"),
+                           c.node.attrs.GetBool("keepdims"));
+  return {Select(h.hit, dy / h.count, 0.0)};
+}
+
+// The transpose of GradExtremum: dy = sum(dx / count where x == y, else 0),
+// the mean of the tangents at the tied extrema.
+Value JvpExtremum(const JvpContext& c) {
+  const Hits h = ExtremumHits(c.node, c.x[0], c.y);
+  return Sum(Select(h.hit, c.dx[0] / h.count, 0.0),
+             c.node.attrs.GetInts("axes"), c.node.attrs.GetBool("keepdims"));
 }
 
 // Exclusive cumulative product along the last axis of x ([m, n]), in
@@ -151,13 +170,10 @@ Value ExclusiveCumProd(Value x, bool reverse) {
   return reverse ? Reverse(y, {1}) : y;
 }
 
-// y = prod(x); dx_i = dy * prod_{j != i} x_j, the product of all other
-// elements of x_i's reduction group, computed without division (exclusive
-// products from the left and from the right), so zeros are handled exactly.
-std::vector<Value> GradProd(const GradContext& c) {
-  const auto& axes = c.node.attrs.GetInts("axes");
-  const bool keepdims = c.node.attrs.GetBool("keepdims");
-  Value x = c.x[0];
+// prod_{j != i} x_j for each x_i: the product of the other elements of its
+// reduction group, computed without division (exclusive products from the
+// left and from the right), so zeros are handled exactly.
+Value ProductOfOthers(Value x, const std::vector<int64_t>& axes) {
   const int r = x.rank();
   // Move the reduced axes last and flatten to [kept, reduced].
   std::vector<int64_t> perm;
@@ -171,8 +187,22 @@ std::vector<Value> GradProd(const GradContext& c) {
   Value others = ExclusiveCumProd(flat, false) * ExclusiveCumProd(flat, true);
   std::vector<int64_t> inverse(r);
   for (int i = 0; i < r; ++i) inverse[perm[i]] = i;
-  others = Transpose(Reshape(others, xt.dims()), inverse);
-  return {MulNoNan(others, ops::Unreduce(c.dy, x.dims(), axes, keepdims))};
+  return Transpose(Reshape(others, xt.dims()), inverse);
+}
+
+// y = prod(x); dx_i = dy * prod_{j != i} x_j
+std::vector<Value> GradProd(const GradContext& c) {
+  const auto& axes = c.node.attrs.GetInts("axes");
+  Value dy = ops::Unreduce(c.dy, c.x[0].dims(), axes,
+                           c.node.attrs.GetBool("keepdims"));
+  return {MulNoNan(ProductOfOthers(c.x[0], axes), dy)};
+}
+
+// Its transpose: dy = sum_i dx_i * prod_{j != i} x_j
+Value JvpProd(const JvpContext& c) {
+  const auto& axes = c.node.attrs.GetInts("axes");
+  return Sum(MulNoNan(ProductOfOthers(c.x[0], axes), c.dx[0]), axes,
+             c.node.attrs.GetBool("keepdims"));
 }
 
 }  // namespace
@@ -190,12 +220,16 @@ std::vector<OpDef> ReductionOpDefs() {
   return {
       // Sums start from +0.
       reduce(OpKind::kReduceSum, "reduce_sum", GradSum, EvalSum)
+          .Linear()
           .NegZero(NegativeZero::kNever),
       reduce(OpKind::kReduceMax, "reduce_max", GradExtremum, EvalMax)
+          .Jvp(JvpExtremum)
           .NegZero(NegativeZero::kIfFirstMay),
       reduce(OpKind::kReduceMin, "reduce_min", GradExtremum, EvalMin)
+          .Jvp(JvpExtremum)
           .NegZero(NegativeZero::kIfFirstMay),
-      reduce(OpKind::kReduceProd, "reduce_prod", GradProd, EvalProd),
+      reduce(OpKind::kReduceProd, "reduce_prod", GradProd, EvalProd)
+          .Jvp(JvpProd),
   };
 }
 

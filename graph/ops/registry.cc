@@ -31,6 +31,14 @@ const Registry& GetRegistry() {
                       absl::StrCat("op must have a gradient rule or say it "
                                    "has none (NoGrad): ",
                                    def.name));
+        ADC_CHECK_MSG(
+            (def.jvp_kind == JvpKind::kNone) ==
+                    (!def.differentiable || def.family == OpFamily::kLeaf) &&
+                (def.jvp_kind == JvpKind::kRule) == (def.jvp != nullptr),
+            absl::StrCat("a differentiable op needs a JVP (Linear, "
+                         "Multilinear, Jvp, or an element-wise gradient "
+                         "rule): ",
+                         def.name));
         ADC_CHECK(r->by_name.emplace(def.name, def.kind).second);
         r->defs[k] = std::make_unique<OpDef>(std::move(def));
       }

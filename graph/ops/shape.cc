@@ -339,6 +339,14 @@ std::vector<Value> GradPad(const GradContext& c) {
   return {Slice(c.dy, start, limit, stride)};
 }
 
+// pad is affine (its fill value is a constant): its JVP pads the tangent
+// with zeros.
+Value JvpPad(const JvpContext& c) {
+  Attrs attrs = c.node.attrs;
+  attrs.Set("value", 0.0);
+  return c.b->AddOp(OpKind::kPad, {c.dx[0]}, std::move(attrs));
+}
+
 // ---------------------------------------------------------------------------
 // gather(x, indices): attr axis; out[p, j, q] = x[p, idx(j), q] where p spans
 // the axes before `axis`, q those after it and j the indices' axes. Negative
@@ -521,27 +529,32 @@ std::vector<OpDef> ShapeOpDefs() {
       // Pure index remapping: free inline, -0 only where the operand is.
       move(OpKind::kReshape, "reshape", 1, InferReshape, GradReshape,
            EvalReshape)
+          .Linear()
           .Attr("shape", AttrKind::kInts)
           .Cost(0)
           .CheapAsOperand()
           .NegZero(NZ::kIfFirstMay),
       move(OpKind::kTranspose, "transpose", 1, InferTranspose, GradTranspose,
            EvalTranspose)
+          .Linear()
           .Attr("perm", AttrKind::kInts)
           .Cost(0)
           .CheapAsOperand()
           .NegZero(NZ::kIfFirstMay),
       move(OpKind::kBroadcastTo, "broadcast_to", 1, InferBroadcastTo,
            GradBroadcastTo, EvalBroadcastTo)
+          .Linear()
           .Attr("shape", AttrKind::kInts)
           .Cost(0)
           .CheapAsOperand()
           .NegZero(NZ::kIfFirstMay),
       move(OpKind::kConcat, "concat", 1, InferConcat, GradConcat, EvalConcat)
+          .Linear()
           .Inputs(1, -1)
           .Attr("axis", AttrKind::kInt)
           .NegZero(NZ::kIfAnyMay),
       move(OpKind::kSlice, "slice", 1, InferSlice, GradSlice, EvalSlice)
+          .Linear()
           .Attr("start", AttrKind::kInts)
           .Attr("limit", AttrKind::kInts)
           .Attr("stride", AttrKind::kInts)
@@ -550,22 +563,26 @@ std::vector<OpDef> ShapeOpDefs() {
           .NegZero(NZ::kIfFirstMay),
       // -0 from the operand or from a -0 fill value.
       move(OpKind::kPad, "pad", 1, InferPad, GradPad, EvalPad)
+          .Jvp(JvpPad)
           .Attr("low", AttrKind::kInts)
           .Attr("high", AttrKind::kInts)
           .Attr("interior", AttrKind::kInts)
           .Attr("value", AttrKind::kFloat, AttrValue(0.0))
           .NegZero(NZ::kByRule),
       move(OpKind::kGather, "gather", 2, InferGather, GradGather, EvalGather)
+          .Linear()
           .Attr("axis", AttrKind::kInt)
           .NegZero(NZ::kIfFirstMay),
       // scatter_add adds updates to base: -0 only where base is.
       op(OpKind::kScatterAdd, "scatter_add", OpFamily::kScatter, 3,
          InferScatterAdd, GradScatterAdd, EvalScatterAdd)
+          .Linear()
           .Attr("axis", AttrKind::kInt)
           .NegZero(NZ::kIfFirstMay),
       // Running sums start from +0.
       op(OpKind::kCumSum, "cumsum", OpFamily::kScan, 1, InferCumSum, GradCumSum,
          EvalCumSum)
+          .Linear()
           .Attr("axis", AttrKind::kInt)
           .Attr("exclusive", AttrKind::kBool, AttrValue(false))
           .Attr("reverse", AttrKind::kBool, AttrValue(false))
