@@ -26,9 +26,11 @@
 #include "graph/builder.h"
 #include "graph/interpreter.h"
 #include "graph/ops/op_def.h"
+#include "graph/ops/op_util.h"
 #include "gtest/gtest.h"
 #include "passes/autodiff.h"
 #include "passes/forward_mode.h"
+#include "passes/vmap.h"
 #include "tests/grad_check.h"
 
 namespace adc {
@@ -564,6 +566,76 @@ TEST_P(OpGradientTest, ForwardOverForward) {
   absl::Status status =
       JvpCheck(*g, "y.jvp", feeds, wrt, OptionsOf(GetParam()));
   EXPECT_TRUE(status.ok()) << status;
+}
+
+// Batching: the vmapped graph computes k instances at once; slice i equals
+// the graph run on instance i. Every f64 input batched, then only the first
+// (the others shared), with instance 0 the case's own values and the others
+// drawn from the same ranges.
+Tensor Slice0(const Tensor& t, int64_t i) {
+  TensorType type{t.dtype(), Dims(t.dims().begin() + 1, t.dims().end())};
+  Tensor r(type);
+  const int64_t n = type.num_elements();
+  for (int64_t j = 0; j < n; ++j) ops::CopyElement(t, i * n + j, &r, j);
+  return r;
+}
+
+void CheckBatching(const GradCase& c, bool only_first) {
+  constexpr int64_t k = 3;
+  std::map<std::string, Tensor> feeds;
+  absl::StatusOr<Graph> g = BuildCase(c, &feeds);
+  ASSERT_TRUE(g.ok()) << g.status();
+  VmapOptions options;
+  options.size = k;
+  std::mt19937_64 rng(Fnv(c.name) + 5);
+  std::vector<std::map<std::string, Tensor>> instances(k, feeds);
+  std::map<std::string, Tensor> batched_feeds = feeds;
+  for (const In& in : c.inputs) {
+    if (in.parameter || in.dtype != DType::kF64) continue;
+    if (only_first && !options.batched.empty()) break;
+    options.batched.push_back(in.name);
+    const TensorType type{in.dtype, in.dims};
+    Tensor stacked(TensorType{in.dtype, ops::WithBatch(k, in.dims)});
+    for (int64_t i = 0; i < k; ++i) {
+      if (i > 0) {
+        // Explicit values are kinks-free points: scale them a little.
+        std::uniform_real_distribution<double> dist(in.lo, in.hi);
+        Tensor t(type);
+        for (int64_t j = 0; j < t.num_elements(); ++j) {
+          t.SetDouble(
+              j, in.values.empty() ? dist(rng) : in.values[j] * (1 + 0.1 * i));
+        }
+        instances[i][in.name] = t;
+      }
+      const Tensor& t = instances[i].at(in.name);
+      for (int64_t j = 0; j < t.num_elements(); ++j) {
+        stacked.SetDouble(i * t.num_elements() + j, t.GetDouble(j));
+      }
+    }
+    batched_feeds[in.name] = stacked;
+  }
+  if (options.batched.empty()) return;  // Only parameters.
+  absl::StatusOr<Graph> batched = Vmap(*g, options);
+  ASSERT_TRUE(batched.ok()) << batched.status();
+  auto out = Interpret(*batched, batched_feeds);
+  ASSERT_TRUE(out.ok()) << out.status();
+  for (int64_t i = 0; i < k; ++i) {
+    auto expected = Interpret(*g, instances[i]);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    const Tensor got = Slice0(out->at("y"), i);
+    ASSERT_EQ(got.type(), expected->at("y").type());
+    for (int64_t j = 0; j < got.num_elements(); ++j) {
+      // The same ops on the same values: equal up to the order of sums.
+      const double e = expected->at("y").GetDouble(j);
+      EXPECT_NEAR(got.GetDouble(j), e, 1e-12 * (1 + std::abs(e)))
+          << "instance " << i << " element " << j;
+    }
+  }
+}
+
+TEST_P(OpGradientTest, BatchingEveryInput) { CheckBatching(GetParam(), false); }
+TEST_P(OpGradientTest, BatchingTheFirstInput) {
+  CheckBatching(GetParam(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, OpGradientTest, ::testing::ValuesIn(AllCases()),

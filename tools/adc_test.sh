@@ -67,14 +67,14 @@ expect_same() {
 
 # --- help -------------------------------------------------------------------
 expect_ok "$ADC" help
-expect_contains "$T/stdout" grad jvp compile run import inspect dot opt bench
+expect_contains "$T/stdout" grad jvp vmap compile run import inspect dot opt bench
 expect_ok "$ADC" grad --help
 expect_contains "$T/stdout" "usage: adc grad IN.pb --of NAME" "--wrt" "--seed" \
   "--no-allow-unused" "-o OUT.pb"
 if grep -qF -- "--reps" "$T/stdout"; then fail "grad --help lists --reps"; fi
 expect_ok "$ADC" help run
 expect_contains "$T/stdout" "--interpret" "--out-dir" "--in NAME=FILE.npy"
-for cmd in grad jvp compile run import inspect dot opt bench; do
+for cmd in grad jvp vmap compile run import inspect dot opt bench; do
   expect_ok "$ADC" "$cmd" --help
   expect_contains "$T/stdout" "usage: adc $cmd"
 done
@@ -166,6 +166,33 @@ expect_error "no value named 'nope'" "$ADC" jvp "$GRAPH" --of y --wrt nope \
 expect_error "missing --of NAME" "$ADC" jvp "$GRAPH" -o x.pb
 expect_error "2 names for 1 wrt" "$ADC" jvp "$GRAPH" --of y --wrt x1 \
   --tangent a,b -o x.pb
+
+# --- vmap and batched seeds -------------------------------------------------------
+# Two seeds [1, 2] in one call: dy/dx1 = x2 * v = [0, 0], dy/dx2 = (x1 -
+# cos x2) * v = [1, 2]; y keeps its shape.
+expect_ok "$ADC" grad "$GRAPH" --of y --seed v --batched 2 -o gb.pbtxt
+expect_ok "$ADC" inspect gb.pbtxt
+expect_contains "$T/stdout" "v  f32[2]" "y       f32[]" "x1.grad f32[2]"
+expect_ok "$ADC" run --interpret gb.pbtxt --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/x2.npy" --in v="$DATA/seeds2.npy" --out-dir gb_out
+expect_same gb_out/x1.grad.npy "$DATA/expected_x1_grad_batched.npy"
+expect_same gb_out/x2.grad.npy "$DATA/expected_x2_grad_batched.npy"
+if "$ADC" compile gb.pbtxt -o gb.so 2>"$T/stderr"; then
+  expect_ok "$ADC" run gb.so --in x1="$DATA/x1.npy" --in x2="$DATA/x2.npy" \
+    --in v="$DATA/seeds2.npy" --out-dir gb_compiled
+  expect_same gb_compiled/x2.grad.npy "$DATA/expected_x2_grad_batched.npy"
+else
+  fail "adc compile gb.pbtxt: $(cat "$T/stderr")"
+fi
+expect_error "--batched K needs K >= 1 and --seed NAME" "$ADC" grad "$GRAPH" \
+  --of y --batched 2 -o x.pb
+# vmap over x2 (2 instances: x2 = 1, 2): y = x1 * x2 - sin(x2).
+expect_ok "$ADC" vmap "$GRAPH" --inputs x2 --size 2 -o v.pbtxt
+expect_contains "$T/stdout" "y f32[2]"
+expect_ok "$ADC" run --interpret v.pbtxt --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/seeds2.npy" --out-dir v_out
+expect_error "'nope'" "$ADC" vmap "$GRAPH" --inputs nope --size 2 -o x.pb
+expect_error "missing --size K" "$ADC" vmap "$GRAPH" --inputs x1 -o x.pb
 
 # --- compile, run, inspect and bench an artifact ------------------------------
 if "$ADC" compile g.pbtxt -o g.so 2>"$T/stderr"; then

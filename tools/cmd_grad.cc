@@ -1,4 +1,4 @@
-// adc grad IN.pb --of NAME [--wrt A,B,...] [--seed ones|NAME]
+// adc grad IN.pb --of NAME [--wrt A,B,...] [--seed ones|NAME [--batched K]]
 //          [--no-allow-unused] -o OUT.pb
 #include <iostream>
 
@@ -6,6 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "graph/check.h"
 #include "passes/autodiff.h"
+#include "passes/vmap.h"
 #include "tools/commands.h"
 
 ABSL_FLAG(std::string, of, "",
@@ -19,6 +20,10 @@ ABSL_FLAG(std::string, seed, "",
           "Seed of a non-scalar --of: 'ones', or the name of a new graph input "
           "(of the type of --of) holding the vector of a vector-Jacobian "
           "product.");
+ABSL_FLAG(int64_t, batched, 0,
+          "With --seed NAME: a batch of K seeds in one call (PyTorch's "
+          "is_grads_batched): NAME has shape [K] + shape(--of) and each "
+          "gradient [K] + shape(wrt).");
 ABSL_FLAG(bool, no_allow_unused, false,
           "Fail if --of does not depend on some --wrt (default: its gradient "
           "is zeros, as PyTorch's allow_unused=True).");
@@ -39,8 +44,24 @@ absl::Status RunGrad(const Args& args) {
       absl::StrSplit(absl::GetFlag(FLAGS_wrt), ',', absl::SkipEmpty());
   options.seed = absl::GetFlag(FLAGS_seed);
   options.allow_unused = !absl::GetFlag(FLAGS_no_allow_unused);
+  const int64_t batch = absl::GetFlag(FLAGS_batched);
+  if (batch != 0 &&
+      (batch < 1 || options.seed.empty() || options.seed == "ones")) {
+    return UsageError("grad",
+                      "--batched K needs K >= 1 and --seed NAME (a new input "
+                      "holding the K seeds)");
+  }
+  std::vector<std::string> forward_outputs;
+  for (const GraphOutput& o : graph.outputs())
+    forward_outputs.push_back(o.name);
   ADC_ASSIGN_OR_RETURN(std::vector<std::string> names,
                        AddGradients(&graph, options));
+  if (batch != 0) {
+    // The gradient part computed for K seeds at once; the forward outputs
+    // keep their shapes.
+    ADC_ASSIGN_OR_RETURN(graph,
+                         Vmap(graph, {{options.seed}, batch, forward_outputs}));
+  }
   ADC_RETURN_IF_ERROR(SaveGraphFile(graph, out));
   for (const std::string& name : names) std::cout << name << "\n";
   return absl::OkStatus();
@@ -51,18 +72,21 @@ absl::Status RunGrad(const Args& args) {
 Command GradCommand() {
   return {
       "grad",
-      "IN.pb --of NAME [--wrt A,B,...] [--seed ones|NAME] [--no-allow-unused] "
-      "-o OUT.pb",
+      "IN.pb --of NAME [--wrt A,B,...] [--seed ones|NAME [--batched K]] "
+      "[--no-allow-unused] -o OUT.pb",
       "append the gradient of a value to a graph (reverse mode)",
       "Appends the gradient of --of with respect to --wrt to the graph, as "
       "new\n"
       "outputs named <wrt>.grad (.grad2, .grad3, ... when taken, e.g. when\n"
       "applied again for higher orders), and writes the result to OUT.pb\n"
       "(.pbtxt for text). Prints the names of the added gradient outputs, one\n"
-      "per line.",
+      "per line. With --seed NAME --batched K, NAME holds K seeds and each\n"
+      "gradient has a leading dimension K: K vector-Jacobian products (e.g.\n"
+      "the rows of a Jacobian, from one-hot seeds) in one compiled call.",
       {{"of", "NAME"},
        {"wrt", "A,B,..."},
        {"seed", "ones|NAME"},
+       {"batched", "K"},
        {"no-allow-unused", ""},
        {"o", "OUT.pb",
         "Where to write the graph with its gradients (required; .pbtxt for "

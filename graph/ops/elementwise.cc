@@ -403,7 +403,8 @@ std::vector<OpDef> ElementwiseOpDefs() {
     return OpDef(kind, std::move(name), OpFamily::kElementwise)
         .Inputs(arity)
         .Infer(infer)
-        .Eval(eval);
+        .Eval(eval)
+        .Batch(ops::BatchElementwise);
   };
   auto unary = [&](OpKind kind, std::string name, InferFn infer, EvalFn eval) {
     return op(kind, std::move(name), 1, infer, eval);

@@ -84,6 +84,19 @@ std::vector<Value> GradMatMul(const GradContext& c) {
   return {MatMul(c.dy, SwapLast(c.x[1])), MatMul(SwapLast(c.x[0]), c.dy)};
 }
 
+// Batched: a leading batch dimension on either operand. With a batched a of
+// rank 2 ([k, m, K]) and a shared b, one product of the stacked rows
+// ([k*m, K] x b); otherwise the shared operand is broadcast.
+Value BatchMatMul(const BatchContext& c) {
+  if (c.batched[0] && !c.batched[1] && c.x[0].rank() == 3) {
+    Value a = c.x[0];
+    Value rows = Reshape(a, {a.dim(0) * a.dim(1), a.dim(2)});
+    Value product = c.b->AddOp(OpKind::kMatMul, {rows, c.x[1]});
+    return Reshape(product, {a.dim(0), a.dim(1), c.x[1].dim(1)});
+  }
+  return c.b->AddOp(OpKind::kMatMul, {ops::Batched(c, 0), ops::Batched(c, 1)});
+}
+
 }  // namespace
 
 std::vector<OpDef> LinalgOpDefs() {
@@ -94,6 +107,7 @@ std::vector<OpDef> LinalgOpDefs() {
               .Infer(InferMatMul)
               .Grad(GradMatMul)
               .Multilinear()
+              .Batch(BatchMatMul)
               .Eval(EvalMatMul)
               .NegZero(NegativeZero::kByRule)};
 }

@@ -91,6 +91,21 @@ enum class JvpKind {
   kRule,  // A rule of its own (OpDef::jvp).
 };
 
+// What a batching rule sees (passes/vmap.h): the node, `x` its inputs in the
+// batched graph and which of them carry a leading batch dimension of `size`
+// (at least one does).
+struct BatchContext {
+  GraphBuilder* b;
+  const Node& node;
+  std::vector<Value> x;
+  std::vector<bool> batched;
+  int64_t size;
+};
+
+// Returns the node's value for every batch element at once: its type with a
+// leading dimension of `size`.
+using BatchFn = Value (*)(const BatchContext& ctx);
+
 // Evaluates the node on concrete inputs (the reference interpreter's kernel).
 // The output must have exactly node.type. Errors are for data-dependent
 // failures only (shapes and dtypes were verified).
@@ -166,6 +181,11 @@ struct OpDef {
     if (family == OpFamily::kElementwise) jvp_kind = JvpKind::kFromGradient;
     return *this;
   }
+  // The batching rule (element-wise ops and reductions have their family's).
+  OpDef& Batch(BatchFn fn) {
+    batch = fn;
+    return *this;
+  }
   // The JVP is the op applied to the tangents (JvpKind::kLinear).
   OpDef& Linear() {
     jvp_kind = JvpKind::kLinear;
@@ -221,7 +241,8 @@ struct OpDef {
   bool declared_no_grad = false;
   GradFn grad = nullptr;
   JvpKind jvp_kind = JvpKind::kNone;
-  JvpFn jvp = nullptr;  // With JvpKind::kRule.
+  JvpFn jvp = nullptr;      // With JvpKind::kRule.
+  BatchFn batch = nullptr;  // Every op but the leaves.
   EvalFn eval = nullptr;
   // Rough cost of computing one element inline, in simple operations (0:
   // index remapping only; 20: a transcendental function). Ops that compute

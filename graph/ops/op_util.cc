@@ -104,4 +104,57 @@ Value Unreduce(Value dy, Dims dims, const std::vector<int64_t>& axes,
   return BroadcastTo(dy, dims);
 }
 
+// --- Batching ---------------------------------------------------------------
+
+Value Batched(const BatchContext& c, size_t k) {
+  if (c.batched[k]) return c.x[k];
+  return BroadcastTo(c.x[k], WithBatch(c.size, c.x[k].dims()));
+}
+
+std::vector<int64_t> WithBatch(int64_t lead, const std::vector<int64_t>& v) {
+  std::vector<int64_t> r = {lead};
+  r.insert(r.end(), v.begin(), v.end());
+  return r;
+}
+
+std::vector<int64_t> ShiftAxes(const std::vector<int64_t>& axes) {
+  std::vector<int64_t> r;
+  for (int64_t a : axes) r.push_back(a + 1);
+  return r;
+}
+
+Attrs ShiftedAxisAttr(const Node& node, const std::string& name) {
+  Attrs attrs = node.attrs;
+  attrs.Set(name, node.attrs.GetInt(name) + 1);
+  return attrs;
+}
+
+Attrs ShiftedAxesAttr(const Node& node, const std::string& name) {
+  Attrs attrs = node.attrs;
+  attrs.Set(name, ShiftAxes(node.attrs.GetInts(name)));
+  return attrs;
+}
+
+Value BatchElementwise(const BatchContext& c) {
+  std::vector<Value> args;
+  for (size_t k = 0; k < c.x.size(); ++k) args.push_back(Batched(c, k));
+  return c.b->AddOp(c.node.op, std::move(args), c.node.attrs);
+}
+
+Value BatchAxes(const BatchContext& c) {
+  return c.b->AddOp(c.node.op, {Batched(c, 0)},
+                    ShiftedAxesAttr(c.node, "axes"));
+}
+
+Value BatchAxis(const BatchContext& c) {
+  return c.b->AddOp(c.node.op, {Batched(c, 0)},
+                    ShiftedAxisAttr(c.node, "axis"));
+}
+
+Value NormalizeIndices(Value indices, int64_t n) {
+  Value wrapped =
+      Select(Lt(indices, 0.0), indices + static_cast<double>(n), indices);
+  return Minimum(Maximum(wrapped, 0.0), static_cast<double>(n - 1));
+}
+
 }  // namespace adc::ops

@@ -63,6 +63,26 @@ Value SumToShape(Value dy, Dims dims);
 Value Unreduce(Value dy, Dims dims, const std::vector<int64_t>& axes,
                bool keepdims);
 
+// Batching (passes/vmap.h). Operand k of a batching rule with the leading
+// batch dimension: as it is when batched, else broadcast to it.
+Value Batched(const BatchContext& c, size_t k);
+// `dims` or `axes` attribute values with the batch dimension in front:
+// {lead} + v (WithBatch), or v + 1 (ShiftAxes).
+std::vector<int64_t> WithBatch(int64_t lead, const std::vector<int64_t>& v);
+std::vector<int64_t> ShiftAxes(const std::vector<int64_t>& axes);
+// The node's attributes with int attribute `name` shifted past the batch
+// dimension (axis + 1), or ints attribute `name` so shifted.
+Attrs ShiftedAxisAttr(const Node& node, const std::string& name);
+Attrs ShiftedAxesAttr(const Node& node, const std::string& name);
+// The batching rules of whole families: element-wise ops (every operand
+// batched, same op) and reductions and scans (axes shifted).
+Value BatchElementwise(const BatchContext& c);
+Value BatchAxes(const BatchContext& c);
+Value BatchAxis(const BatchContext& c);
+// Indices of gather/scatter_add normalized as the kernels read them:
+// negative ones count from the end, then clamped into [0, n - 1].
+Value NormalizeIndices(Value indices, int64_t n);
+
 }  // namespace adc::ops
 
 #endif  // ADC_GRAPH_OPS_OP_UTIL_H_

@@ -215,7 +215,8 @@ std::vector<OpDef> ReductionOpDefs() {
         .Attr("keepdims", AttrKind::kBool, AttrValue(false))
         .Infer(InferReduce)
         .Grad(grad)
-        .Eval(eval);
+        .Eval(eval)
+        .Batch(ops::BatchAxes);
   };
   return {
       // Sums start from +0.

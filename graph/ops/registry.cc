@@ -39,6 +39,8 @@ const Registry& GetRegistry() {
                          "Multilinear, Jvp, or an element-wise gradient "
                          "rule): ",
                          def.name));
+        ADC_CHECK_MSG((def.batch == nullptr) == (def.family == OpFamily::kLeaf),
+                      absl::StrCat("op without a batching rule: ", def.name));
         ADC_CHECK(r->by_name.emplace(def.name, def.kind).second);
         r->defs[k] = std::make_unique<OpDef>(std::move(def));
       }

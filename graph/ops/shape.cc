@@ -508,6 +508,124 @@ std::vector<Value> GradCumSum(const GradContext& c) {
                  !c.node.attrs.GetBool("reverse"))};
 }
 
+// --- Batching rules (passes/vmap.h): the batch dimension leads. -------------
+
+Value BatchReshape(const BatchContext& c) {
+  return Reshape(c.x[0], ops::WithBatch(c.size, c.node.attrs.GetInts("shape")));
+}
+
+Value BatchTranspose(const BatchContext& c) {
+  return Transpose(
+      c.x[0], ops::WithBatch(0, ops::ShiftAxes(c.node.attrs.GetInts("perm"))));
+}
+
+// The operand's dims are aligned to the right of the shape (NumPy): insert
+// the missing axes after the batch dimension first.
+Value BatchBroadcastTo(const BatchContext& c) {
+  const Dims& shape = c.node.attrs.GetInts("shape");
+  Value x = c.x[0];
+  Dims aligned(shape.size() + 2 - x.rank(), 1);  // [k, 1...]
+  aligned[0] = c.size;
+  aligned.insert(aligned.end(), x.dims().begin() + 1, x.dims().end());
+  return BroadcastTo(Reshape(x, aligned), ops::WithBatch(c.size, shape));
+}
+
+Value BatchConcat(const BatchContext& c) {
+  std::vector<Value> xs;
+  for (size_t k = 0; k < c.x.size(); ++k) xs.push_back(ops::Batched(c, k));
+  return c.b->AddOp(OpKind::kConcat, std::move(xs),
+                    ops::ShiftedAxisAttr(c.node, "axis"));
+}
+
+Value BatchSlice(const BatchContext& c) {
+  Attrs attrs = c.node.attrs;
+  attrs.Set("start", ops::WithBatch(0, c.node.attrs.GetInts("start")))
+      .Set("limit", ops::WithBatch(c.size, c.node.attrs.GetInts("limit")))
+      .Set("stride", ops::WithBatch(1, c.node.attrs.GetInts("stride")));
+  return c.b->AddOp(OpKind::kSlice, {c.x[0]}, std::move(attrs));
+}
+
+Value BatchPad(const BatchContext& c) {
+  Attrs attrs = c.node.attrs;
+  for (const char* name : {"low", "high", "interior"}) {
+    attrs.Set(name, ops::WithBatch(0, c.node.attrs.GetInts(name)));
+  }
+  return c.b->AddOp(OpKind::kPad, {c.x[0]}, std::move(attrs));
+}
+
+// Moves axis `from` of x to position `to`, keeping the others in order.
+Value MoveAxis(Value x, int from, int to) {
+  std::vector<int64_t> perm;
+  for (int i = 0; i < x.rank(); ++i) {
+    if (i != from) perm.push_back(i);
+  }
+  perm.insert(perm.begin() + to, from);
+  return Transpose(x, perm);
+}
+
+// Both x ([k, A..., n, B...]) and the indices ([k, I...]) batched: one gather
+// from the batch elements stacked along the gathered axis ([k*n, A..., B...])
+// at index + batch * n, which gives [k, I..., A..., B...].
+Value GatherStacked(Value x, Value indices, int64_t axis) {
+  const int64_t k = x.dim(0), n = x.dim(axis + 1);
+  Value front = MoveAxis(x, axis + 1, 1);  // [k, n, A..., B...]
+  Dims stacked(front.dims().begin() + 1, front.dims().end());
+  stacked[0] = k * n;
+  Value offset = Iota(*x.builder(), indices.dtype(), indices.dims(), 0) *
+                 static_cast<double>(n);
+  return Gather(Reshape(front, stacked),
+                ops::NormalizeIndices(indices, n) + offset, 0);
+}
+
+Value BatchGather(const BatchContext& c) {
+  const int64_t axis = c.node.attrs.GetInt("axis");
+  const int ir = c.x[1].rank() - (c.batched[1] ? 1 : 0);
+  if (!c.batched[1]) {
+    return c.b->AddOp(OpKind::kGather, {c.x[0], c.x[1]},
+                      ops::ShiftedAxisAttr(c.node, "axis"));
+  }
+  if (!c.batched[0]) {
+    // [A..., k, I..., B...]: the batch dimension to the front.
+    return MoveAxis(Gather(c.x[0], c.x[1], axis), axis, 0);
+  }
+  // [k, I..., A..., B...] -> [k, A..., I..., B...]
+  Value g = GatherStacked(c.x[0], c.x[1], axis);
+  std::vector<int64_t> perm = {0};
+  for (int64_t d = 0; d < axis; ++d) perm.push_back(1 + ir + d);
+  for (int d = 0; d < ir; ++d) perm.push_back(1 + d);
+  for (int d = 1 + ir + axis; d < g.rank(); ++d) perm.push_back(d);
+  return Transpose(g, perm);
+}
+
+// With batched indices: base [k, A..., n, B...] stacked to [k*n, A..., B...],
+// updates [k, A..., I..., B...] to [k, I..., A..., B...], indices offset by
+// batch * n; then back.
+Value BatchScatterAdd(const BatchContext& c) {
+  const int64_t axis = c.node.attrs.GetInt("axis");
+  if (!c.batched[1]) {
+    return c.b->AddOp(OpKind::kScatterAdd,
+                      {ops::Batched(c, 0), c.x[1], ops::Batched(c, 2)},
+                      ops::ShiftedAxisAttr(c.node, "axis"));
+  }
+  Value base = ops::Batched(c, 0), indices = c.x[1];
+  Value updates = ops::Batched(c, 2);
+  const int ir = indices.rank() - 1;
+  const int64_t k = base.dim(0), n = base.dim(axis + 1);
+  Value front = MoveAxis(base, axis + 1, 1);  // [k, n, A..., B...]
+  Dims stacked(front.dims().begin() + 1, front.dims().end());
+  stacked[0] = k * n;
+  std::vector<int64_t> perm = {0};
+  for (int d = 0; d < ir; ++d) perm.push_back(1 + axis + d);
+  for (int64_t d = 0; d < axis; ++d) perm.push_back(1 + d);
+  for (int d = 1 + axis + ir; d < updates.rank(); ++d) perm.push_back(d);
+  Value offset = Iota(*base.builder(), indices.dtype(), indices.dims(), 0) *
+                 static_cast<double>(n);
+  Value sum = ScatterAdd(Reshape(front, stacked),
+                         ops::NormalizeIndices(indices, n) + offset,
+                         Transpose(updates, perm), 0);
+  return MoveAxis(Reshape(sum, front.dims()), 1, axis + 1);
+}
+
 }  // namespace
 
 std::vector<OpDef> ShapeOpDefs() {
@@ -530,6 +648,7 @@ std::vector<OpDef> ShapeOpDefs() {
       move(OpKind::kReshape, "reshape", 1, InferReshape, GradReshape,
            EvalReshape)
           .Linear()
+          .Batch(BatchReshape)
           .Attr("shape", AttrKind::kInts)
           .Cost(0)
           .CheapAsOperand()
@@ -537,6 +656,7 @@ std::vector<OpDef> ShapeOpDefs() {
       move(OpKind::kTranspose, "transpose", 1, InferTranspose, GradTranspose,
            EvalTranspose)
           .Linear()
+          .Batch(BatchTranspose)
           .Attr("perm", AttrKind::kInts)
           .Cost(0)
           .CheapAsOperand()
@@ -544,17 +664,20 @@ std::vector<OpDef> ShapeOpDefs() {
       move(OpKind::kBroadcastTo, "broadcast_to", 1, InferBroadcastTo,
            GradBroadcastTo, EvalBroadcastTo)
           .Linear()
+          .Batch(BatchBroadcastTo)
           .Attr("shape", AttrKind::kInts)
           .Cost(0)
           .CheapAsOperand()
           .NegZero(NZ::kIfFirstMay),
       move(OpKind::kConcat, "concat", 1, InferConcat, GradConcat, EvalConcat)
           .Linear()
+          .Batch(BatchConcat)
           .Inputs(1, -1)
           .Attr("axis", AttrKind::kInt)
           .NegZero(NZ::kIfAnyMay),
       move(OpKind::kSlice, "slice", 1, InferSlice, GradSlice, EvalSlice)
           .Linear()
+          .Batch(BatchSlice)
           .Attr("start", AttrKind::kInts)
           .Attr("limit", AttrKind::kInts)
           .Attr("stride", AttrKind::kInts)
@@ -564,6 +687,7 @@ std::vector<OpDef> ShapeOpDefs() {
       // -0 from the operand or from a -0 fill value.
       move(OpKind::kPad, "pad", 1, InferPad, GradPad, EvalPad)
           .Jvp(JvpPad)
+          .Batch(BatchPad)
           .Attr("low", AttrKind::kInts)
           .Attr("high", AttrKind::kInts)
           .Attr("interior", AttrKind::kInts)
@@ -571,18 +695,21 @@ std::vector<OpDef> ShapeOpDefs() {
           .NegZero(NZ::kByRule),
       move(OpKind::kGather, "gather", 2, InferGather, GradGather, EvalGather)
           .Linear()
+          .Batch(BatchGather)
           .Attr("axis", AttrKind::kInt)
           .NegZero(NZ::kIfFirstMay),
       // scatter_add adds updates to base: -0 only where base is.
       op(OpKind::kScatterAdd, "scatter_add", OpFamily::kScatter, 3,
          InferScatterAdd, GradScatterAdd, EvalScatterAdd)
           .Linear()
+          .Batch(BatchScatterAdd)
           .Attr("axis", AttrKind::kInt)
           .NegZero(NZ::kIfFirstMay),
       // Running sums start from +0.
       op(OpKind::kCumSum, "cumsum", OpFamily::kScan, 1, InferCumSum, GradCumSum,
          EvalCumSum)
           .Linear()
+          .Batch(ops::BatchAxis)
           .Attr("axis", AttrKind::kInt)
           .Attr("exclusive", AttrKind::kBool, AttrValue(false))
           .Attr("reverse", AttrKind::kBool, AttrValue(false))
