@@ -96,11 +96,19 @@ void RemoveUnusedNodes(Graph* graph, ValueId first, int level) {
   bool any_removed = false;
   for (ValueId i = first; i < graph->num_nodes(); ++i) {
     const Node& node = graph->node(i);
-    remove[i] =
-        !live[i] && node.grad_level == level && node.op != OpKind::kInput;
+    remove[i] = !live[i] && (level < 0 || node.grad_level == level) &&
+                node.op != OpKind::kInput;
     any_removed = any_removed || remove[i];
   }
   if (any_removed) graph->RemoveNodes(remove);
+}
+
+void RemoveOutput(Graph* graph, const std::string& name) {
+  std::vector<GraphOutput>& outputs = graph->mutable_outputs();
+  outputs.erase(
+      std::remove_if(outputs.begin(), outputs.end(),
+                     [&](const GraphOutput& o) { return o.name == name; }),
+      outputs.end());
 }
 
 }  // namespace adc::passes

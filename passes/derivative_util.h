@@ -38,9 +38,14 @@ absl::StatusOr<ValueId> ResolveFloatValue(const Graph& graph,
 absl::StatusOr<std::vector<ValueId>> ResolveWrt(
     const Graph& graph, std::vector<std::string>* names);
 
-// Removes nodes of grad_level `level` from id `first` on that no output
-// needs (except inputs: seeds and tangents a transform added stay).
-void RemoveUnusedNodes(Graph* graph, ValueId first, int level);
+// Removes nodes from id `first` on that no output needs, of grad_level
+// `level` (any level: -1), except inputs (seeds and tangents a transform
+// added stay).
+void RemoveUnusedNodes(Graph* graph, ValueId first, int level = -1);
+
+// Removes the output named `name` (nodes it alone used stay until
+// RemoveUnusedNodes).
+void RemoveOutput(Graph* graph, const std::string& name);
 
 }  // namespace adc::passes
 

@@ -67,14 +67,16 @@ expect_same() {
 
 # --- help -------------------------------------------------------------------
 expect_ok "$ADC" help
-expect_contains "$T/stdout" grad jvp vmap compile run import inspect dot opt bench
+expect_contains "$T/stdout" grad jvp vmap jacobian hessian hvp compile run \
+  import inspect dot opt bench
 expect_ok "$ADC" grad --help
 expect_contains "$T/stdout" "usage: adc grad IN.pb --of NAME" "--wrt" "--seed" \
   "--no-allow-unused" "-o OUT.pb"
 if grep -qF -- "--reps" "$T/stdout"; then fail "grad --help lists --reps"; fi
 expect_ok "$ADC" help run
 expect_contains "$T/stdout" "--interpret" "--out-dir" "--in NAME=FILE.npy"
-for cmd in grad jvp vmap compile run import inspect dot opt bench; do
+for cmd in grad jvp vmap jacobian hessian hvp compile run import inspect dot \
+  opt bench; do
   expect_ok "$ADC" "$cmd" --help
   expect_contains "$T/stdout" "usage: adc $cmd"
 done
@@ -193,6 +195,41 @@ expect_ok "$ADC" run --interpret v.pbtxt --in x1="$DATA/x1.npy" \
   --in x2="$DATA/seeds2.npy" --out-dir v_out
 expect_error "'nope'" "$ADC" vmap "$GRAPH" --inputs nope --size 2 -o x.pb
 expect_error "missing --size K" "$ADC" vmap "$GRAPH" --inputs x1 -o x.pb
+
+# --- jacobian, hessian, hvp -----------------------------------------------------
+# At x1 = 2, x2 = 0: dy/dx1 = 0, dy/dx2 = 1, d2y/dx2^2 = sin(x2) = 0.
+for mode in rev fwd auto; do
+  expect_ok "$ADC" jacobian "$GRAPH" --of y --wrt x1,x2 --mode $mode \
+    -o jac_$mode.pbtxt
+  expect_contains "$T/stdout" "x1.jacobian f32[]" "x2.jacobian f32[]"
+  expect_ok "$ADC" run --interpret jac_$mode.pbtxt --in x1="$DATA/x1.npy" \
+    --in x2="$DATA/x2.npy" --out-dir jac_$mode
+  expect_same jac_$mode/x1.jacobian.npy "$DATA/expected_x1_grad.npy"
+  expect_same jac_$mode/x2.jacobian.npy "$DATA/expected_x2_grad.npy"
+done
+expect_ok "$ADC" hessian "$GRAPH" --of y --wrt x2 -o hess.pbtxt
+expect_contains "$T/stdout" "x2.hessian f32[]"
+expect_ok "$ADC" hvp "$GRAPH" --of y --wrt x2 -o hvp.pbtxt
+expect_contains "$T/stdout" "input  x2.tangent" "output x2.hvp"
+if "$ADC" compile hess.pbtxt -o hess.so 2>"$T/stderr" &&
+  "$ADC" compile hvp.pbtxt -o hvp.so 2>"$T/stderr"; then
+  expect_ok "$ADC" run hess.so --in x1="$DATA/x1.npy" --in x2="$DATA/x2.npy" \
+    --out-dir hess_out
+  expect_same hess_out/x2.hessian.npy "$DATA/expected_x1_grad.npy"
+  expect_ok "$ADC" run hvp.so --in x1="$DATA/x1.npy" --in x2="$DATA/x2.npy" \
+    --in x2.tangent="$DATA/one.npy" --out-dir hvp_out
+  expect_same hvp_out/x2.hvp.npy "$DATA/expected_x1_grad.npy"
+else
+  fail "adc compile hess/hvp: $(cat "$T/stderr")"
+fi
+expect_error "--mode must be rev, fwd or auto" "$ADC" jacobian "$GRAPH" \
+  --of y --mode sideways -o x.pb
+expect_error "needs one --wrt X" "$ADC" hessian "$GRAPH" --of y -o x.pb
+expect_error "needs one --wrt X" "$ADC" hvp "$GRAPH" --of y --wrt x1,x2 -o x.pb
+sed 's|outputs { name: "y" value: "sub" }|&\nnodes { name: "v" op: "broadcast_to" inputs: "sub" attrs { key: "shape" value { ints { values: 2 } } } }\noutputs { name: "v" value: "v" }|' \
+  "$GRAPH" >vec.pbtxt
+expect_error "'v' must be a scalar" "$ADC" hessian vec.pbtxt --of v --wrt x1 \
+  -o x.pb
 
 # --- compile, run, inspect and bench an artifact ------------------------------
 if "$ADC" compile g.pbtxt -o g.so 2>"$T/stderr"; then

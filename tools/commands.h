@@ -9,6 +9,9 @@ namespace adc::cli {
 Command GradCommand();
 Command JvpCommand();
 Command VmapCommand();
+Command JacobianCommand();  // cmd_jacobian.cc, with hessian and hvp
+Command HessianCommand();
+Command HvpCommand();
 Command CompileCommand();
 Command RunCommand();
 Command ImportCommand();
