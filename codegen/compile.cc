@@ -19,6 +19,7 @@
 #include "codegen/process.h"
 #include "graph/check.h"
 #include "graph/verifier.h"
+#include "passes/inline_calls.h"
 #include "passes/pipeline.h"
 
 namespace adc {
@@ -96,6 +97,8 @@ absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
 absl::StatusOr<Graph> Prepare(const Graph& graph,
                               const CompileOptions& options) {
   Graph g = graph;
+  // Calls compile as their forward functions' code.
+  ADC_RETURN_IF_ERROR(InlineCalls(&g));
   if (options.optimize) {
     OptimizationOptions opt;
     opt.keep_stop_gradient = false;  // The artifact is not differentiated.

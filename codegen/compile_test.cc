@@ -35,6 +35,27 @@ TEST(CompileTest, SeedExampleWithGradients) {
   EXPECT_NEAR((*out)["x2.grad"].GetDouble(0), 2.989992496600445, 1e-6);
 }
 
+// A custom gradient compiles: the call as its forward function's code, the
+// gradient as the user's rule inlined by autodiff.
+TEST(CompileTest, CustomVjpCompilesAsItsForwardFunction) {
+  GraphBuilder b("custom");
+  Value x = b.Input("x", DType::kF32, {37});
+  Value y = CustomVjp(
+      b, "softplus", {x},
+      [](GraphBuilder&, const std::vector<Value>& a) {
+        return Maximum(a[0], 0.0) + Log1p(Exp(-Abs(a[0])));
+      },
+      [](GraphBuilder&, const std::vector<Value>& a, Value, Value dy) {
+        return std::vector<Value>{dy * Sigmoid(a[0])};
+      });
+  b.Output("f", Sum(y * Round(x)));
+  Graph g = Build(b);
+  ASSERT_TRUE(AddGradients(&g, {.of = "f"}).ok());
+  absl::Status status = testing::ExpectCompiledMatchesInterpreter(
+      g, testing::RandomFeeds(g, 7));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 TEST(CompileTest, VectorOpsMatchInterpreter) {
   for (int64_t n : {7, 1000003}) {
     GraphBuilder b("vec");

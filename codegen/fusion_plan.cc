@@ -65,6 +65,8 @@ Plan MakePlan(const Graph& g) {
       case OpFamily::kLeaf:
       case OpFamily::kElementwise:
         break;
+      case OpFamily::kCall:  // Inlined before lowering.
+        ADC_CHECK_MSG(false, "a call reached the fusion plan (not inlined)");
     }
   }
   // Values used more than once are recomputed per use when that is cheap

@@ -68,6 +68,9 @@ void Lowering::LowerNode(ValueId id) {
     case OpFamily::kScatter:
       LowerScatterAdd(id);
       return;
+    case OpFamily::kCall:  // CompileGraph inlines calls first.
+      ADC_CHECK_MSG(false, "a call reached lowering (not inlined)");
+      return;
   }
 }
 
@@ -184,6 +187,7 @@ void Lowering::Schedule(const std::vector<bool>& here) {
       case OpFamily::kLeaf:
       case OpFamily::kElementwise:
       case OpFamily::kMovement:
+      case OpFamily::kCall:
         break;
     }
     bool is_output = false;
@@ -281,6 +285,8 @@ bool HasLowering(OpKind op) {
       return op == OpKind::kCumSum;
     case OpFamily::kScatter:
       return op == OpKind::kScatterAdd;
+    case OpFamily::kCall:  // Inlined before lowering (passes/inline_calls.h).
+      return true;
   }
   return false;
 }

@@ -73,6 +73,8 @@ const absl::flat_hash_map<OpKind, ElementFn>& ElementLowerings() {
       {OpKind::kAbs,
        [](E e) { return Halide::cast(e.t, Halide::abs(e.x[0])); }},
       {OpKind::kSign, [](E e) { return SignOf(e.x[0]); }},
+      {OpKind::kRound,
+       [](E e) { return e.t.is_float() ? Halide::round(e.x[0]) : e.x[0]; }},
       {OpKind::kExp, [](E e) { return ExpOf(e.x[0]); }},
       {OpKind::kLog, [](E e) { return LogOf(e.x[0]); }},
       {OpKind::kLog1p, [](E e) { return Log1pOf(e.x[0]); }},

@@ -197,6 +197,7 @@ std::vector<Case> UnaryCases(Dims d) {
       c("softplus", -5, 5, Softplus),
       c("clip", -2, 2, [](Value x) { return Clip(x, -0.5, 0.7); }),
       c("sign", -1, 1, [](Value x) { return Sign(x) * x; }),
+      c("round", -3, 3, [](Value x) { return Round(x * 2.0) * x; }),
       c("stop_gradient", -1, 1, [](Value x) { return StopGradient(x) * x; }),
       c("cast", -1, 1,
         [](Value x) {
@@ -717,6 +718,7 @@ TEST_P(OpsE2eTest, SpecialValues) {
              {"sqrt", Sqrt},
              {"erf", Erf},
              {"sign", Sign},
+             {"round", Round},
              {"abs", Abs},
              {"neg", Neg},
              {"atan", Atan}}) {

@@ -415,6 +415,7 @@ Value Unary(OpKind op, Value x) {
 Value Neg(Value x) { return Unary(OpKind::kNeg, x); }
 Value Abs(Value x) { return Unary(OpKind::kAbs, x); }
 Value Sign(Value x) { return Unary(OpKind::kSign, x); }
+Value Round(Value x) { return Unary(OpKind::kRound, x); }
 Value Exp(Value x) { return Unary(OpKind::kExp, x); }
 Value Log(Value x) { return Unary(OpKind::kLog, x); }
 Value Log1p(Value x) { return Unary(OpKind::kLog1p, x); }
@@ -927,6 +928,139 @@ Value CrossEntropy(Value logits, Value labels) {
   Value onehot = Cast(Eq(ExpandDims(labels, 1), classes), logits.dtype());
   return -Sum(LogSoftmax(logits, 1) * onehot) /
          static_cast<double>(logits.dim(0));
+}
+
+std::vector<Value> Inline(GraphBuilder& b, const Graph& body,
+                          const std::vector<Value>& args) {
+  const std::vector<ValueId> inputs = body.inputs();
+  if (args.size() != inputs.size()) {
+    b.Fail(absl::InvalidArgumentError(
+        absl::StrCat("function '", body.name(), "' takes ", inputs.size(),
+                     " argument(s), got ", args.size())));
+    return {};
+  }
+  std::vector<Value> value(body.num_nodes());
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (!args[k].valid() || args[k].type() != body.type(inputs[k])) {
+      b.Fail(absl::InvalidArgumentError(absl::StrCat(
+          "argument ", k, " of function '", body.name(), "' must be ",
+          body.type(inputs[k]).ToString(),
+          args[k].valid() ? absl::StrCat(", not ", args[k].type().ToString())
+                          : "")));
+      return {};
+    }
+    value[inputs[k]] = args[k];
+  }
+  for (ValueId id = 0; id < body.num_nodes(); ++id) {
+    const Node& node = body.node(id);
+    if (node.op == OpKind::kInput) continue;
+    std::vector<Value> in;
+    for (ValueId i : node.inputs) in.push_back(value[i]);
+    value[id] = b.AddOp(node.op, std::move(in), node.attrs, node.name);
+  }
+  std::vector<Value> outputs;
+  for (const GraphOutput& out : body.outputs()) {
+    outputs.push_back(value[out.value]);
+  }
+  return outputs;
+}
+
+namespace {
+
+// A fresh function name in b's library: `base`, else base_1, base_2, ...
+std::string FreshFunctionName(GraphBuilder& b, const std::string& base) {
+  std::string name = base;
+  for (int k = 1; b.graph()->function(name) != nullptr; ++k) {
+    name = absl::StrCat(base, "_", k);
+  }
+  return name;
+}
+
+// Adds a built function body (and the functions it calls) to b's library.
+bool AddBuiltFunction(GraphBuilder& b, const std::string& name,
+                      absl::StatusOr<Graph> body, const std::string& what) {
+  if (!body.ok()) {
+    b.Fail(absl::Status(body.status().code(),
+                        absl::StrCat(what, ": ", body.status().message())));
+    return false;
+  }
+  for (const std::string& nested : body->function_names()) {
+    if (b.graph()->function(nested) != nullptr) {
+      b.Fail(absl::InvalidArgumentError(
+          absl::StrCat(what, ": it defines function '", nested,
+                       "', a name the graph already has (give the custom_vjp a "
+                       "distinct name)")));
+      return false;
+    }
+    b.graph()->AddFunction(nested, *body->function(nested));
+  }
+  b.graph()->AddFunction(name, *std::move(body));
+  return true;
+}
+
+}  // namespace
+
+Value CustomVjp(GraphBuilder& b, const std::string& name,
+                const std::vector<Value>& args, const CustomForwardFn& forward,
+                const CustomVjpFn& vjp) {
+  if (!b.ok()) return Value();
+  for (const Value& a : args) {
+    if (!a.valid())
+      return b.Fail(absl::InvalidArgumentError(
+          absl::StrCat("custom_vjp '", name, "': an invalid argument")));
+  }
+  const std::string forward_name = FreshFunctionName(b, name + ".forward");
+  const std::string vjp_name = FreshFunctionName(b, name + ".vjp");
+  GraphBuilder fb(forward_name);
+  std::vector<Value> xs;
+  for (size_t k = 0; k < args.size(); ++k) {
+    xs.push_back(
+        fb.Input(absl::StrCat("x", k), args[k].dtype(), args[k].dims()));
+  }
+  Value y = forward(fb, xs);
+  if (fb.ok() && !y.valid()) {
+    fb.Fail(absl::InvalidArgumentError("forward returned no value"));
+  }
+  if (fb.ok()) fb.Output("y", y);
+  const TensorType y_type = fb.ok() ? y.type() : TensorType{};
+  if (!AddBuiltFunction(b, forward_name, fb.Build(),
+                        absl::StrCat("custom_vjp '", name, "' forward"))) {
+    return Value();
+  }
+  GraphBuilder vb(vjp_name);
+  std::vector<Value> vx;
+  for (size_t k = 0; k < args.size(); ++k) {
+    vx.push_back(
+        vb.Input(absl::StrCat("x", k), args[k].dtype(), args[k].dims()));
+  }
+  Value vy = vb.Input("y", y_type.dtype, y_type.dims);
+  Value dy = vb.Input("dy", y_type.dtype, y_type.dims);
+  std::vector<Value> cotangents = vjp(vb, vx, vy, dy);
+  if (vb.ok() && cotangents.size() != args.size()) {
+    vb.Fail(absl::InvalidArgumentError(
+        absl::StrCat("vjp returned ", cotangents.size(), " cotangent(s) for ",
+                     args.size(), " argument(s)")));
+  }
+  for (size_t k = 0; vb.ok() && k < args.size(); ++k) {
+    if (!IsFloat(args[k].dtype())) continue;
+    Value d = cotangents[k].valid() ? cotangents[k] : ZerosLike(vx[k]);
+    if (vb.ok() && d.type() != vx[k].type()) {
+      vb.Fail(absl::InvalidArgumentError(
+          absl::StrCat("vjp returned ", d.type().ToString(), " for argument ",
+                       k, " of type ", vx[k].type().ToString())));
+    }
+    if (vb.ok()) vb.Output(absl::StrCat("dx", k), d);
+  }
+  if (!AddBuiltFunction(b, vjp_name, vb.Build(),
+                        absl::StrCat("custom_vjp '", name, "' vjp"))) {
+    return Value();
+  }
+  Attrs attrs;
+  attrs.Set("forward", forward_name)
+      .Set("vjp", vjp_name)
+      .Set("dtype", y_type.dtype)
+      .Set("shape", y_type.dims);
+  return b.AddOp(OpKind::kCustomVjp, args, std::move(attrs), name);
 }
 
 }  // namespace adc

@@ -20,6 +20,7 @@
 #ifndef ADC_GRAPH_BUILDER_H_
 #define ADC_GRAPH_BUILDER_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -191,6 +192,9 @@ Value MulNoNan(Value a, Value b);
 Value Neg(Value x);
 Value Abs(Value x);
 Value Sign(Value x);
+// To the nearest integer, ties to even (not differentiable: use a custom
+// gradient for a straight-through estimator).
+Value Round(Value x);
 Value Exp(Value x);
 Value Log(Value x);
 Value Log1p(Value x);
@@ -309,6 +313,32 @@ Value Gather(Value x, Value indices, int64_t axis = 0);
 Value ScatterAdd(Value base, Value indices, Value updates, int64_t axis = 0);
 Value CumSum(Value x, int64_t axis, bool exclusive = false,
              bool reverse = false);
+
+// ---------------------------------------------------------------------------
+// Functions and custom gradients.
+// ---------------------------------------------------------------------------
+// Copies the nodes of a function body (a graph of the library, graph/graph.h)
+// into b's graph with `args` for its inputs (in order, of the input types);
+// returns the values of its outputs, in order.
+std::vector<Value> Inline(GraphBuilder& b, const Graph& body,
+                          const std::vector<Value>& args);
+
+// A value with a gradient of your own (PyTorch's autograd.Function, JAX's
+// custom_vjp). `forward` computes the value from `args`; `vjp` gets the args,
+// the value y and its cotangent dy and returns one cotangent per arg (an
+// invalid Value() for integer and bool args, or for no gradient). Both are
+// written with builder ops on builders of their own and stored in the
+// graph's function library under "<name>.forward" and "<name>.vjp" (names
+// made unique), and the value is a custom_vjp node that calls them. Autodiff
+// uses `vjp`, which stays differentiable to higher orders when its ops are;
+// forward mode, the interpreter and code generation use `forward`.
+using CustomForwardFn =
+    std::function<Value(GraphBuilder& b, const std::vector<Value>& args)>;
+using CustomVjpFn = std::function<std::vector<Value>(
+    GraphBuilder& b, const std::vector<Value>& args, Value y, Value dy)>;
+Value CustomVjp(GraphBuilder& b, const std::string& name,
+                const std::vector<Value>& args, const CustomForwardFn& forward,
+                const CustomVjpFn& vjp);
 
 // ---------------------------------------------------------------------------
 // Neural-network building blocks (compositions of the above).

@@ -209,6 +209,30 @@ void Graph::SortTopologically() {
   RebuildIndex();
 }
 
+const Graph* Graph::function(absl::string_view name) const {
+  if (!functions_) return nullptr;
+  auto it = functions_->find(std::string(name));
+  return it == functions_->end() ? nullptr : it->second.get();
+}
+
+void Graph::AddFunction(const std::string& name, Graph body) {
+  ADC_CHECK_MSG(function(name) == nullptr,
+                absl::StrCat("function '", name, "' defined twice"));
+  auto library = functions_ ? std::make_shared<Library>(*functions_)
+                            : std::make_shared<Library>();
+  body.functions_.reset();
+  (*library)[name] = std::make_shared<const Graph>(std::move(body));
+  functions_ = std::move(library);
+}
+
+std::vector<std::string> Graph::function_names() const {
+  std::vector<std::string> names;
+  if (functions_) {
+    for (const auto& [name, body] : *functions_) names.push_back(name);
+  }
+  return names;
+}
+
 void Graph::RebuildIndex() {
   index_.clear();
   for (ValueId i = 0; i < num_nodes(); ++i) index_[nodes_[i].name] = i;

@@ -6,12 +6,19 @@
 // named like the node; names are unique. Outputs are named references to
 // values. Serialization to and from GraphDef lives in graph/serialize.h; the
 // verifier (graph/verifier.h) checks every invariant stated here.
+//
+// A graph also holds a library of functions: named graphs (with inputs and
+// outputs, no parameters) that call nodes refer to by name, such as the
+// forward and gradient functions of custom_vjp. Calls inside a function body
+// resolve in the same library: it belongs to the top-level graph, and a
+// function body's own library is empty.
 #ifndef ADC_GRAPH_GRAPH_H_
 #define ADC_GRAPH_GRAPH_H_
 
-#include <map>
-#include <optional>
 #include <deque>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -135,6 +142,19 @@ class Graph {
   // ids). CHECKs that there is no cycle.
   void SortTopologically();
 
+  // The function library. Functions never change once added; copies of a
+  // graph share them (adding to one copy does not affect the others).
+  const Graph* function(absl::string_view name) const;
+  // `body` under `name`, which must be unused (CHECKed).
+  void AddFunction(const std::string& name, Graph body);
+  // Names in sorted order.
+  std::vector<std::string> function_names() const;
+  bool has_functions() const { return functions_ && !functions_->empty(); }
+  // Makes this graph's library `other`'s (a function body being transformed
+  // sees the functions of the graph it came from).
+  void ShareFunctions(const Graph& other) { functions_ = other.functions_; }
+  void ClearFunctions() { functions_.reset(); }
+
  private:
   void RebuildIndex();
 
@@ -147,6 +167,8 @@ class Graph {
   std::deque<Node> nodes_;
   std::vector<GraphOutput> outputs_;
   absl::flat_hash_map<std::string, ValueId> index_;
+  using Library = std::map<std::string, std::shared_ptr<const Graph>>;
+  std::shared_ptr<const Library> functions_;
 };
 
 }  // namespace adc

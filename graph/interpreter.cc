@@ -11,10 +11,33 @@
 namespace adc {
 namespace {
 
-// `node`'s kernel on its inputs' values.
+absl::StatusOr<std::vector<Tensor>> InterpretAllIn(
+    const Graph& graph, const std::map<std::string, Tensor>& feeds,
+    const Graph& library);
+
+// A call: its forward function run on the arguments.
+absl::StatusOr<Tensor> RunCall(const Node& node,
+                               absl::Span<const Tensor* const> args,
+                               const Graph& library) {
+  const Graph* body = library.function(node.attrs.GetString("forward"));
+  ADC_CHECK_MSG(body != nullptr, "call of a function not in the library");
+  std::map<std::string, Tensor> feeds;
+  const std::vector<ValueId> inputs = body->inputs();
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    feeds[body->node(inputs[k]).name] = *args[k];
+  }
+  ADC_ASSIGN_OR_RETURN(std::vector<Tensor> values,
+                       InterpretAllIn(*body, feeds, library));
+  return values[body->outputs()[0].value];
+}
+
+// `node`'s kernel on its inputs' values (calls resolve in `library`).
 absl::StatusOr<Tensor> RunKernel(const Node& node,
-                                 absl::Span<const Tensor* const> args) {
-  absl::StatusOr<Tensor> value = GetOpDef(node.op).eval(node, args);
+                                 absl::Span<const Tensor* const> args,
+                                 const Graph& library) {
+  absl::StatusOr<Tensor> value = GetOpDef(node.op).family == OpFamily::kCall
+                                     ? RunCall(node, args, library)
+                                     : GetOpDef(node.op).eval(node, args);
   if (value.ok()) {
     ADC_CHECK_MSG(value->type() == node.type,
                   absl::StrCat("kernel of ", node.name, " returned ",
@@ -24,10 +47,9 @@ absl::StatusOr<Tensor> RunKernel(const Node& node,
   return value;
 }
 
-}  // namespace
-
-absl::StatusOr<std::vector<Tensor>> InterpretAll(
-    const Graph& graph, const std::map<std::string, Tensor>& feeds) {
+absl::StatusOr<std::vector<Tensor>> InterpretAllIn(
+    const Graph& graph, const std::map<std::string, Tensor>& feeds,
+    const Graph& library) {
   for (const auto& [name, tensor] : feeds) {
     std::optional<ValueId> id = graph.Find(name);
     if (!id || (graph.node(*id).op != OpKind::kInput &&
@@ -70,11 +92,18 @@ absl::StatusOr<std::vector<Tensor>> InterpretAll(
     }
     args.clear();
     for (ValueId in : node.inputs) args.push_back(&values[in]);
-    absl::StatusOr<Tensor> value = RunKernel(node, args);
+    absl::StatusOr<Tensor> value = RunKernel(node, args, library);
     if (!value.ok()) return NodeError(node, value.status());
     values[i] = *std::move(value);
   }
   return values;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Tensor>> InterpretAll(
+    const Graph& graph, const std::map<std::string, Tensor>& feeds) {
+  return InterpretAllIn(graph, feeds, graph);
 }
 
 absl::StatusOr<std::map<std::string, Tensor>> Interpret(
@@ -126,7 +155,7 @@ absl::StatusOr<Tensor> ValueEvaluator::Evaluate(ValueId id) {
     } else {
       args.clear();
       for (ValueId in : node.inputs) args.push_back(&**results_[in]);
-      absl::StatusOr<Tensor> value = RunKernel(node, args);
+      absl::StatusOr<Tensor> value = RunKernel(node, args, *graph_);
       if (!value.ok()) {
         value = kernel_error_ ? kernel_error_(node, value.status())
                               : NodeError(node, value.status());

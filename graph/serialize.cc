@@ -195,7 +195,43 @@ proto::TensorProto TensorToProto(const Tensor& tensor) {
   return out;
 }
 
+namespace {
+
+// GraphFromProto without the functions and the final verification.
+absl::StatusOr<Graph> GraphBodyFromProto(const proto::GraphDef& def);
+
+}  // namespace
+
 absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
+  ADC_ASSIGN_OR_RETURN(Graph graph, GraphBodyFromProto(def));
+  for (const proto::Function& f : def.functions()) {
+    if (f.name().empty()) {
+      return absl::InvalidArgumentError("a function has an empty name");
+    }
+    if (graph.function(f.name()) != nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("function '", f.name(), "' is defined twice"));
+    }
+    if (f.body().functions_size() > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "function '", f.name(),
+          "' has functions of its own (they belong to the top-level graph)"));
+    }
+    absl::StatusOr<Graph> body = GraphBodyFromProto(f.body());
+    if (!body.ok()) {
+      return absl::Status(
+          body.status().code(),
+          absl::StrCat("function '", f.name(), "': ", body.status().message()));
+    }
+    graph.AddFunction(f.name(), *std::move(body));
+  }
+  ADC_RETURN_IF_ERROR(Verify(graph));
+  return graph;
+}
+
+namespace {
+
+absl::StatusOr<Graph> GraphBodyFromProto(const proto::GraphDef& def) {
   if (def.version() < 0 || def.version() > kGraphFormatVersion) {
     return absl::InvalidArgumentError(
         absl::StrCat("graph format version ", def.version(),
@@ -358,13 +394,15 @@ absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
     }
     graph.AddOutput(out.name(), id_of[it->second], out.is_gradient());
   }
-  ADC_RETURN_IF_ERROR(Verify(graph));
   return graph;
 }
 
+}  // namespace
+
 proto::GraphDef GraphToProto(const Graph& graph) {
   proto::GraphDef def;
-  def.set_version(kGraphFormatVersion);
+  // Version 1 when the graph uses nothing newer: older readers load it.
+  def.set_version(graph.has_functions() ? kGraphFormatVersion : 1);
   def.set_name(graph.name());
   for (const Node& node : graph.nodes()) {
     if (node.op == OpKind::kInput) {
@@ -392,6 +430,11 @@ proto::GraphDef GraphToProto(const Graph& graph) {
     o->set_name(out.name);
     o->set_value(graph.node(out.value).name);
     o->set_is_gradient(out.is_gradient);
+  }
+  for (const std::string& name : graph.function_names()) {
+    proto::Function* f = def.add_functions();
+    f->set_name(name);
+    *f->mutable_body() = GraphToProto(*graph.function(name));
   }
   return def;
 }

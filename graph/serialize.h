@@ -17,8 +17,10 @@
 namespace adc {
 
 // The GraphDef format version this build writes. Files with a higher version
-// are rejected; version 0 (absent) reads as 1.
-inline constexpr int kGraphFormatVersion = 1;
+// are rejected; version 0 (absent) reads as 1. Version 2 adds the function
+// library (GraphDef.functions); version 1 files load unchanged, and graphs
+// without functions are written as version 1.
+inline constexpr int kGraphFormatVersion = 2;
 
 absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def);
 proto::GraphDef GraphToProto(const Graph& graph);

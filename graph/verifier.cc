@@ -1,5 +1,8 @@
 #include "graph/verifier.h"
 
+#include <functional>
+#include <map>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -60,7 +63,131 @@ absl::StatusOr<TensorType> InferNodeType(Node* node,
   return type;
 }
 
+namespace {
+
+std::string TypesToString(const std::vector<TensorType>& types) {
+  std::vector<std::string> parts;
+  for (const TensorType& t : types) parts.push_back(t.ToString());
+  return absl::StrCat("(", absl::StrJoin(parts, ", "), ")");
+}
+
+// The input and output types of a function body.
+std::vector<TensorType> InputTypes(const Graph& body) {
+  std::vector<TensorType> types;
+  for (ValueId id : body.inputs()) types.push_back(body.type(id));
+  return types;
+}
+std::vector<TensorType> OutputTypes(const Graph& body) {
+  std::vector<TensorType> types;
+  for (const GraphOutput& out : body.outputs()) {
+    types.push_back(body.type(out.value));
+  }
+  return types;
+}
+
+// Checks that `attr` of a call node names a function of `library` taking
+// `inputs` and returning `outputs`.
+absl::Status CheckCallee(const Node& node, const Graph& library,
+                         const std::string& attr,
+                         const std::vector<TensorType>& inputs,
+                         const std::vector<TensorType>& outputs) {
+  const std::string& name = node.attrs.GetString(attr);
+  const Graph* body = library.function(name);
+  if (body == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(attr, " function '", name, "' is not in the library"));
+  }
+  if (InputTypes(*body) != inputs || OutputTypes(*body) != outputs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        attr, " function '", name, "' is ", TypesToString(InputTypes(*body)),
+        " -> ", TypesToString(OutputTypes(*body)), " but the call needs ",
+        TypesToString(inputs), " -> ", TypesToString(outputs)));
+  }
+  return absl::OkStatus();
+}
+
+// The signatures a call node needs of its functions.
+absl::Status CheckCall(const Node& node, const Graph& library,
+                       const std::vector<TensorType>& input_types) {
+  if (node.op != OpKind::kCustomVjp) return absl::OkStatus();
+  ADC_RETURN_IF_ERROR(
+      CheckCallee(node, library, "forward", input_types, {node.type}));
+  std::vector<TensorType> vjp_in = input_types, vjp_out;
+  vjp_in.push_back(node.type);
+  vjp_in.push_back(node.type);
+  for (const TensorType& t : input_types) {
+    if (IsFloat(t.dtype)) vjp_out.push_back(t);
+  }
+  return CheckCallee(node, library, "vjp", vjp_in, vjp_out);
+}
+
+absl::Status VerifyBody(const Graph& graph, const Graph& library);
+
+// Function bodies: verified graphs without parameters or functions of their
+// own, with at least one output, and no call cycles.
+absl::Status VerifyLibrary(const Graph& library) {
+  // 0: unvisited, 1: on the stack, 2: done.
+  std::map<std::string, int> state;
+  std::function<absl::Status(const std::string&)> visit =
+      [&](const std::string& name) -> absl::Status {
+    int& s = state[name];
+    if (s == 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("function '", name, "' calls itself"));
+    }
+    if (s == 2) return absl::OkStatus();
+    s = 1;
+    const Graph* body = library.function(name);
+    for (const Node& node : body->nodes()) {
+      if (GetOpDef(node.op).family != OpFamily::kCall) continue;
+      for (const AttrSpec& spec : GetOpDef(node.op).attrs) {
+        if (spec.kind != AttrKind::kString || !node.attrs.Has(spec.name)) {
+          continue;
+        }
+        const std::string& callee = node.attrs.GetString(spec.name);
+        if (library.function(callee) != nullptr) {
+          ADC_RETURN_IF_ERROR(visit(callee));
+        }
+      }
+    }
+    state[name] = 2;
+    return absl::OkStatus();
+  };
+  for (const std::string& name : library.function_names()) {
+    const Graph* body = library.function(name);
+    auto in_function = [&](const absl::Status& status) {
+      return absl::Status(status.code(), absl::StrCat("function '", name,
+                                                      "': ", status.message()));
+    };
+    if (!body->parameters().empty()) {
+      return in_function(absl::InvalidArgumentError(
+          "has parameters (a function's values come from its inputs)"));
+    }
+    if (body->outputs().empty()) {
+      return in_function(absl::InvalidArgumentError("has no outputs"));
+    }
+    if (body->has_functions()) {
+      return in_function(absl::InvalidArgumentError(
+          "has functions of its own (they belong to the top-level graph)"));
+    }
+    absl::Status status = VerifyBody(*body, library);
+    if (!status.ok()) return in_function(status);
+    ADC_RETURN_IF_ERROR(visit(name));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Verify(const Graph& graph) {
+  ADC_RETURN_IF_ERROR(VerifyBody(graph, graph));
+  return VerifyLibrary(graph);
+}
+
+namespace {
+
+// The graph's own invariants, with calls resolved in `library`.
+absl::Status VerifyBody(const Graph& graph, const Graph& library) {
   absl::flat_hash_set<std::string> names;
   std::vector<TensorType> input_types;
   for (ValueId id = 0; id < graph.num_nodes(); ++id) {
@@ -98,6 +225,10 @@ absl::Status Verify(const Graph& graph) {
                                  "declared type ", node.type.ToString(),
                                  " but the op gives ", type->ToString())));
     }
+    if (GetOpDef(node.op).family == OpFamily::kCall) {
+      absl::Status call = CheckCall(node, library, input_types);
+      if (!call.ok()) return NodeError(node, call);
+    }
   }
   absl::flat_hash_set<std::string> output_names;
   for (const GraphOutput& out : graph.outputs()) {
@@ -115,5 +246,7 @@ absl::Status Verify(const Graph& graph) {
   }
   return absl::OkStatus();
 }
+
+}  // namespace
 
 }  // namespace adc

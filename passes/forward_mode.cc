@@ -32,6 +32,31 @@ absl::StatusOr<Value> TangentInput(GraphBuilder& b, const std::string& wrt,
   return b.Input(name, type.dtype, type.dims);
 }
 
+// A call's JVP: the JVP of its forward function (AddJvp on a copy of the
+// body, with every float argument perturbed), inlined with the tangents
+// (zeros where missing).
+Value CallJvp(GraphBuilder& b, const Node& node, const std::vector<Value>& x,
+              const std::vector<Value>& dx) {
+  const Graph& root = *b.graph();
+  Graph body = *root.function(node.attrs.GetString("forward"));
+  body.ShareFunctions(root);
+  JvpOptions options;
+  options.of = {body.outputs()[0].name};
+  absl::StatusOr<JvpResult> r = AddJvp(&body, options);
+  if (!r.ok()) return b.Fail(r.status());
+  std::vector<Value> args = x;
+  for (size_t k = 0; k < x.size(); ++k) {
+    if (IsFloat(x[k].dtype())) {
+      args.push_back(dx[k].valid() ? dx[k] : ZerosLike(x[k]));
+    }
+  }
+  const std::vector<Value> outs = Inline(b, body, args);
+  for (size_t k = 0; k < outs.size(); ++k) {
+    if (body.outputs()[k].name == r->outputs[0]) return outs[k];
+  }
+  return b.Fail(absl::InternalError("call JVP: no tangent output"));
+}
+
 // The tangent of `node`'s output from its inputs' tangents, by the op's
 // JvpKind. Invalid: zero.
 Value ApplyJvp(GraphBuilder& b, const Node& node, ValueId id,
@@ -76,6 +101,8 @@ Value ApplyJvp(GraphBuilder& b, const Node& node, ValueId id,
     }
     case JvpKind::kRule:
       return def.jvp(JvpContext{&b, node, x, b.Wrap(id), dx});
+    case JvpKind::kCall:
+      return CallJvp(b, node, x, dx);
   }
   return Value();
 }

@@ -9,6 +9,68 @@
 
 namespace adc {
 
+namespace {
+
+// The name of function `name`'s batched copy in b's library.
+std::string BatchedName(GraphBuilder& b, const std::string& name,
+                        int64_t size) {
+  std::string base = absl::StrCat(name, ".vmap", size);
+  std::string fresh = base;
+  for (int k = 1; b.graph()->function(fresh) != nullptr; ++k) {
+    fresh = absl::StrCat(base, "_", k);
+  }
+  return fresh;
+}
+
+// A call with batched arguments calls batched copies of its functions: the
+// forward function vmapped over the batched arguments, and the vjp function
+// over them and y, dy, with the cotangents of shared (unbatched) arguments
+// summed over the batch.
+absl::StatusOr<Value> BatchCall(GraphBuilder& b, const Graph& source,
+                                const Node& node, const std::vector<Value>& x,
+                                const std::vector<bool>& xb, int64_t size) {
+  auto load = [&](const std::string& attr) {
+    Graph body = *source.function(node.attrs.GetString(attr));
+    body.ShareFunctions(source);
+    return body;
+  };
+  Graph forward = load("forward"), vjp = load("vjp");
+  VmapOptions fo, vo;
+  fo.size = vo.size = size;
+  const std::vector<ValueId> f_in = forward.inputs(), v_in = vjp.inputs();
+  for (size_t k = 0; k < x.size(); ++k) {
+    if (!xb[k]) continue;
+    fo.batched.push_back(forward.node(f_in[k]).name);
+    vo.batched.push_back(vjp.node(v_in[k]).name);
+  }
+  vo.batched.push_back(vjp.node(v_in[x.size()]).name);      // y
+  vo.batched.push_back(vjp.node(v_in[x.size() + 1]).name);  // dy
+  ADC_ASSIGN_OR_RETURN(Graph batched_forward, Vmap(forward, fo));
+  ADC_ASSIGN_OR_RETURN(Graph batched_vjp, Vmap(vjp, vo));
+  {
+    GraphBuilder vb(&batched_vjp);
+    size_t out = 0;
+    for (size_t k = 0; k < x.size(); ++k) {
+      if (!IsFloat(x[k].dtype())) continue;
+      GraphOutput& o = batched_vjp.mutable_outputs()[out++];
+      if (!xb[k]) o.value = Sum(vb.Wrap(o.value), {0}).id();
+    }
+    if (!vb.ok()) return vb.status();
+  }
+  const std::string f_name =
+      BatchedName(b, node.attrs.GetString("forward"), size);
+  b.graph()->AddFunction(f_name, std::move(batched_forward));
+  const std::string v_name = BatchedName(b, node.attrs.GetString("vjp"), size);
+  b.graph()->AddFunction(v_name, std::move(batched_vjp));
+  Attrs attrs = node.attrs;
+  attrs.Set("forward", f_name)
+      .Set("vjp", v_name)
+      .Set("shape", ops::WithBatch(size, node.type.dims));
+  return b.AddOp(OpKind::kCustomVjp, x, std::move(attrs));
+}
+
+}  // namespace
+
 absl::StatusOr<Graph> Vmap(const Graph& graph, const VmapOptions& options) {
   if (options.size < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -45,6 +107,7 @@ absl::StatusOr<Graph> Vmap(const Graph& graph, const VmapOptions& options) {
   }
 
   GraphBuilder b(graph.name());
+  b.graph()->ShareFunctions(graph);
   const int n = graph.num_nodes();
   std::vector<Value> value(n);
   std::vector<bool> batched(n, false);
@@ -76,7 +139,9 @@ absl::StatusOr<Graph> Vmap(const Graph& graph, const VmapOptions& options) {
       continue;
     }
     Value v;
-    {
+    if (GetOpDef(node.op).family == OpFamily::kCall) {
+      ADC_ASSIGN_OR_RETURN(v, BatchCall(b, graph, node, x, xb, options.size));
+    } else {
       NameScope scope(b, "vmap");
       v = GetOpDef(node.op).batch(
           BatchContext{&b, node, std::move(x), std::move(xb), options.size});

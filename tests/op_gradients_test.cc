@@ -271,6 +271,23 @@ std::vector<GradCase> AllCases() {
                    }),
               // --- Linear algebra
               // --------------------------------------------------
+              // --- Calls: a custom gradient (the true one, so finite
+              // differences agree), with a shared second argument.
+              Case("CustomVjp", {Rand("x", {2, 3}), Rand("w", {3}, 0.5, 2)},
+                   [](B b, V x) {
+                     Value y = CustomVjp(
+                         b, "softplus_scaled", {x[0], BroadcastTo(x[1], {2, 3})},
+                         [](B, V a) {
+                           return (Maximum(a[0], 0.0) + Log1p(Exp(-Abs(a[0])))) *
+                                  a[1];
+                         },
+                         [](B, V a, Value y, Value dy) {
+                           return std::vector<Value>{
+                               dy * Sigmoid(a[0]) * a[1],
+                               dy * y / a[1]};
+                         });
+                     return Sq(y);
+                   }),
               Case("MatMul", {Rand("a", {2, 3}), Rand("b", {3, 4})},
                    [](B, V x) { return Sq(MatMul(x[0], x[1])); }),
               Case("MatMulVectorMatrix", {Rand("a", {3}), Rand("b", {3, 2})},
@@ -691,11 +708,11 @@ TEST(OpGradientCoverageTest, EveryDifferentiableOpKindHasACase) {
 // The op kinds without a gradient rule, spelled out: a new op must be
 // classified here on purpose.
 TEST(OpGradientCoverageTest, NonDifferentiableKindsAreExactlyTheExpected) {
-  const std::set<OpKind> expected = {OpKind::kConstant, OpKind::kIota,
-                                     OpKind::kSign,     OpKind::kStopGradient,
-                                     OpKind::kLess,     OpKind::kLessEqual,
-                                     OpKind::kGreater,  OpKind::kGreaterEqual,
-                                     OpKind::kEqual,    OpKind::kNotEqual};
+  const std::set<OpKind> expected = {
+      OpKind::kConstant,  OpKind::kIota,         OpKind::kSign,
+      OpKind::kRound,     OpKind::kStopGradient, OpKind::kLess,
+      OpKind::kLessEqual, OpKind::kGreater,      OpKind::kGreaterEqual,
+      OpKind::kEqual,     OpKind::kNotEqual};
   for (int k = 0; k < kNumOpKinds; ++k) {
     const OpKind kind = static_cast<OpKind>(k);
     const OpDef& def = GetOpDef(kind);

@@ -178,6 +178,10 @@ UNARY_EVAL(
     EvalAbs, [](double x) { return std::fabs(x); },
     [](int64_t x) { return x < 0 ? WrapSub(0, x) : x; })
 UNARY_EVAL(EvalSign, SignD, SignI)
+// Ties to even (the default rounding mode), as torch.round and ONNX Round.
+UNARY_EVAL(
+    EvalRound, [](double x) { return std::nearbyint(x); },
+    [](int64_t x) { return x; })
 UNARY_EVAL(
     EvalExp, [](double x) { return std::exp(x); }, NoInt)
 UNARY_EVAL(
@@ -429,6 +433,10 @@ std::vector<OpDef> ElementwiseOpDefs() {
       unary(OpKind::kSign, "sign", InferUnaryNumeric, EvalSign)
           .NoGrad()
           .NegZero(NZ::kIfFirstMay),
+      // round is piecewise constant too; round(-0.4) is -0.
+      unary(OpKind::kRound, "round", InferUnaryNumeric, EvalRound)
+          .NoGrad()
+          .Cost(2),
       unary(OpKind::kExp, "exp", InferUnaryFloat, EvalExp)
           .Grad(GradExp)
           .Cost(kTranscendental)

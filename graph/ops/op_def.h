@@ -89,6 +89,8 @@ enum class JvpKind {
   // the sum over operands k of the op with x_k replaced by dx_k.
   kMultilinear,
   kRule,  // A rule of its own (OpDef::jvp).
+  // Calls: the JVP of the called forward function (passes/forward_mode.cc).
+  kCall,
 };
 
 // What a batching rule sees (passes/vmap.h): the node, `x` its inputs in the
@@ -122,6 +124,7 @@ enum class OpFamily {
   kMovement,     // each output element is one input element or a fill value
   kScan,         // running sums along an axis
   kScatter,      // accumulation into a copy of its first operand
+  kCall,         // a call of library functions (inlined before lowering)
 };
 
 // Whether an op's elements are computed where they are used (element-wise
@@ -179,6 +182,7 @@ struct OpDef {
     grad = fn;
     differentiable = true;
     if (family == OpFamily::kElementwise) jvp_kind = JvpKind::kFromGradient;
+    if (family == OpFamily::kCall) jvp_kind = JvpKind::kCall;
     return *this;
   }
   // The batching rule (element-wise ops and reductions have their family's).
@@ -268,6 +272,7 @@ std::vector<OpDef> ElementwiseOpDefs();  // ops/elementwise.cc
 std::vector<OpDef> ReductionOpDefs();    // ops/reduction.cc
 std::vector<OpDef> LinalgOpDefs();       // ops/linalg.cc
 std::vector<OpDef> ShapeOpDefs();        // ops/shape.cc
+std::vector<OpDef> CallOpDefs();         // ops/call.cc
 
 }  // namespace adc
 

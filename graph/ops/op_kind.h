@@ -20,6 +20,7 @@ enum class OpKind {
   kNeg,
   kAbs,
   kSign,
+  kRound,  // to the nearest integer, ties to even
   kExp,
   kLog,
   kLog1p,
@@ -75,9 +76,12 @@ enum class OpKind {
   kGather,       // attr axis; (x, indices)
   kScatterAdd,   // attr axis; (base, indices, updates)
   kCumSum,       // attrs axis, exclusive, reverse
+
+  // Calls of library functions (graph/graph.h).
+  kCustomVjp,  // attrs forward, vjp (function names), dtype, shape
 };
 
-inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kCumSum) + 1;
+inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kCustomVjp) + 1;
 
 }  // namespace adc
 

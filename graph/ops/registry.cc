@@ -19,7 +19,7 @@ const Registry& GetRegistry() {
   static const Registry* registry = [] {
     auto* r = new Registry;
     for (auto family : {LeafOpDefs, ElementwiseOpDefs, ReductionOpDefs,
-                        LinalgOpDefs, ShapeOpDefs}) {
+                        LinalgOpDefs, ShapeOpDefs, CallOpDefs}) {
       for (OpDef& def : family()) {
         const int k = static_cast<int>(def.kind);
         ADC_CHECK_MSG(r->defs[k] == nullptr,
@@ -39,8 +39,11 @@ const Registry& GetRegistry() {
                          "Multilinear, Jvp, or an element-wise gradient "
                          "rule): ",
                          def.name));
-        ADC_CHECK_MSG((def.batch == nullptr) == (def.family == OpFamily::kLeaf),
-                      absl::StrCat("op without a batching rule: ", def.name));
+        // Calls are batched by vmap itself (it batches the functions).
+        ADC_CHECK_MSG(
+            (def.batch == nullptr) == (def.family == OpFamily::kLeaf ||
+                                       def.family == OpFamily::kCall),
+            absl::StrCat("op without a batching rule: ", def.name));
         ADC_CHECK(r->by_name.emplace(def.name, def.kind).second);
         r->defs[k] = std::make_unique<OpDef>(std::move(def));
       }

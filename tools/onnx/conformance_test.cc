@@ -102,6 +102,7 @@ TEST(OnnxConformanceTest, SupportedOpsPassThroughTheInterpreter) {
       "ReduceSumSquare",
       "Relu",
       "Reshape",
+      "Round",
       "Selu",
       "Shape",
       "Sigmoid",

@@ -139,6 +139,8 @@ std::vector<OnnxOpEntry> ElementwiseOnnxOps() {
       {"Abs", {ImportUnary<Abs>, 1}},
       // Sign: 1, -1 or 0.
       {"Sign", {ImportUnary<Sign>, 1}},
+      // Round: ties to even.
+      {"Round", {ImportUnary<Round>, 1}},
       {"Exp", {ImportUnary<Exp>, 1}},
       {"Log", {ImportUnary<Log>, 1}},
       {"Sqrt", {ImportUnary<Sqrt>, 1}},
