@@ -29,7 +29,7 @@
 #include "gtest/gtest.h"
 #include "passes/autodiff.h"
 #include "passes/forward_mode.h"
-#include "tests/grad_check.h"
+#include "tools/grad_check.h"
 
 namespace adc {
 namespace {

@@ -8,6 +8,7 @@ namespace adc::cli {
 
 Command GradCommand();
 Command JvpCommand();
+Command GradCheckCommand();
 Command CompileCommand();
 Command RunCommand();
 Command ImportCommand();
