@@ -31,7 +31,7 @@
 #include "passes/autodiff.h"
 #include "passes/forward_mode.h"
 #include "passes/vmap.h"
-#include "tests/grad_check.h"
+#include "tools/grad_check.h"
 
 namespace adc {
 namespace {

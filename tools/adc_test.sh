@@ -67,16 +67,16 @@ expect_same() {
 
 # --- help -------------------------------------------------------------------
 expect_ok "$ADC" help
-expect_contains "$T/stdout" grad jvp vmap jacobian hessian hvp compile run \
-  import inspect dot opt bench
+expect_contains "$T/stdout" grad jvp vmap jacobian hessian hvp gradcheck \
+  compile run import inspect dot opt bench
 expect_ok "$ADC" grad --help
 expect_contains "$T/stdout" "usage: adc grad IN.pb --of NAME" "--wrt" "--seed" \
   "--no-allow-unused" "-o OUT.pb"
 if grep -qF -- "--reps" "$T/stdout"; then fail "grad --help lists --reps"; fi
 expect_ok "$ADC" help run
 expect_contains "$T/stdout" "--interpret" "--out-dir" "--in NAME=FILE.npy"
-for cmd in grad jvp vmap jacobian hessian hvp compile run import inspect dot \
-  opt bench; do
+for cmd in grad jvp vmap jacobian hessian hvp gradcheck compile run import \
+  inspect dot opt bench; do
   expect_ok "$ADC" "$cmd" --help
   expect_contains "$T/stdout" "usage: adc $cmd"
 done
@@ -277,6 +277,118 @@ else
   fail "adc compile mlp: $(cat "$T/stderr")"
 fi
 expect_error "not an ONNX model" "$ADC" import "$DATA/x1.npy" -o x.pb
+
+# --- gradcheck: derivatives against finite differences (f64) ------------------
+# expect_exit CODE CMD...: exactly exit CODE; stdout/stderr in $T/stdout, $T/stderr.
+expect_exit() {
+  local want="$1"
+  shift
+  "$@" >"$T/stdout" 2>"$T/stderr"
+  local rc=$?
+  if [ "$rc" -eq "$want" ]; then pass; else
+    fail "exit $rc (want $want) from: $* ($(cat "$T/stderr"))"
+  fi
+}
+# The f32 graph is promoted to f64; random inputs, reported per wrt.
+expect_ok "$ADC" gradcheck "$GRAPH" --of y
+expect_contains "$T/stdout" "input x1 f64[]: random in [-1, 1]" \
+  "input x2 f64[]: random in [-1, 1]" "x1  worst x1  analytic=" \
+  "x2  worst x2  analytic=" "gradcheck: passed (2 wrt, 2 elements; order 1, eps=1e-06 atol=1e-05 rtol=0.001)"
+[ "$(grep -c ' ok$' "$T/stdout")" -eq 2 ] && pass || fail "gradcheck: 2 ok lines"
+# Given inputs, f32 (x1 = 2) and f64 (x2 = 0): dy/dx1 = x2 = 0, dy/dx2 =
+# x1 - cos(x2) = 1.
+expect_ok "$ADC" gradcheck "$GRAPH" --of y --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/x2_f64.npy" --wrt x2,x1
+expect_contains "$T/stdout" "x2  worst x2  analytic=1 numeric=1 " \
+  "x1  worst x1  analytic=0 numeric=0 abs_err=0 rel_err=0  ok"
+if grep -q "random" "$T/stdout"; then fail "gradcheck: given inputs are random"; fi
+# Second order, on the graph and on its gradient graph.
+expect_ok "$ADC" gradcheck "$GRAPH" --of y --order 2
+expect_contains "$T/stdout" "gradcheck: passed (2 wrt, 2 elements; order 2"
+expect_ok "$ADC" gradcheck g.pbtxt --of x2.grad --order 2 --eps 1e-5 \
+  --atol 1e-6 --rtol 1e-4
+expect_contains "$T/stdout" "eps=1e-05 atol=1e-06 rtol=0.0001)"
+# The imported ONNX model (f32, non-scalar log_probs f32[4,3]), each seed mode.
+expect_ok "$ADC" gradcheck mlp.pb --of log_probs
+expect_contains "$T/stdout" "input x f64[4,4]: random in [-1, 1]" \
+  "seed: random projection of log_probs f64[4,3] (weights in [0.5, 1.5])" \
+  "fc1.weight  worst fc1.weight[" "fc3.bias    worst fc3.bias[" \
+  "gradcheck: passed (7 wrt, 155 elements; order 1"
+expect_ok "$ADC" gradcheck mlp.pb --of log_probs --seed ones --wrt x,fc2.bias
+expect_contains "$T/stdout" "seed: ones" "gradcheck: passed (2 wrt, 24 elements"
+grep -E '^(x|fc2)' "$T/stdout" >ones.txt
+expect_ok "$ADC" gradcheck mlp.pb --of log_probs --seed v --wrt x,fc2.bias
+expect_contains "$T/stdout" "seed v f64[4,3]: random in [0.5, 1.5]" \
+  "gradcheck: passed (2 wrt, 24 elements"
+# --seed NAME fed with ones (an f32 file) checks what --seed ones checks.
+cat >ones43.pbtxt <<'PBTXT'
+version: 1
+nodes { name: "c" op: "constant" attrs { key: "value" value { tensor {
+  type { dtype: F32 shape { dims: 4 dims: 3 } }
+  float_data: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] } } } }
+outputs { name: "ones" value: "c" }
+PBTXT
+expect_ok "$ADC" run --interpret ones43.pbtxt --out-dir fixtures
+expect_ok "$ADC" gradcheck mlp.pb --of log_probs --seed v --wrt x,fc2.bias \
+  --in v=fixtures/ones.npy
+if grep -q "^seed" "$T/stdout"; then fail "gradcheck: a fed seed is random"; fi
+grep -E '^(x|fc2)' "$T/stdout" >fed.txt
+cmp -s ones.txt fed.txt && pass || fail "gradcheck --seed v=ones differs from --seed ones"
+expect_ok "$ADC" gradcheck mlp.pb --of log_probs --order 2 --wrt fc1.weight,x
+expect_contains "$T/stdout" "gradcheck: passed (2 wrt, 48 elements; order 2"
+# A graph that already carries a gradient and its seed input v.
+expect_ok "$ADC" grad mlp.pb --of log_probs --seed v --wrt x -o mlp_vjp.pb
+expect_ok "$ADC" gradcheck mlp_vjp.pb --of x.grad
+expect_contains "$T/stdout" "input v f64[4,3]: random in [-1, 1]" \
+  "v           worst v[" "gradcheck: passed (8 wrt, 167 elements; order 1"
+# Autodiff fooled by stop_gradient: exit 1, the worst element, one stderr line.
+SG="$DATA/stop_gradient.pbtxt"
+expect_exit 1 "$ADC" gradcheck "$SG" --of y
+expect_contains "$T/stdout" "analytic=0 numeric=" "rel_err=1  FAILED (3 of 3 elements)" \
+  "gradcheck: FAILED: 3 of 3 elements differ from finite differences (x 3 of 3; order 1"
+[ "$(wc -l <"$T/stderr")" -eq 1 ] && grep -qF \
+  "adc gradcheck: gradients of 'y' differ from finite differences: x (3 of 3 elements)" \
+  "$T/stderr" && pass || fail "gradcheck FAILED stderr: $(cat "$T/stderr")"
+# Right first derivative, wrong second one.
+expect_ok "$ADC" gradcheck "$SG" --of st
+expect_exit 1 "$ADC" gradcheck "$SG" --of st --order 2
+expect_contains "$T/stderr" "second derivatives of 'st' differ"
+# A loose enough tolerance passes.
+expect_ok "$ADC" gradcheck "$SG" --of y --atol 10
+# Integer inputs are never random: --in, else an error naming them.
+cat >idx.pbtxt <<'PBTXT'
+version: 1
+nodes { name: "c" op: "constant" attrs { key: "value" value { tensor {
+  type { dtype: I64 shape { dims: 3 } } int64_data: [4, 0, 4] } } } }
+outputs { name: "idx" value: "c" }
+PBTXT
+expect_ok "$ADC" run --interpret idx.pbtxt --out-dir fixtures
+expect_ok "$ADC" gradcheck "$DATA/gather.pbtxt" --of y \
+  --in idx=fixtures/idx.npy
+expect_contains "$T/stdout" "gradcheck: passed (1 wrt, 5 elements"
+expect_exit 2 "$ADC" gradcheck "$DATA/gather.pbtxt" --of y
+expect_error "input idx (i64[3]) needs a value: integer and bool inputs are not drawn at random" \
+  "$ADC" gradcheck "$DATA/gather.pbtxt" --of y
+[ -s "$T/stdout" ] && fail "gradcheck printed before an error" || pass
+expect_error "wrt 'idx' is i64[3]: only floating-point values have gradients" \
+  "$ADC" gradcheck "$DATA/gather.pbtxt" --of y --in idx=fixtures/idx.npy --wrt idx
+# Usage and input errors.
+expect_exit 2 "$ADC" gradcheck "$GRAPH"
+expect_error "missing --of NAME" "$ADC" gradcheck "$GRAPH"
+expect_error "--order must be 1 or 2, not 3" "$ADC" gradcheck "$GRAPH" --of y --order 3
+expect_error "--eps must be a positive number" "$ADC" gradcheck "$GRAPH" --of y --eps 0
+expect_error "invalid value 'abc' for --eps (expected a number)" "$ADC" \
+  gradcheck "$GRAPH" --of y --eps abc
+expect_error "--atol must be 0 or more" "$ADC" gradcheck "$GRAPH" --of y --atol -1
+expect_error "no output or value named 'nope'" "$ADC" gradcheck "$GRAPH" --of nope
+expect_error "wrt 'nope' is not an input or parameter" "$ADC" gradcheck \
+  "$GRAPH" --of y --wrt nope
+expect_error "holds f32[3] but input 'x2' is f32[]" "$ADC" gradcheck "$GRAPH" \
+  --of y --in x2="$DATA/x2_vec.npy"
+expect_error "no input or parameter named 'x3'" "$ADC" gradcheck "$GRAPH" \
+  --of y --in x3="$DATA/x2.npy"
+expect_error "cannot open 'missing.pb'" "$ADC" gradcheck missing.pb --of y
+expect_error "unknown flag '--reps'" "$ADC" gradcheck "$GRAPH" --of y --reps 3
 
 # --- opt ------------------------------------------------------------------------
 expect_ok "$ADC" opt g.pbtxt -o opt.pbtxt

@@ -160,9 +160,10 @@ absl::StatusOr<Args> ParseArgs(const Command& command,
     }
     std::string error;
     if (!flag->ParseFrom(*value, &error)) {
-      const char* expected = is_bool                 ? "true or false"
-                             : flag->IsOfType<int>() ? "an integer"
-                                                     : nullptr;
+      const char* expected = is_bool                    ? "true or false"
+                             : flag->IsOfType<int>()    ? "an integer"
+                             : flag->IsOfType<double>() ? "a number"
+                                                        : nullptr;
       return UsageError(
           command.name,
           absl::StrCat("invalid value '", *value, "' for ", Dashed(use->name),
@@ -380,7 +381,8 @@ std::vector<ArgInfo> SignatureArgs(const rt::Signature& signature) {
 
 absl::StatusOr<std::map<std::string, NpyArray>> ReadFeeds(
     const std::string& command, const std::vector<std::string>& in_values,
-    const std::vector<ArgInfo>& args, bool require_inputs) {
+    const std::vector<ArgInfo>& args, bool require_inputs,
+    bool any_float_width) {
   ADC_ASSIGN_OR_RETURN(std::vector<InFlag> ins,
                        ParseInFlags(command, in_values));
   std::map<std::string, NpyArray> feeds;
@@ -404,7 +406,10 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadFeeds(
           array.status().code(),
           absl::StrCat("--in ", in.name, ": ", array.status().message()));
     }
-    if (array->type() != arg->type) {
+    const bool width_only = any_float_width && IsFloat(array->dtype) &&
+                            IsFloat(arg->type.dtype) &&
+                            array->dims == arg->type.dims;
+    if (array->type() != arg->type && !width_only) {
       return absl::InvalidArgumentError(
           absl::StrCat("--in ", in.name, ": '", in.path, "' holds ",
                        array->type().ToString(), " but ",

@@ -130,10 +130,14 @@ std::vector<ArgInfo> SignatureArgs(const rt::Signature& signature);
 
 // Reads the --in files of `command`, each checked against `args` (unknown
 // name, wrong dtype or shape, malformed file: an error naming the input).
-// With require_inputs, every non-parameter argument must be fed.
+// With require_inputs, every non-parameter argument must be fed. With
+// any_float_width, a floating-point file feeds a floating-point argument of
+// either width (f32 or f64; the caller converts it: adc gradcheck computes
+// in f64 whatever the files hold).
 absl::StatusOr<std::map<std::string, NpyArray>> ReadFeeds(
     const std::string& command, const std::vector<std::string>& in_values,
-    const std::vector<ArgInfo>& args, bool require_inputs);
+    const std::vector<ArgInfo>& args, bool require_inputs,
+    bool any_float_width = false);
 
 // The file an output is written to: DIR/<name with '/' replaced by '_'>.npy.
 std::string OutputPath(const std::string& dir, const std::string& output_name);

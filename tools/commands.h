@@ -12,6 +12,7 @@ Command VmapCommand();
 Command JacobianCommand();  // cmd_jacobian.cc, with hessian and hvp
 Command HessianCommand();
 Command HvpCommand();
+Command GradCheckCommand();
 Command CompileCommand();
 Command RunCommand();
 Command ImportCommand();

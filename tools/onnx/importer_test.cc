@@ -19,7 +19,7 @@
 #include "gtest/gtest.h"
 #include "onnx/defs/parser.h"
 #include "passes/autodiff.h"
-#include "tests/grad_check.h"
+#include "tools/grad_check.h"
 
 namespace adc {
 namespace {
