@@ -198,6 +198,19 @@ std::vector<Case> UnaryCases(Dims d) {
       c("clip", -2, 2, [](Value x) { return Clip(x, -0.5, 0.7); }),
       c("sign", -1, 1, [](Value x) { return Sign(x) * x; }),
       c("round", -3, 3, [](Value x) { return Round(x * 2.0) * x; }),
+      // A call: compiled as its forward function (its gradient, the user's
+      // rule, is inlined by autodiff).
+      c("custom_vjp", -2, 2,
+        [](Value x) {
+          return CustomVjp(
+              *x.builder(), "softplus", {x},
+              [](GraphBuilder&, const std::vector<Value>& a) {
+                return Maximum(a[0], 0.0) + Log1p(Exp(-Abs(a[0])));
+              },
+              [](GraphBuilder&, const std::vector<Value>& a, Value, Value dy) {
+                return std::vector<Value>{dy * Sigmoid(a[0])};
+              });
+        }),
       c("stop_gradient", -1, 1, [](Value x) { return StopGradient(x) * x; }),
       c("cast", -1, 1,
         [](Value x) {

@@ -976,26 +976,26 @@ std::string FreshFunctionName(GraphBuilder& b, const std::string& base) {
   return name;
 }
 
-// Adds a built function body (and the functions it calls) to b's library.
-bool AddBuiltFunction(GraphBuilder& b, const std::string& name,
-                      absl::StatusOr<Graph> body, const std::string& what) {
+// Adds a built function body to b's library under a fresh name from `base`
+// (returned; empty on failure), with the functions it defined (its builder
+// shared b's library, so their names are fresh in it).
+std::string AddBuiltFunction(GraphBuilder& b, const std::string& base,
+                             absl::StatusOr<Graph> body,
+                             const std::string& what) {
   if (!body.ok()) {
     b.Fail(absl::Status(body.status().code(),
                         absl::StrCat(what, ": ", body.status().message())));
-    return false;
+    return "";
   }
   for (const std::string& nested : body->function_names()) {
-    if (b.graph()->function(nested) != nullptr) {
-      b.Fail(absl::InvalidArgumentError(
-          absl::StrCat(what, ": it defines function '", nested,
-                       "', a name the graph already has (give the custom_vjp a "
-                       "distinct name)")));
-      return false;
+    if (b.graph()->function(nested) == nullptr) {
+      b.graph()->AddFunction(nested, *body->function(nested));
     }
-    b.graph()->AddFunction(nested, *body->function(nested));
   }
+  const std::string name = FreshFunctionName(b, base);
+  body->set_name(name);
   b.graph()->AddFunction(name, *std::move(body));
-  return true;
+  return name;
 }
 
 }  // namespace
@@ -1009,9 +1009,8 @@ Value CustomVjp(GraphBuilder& b, const std::string& name,
       return b.Fail(absl::InvalidArgumentError(
           absl::StrCat("custom_vjp '", name, "': an invalid argument")));
   }
-  const std::string forward_name = FreshFunctionName(b, name + ".forward");
-  const std::string vjp_name = FreshFunctionName(b, name + ".vjp");
-  GraphBuilder fb(forward_name);
+  GraphBuilder fb(name + ".forward");
+  fb.graph()->ShareFunctions(*b.graph());
   std::vector<Value> xs;
   for (size_t k = 0; k < args.size(); ++k) {
     xs.push_back(
@@ -1023,11 +1022,12 @@ Value CustomVjp(GraphBuilder& b, const std::string& name,
   }
   if (fb.ok()) fb.Output("y", y);
   const TensorType y_type = fb.ok() ? y.type() : TensorType{};
-  if (!AddBuiltFunction(b, forward_name, fb.Build(),
-                        absl::StrCat("custom_vjp '", name, "' forward"))) {
-    return Value();
-  }
-  GraphBuilder vb(vjp_name);
+  const std::string forward_name =
+      AddBuiltFunction(b, name + ".forward", fb.Build(),
+                       absl::StrCat("custom_vjp '", name, "' forward"));
+  if (forward_name.empty()) return Value();
+  GraphBuilder vb(name + ".vjp");
+  vb.graph()->ShareFunctions(*b.graph());
   std::vector<Value> vx;
   for (size_t k = 0; k < args.size(); ++k) {
     vx.push_back(
@@ -1051,10 +1051,10 @@ Value CustomVjp(GraphBuilder& b, const std::string& name,
     }
     if (vb.ok()) vb.Output(absl::StrCat("dx", k), d);
   }
-  if (!AddBuiltFunction(b, vjp_name, vb.Build(),
-                        absl::StrCat("custom_vjp '", name, "' vjp"))) {
-    return Value();
-  }
+  const std::string vjp_name =
+      AddBuiltFunction(b, name + ".vjp", vb.Build(),
+                       absl::StrCat("custom_vjp '", name, "' vjp"));
+  if (vjp_name.empty()) return Value();
   Attrs attrs;
   attrs.Set("forward", forward_name)
       .Set("vjp", vjp_name)

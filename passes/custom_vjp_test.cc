@@ -178,6 +178,57 @@ TEST(CustomVjpTest, VmapBatchesTheFunctions) {
   }
 }
 
+// mish(x) = x tanh(softplus(x)), a custom_vjp whose forward and gradient
+// call the stable softplus (itself a custom_vjp).
+Value Mish(GraphBuilder& b, Value x) {
+  return CustomVjp(
+      b, "mish", {x},
+      [](GraphBuilder& fb, const std::vector<Value>& a) {
+        return a[0] * Tanh(StableSoftplus(fb, a[0]));
+      },
+      [](GraphBuilder& vb, const std::vector<Value>& a, Value, Value dy) {
+        Value t = Tanh(StableSoftplus(vb, a[0]));
+        return std::vector<Value>{dy *
+                                  (t + a[0] * (1.0 - t * t) * Sigmoid(a[0]))};
+      });
+}
+
+TEST(CustomVjpTest, NestedCustomGradientsUsedTwiceAndBatched) {
+  GraphBuilder b;
+  Value x = b.Input("x", DType::kF64, {3});
+  b.Output("f", Sum(Mish(b, x) + Mish(b, x * 2.0) + StableSoftplus(b, x)));
+  Graph g = Build(b);
+  GradOptions grad;
+  grad.of = "f";
+  ASSERT_TRUE(AddGradients(&g, grad).ok());
+  const std::vector<double> xs = {-1.5, 0.25, 2};
+  auto mish_grad = [](double v) {
+    const double sp = std::log1p(std::exp(v)), t = std::tanh(sp);
+    return t + v * (1 - t * t) * Sigmoid(v);
+  };
+  auto out = Eval(g, {{"x", F64({3}, xs)}});
+  for (int i = 0; i < 3; ++i) {
+    const double v = xs[i];
+    EXPECT_NEAR(out.at("x.grad").GetDouble(i),
+                mish_grad(v) + 2 * mish_grad(2 * v) + Sigmoid(v), 1e-14);
+  }
+  // Round trip, compiled form, and a batch of two.
+  absl::StatusOr<Graph> back = GraphFromText(GraphToText(g));
+  ASSERT_TRUE(back.ok()) << back.status();
+  Graph inlined = g;
+  ASSERT_TRUE(InlineCalls(&inlined).ok());
+  EXPECT_EQ(Eval(inlined, {{"x", F64({3}, xs)}}).at("x.grad"),
+            out.at("x.grad"));
+  absl::StatusOr<Graph> vg = Vmap(g, {{"x"}, 2, {}});
+  ASSERT_TRUE(vg.ok()) << vg.status();
+  std::vector<double> two = xs;
+  two.insert(two.end(), {0.5, -0.5, 1});
+  const Tensor batched = Eval(*vg, {{"x", F64({2, 3}, two)}}).at("x.grad");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NEAR(batched.GetDouble(i), out.at("x.grad").GetDouble(i), 1e-14);
+  }
+}
+
 TEST(CustomVjpTest, InlineCallsKeepsTheValues) {
   Graph g = SoftplusGraph();
   GradOptions grad;

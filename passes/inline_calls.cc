@@ -31,8 +31,8 @@ absl::Status InlineCalls(Graph* graph) {
     const std::vector<int> uses = graph->UseCounts();
     std::vector<bool> remove(graph->num_nodes(), false);
     for (ValueId i = 0; i < graph->num_nodes(); ++i) {
-      remove[i] = GetOpDef(graph->node(i).op).family == OpFamily::kCall &&
-                  uses[i] == 0;
+      remove[i] =
+          GetOpDef(graph->node(i).op).family == OpFamily::kCall && uses[i] == 0;
     }
     graph->RemoveNodes(remove);
   }

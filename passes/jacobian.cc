@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "graph/builder.h"
 #include "graph/check.h"
+#include "graph/ops/op_def.h"
 #include "graph/ops/op_util.h"
 #include "passes/autodiff.h"
 #include "passes/derivative_util.h"
@@ -18,16 +19,23 @@ std::vector<std::string> OutputNames(const Graph& graph) {
   return names;
 }
 
-// Turns the batched input `name` ([n] + dims, n = elements of dims) into the
-// constant identity: element i of the batch is the i-th one-hot tensor.
+// Replaces the batched input `name` ([n] + dims, n = elements of dims) by
+// the one-hot tensors: element i of the batch is 1 at i. Built from iotas
+// (not stored: an n x n constant would be large).
 void MakeOneHots(Graph* graph, const std::string& name) {
   const ValueId id = *graph->Find(name);
-  Node& node = graph->mutable_node(id);
-  Tensor eye(node.type);
-  const int64_t n = node.type.dims[0];
-  for (int64_t i = 0; i < n; ++i) eye.SetDouble(i * n + i, 1.0);
-  node.op = OpKind::kConstant;
-  node.attrs = Attrs().Set("value", std::move(eye));
+  const TensorType type = graph->type(id);
+  const int64_t n = type.dims[0];
+  GraphBuilder b(graph);
+  Value eye =
+      Cast(Eq(Iota(b, DType::kI64, {n, n}, 0), Iota(b, DType::kI64, {n, n}, 1)),
+           type.dtype);
+  eye = Reshape(eye, type.dims);
+  ADC_CHECK_MSG(b.ok(), b.status().ToString());
+  graph->ReplaceAllUsesWith(id, eye.id());
+  std::vector<bool> remove(graph->num_nodes(), false);
+  remove[*graph->Find(name)] = true;
+  graph->RemoveNodes(remove);
 }
 
 // Adds output `name` = `value` ([n] + rest) rearranged to `dims`: as it is
@@ -88,7 +96,8 @@ absl::Status ForwardJacobian(Graph* graph, const std::string& of,
   jvp.wrt = {wrt};
   jvp.tangents = {passes::FreshName(*graph, wrt + ".jacobian_tangent", true)};
   ADC_ASSIGN_OR_RETURN(JvpResult r, AddJvp(graph, jvp));
-  const ValueId w = *graph->Find(wrt);
+  ADC_ASSIGN_OR_RETURN(const ValueId w,
+                       passes::ResolveFloatValue(*graph, wrt, "wrt"));
   const Dims x_dims = graph->type(w).dims;
   ADC_ASSIGN_OR_RETURN(
       *graph, Vmap(*graph, {{r.tangents[0]}, NumElements(x_dims), kept}));
@@ -107,6 +116,19 @@ absl::StatusOr<ValueId> ScalarOf(const Graph& graph, const std::string& of) {
                      graph.type(id).ToString()));
   }
   return id;
+}
+
+// Whether `of` depends on a call (a custom gradient): forward mode would
+// differentiate its forward function rather than use the custom rule.
+bool DependsOnCall(const Graph& graph, ValueId of) {
+  std::vector<bool> needed(graph.num_nodes(), false);
+  needed[of] = true;
+  for (ValueId i = of; i >= 0; --i) {
+    if (!needed[i]) continue;
+    if (GetOpDef(graph.node(i).op).family == OpFamily::kCall) return true;
+    for (ValueId in : graph.node(i).inputs) needed[in] = true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -131,7 +153,10 @@ absl::StatusOr<std::vector<std::string>> AddJacobian(
   }
   JacobianMode mode = options.mode;
   if (mode == JacobianMode::kAuto) {
-    mode = ChooseJacobianMode(graph->type(of).num_elements(), wrt_elements);
+    mode =
+        DependsOnCall(*graph, of)
+            ? JacobianMode::kReverse
+            : ChooseJacobianMode(graph->type(of).num_elements(), wrt_elements);
   }
   const int n = graph->num_nodes();
   if (mode == JacobianMode::kReverse) {

@@ -5,7 +5,9 @@
 //   each wrt X. Reverse mode vmaps the VJP over the one-hot seeds (one row
 //   of the Jacobian per seed, all in one batched graph); forward mode vmaps
 //   the JVP over the one-hot tangents (one column per tangent). kAuto takes
-//   reverse mode when `of` has fewer elements than the wrt values together.
+//   reverse mode when `of` has no more elements than the wrt values
+//   together, and always when `of` depends on a custom gradient (custom_vjp:
+//   forward mode differentiates its forward function, not the user's rule).
 // - AddHessian (scalar `of`) appends "<X>.hessian" of shape shape(X) +
 //   shape(X): forward mode over reverse (the Jacobian of the gradient by
 //   batched JVPs).

@@ -1,5 +1,7 @@
 #include "passes/vmap.h"
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "graph/builder.h"
@@ -26,12 +28,23 @@ std::string BatchedName(GraphBuilder& b, const std::string& name,
 // forward function vmapped over the batched arguments, and the vjp function
 // over them and y, dy, with the cotangents of shared (unbatched) arguments
 // summed over the batch.
-absl::StatusOr<Value> BatchCall(GraphBuilder& b, const Graph& source,
-                                const Node& node, const std::vector<Value>& x,
+//
+// The bodies see b's library (so that the batched copies of functions they
+// call get names fresh in it), and those copies join b's library.
+void ImportFunctions(GraphBuilder& b, const Graph& from) {
+  for (const std::string& name : from.function_names()) {
+    if (b.graph()->function(name) == nullptr) {
+      b.graph()->AddFunction(name, *from.function(name));
+    }
+  }
+}
+
+absl::StatusOr<Value> BatchCall(GraphBuilder& b, const Node& node,
+                                const std::vector<Value>& x,
                                 const std::vector<bool>& xb, int64_t size) {
   auto load = [&](const std::string& attr) {
-    Graph body = *source.function(node.attrs.GetString(attr));
-    body.ShareFunctions(source);
+    Graph body = *b.graph()->function(node.attrs.GetString(attr));
+    body.ShareFunctions(*b.graph());
     return body;
   };
   Graph forward = load("forward"), vjp = load("vjp");
@@ -46,7 +59,10 @@ absl::StatusOr<Value> BatchCall(GraphBuilder& b, const Graph& source,
   vo.batched.push_back(vjp.node(v_in[x.size()]).name);      // y
   vo.batched.push_back(vjp.node(v_in[x.size() + 1]).name);  // dy
   ADC_ASSIGN_OR_RETURN(Graph batched_forward, Vmap(forward, fo));
+  ImportFunctions(b, batched_forward);
+  vjp.ShareFunctions(*b.graph());
   ADC_ASSIGN_OR_RETURN(Graph batched_vjp, Vmap(vjp, vo));
+  ImportFunctions(b, batched_vjp);
   {
     GraphBuilder vb(&batched_vjp);
     size_t out = 0;
@@ -106,6 +122,16 @@ absl::StatusOr<Graph> Vmap(const Graph& graph, const VmapOptions& options) {
     }
   }
 
+  // Every batched value must stay within the element limit.
+  for (const Node& node : graph.nodes()) {
+    const int64_t elements = std::max<int64_t>(1, node.type.num_elements());
+    if (options.size > ops::kMaxElements / elements) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("vmap: ", options.size, " instances of '", node.name,
+                       "' (", node.type.ToString(), ") would exceed ",
+                       ops::kMaxElements, " elements"));
+    }
+  }
   GraphBuilder b(graph.name());
   b.graph()->ShareFunctions(graph);
   const int n = graph.num_nodes();
@@ -139,8 +165,9 @@ absl::StatusOr<Graph> Vmap(const Graph& graph, const VmapOptions& options) {
       continue;
     }
     Value v;
+    const int before = b.graph()->num_nodes();
     if (GetOpDef(node.op).family == OpFamily::kCall) {
-      ADC_ASSIGN_OR_RETURN(v, BatchCall(b, graph, node, x, xb, options.size));
+      ADC_ASSIGN_OR_RETURN(v, BatchCall(b, node, x, xb, options.size));
     } else {
       NameScope scope(b, "vmap");
       v = GetOpDef(node.op).batch(
@@ -158,8 +185,11 @@ absl::StatusOr<Graph> Vmap(const Graph& graph, const VmapOptions& options) {
         v.type() == expected,
         absl::StrCat("batching rule of ", GetOpDef(node.op).name, " gave ",
                      v.type().ToString(), ", expected ", expected.ToString()));
-    // The result keeps the node's name (rules name their nodes under vmap/).
-    if (!b.graph()->Find(node.name)) v = b.Named(v, node.name);
+    // The result keeps the node's name (rules name their nodes under vmap/),
+    // unless the rule returned an existing value (an identity reshape).
+    if (v.id() >= before && !b.graph()->Find(node.name)) {
+      v = b.Named(v, node.name);
+    }
     value[i] = v;
     batched[i] = true;
   }

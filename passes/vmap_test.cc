@@ -251,6 +251,21 @@ TEST(VmapTest, UnbatchedOutputsAreBroadcastUnlessKept) {
   EXPECT_EQ(vg->type(*vg->Find("p")).dims, Dims({2}));
 }
 
+TEST(VmapTest, IdentityOpsKeepTheNamesOfExistingValues) {
+  // reshape to the same shape: the rule returns its operand, which keeps its
+  // own name (the input stays "x").
+  GraphBuilder b;
+  Value x = b.Input("x", DType::kF64, {3});
+  b.Output("y", Reshape(x, {3}) * 2.0);
+  Graph g = Build(b);
+  absl::StatusOr<Graph> vg = Vmap(g, {{"x"}, 2, {}});
+  ASSERT_TRUE(vg.ok()) << vg.status();
+  ASSERT_TRUE(vg->Find("x").has_value());
+  EXPECT_EQ(vg->node(*vg->Find("x")).op, OpKind::kInput);
+  ExpectInstancesMatch(g, {{"x"}, 2, {}},
+                       {{"x", Random(TensorType{DType::kF64, {2, 3}}, 40)}});
+}
+
 TEST(VmapTest, Errors) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {2});
@@ -268,6 +283,8 @@ TEST(VmapTest, Errors) {
   EXPECT_THAT(error({{"p"}, 2, {}}), HasSubstr("'p' is not an input"));
   EXPECT_THAT(error({{"x", "x"}, 2, {}}), HasSubstr("listed twice"));
   EXPECT_THAT(error({{"x"}, 2, {"z"}}), HasSubstr("no output named 'z'"));
+  EXPECT_THAT(error({{"x"}, int64_t{1} << 40, {}}),
+              HasSubstr("instances of 'x' (f64[2]) would exceed"));
 }
 
 }  // namespace

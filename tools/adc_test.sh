@@ -193,6 +193,7 @@ expect_ok "$ADC" vmap "$GRAPH" --inputs x2 --size 2 -o v.pbtxt
 expect_contains "$T/stdout" "y f32[2]"
 expect_ok "$ADC" run --interpret v.pbtxt --in x1="$DATA/x1.npy" \
   --in x2="$DATA/seeds2.npy" --out-dir v_out
+expect_same v_out/y.npy "$DATA/expected_y_vmap.npy"
 expect_error "'nope'" "$ADC" vmap "$GRAPH" --inputs nope --size 2 -o x.pb
 expect_error "missing --size K" "$ADC" vmap "$GRAPH" --inputs x1 -o x.pb
 
@@ -222,6 +223,14 @@ if "$ADC" compile hess.pbtxt -o hess.so 2>"$T/stderr" &&
 else
   fail "adc compile hess/hvp: $(cat "$T/stderr")"
 fi
+# At x2 = 0.5: d2y/dx2^2 = sin(0.5), by the Hessian and by H v with v = 1.
+expect_ok "$ADC" run --interpret hess.pbtxt --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/x2_half.npy" --out-dir hess_half
+expect_same hess_half/x2.hessian.npy "$DATA/expected_hessian_half.npy"
+expect_ok "$ADC" run --interpret hvp.pbtxt --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/x2_half.npy" --in x2.tangent="$DATA/one.npy" \
+  --out-dir hvp_half
+expect_same hvp_half/x2.hvp.npy "$DATA/expected_hessian_half.npy"
 expect_error "--mode must be rev, fwd or auto" "$ADC" jacobian "$GRAPH" \
   --of y --mode sideways -o x.pb
 expect_error "needs one --wrt X" "$ADC" hessian "$GRAPH" --of y -o x.pb
