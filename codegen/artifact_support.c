@@ -89,6 +89,12 @@ static void adc_free(void* user_context, void* ptr) {
   (void)user_context;
   free(ptr);
 }
+
+/* Not measured in memory-checked artifacts. */
+static int64_t adc_peak_bytes(int reset) {
+  (void)reset;
+  return -1;
+}
 #else
 /* Memory for Halide's internal buffers and the temporaries between stages:
  * freed blocks are kept for reuse, so repeated runs do not map and zero
@@ -102,6 +108,27 @@ typedef struct {
 } adc_block;
 static adc_block adc_cache[ADC_CACHE_SLOTS];
 static pthread_mutex_t adc_cache_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* Bytes of intermediates (Halide's buffers and the temporaries) in use, and
+ * the most at once since load or the last reset; under adc_cache_mutex.
+ * A block's header holds its capacity, then the size in use. */
+static int64_t adc_in_use, adc_peak;
+
+static int64_t adc_peak_bytes(int reset) {
+  int64_t peak;
+  pthread_mutex_lock(&adc_cache_mutex);
+  peak = adc_peak;
+  if (reset) adc_peak = adc_in_use;
+  pthread_mutex_unlock(&adc_cache_mutex);
+  return peak;
+}
+
+static void adc_count(char* base, size_t need) {
+  ((size_t*)base)[1] = need;
+  pthread_mutex_lock(&adc_cache_mutex);
+  adc_in_use += (int64_t)need;
+  if (adc_in_use > adc_peak) adc_peak = adc_in_use;
+  pthread_mutex_unlock(&adc_cache_mutex);
+}
 
 static void* adc_malloc(void* user_context, size_t size) {
   size_t need = (size + 63) / 64 * 64, best_size = 0;
@@ -138,6 +165,7 @@ static void* adc_malloc(void* user_context, size_t size) {
     if (base == NULL) return NULL;
     *(size_t*)base = need;
   }
+  adc_count(base, need);
   return base + 128;
 }
 
@@ -148,6 +176,7 @@ static void adc_free(void* user_context, void* ptr) {
   if (ptr == NULL) return;
   base = (char*)ptr - 128;
   pthread_mutex_lock(&adc_cache_mutex);
+  adc_in_use -= (int64_t)((size_t*)base)[1];
   for (i = 0; i < ADC_CACHE_SLOTS; ++i) {
     if (adc_cache[i].base == NULL) {
       adc_cache[i].base = base;

@@ -153,6 +153,10 @@ ArtifactSource WriteArtifactSource(
                   "_signature(void) { return &", prefix, "_sig; }\n\n");
   absl::StrAppend(&c, "ADC_EXPORT const char* ", prefix,
                   "_last_error(void) { return ", prefix, "_error; }\n\n");
+  // Optional (artifacts before it lack it): the peak of intermediate memory.
+  absl::StrAppend(
+      &c, "ADC_EXPORT int64_t ", prefix,
+      "_peak_bytes(int reset) { return adc_peak_bytes(reset); }\n\n");
   // Halide's pool does not shrink once its workers exist: shut it down first
   // (it restarts at the new size on the next parallel loop).
   absl::StrAppend(
@@ -331,7 +335,8 @@ std::string WriteTypedHeader(const Graph& graph,
       function_name, "_signature(void);\nint ", function_name,
       "_run(void* const* buffers);\nconst char* ", function_name,
       "_last_error(void);\nint ", function_name,
-      "_set_num_threads(int n);\n}\n\n");
+      "_set_num_threads(int n);\nint64_t ", function_name,
+      "_peak_bytes(int reset);\n}\n\n");
   // Shapes as constants.
   absl::StrAppend(&h, "namespace ", function_name, "_shapes {\n");
   for (const Arg& a : args) {

@@ -325,6 +325,7 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
       exports,
       "{\n  global:\n    adc_artifact_signature;\n    adc_artifact_run;\n"
       "    adc_artifact_last_error;\n    adc_artifact_set_num_threads;\n"
+      "    adc_artifact_peak_bytes;\n"
       "  local: *;\n};\n"));
   return RunTool(
       {CCompiler(), "-shared", "-fPIC", "-O2", "-I" + HalideIncludeDir(), stub,

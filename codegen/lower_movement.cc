@@ -72,6 +72,7 @@ Lowering::MovementLowerings() {
       {OpKind::kSlice, &Lowering::LowerSlice},
       {OpKind::kPad, &Lowering::LowerPad},
       {OpKind::kGather, &Lowering::LowerGather},
+      {OpKind::kBarrier, &Lowering::LowerBarrier},
   };
   return *table;
 }
@@ -84,6 +85,13 @@ void Lowering::LowerMovement(ValueId id) {
   auto row = MovementLowerings().find(g_.node(id).op);
   ADC_CHECK(row != MovementLowerings().end());
   (this->*(row->second))(id);
+}
+
+// barrier(x, after...) is x here: the stages (and the node order within the
+// fusion plan) put it after its other operands.
+void Lowering::LowerBarrier(ValueId id) {
+  const ValueId x = g_.node(id).inputs[0];
+  Define(id, [&](const Index& i) { return At(x, i); });
 }
 
 void Lowering::LowerReshape(ValueId id) {

@@ -210,6 +210,7 @@ class Lowering {
   void LowerSlice(ValueId id);
   void LowerPad(ValueId id);
   void LowerGather(ValueId id);
+  void LowerBarrier(ValueId id);
   using MemberLowering = void (Lowering::*)(ValueId id);
   static const absl::flat_hash_map<OpKind, MemberLowering>& MovementLowerings();
   friend bool LowersMovement(OpKind op);

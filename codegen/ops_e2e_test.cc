@@ -198,6 +198,8 @@ std::vector<Case> UnaryCases(Dims d) {
       c("clip", -2, 2, [](Value x) { return Clip(x, -0.5, 0.7); }),
       c("sign", -1, 1, [](Value x) { return Sign(x) * x; }),
       c("round", -3, 3, [](Value x) { return Round(x * 2.0) * x; }),
+      c("barrier", -1, 1,
+        [](Value x) { return Barrier(Sin(x), {x * 2.0}) * x; }),
       // A call: compiled as its forward function (its gradient, the user's
       // rule, is inlined by autodiff).
       c("custom_vjp", -2, 2,

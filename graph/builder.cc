@@ -744,6 +744,13 @@ Value Flatten(Value x, int64_t axis) {
   return Reshape(x, {outer, inner});
 }
 
+Value Barrier(Value x, const std::vector<Value>& after) {
+  if (!x.valid()) return Value();
+  std::vector<Value> args = {x};
+  args.insert(args.end(), after.begin(), after.end());
+  return x.builder()->AddOp(OpKind::kBarrier, std::move(args));
+}
+
 Value Concat(const std::vector<Value>& xs, int64_t axis) {
   if (xs.empty()) return Value();
   GraphBuilder* b = xs[0].builder();

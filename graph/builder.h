@@ -313,6 +313,9 @@ Value Gather(Value x, Value indices, int64_t axis = 0);
 Value ScatterAdd(Value base, Value indices, Value updates, int64_t axis = 0);
 Value CumSum(Value x, int64_t axis, bool exclusive = false,
              bool reverse = false);
+// x, ordered after `after` and never merged with x by the optimizer (JAX's
+// optimization_barrier; rematerialization uses it).
+Value Barrier(Value x, const std::vector<Value>& after);
 
 // ---------------------------------------------------------------------------
 // Functions and custom gradients.

@@ -72,6 +72,12 @@ typedef const adc_signature* (*adc_artifact_signature_fn)(void);
 typedef int (*adc_artifact_run_fn)(void* const* buffers);
 typedef const char* (*adc_artifact_last_error_fn)(void);
 typedef int (*adc_artifact_set_num_threads_fn)(int n);
+/* Optional (artifacts made before it lack it; not part of the ABI version):
+ * the most bytes of intermediates (Halide's internal buffers and the
+ * temporaries between stages) in use at once since the artifact was loaded
+ * or last reset (reset != 0 starts a new measurement), or -1 when not
+ * measured (memory-checked artifacts). */
+typedef int64_t (*adc_artifact_peak_bytes_fn)(int reset);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -276,6 +276,7 @@ struct Module::Impl {
   adc_artifact_run_fn run = nullptr;
   adc_artifact_last_error_fn last_error = nullptr;
   adc_artifact_set_num_threads_fn set_num_threads = nullptr;
+  adc_artifact_peak_bytes_fn peak_bytes = nullptr;  // Optional.
   // Runs hold it shared; set_num_threads (which stops the thread pool) holds
   // it exclusively, so it waits for the runs in progress. One per loaded
   // artifact (PoolMutexFor), since Modules loaded from the same file share
@@ -502,6 +503,8 @@ StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
       dlsym(impl->handle, "adc_artifact_last_error"));
   impl->set_num_threads = reinterpret_cast<adc_artifact_set_num_threads_fn>(
       dlsym(impl->handle, "adc_artifact_set_num_threads"));
+  impl->peak_bytes = reinterpret_cast<adc_artifact_peak_bytes_fn>(
+      dlsym(impl->handle, "adc_artifact_peak_bytes"));
   for (const auto& [symbol, found] :
        {std::pair<const char*, bool>{"adc_artifact_run", impl->run != nullptr},
         {"adc_artifact_last_error", impl->last_error != nullptr},
@@ -672,6 +675,10 @@ StatusOr<std::map<std::string, Tensor>> Module::Run(
   }
   if (Status s = Run(input_buffers, output_buffers); !s.ok()) return s;
   return results;
+}
+
+int64_t Module::PeakIntermediateBytes(bool reset) const {
+  return impl_->peak_bytes != nullptr ? impl_->peak_bytes(reset ? 1 : 0) : -1;
 }
 
 void Module::set_num_threads(int n) {

@@ -202,6 +202,14 @@ class Module {
   // runs that start meanwhile wait for it.
   void set_num_threads(int n);
 
+  // The most bytes of intermediate memory (Halide's internal buffers and
+  // the temporaries between stages; not inputs, parameters or outputs) in
+  // use at once during the runs since the last reset (or the load); with
+  // `reset`, starts a new measurement. -1 when the artifact does not measure
+  // it (memory-checked builds, and artifacts made before it did). Shared by
+  // the modules of one file.
+  int64_t PeakIntermediateBytes(bool reset = false) const;
+
   // Zeroes the gradient outputs among `outputs` (PyTorch's zero_grad). Every
   // buffer is checked as in Run first (an unknown name or a mismatch is an
   // error and nothing is written); non-gradient outputs are left alone.

@@ -271,6 +271,9 @@ std::vector<GradCase> AllCases() {
                    }),
               // --- Linear algebra
               // --------------------------------------------------
+              // barrier: x, ordered after w (which gets no gradient).
+              Case("Barrier", {Rand("x", {3}), Rand("w", {2})},
+                   [](B, V x) { return Sq(Barrier(Sin(x[0]), {x[1]})); }),
               // --- Calls: a custom gradient (the true one, so finite
               // differences agree), with a shared second argument.
               Case("CustomVjp", {Rand("x", {2, 3}), Rand("w", {3}, 0.5, 2)},

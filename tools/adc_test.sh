@@ -250,7 +250,8 @@ if "$ADC" compile g.pbtxt -o g.so 2>"$T/stderr"; then
   expect_same compiled/x2.grad.npy "$DATA/expected_x2_grad.npy"
   expect_ok "$ADC" inspect g.so
   expect_contains "$T/stdout" "artifact g.so" "graph x1x2" "target " \
-    "abi version" "inputs (2)" "outputs (3)" "gradient"
+    "abi version" "inputs (2)" "outputs (3)" "gradient" \
+    "peak intermediate memory"
   expect_ok "$ADC" bench g.so --reps 5 --in x1="$DATA/x1.npy"
   tail -n 1 "$T/stdout" | grep -qE '^median_ms=[0-9]+\.[0-9]+ min_ms=[0-9]+\.[0-9]+ reps=5$' &&
     pass || fail "bench last line: $(tail -n 1 "$T/stdout")"

@@ -8,6 +8,7 @@
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "codegen/compile.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
@@ -151,6 +152,27 @@ absl::Status InspectArtifact(const std::string& path) {
     rows.push_back(std::move(row));
   }
   PrintTable(rows);
+
+  // Measured over one run on zero inputs (the sizes do not depend on the
+  // values).
+  std::map<std::string, rt::Tensor> zeros;
+  for (const rt::ArgSpec& a : s.inputs)
+    zeros[a.name] = rt::Tensor(a.dtype, a.dims);
+  module->PeakIntermediateBytes(/*reset=*/true);
+  auto run = module->Run(zeros);
+  if (!run.ok()) {
+    return absl::InternalError("running the artifact on zeros failed: " +
+                               run.status().message());
+  }
+  const int64_t peak = module->PeakIntermediateBytes();
+  if (peak < 0) {
+    std::cout << "peak intermediate memory: not measured by this artifact\n";
+  } else {
+    std::cout << absl::StrFormat(
+        "peak intermediate memory %d bytes (%.1f MiB; one run on zero "
+        "inputs)\n",
+        peak, peak / 1048576.0);
+  }
   return absl::OkStatus();
 }
 
@@ -174,7 +196,9 @@ Command InspectCommand() {
       "buffers, the reason and the stage; optimized first unless\n"
       "--optimize=false).\n"
       "For a compiled artifact (a shared library): its embedded signature\n"
-      "(inputs, parameters, outputs, dtypes, shapes), target and ABI version.",
+      "(inputs, parameters, outputs, dtypes, shapes), target and ABI version,\n"
+      "and its peak intermediate memory (measured over one run on zero\n"
+      "inputs: the sizes do not depend on the values).",
       {{"plan", ""}, {"optimize", ""}},
       {"IN.pb|OUT.so"},
       RunInspect,

@@ -74,6 +74,9 @@ enum class OpKind {
   kSlice,        // attrs start, limit, stride (stride may be negative)
   kPad,          // attrs low, high, interior (all >= 0), value
   kGather,       // attr axis; (x, indices)
+  // (x, after...): x, computed after the other operands and never merged
+  // with a computation of x elsewhere (JAX's optimization_barrier).
+  kBarrier,
   kScatterAdd,   // attr axis; (base, indices, updates)
   kCumSum,       // attrs axis, exclusive, reverse
 

@@ -508,7 +508,45 @@ std::vector<Value> GradCumSum(const GradContext& c) {
                  !c.node.attrs.GetBool("reverse"))};
 }
 
+// ---------------------------------------------------------------------------
+// barrier: (x, after...) -> x. An identity on x whose other operands only
+// order it: values computed from it come after them, and passes never merge
+// it (nor what is computed from it) with x. Rematerialization uses it so
+// that recomputed values stay recomputed, late (passes/checkpoint.h).
+// ---------------------------------------------------------------------------
+absl::StatusOr<TensorType> InferBarrier(const Node&,
+                                        absl::Span<const TensorType> in) {
+  return in[0];
+}
+
+absl::StatusOr<Tensor> EvalBarrier(const Node&,
+                                   absl::Span<const Tensor* const> in) {
+  return *in[0];
+}
+
+// y = barrier(x, after...); dx = dy, the others get none.
+std::vector<Value> GradBarrier(const GradContext& c) {
+  std::vector<Value> grads(c.x.size());
+  grads[0] = c.dy;
+  return grads;
+}
+
+// The JVP is barrier(dx, after...): a tangent ordered like its primal.
+Value JvpBarrier(const JvpContext& c) {
+  if (!c.dx[0].valid()) return Value();
+  std::vector<Value> args = c.x;
+  args[0] = c.dx[0];
+  return c.b->AddOp(OpKind::kBarrier, std::move(args), c.node.attrs);
+}
+
 // --- Batching rules (passes/vmap.h): the batch dimension leads. -------------
+
+Value BatchBarrier(const BatchContext& c) {
+  std::vector<Value> args = c.x;
+  args[0] = ops::Batched(c, 0);
+  return c.b->AddOp(OpKind::kBarrier, std::move(args), c.node.attrs);
+}
+
 
 Value BatchReshape(const BatchContext& c) {
   return Reshape(c.x[0], ops::WithBatch(c.size, c.node.attrs.GetInts("shape")));
@@ -697,6 +735,14 @@ std::vector<OpDef> ShapeOpDefs() {
           .Linear()
           .Batch(BatchGather)
           .Attr("axis", AttrKind::kInt)
+          .NegZero(NZ::kIfFirstMay),
+      op(OpKind::kBarrier, "barrier", OpFamily::kMovement, 1, InferBarrier,
+         GradBarrier, EvalBarrier)
+          .Inputs(1, -1)
+          .Jvp(JvpBarrier)
+          .Batch(BatchBarrier)
+          .Cost(0)
+          .CheapAsOperand()
           .NegZero(NZ::kIfFirstMay),
       // scatter_add adds updates to base: -0 only where base is.
       op(OpKind::kScatterAdd, "scatter_add", OpFamily::kScatter, 3,
