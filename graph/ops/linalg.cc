@@ -84,15 +84,24 @@ std::vector<Value> GradMatMul(const GradContext& c) {
   return {MatMul(c.dy, SwapLast(c.x[1])), MatMul(SwapLast(c.x[0]), c.dy)};
 }
 
-// Batched: a leading batch dimension on either operand. With a batched a of
-// rank 2 ([k, m, K]) and a shared b, one product of the stacked rows
-// ([k*m, K] x b); otherwise the shared operand is broadcast.
+// Batched: a leading batch dimension on either operand. Matrices with one
+// side shared are one product: a batched a ([k, m, K]) with a shared b as
+// the stacked rows ([k*m, K] x b); a shared a with a batched b ([k, K, n])
+// as the side-by-side columns (a x [K, k*n]). Otherwise the shared operand
+// is broadcast (a batched product).
 Value BatchMatMul(const BatchContext& c) {
   if (c.batched[0] && !c.batched[1] && c.x[0].rank() == 3) {
     Value a = c.x[0];
     Value rows = Reshape(a, {a.dim(0) * a.dim(1), a.dim(2)});
     Value product = c.b->AddOp(OpKind::kMatMul, {rows, c.x[1]});
     return Reshape(product, {a.dim(0), a.dim(1), c.x[1].dim(1)});
+  }
+  if (!c.batched[0] && c.batched[1] && c.x[1].rank() == 3) {
+    Value b = c.x[1];
+    const int64_t k = b.dim(0), inner = b.dim(1), n = b.dim(2);
+    Value columns = Reshape(Transpose(b, {1, 0, 2}), {inner, k * n});
+    Value product = c.b->AddOp(OpKind::kMatMul, {c.x[0], columns});
+    return Transpose(Reshape(product, {c.x[0].dim(0), k, n}), {1, 0, 2});
   }
   return c.b->AddOp(OpKind::kMatMul, {ops::Batched(c, 0), ops::Batched(c, 1)});
 }
