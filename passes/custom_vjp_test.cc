@@ -13,6 +13,7 @@
 #include "passes/forward_mode.h"
 #include "passes/inline_calls.h"
 #include "passes/jacobian.h"
+#include "passes/pass_test_util.h"
 #include "passes/vmap.h"
 
 namespace adc {
@@ -50,26 +51,13 @@ Value StraightThrough(GraphBuilder& b, Value x) {
       });
 }
 
-Graph Build(GraphBuilder& b) {
-  auto g = b.Build();
-  EXPECT_TRUE(g.ok()) << g.status();
-  return *std::move(g);
-}
-
-std::map<std::string, Tensor> Eval(const Graph& g,
-                                   const std::map<std::string, Tensor>& feeds) {
-  auto out = Interpret(g, feeds);
-  EXPECT_TRUE(out.ok()) << out.status();
-  return out.ok() ? *out : std::map<std::string, Tensor>{};
-}
-
 const std::vector<double> kXs = {-1000, -3, -0.5, 0, 2, 1000};
 
 Graph SoftplusGraph() {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {6});
   b.Output("f", Sum(StableSoftplus(b, x)));
-  return Build(b);
+  return pass_test::BuildOrFail(b);
 }
 
 TEST(CustomVjpTest, StableSoftplusValueGradientAndSecondDerivative) {
@@ -83,7 +71,7 @@ TEST(CustomVjpTest, StableSoftplusValueGradientAndSecondDerivative) {
   grad2.of = "x.grad";
   grad2.seed = "ones";
   ASSERT_TRUE(AddGradients(&g, grad2).ok());
-  auto out = Eval(g, {{"x", F64({6}, kXs)}});
+  auto out = pass_test::EvalOrFail(g, {{"x", F64({6}, kXs)}});
   double f = 0;
   for (double x : kXs)
     f += std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x)));
@@ -103,7 +91,7 @@ TEST(CustomVjpTest, StraightThroughEstimator) {
   Value w = b.Input("w", DType::kF64, {4});
   b.Output("f", Sum(StraightThrough(b, x) * w));
   b.Output("plain", Sum(Round(x) * w));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   GradOptions grad;
   grad.of = "f";
   grad.wrt = {"x"};
@@ -112,8 +100,8 @@ TEST(CustomVjpTest, StraightThroughEstimator) {
   plain.of = "plain";
   plain.wrt = {"x"};
   ASSERT_TRUE(AddGradients(&g, plain).ok());
-  auto out = Eval(g, {{"x", F64({4}, {0.4, 1.5, 2.5, -1.7})},
-                      {"w", F64({4}, {1, 2, 3, 4})}});
+  auto out = pass_test::EvalOrFail(g, {{"x", F64({4}, {0.4, 1.5, 2.5, -1.7})},
+                                       {"w", F64({4}, {1, 2, 3, 4})}});
   EXPECT_EQ(out.at("f").GetDouble(0), 0 * 1 + 2 * 2 + 2 * 3 + -2 * 4);
   EXPECT_EQ(out.at("x.grad"), F64({4}, {1, 2, 3, 4}));   // identity rule
   EXPECT_EQ(out.at("x.grad2"), F64({4}, {0, 0, 0, 0}));  // round alone
@@ -126,12 +114,13 @@ TEST(CustomVjpTest, ForwardModeDifferentiatesTheForwardFunction) {
   Graph h = g;
   ASSERT_TRUE(AddJvp(&g, {{"f"}, {"x"}, {}}).ok());
   const Tensor t = F64({6}, {1, -1, 2, 0.5, 3, 1});
-  auto out = Eval(g, {{"x", F64({6}, kXs)}, {"x.tangent", t}});
+  auto out = pass_test::EvalOrFail(g, {{"x", F64({6}, kXs)}, {"x.tangent", t}});
   double want = 0;
   for (int i = 0; i < 6; ++i) want += Sigmoid(kXs[i]) * t.GetDouble(i);
   EXPECT_NEAR(out.at("f.jvp").GetDouble(0), want, 1e-14);
   ASSERT_TRUE(AddHessian(&h, "f", "x").ok());
-  const Tensor hess = Eval(h, {{"x", F64({6}, kXs)}}).at("x.hessian");
+  const Tensor hess =
+      pass_test::EvalOrFail(h, {{"x", F64({6}, kXs)}}).at("x.hessian");
   for (int i = 0; i < 6; ++i) {
     const double s = Sigmoid(kXs[i]);
     EXPECT_NEAR(hess.GetDouble(i * 6 + i), s * (1 - s), 1e-15);
@@ -154,7 +143,7 @@ TEST(CustomVjpTest, VmapBatchesTheFunctions) {
         return std::vector<Value>{dy * a[1], dy * Round(a[0])};
       });
   b.Output("f", Sum(y * y));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   absl::StatusOr<Graph> vg = Vmap(g, {{"x"}, 2, {}});
   ASSERT_TRUE(vg.ok()) << vg.status();
   GradOptions grad;
@@ -165,7 +154,8 @@ TEST(CustomVjpTest, VmapBatchesTheFunctions) {
   const std::vector<double> w = {0.5, -1, 2};
   std::vector<double> stacked = x0;
   stacked.insert(stacked.end(), x1.begin(), x1.end());
-  auto out = Eval(*vg, {{"x", F64({2, 3}, stacked)}, {"w", F64({3}, w)}});
+  auto out = pass_test::EvalOrFail(
+      *vg, {{"x", F64({2, 3}, stacked)}, {"w", F64({3}, w)}});
   ASSERT_EQ(out.at("x.grad").dims(), Dims({2, 3}));
   ASSERT_EQ(out.at("w.grad").dims(), Dims({3}));
   for (int j = 0; j < 3; ++j) {
@@ -197,7 +187,7 @@ TEST(CustomVjpTest, NestedCustomGradientsUsedTwiceAndBatched) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {3});
   b.Output("f", Sum(Mish(b, x) + Mish(b, x * 2.0) + StableSoftplus(b, x)));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   GradOptions grad;
   grad.of = "f";
   ASSERT_TRUE(AddGradients(&g, grad).ok());
@@ -206,7 +196,7 @@ TEST(CustomVjpTest, NestedCustomGradientsUsedTwiceAndBatched) {
     const double sp = std::log1p(std::exp(v)), t = std::tanh(sp);
     return t + v * (1 - t * t) * Sigmoid(v);
   };
-  auto out = Eval(g, {{"x", F64({3}, xs)}});
+  auto out = pass_test::EvalOrFail(g, {{"x", F64({3}, xs)}});
   for (int i = 0; i < 3; ++i) {
     const double v = xs[i];
     EXPECT_NEAR(out.at("x.grad").GetDouble(i),
@@ -217,13 +207,14 @@ TEST(CustomVjpTest, NestedCustomGradientsUsedTwiceAndBatched) {
   ASSERT_TRUE(back.ok()) << back.status();
   Graph inlined = g;
   ASSERT_TRUE(InlineCalls(&inlined).ok());
-  EXPECT_EQ(Eval(inlined, {{"x", F64({3}, xs)}}).at("x.grad"),
+  EXPECT_EQ(pass_test::EvalOrFail(inlined, {{"x", F64({3}, xs)}}).at("x.grad"),
             out.at("x.grad"));
   absl::StatusOr<Graph> vg = Vmap(g, {{"x"}, 2, {}});
   ASSERT_TRUE(vg.ok()) << vg.status();
   std::vector<double> two = xs;
   two.insert(two.end(), {0.5, -0.5, 1});
-  const Tensor batched = Eval(*vg, {{"x", F64({2, 3}, two)}}).at("x.grad");
+  const Tensor batched =
+      pass_test::EvalOrFail(*vg, {{"x", F64({2, 3}, two)}}).at("x.grad");
   for (int i = 0; i < 3; ++i) {
     EXPECT_NEAR(batched.GetDouble(i), out.at("x.grad").GetDouble(i), 1e-14);
   }
@@ -241,7 +232,8 @@ TEST(CustomVjpTest, InlineCallsKeepsTheValues) {
     EXPECT_NE(node.op, OpKind::kCustomVjp);
   }
   const std::map<std::string, Tensor> feeds = {{"x", F64({6}, kXs)}};
-  EXPECT_EQ(Eval(inlined, feeds), Eval(g, feeds));
+  EXPECT_EQ(pass_test::EvalOrFail(inlined, feeds),
+            pass_test::EvalOrFail(g, feeds));
 }
 
 TEST(CustomVjpTest, FunctionsRoundTripThroughTheFileFormat) {
@@ -256,7 +248,8 @@ TEST(CustomVjpTest, FunctionsRoundTripThroughTheFileFormat) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(GraphToText(*back), text);
   const std::map<std::string, Tensor> feeds = {{"x", F64({6}, kXs)}};
-  EXPECT_EQ(Eval(*back, feeds), Eval(g, feeds));
+  EXPECT_EQ(pass_test::EvalOrFail(*back, feeds),
+            pass_test::EvalOrFail(g, feeds));
 }
 
 TEST(CustomVjpTest, VerifierChecksTheLibrary) {

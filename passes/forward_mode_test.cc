@@ -9,6 +9,7 @@
 #include "graph/interpreter.h"
 #include "gtest/gtest.h"
 #include "passes/autodiff.h"
+#include "passes/pass_test_util.h"
 
 namespace adc {
 namespace {
@@ -31,34 +32,25 @@ void ExpectNear(const Tensor& t, std::vector<double> expected) {
   }
 }
 
-Graph Build(GraphBuilder& b) {
-  auto g = b.Build();
-  EXPECT_TRUE(g.ok()) << g.status();
-  return *std::move(g);
-}
-
-std::map<std::string, Tensor> Eval(const Graph& g,
-                                   const std::map<std::string, Tensor>& feeds) {
-  auto out = Interpret(g, feeds);
-  EXPECT_TRUE(out.ok()) << out.status();
-  return out.ok() ? *out : std::map<std::string, Tensor>{};
-}
-
 TEST(ForwardModeTest, SquareAlongOneHotAndOnes) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {3});
   b.Output("y", Pow(x, 2.0));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   auto r = AddJvp(&g, {{"y"}, {"x"}, {}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->tangents, ElementsAre("x.tangent"));
   EXPECT_THAT(r->outputs, ElementsAre("y.jvp"));
   EXPECT_TRUE(g.outputs().back().is_gradient);
   const Tensor at = Vec({1, 2, -2});
-  ExpectNear(Eval(g, {{"x", at}, {"x.tangent", Vec({1, 0, 0})}}).at("y.jvp"),
-             {2, 0, 0});
-  ExpectNear(Eval(g, {{"x", at}, {"x.tangent", Vec({1, 1, 1})}}).at("y.jvp"),
-             {2, 4, -4});
+  ExpectNear(
+      pass_test::EvalOrFail(g, {{"x", at}, {"x.tangent", Vec({1, 0, 0})}})
+          .at("y.jvp"),
+      {2, 0, 0});
+  ExpectNear(
+      pass_test::EvalOrFail(g, {{"x", at}, {"x.tangent", Vec({1, 1, 1})}})
+          .at("y.jvp"),
+      {2, 4, -4});
 }
 
 TEST(ForwardModeTest, SumsTheDirectionalDerivativesOfEveryWrt) {
@@ -67,14 +59,14 @@ TEST(ForwardModeTest, SumsTheDirectionalDerivativesOfEveryWrt) {
   Value x = b.Input("x", DType::kF64, {2});
   Value y = b.Input("y", DType::kF64, {2});
   b.Output("f", Sin(x) * y);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   auto r = AddJvp(&g, {{"f"}, {}, {}});  // wrt: every float input.
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->tangents, ElementsAre("x.tangent", "y.tangent"));
-  auto out = Eval(g, {{"x", Vec({0.5, -1})},
-                      {"y", Vec({2, 3})},
-                      {"x.tangent", Vec({1, -2})},
-                      {"y.tangent", Vec({0.25, 4})}});
+  auto out = pass_test::EvalOrFail(g, {{"x", Vec({0.5, -1})},
+                                       {"y", Vec({2, 3})},
+                                       {"x.tangent", Vec({1, -2})},
+                                       {"y.tangent", Vec({0.25, 4})}});
   ExpectNear(out.at("f.jvp"), {std::cos(0.5) * 2 * 1 + std::sin(0.5) * 0.25,
                                std::cos(-1.0) * 3 * -2 + std::sin(-1.0) * 4});
 }
@@ -85,22 +77,23 @@ TEST(ForwardModeTest, JvpOfJvpAlongOneDirectionIsTheSecondDerivative) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {2});
   b.Output("f", x * x * x);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   ASSERT_TRUE(AddJvp(&g, {{"f"}, {"x"}, {}}).ok());
   Graph same = g;
   auto r = AddJvp(&same, {{"f.jvp"}, {"x"}, {"x.tangent"}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->tangents, ElementsAre("x.tangent"));
   EXPECT_THAT(r->outputs, ElementsAre("f.jvp.jvp"));
-  ExpectNear(Eval(same, {{"x", Vec({2, -1})}, {"x.tangent", Vec({3, 0.5})}})
+  ExpectNear(pass_test::EvalOrFail(
+                 same, {{"x", Vec({2, -1})}, {"x.tangent", Vec({3, 0.5})}})
                  .at("f.jvp.jvp"),
              {6 * 2 * 9, 6 * -1 * 0.25});
   auto fresh = AddJvp(&g, {{"f.jvp"}, {"x"}, {}});
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   EXPECT_THAT(fresh->tangents, ElementsAre("x.tangent2"));
-  ExpectNear(Eval(g, {{"x", Vec({2, -1})},
-                      {"x.tangent", Vec({3, 0.5})},
-                      {"x.tangent2", Vec({-1, 4})}})
+  ExpectNear(pass_test::EvalOrFail(g, {{"x", Vec({2, -1})},
+                                       {"x.tangent", Vec({3, 0.5})},
+                                       {"x.tangent2", Vec({-1, 4})}})
                  .at("f.jvp.jvp"),
              {6 * 2 * 3 * -1, 6 * -1 * 0.5 * 4});
 }
@@ -110,14 +103,14 @@ TEST(ForwardModeTest, ForwardOverReverseIsAHessianVectorProduct) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {3});
   b.Output("f", Sum(x * x * x * Sin(x)));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   GradOptions grad;
   grad.of = "f";
   ASSERT_TRUE(AddGradients(&g, grad).ok());
   auto r = AddJvp(&g, {{"x.grad"}, {"x"}, {}});
   ASSERT_TRUE(r.ok()) << r.status();
   const std::vector<double> xs = {0.5, -1.25, 2}, v = {1, -2, 0.5};
-  auto out = Eval(g, {{"x", Vec(xs)}, {"x.tangent", Vec(v)}});
+  auto out = pass_test::EvalOrFail(g, {{"x", Vec(xs)}, {"x.tangent", Vec(v)}});
   std::vector<double> expected;
   for (int i = 0; i < 3; ++i) {
     const double a = xs[i];
@@ -133,7 +126,7 @@ TEST(ForwardModeTest, ReverseOverForwardGivesTheSameHessianVectorProduct) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {2});
   b.Output("f", Sum(Tanh(x) * Sin(x)));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   Graph fwd_rev = g;
   ASSERT_TRUE(AddJvp(&g, {{"f"}, {"x"}, {}}).ok());
   GradOptions grad;
@@ -146,8 +139,8 @@ TEST(ForwardModeTest, ReverseOverForwardGivesTheSameHessianVectorProduct) {
   ASSERT_TRUE(AddJvp(&fwd_rev, {{"x.grad"}, {"x"}, {}}).ok());
   const std::map<std::string, Tensor> feeds = {{"x", Vec({0.3, -0.7})},
                                                {"x.tangent", Vec({2, 1})}};
-  const Tensor a = Eval(g, feeds).at("x.grad");
-  const Tensor c = Eval(fwd_rev, feeds).at("x.grad.jvp");
+  const Tensor a = pass_test::EvalOrFail(g, feeds).at("x.grad");
+  const Tensor c = pass_test::EvalOrFail(fwd_rev, feeds).at("x.grad.jvp");
   ExpectNear(a, {c.GetDouble(0), c.GetDouble(1)});
 }
 
@@ -157,9 +150,9 @@ TEST(ForwardModeTest, StopGradientAndUnusedWrtGiveZeros) {
   Value z = b.Input("z", DType::kF64, {2});
   b.Output("y", StopGradient(x) * x);
   b.Output("w", z * 2.0);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   ASSERT_TRUE(AddJvp(&g, {{"y", "w"}, {"x"}, {}}).ok());
-  auto out = Eval(
+  auto out = pass_test::EvalOrFail(
       g, {{"x", Vec({3, 4})}, {"z", Vec({1, 1})}, {"x.tangent", Vec({1, 1})}});
   ExpectNear(out.at("y.jvp"), {3, 4});  // d(sg(x) x) = sg(x) dx
   ExpectNear(out.at("w.jvp"), {0, 0});
@@ -171,12 +164,14 @@ TEST(ForwardModeTest, IntermediateWrtIsPerturbedWhereItIsComputed) {
   Value x = b.Input("x", DType::kF64, {1});
   Value h = b.Named(x * 2.0, "h");
   b.Output("y", h * h);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   auto r = AddJvp(&g, {{"y"}, {"h"}, {}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->tangents, ElementsAre("h.tangent"));
-  ExpectNear(Eval(g, {{"x", Vec({3})}, {"h.tangent", Vec({0.5})}}).at("y.jvp"),
-             {2 * 6 * 0.5});
+  ExpectNear(
+      pass_test::EvalOrFail(g, {{"x", Vec({3})}, {"h.tangent", Vec({0.5})}})
+          .at("y.jvp"),
+      {2 * 6 * 0.5});
 }
 
 TEST(ForwardModeTest, Errors) {
@@ -185,7 +180,7 @@ TEST(ForwardModeTest, Errors) {
   Value i = b.Input("i", DType::kI32, {2});
   b.Output("y", x * 2.0);
   b.Output("n", i);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   auto expect_error = [&](JvpOptions o, const std::string& message) {
     Graph copy = g;
     auto r = AddJvp(&copy, o);

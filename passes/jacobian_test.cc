@@ -10,6 +10,7 @@
 #include "graph/interpreter.h"
 #include "gtest/gtest.h"
 #include "passes/autodiff.h"
+#include "passes/pass_test_util.h"
 
 namespace adc {
 namespace {
@@ -30,19 +31,6 @@ Tensor Random(Dims dims, uint64_t seed, double lo = -1, double hi = 1) {
   return t;
 }
 
-Graph Build(GraphBuilder& b) {
-  auto g = b.Build();
-  EXPECT_TRUE(g.ok()) << g.status();
-  return *std::move(g);
-}
-
-std::map<std::string, Tensor> Eval(const Graph& g,
-                                   const std::map<std::string, Tensor>& feeds) {
-  auto out = Interpret(g, feeds);
-  EXPECT_TRUE(out.ok()) << out.status();
-  return out.ok() ? *out : std::map<std::string, Tensor>{};
-}
-
 void ExpectNear(const Tensor& got, const Tensor& want, double tol = 1e-12) {
   ASSERT_EQ(got.type(), want.type());
   for (int64_t i = 0; i < got.num_elements(); ++i) {
@@ -56,7 +44,7 @@ Graph Square() {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {3});
   b.Output("y", Pow(x, 2.0));
-  return Build(b);
+  return pass_test::BuildOrFail(b);
 }
 
 TEST(JacobianTest, OfSquareIsDiagonalInBothModes) {
@@ -67,7 +55,7 @@ TEST(JacobianTest, OfSquareIsDiagonalInBothModes) {
     ASSERT_TRUE(names.ok()) << names.status();
     EXPECT_THAT(*names, ElementsAre("x.jacobian"));
     EXPECT_EQ(g.inputs().size(), 1u) << "one-hot seeds are constants";
-    auto out = Eval(g, {{"x", F64({3}, {1, 2, -2})}});
+    auto out = pass_test::EvalOrFail(g, {{"x", F64({3}, {1, 2, -2})}});
     EXPECT_EQ(out.at("x.jacobian"), F64({3, 3}, {2, 0, 0, 0, 4, 0, 0, 0, -4}));
     EXPECT_EQ(out.at("y"), F64({3}, {1, 4, 4}));
   }
@@ -80,7 +68,7 @@ TEST(JacobianTest, RowsAreTheGradientsOfTheOneHotSeeds) {
   Value x = b.Input("x", DType::kF64, {3});
   Value w = b.Input("w", DType::kF64, {4, 3});
   b.Output("y", Tanh(MatMul(w, x)));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   const std::map<std::string, Tensor> feeds = {{"x", Random({3}, 1)},
                                                {"w", Random({4, 3}, 2)}};
   Graph rev = g, fwd = g;
@@ -88,7 +76,8 @@ TEST(JacobianTest, RowsAreTheGradientsOfTheOneHotSeeds) {
       AddJacobian(&rev, {"y", {"x", "w"}, JacobianMode::kReverse}).ok());
   ASSERT_TRUE(
       AddJacobian(&fwd, {"y", {"x", "w"}, JacobianMode::kForward}).ok());
-  auto r = Eval(rev, feeds), f = Eval(fwd, feeds);
+  auto r = pass_test::EvalOrFail(rev, feeds),
+       f = pass_test::EvalOrFail(fwd, feeds);
   EXPECT_EQ(r.at("x.jacobian").dims(), Dims({4, 3}));
   EXPECT_EQ(r.at("w.jacobian").dims(), Dims({4, 4, 3}));
   ExpectNear(f.at("x.jacobian"), r.at("x.jacobian"));
@@ -104,7 +93,7 @@ TEST(JacobianTest, RowsAreTheGradientsOfTheOneHotSeeds) {
     Tensor s(TensorType{DType::kF64, {4}});
     s.SetDouble(i, 1.0);
     with_seed["s"] = s;
-    const Tensor row = Eval(vjp, with_seed).at("x.grad");
+    const Tensor row = pass_test::EvalOrFail(vjp, with_seed).at("x.grad");
     for (int j = 0; j < 3; ++j) {
       EXPECT_NEAR(r.at("x.jacobian").GetDouble(i * 3 + j), row.GetDouble(j),
                   1e-14);
@@ -120,15 +109,15 @@ TEST(JacobianTest, MatrixOfAndWrtInBothModesMatchDifferences) {
   Value w = b.Input("w", DType::kF64, {4, 3});
   b.Output("y", Tanh(MatMul(w, x)));
   b.Output("x_out", x * 1.0);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   const std::map<std::string, Tensor> feeds = {{"x", Random({3, 2}, 6)},
                                                {"w", Random({4, 3}, 7)}};
   Graph rev = g, fwd = g;
   ASSERT_TRUE(AddJacobian(&rev, {"y", {"x"}, JacobianMode::kReverse}).ok());
   auto names = AddJacobian(&fwd, {"y", {"x"}, JacobianMode::kForward});
   ASSERT_TRUE(names.ok()) << names.status();
-  const Tensor jr = Eval(rev, feeds).at("x.jacobian");
-  const Tensor jf = Eval(fwd, feeds).at("x.jacobian");
+  const Tensor jr = pass_test::EvalOrFail(rev, feeds).at("x.jacobian");
+  const Tensor jf = pass_test::EvalOrFail(fwd, feeds).at("x.jacobian");
   ASSERT_EQ(jr.dims(), Dims({4, 2, 3, 2}));
   ExpectNear(jf, jr);
   const double eps = 1e-6;
@@ -136,7 +125,8 @@ TEST(JacobianTest, MatrixOfAndWrtInBothModesMatchDifferences) {
     std::map<std::string, Tensor> plus = feeds, minus = feeds;
     plus["x"].SetDouble(k, feeds.at("x").GetDouble(k) + eps);
     minus["x"].SetDouble(k, feeds.at("x").GetDouble(k) - eps);
-    const Tensor yp = Eval(g, plus).at("y"), ym = Eval(g, minus).at("y");
+    const Tensor yp = pass_test::EvalOrFail(g, plus).at("y"),
+                 ym = pass_test::EvalOrFail(g, minus).at("y");
     for (int i = 0; i < 8; ++i) {
       EXPECT_NEAR(jr.GetDouble(i * 6 + k),
                   (yp.GetDouble(i) - ym.GetDouble(i)) / (2 * eps), 1e-8);
@@ -159,12 +149,12 @@ TEST(HessianTest, OfSumOfCubeTimesSine) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {4});
   b.Output("f", Sum(x * x * x * Sin(x)));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   auto name = AddHessian(&g, "f", "x");
   ASSERT_TRUE(name.ok()) << name.status();
   EXPECT_EQ(*name, "x.hessian");
   const std::vector<double> xs = {0.5, -1.25, 2, 3};
-  auto out = Eval(g, {{"x", F64({4}, xs)}});
+  auto out = pass_test::EvalOrFail(g, {{"x", F64({4}, xs)}});
   Tensor want(TensorType{DType::kF64, {4, 4}});
   for (int i = 0; i < 4; ++i) {
     const double a = xs[i];
@@ -182,11 +172,11 @@ TEST(HessianTest, DenseHessianMatchesDifferencesOfTheGradient) {
   Value x = b.Input("x", DType::kF64, {12});
   Value w = b.Parameter("w", Random({12, 12}, 3, -0.5, 0.5));
   b.Output("f", Sum(Pow(Tanh(MatMul(w, x)), 2.0)));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   const Tensor x0 = Random({12}, 4);
   Graph hess = g, grad_graph = g, hvp = g;
   ASSERT_TRUE(AddHessian(&hess, "f", "x").ok());
-  const Tensor h = Eval(hess, {{"x", x0}}).at("x.hessian");
+  const Tensor h = pass_test::EvalOrFail(hess, {{"x", x0}}).at("x.hessian");
   ASSERT_EQ(h.dims(), Dims({12, 12}));
   GradOptions grad;
   grad.of = "f";
@@ -196,8 +186,10 @@ TEST(HessianTest, DenseHessianMatchesDifferencesOfTheGradient) {
     Tensor plus = x0, minus = x0;
     plus.SetDouble(j, x0.GetDouble(j) + eps);
     minus.SetDouble(j, x0.GetDouble(j) - eps);
-    const Tensor gp = Eval(grad_graph, {{"x", plus}}).at("x.grad");
-    const Tensor gm = Eval(grad_graph, {{"x", minus}}).at("x.grad");
+    const Tensor gp =
+        pass_test::EvalOrFail(grad_graph, {{"x", plus}}).at("x.grad");
+    const Tensor gm =
+        pass_test::EvalOrFail(grad_graph, {{"x", minus}}).at("x.grad");
     for (int i = 0; i < 12; ++i) {
       const double numeric = (gp.GetDouble(i) - gm.GetDouble(i)) / (2 * eps);
       EXPECT_NEAR(h.GetDouble(i * 12 + j), numeric, 1e-6) << i << "," << j;
@@ -214,7 +206,8 @@ TEST(HessianTest, DenseHessianMatchesDifferencesOfTheGradient) {
   EXPECT_EQ(r->tangent, "x.tangent");
   EXPECT_EQ(r->output, "x.hvp");
   const Tensor v = Random({12}, 5);
-  const Tensor hv = Eval(hvp, {{"x", x0}, {"x.tangent", v}}).at("x.hvp");
+  const Tensor hv =
+      pass_test::EvalOrFail(hvp, {{"x", x0}, {"x.tangent", v}}).at("x.hvp");
   for (int i = 0; i < 12; ++i) {
     double want = 0;
     for (int j = 0; j < 12; ++j)

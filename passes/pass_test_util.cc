@@ -128,6 +128,19 @@ Graph Parse(const std::string& body) {
   return g.ok() ? *std::move(g) : Graph();
 }
 
+Graph BuildOrFail(GraphBuilder& b) {
+  absl::StatusOr<Graph> g = b.Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  return g.ok() ? *std::move(g) : Graph();
+}
+
+std::map<std::string, Tensor> EvalOrFail(
+    const Graph& g, const std::map<std::string, Tensor>& feeds) {
+  auto out = Interpret(g, feeds);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? *out : std::map<std::string, Tensor>{};
+}
+
 int CountOp(const Graph& graph, OpKind op) {
   int n = 0;
   for (const adc::Node& node : graph.nodes()) n += node.op == op;

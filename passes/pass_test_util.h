@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "graph/builder.h"
 #include "graph/graph.h"
 #include "passes/pass.h"
 
@@ -42,6 +43,12 @@ std::string Output(absl::string_view name, absl::string_view value);
 // Parses a graph from the snippets (a test failure and an empty graph on
 // error).
 Graph Parse(const std::string& body);
+
+// b.Build(), failing the test (and giving an empty graph) on error.
+Graph BuildOrFail(GraphBuilder& b);
+// Interpret(g, feeds), failing the test (and giving no outputs) on error.
+std::map<std::string, Tensor> EvalOrFail(
+    const Graph& g, const std::map<std::string, Tensor>& feeds);
 
 // Number of nodes with op `op`.
 int CountOp(const Graph& graph, OpKind op);

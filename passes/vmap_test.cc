@@ -12,6 +12,7 @@
 #include "graph/ops/op_util.h"
 #include "gtest/gtest.h"
 #include "passes/autodiff.h"
+#include "passes/pass_test_util.h"
 
 namespace adc {
 namespace {
@@ -37,12 +38,6 @@ Tensor At(const Tensor& t, int64_t i) {
   const int64_t n = type.num_elements();
   for (int64_t j = 0; j < n; ++j) ops::CopyElement(t, i * n + j, &r, j);
   return r;
-}
-
-Graph Build(GraphBuilder& b) {
-  auto g = b.Build();
-  EXPECT_TRUE(g.ok()) << g.status();
-  return *std::move(g);
 }
 
 // Runs Vmap(g) on `batched` feeds (the batched inputs stacked, the others
@@ -81,7 +76,7 @@ TEST(VmapTest, GatherWithBatchedIndices) {
     Value x = b.Input("x", DType::kF64, {2, 5, 3});
     Value i = b.Input("i", DType::kI64, {2, 2});
     b.Output("y", Gather(x, i, 1) * 2.0);
-    Graph g = Build(b);
+    Graph g = pass_test::BuildOrFail(b);
     VmapOptions options;
     options.size = 3;
     options.batched = {"i"};
@@ -103,7 +98,7 @@ TEST(VmapTest, GatherWithSharedIndices) {
   Value i = Constant(b, Ints(DType::kI32, {2}, {3, -1}));
   b.Output("y", Gather(x, i, 0));
   b.Output("z", Gather(x, i, 1));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   ExpectInstancesMatch(g, {{"x"}, 2, {}},
                        {{"x", Random(TensorType{DType::kF64, {2, 4, 3}}, 3)}});
 }
@@ -119,7 +114,7 @@ TEST(VmapTest, ScatterAddWithBatchedIndices) {
     Value i = b.Input("i", DType::kI32, {3});
     Value u = b.Input("u", DType::kF64, {2, 3});
     b.Output("y", ScatterAdd(base, i, u, 1));
-    Graph g = Build(b);
+    Graph g = pass_test::BuildOrFail(b);
     VmapOptions options;
     options.size = 2;
     options.batched = {"i"};
@@ -146,7 +141,7 @@ TEST(VmapTest, MatMulBatchedOnEitherSide) {
   Value a3 = b.Input("a3", DType::kF64, {5, 2, 3});
   b.Output("aw", MatMul(a, w));
   b.Output("a3w", MatMul(a3, BroadcastTo(w, {5, 3, 4})));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   const std::map<std::string, Tensor> shared = {
       {"a", Random(TensorType{DType::kF64, {2, 3}}, 8)},
       {"w", Random(TensorType{DType::kF64, {3, 4}}, 9)},
@@ -176,7 +171,7 @@ TEST(VmapTest, PerExampleGradientsOfAnMlp) {
   Value w2 = b.Parameter("w2", Random(TensorType{DType::kF64, {3, 8}}, 22));
   Value logits = Linear(Tanh(Linear(x, w1, b1)), w2);
   b.Output("loss", CrossEntropy(logits, label));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   GradOptions grad;
   grad.of = "loss";
   grad.wrt = {"w1", "b1", "w2"};
@@ -194,7 +189,7 @@ TEST(VmapTest, BatchedSeedGivesTheRowsOfTheJacobian) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {3});
   b.Output("y", x * x);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   GradOptions grad;
   grad.of = "y";
   grad.seed = "v";
@@ -218,7 +213,7 @@ TEST(VmapTest, ComposesWithGradients) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {3});
   b.Output("f", Sum(Sin(x) * x));
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   absl::StatusOr<Graph> vg = Vmap(g, {{"x"}, 2, {}});
   ASSERT_TRUE(vg.ok()) << vg.status();
   GradOptions grad;
@@ -242,7 +237,7 @@ TEST(VmapTest, UnbatchedOutputsAreBroadcastUnlessKept) {
   b.Output("y", x + p);
   b.Output("q", p * 2.0);
   b.Output("r", p * 3.0);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   absl::StatusOr<Graph> vg = Vmap(g, {{"x"}, 3, {"r"}});
   ASSERT_TRUE(vg.ok()) << vg.status();
   EXPECT_EQ(vg->type(*vg->FindOutput("y")).dims, Dims({3, 2}));
@@ -257,7 +252,7 @@ TEST(VmapTest, IdentityOpsKeepTheNamesOfExistingValues) {
   GraphBuilder b;
   Value x = b.Input("x", DType::kF64, {3});
   b.Output("y", Reshape(x, {3}) * 2.0);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   absl::StatusOr<Graph> vg = Vmap(g, {{"x"}, 2, {}});
   ASSERT_TRUE(vg.ok()) << vg.status();
   ASSERT_TRUE(vg->Find("x").has_value());
@@ -271,7 +266,7 @@ TEST(VmapTest, Errors) {
   Value x = b.Input("x", DType::kF64, {2});
   Value p = b.Parameter("p", Random(TensorType{DType::kF64, {2}}, 32));
   b.Output("y", x * p);
-  Graph g = Build(b);
+  Graph g = pass_test::BuildOrFail(b);
   auto error = [&](VmapOptions o) {
     absl::StatusOr<Graph> r = Vmap(g, o);
     EXPECT_FALSE(r.ok());
