@@ -240,6 +240,28 @@ sed 's|outputs { name: "y" value: "sub" }|&\nnodes { name: "v" op: "broadcast_to
 expect_error "'v' must be a scalar" "$ADC" hessian vec.pbtxt --of v --wrt x1 \
   -o x.pb
 
+# --- a custom gradient from a graph file (functions, format version 2) --------
+CUSTOM="$DATA/custom_vjp.pbtxt"
+expect_ok "$ADC" inspect "$CUSTOM"
+expect_contains "$T/stdout" "format version 2" "custom_vjp 1" "functions (2)" \
+  "softplus.forward (f32[3]) -> (f32[3])" \
+  "softplus.vjp     (f32[3], f32[3], f32[3]) -> (f32[3])"
+expect_ok "$ADC" grad "$CUSTOM" --of f -o custom_g.pbtxt
+expect_ok "$ADC" gradcheck custom_g.pbtxt --of f
+expect_ok "$ADC" gradcheck "$CUSTOM" --of f --order 2
+expect_ok "$ADC" jacobian "$CUSTOM" --of sp --wrt x -o custom_j.pbtxt
+expect_contains "$T/stdout" "x.jacobian f32[3,3]"
+expect_ok "$ADC" vmap custom_g.pbtxt --inputs x --size 2 -o custom_v.pbtxt
+expect_contains "$T/stdout" "x.grad f32[2,3]"
+if "$ADC" compile custom_g.pbtxt -o custom_g.so 2>"$T/stderr"; then
+  pass
+else
+  fail "adc compile custom_g.pbtxt: $(cat "$T/stderr")"
+fi
+sed 's|s: "softplus.vjp"|s: "nope"|' "$CUSTOM" >bad_custom.pbtxt
+expect_error "vjp function 'nope' is not in the library" "$ADC" inspect \
+  bad_custom.pbtxt
+
 # --- compile, run, inspect and bench an artifact ------------------------------
 if "$ADC" compile g.pbtxt -o g.so 2>"$T/stderr"; then
   pass

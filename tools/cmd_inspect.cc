@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "codegen/compile.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
@@ -110,6 +111,26 @@ absl::Status InspectGraph(const std::string& path) {
                     absl::StrCat(count, count == 1 ? " node" : " nodes")});
   }
   PrintTable(rows);
+  // The function library (custom gradients), with signatures.
+  if (graph.has_functions()) {
+    const std::vector<std::string> names = graph.function_names();
+    std::cout << "functions (" << names.size() << ")\n";
+    rows.clear();
+    for (const std::string& name : names) {
+      const Graph& body = *graph.function(name);
+      std::vector<std::string> in, out;
+      for (ValueId id : body.inputs()) in.push_back(body.type(id).ToString());
+      for (const GraphOutput& o : body.outputs()) {
+        out.push_back(body.type(o.value).ToString());
+      }
+      rows.push_back(
+          {name,
+           absl::StrCat("(", absl::StrJoin(in, ", "), ") -> (",
+                        absl::StrJoin(out, ", "), ")"),
+           absl::StrCat(body.num_nodes() - body.inputs().size(), " nodes")});
+    }
+    PrintTable(rows);
+  }
   if (absl::GetFlag(FLAGS_plan)) {
     CompileOptions options;
     options.optimize = absl::GetFlag(FLAGS_optimize);

@@ -9,6 +9,12 @@
 //
 // Gradients are only ever requested for floating-point values (autodiff does
 // not propagate through integer or bool values).
+//
+// Forward mode: each operand's Jacobian is diagonal, hence its own
+// transpose, so an element-wise op's JVP is its gradient rule applied to the
+// tangents (JvpKind::kFromGradient: no second rule per op); cast is linear
+// (the JVP casts the tangent). Batching: every operand gets the batch
+// dimension (ops::BatchElementwise).
 #include <cmath>
 
 #include "graph/ops/op_util.h"

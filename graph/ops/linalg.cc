@@ -1,6 +1,9 @@
 // Batched matrix product: [..., m, k] x [..., k, n] -> [..., m, n], with equal
 // ranks (>= 2) and equal batch dims (the builder's MatMul broadcasts and
 // handles 1-D operands).
+//
+// Forward mode: matmul is bilinear, so its JVP is the product rule
+// (JvpKind::kMultilinear: da @ b + a @ db), from the op itself.
 #include "graph/ops/op_util.h"
 
 namespace adc {

@@ -1,5 +1,11 @@
 // Reductions over a set of axes (attr axes: sorted, unique, in range; attr
 // keepdims keeps reduced axes with size 1). An empty `axes` is the identity.
+//
+// Forward mode: reduce_sum is linear (its JVP sums the tangent; its
+// gradient rule, the broadcast, is the transpose); reduce_max/min/prod have
+// JVP rules, each the transpose of its gradient rule (a weighted sum of the
+// tangent with the weights the gradient rule spreads). Batching shifts the
+// axes past the batch dimension.
 #include <algorithm>
 #include <cmath>
 

@@ -1,6 +1,10 @@
 // Data movement: reshape, transpose, broadcast_to, concat, slice, pad, gather,
 // scatter_add and cumsum. None changes values, so each gradient is another
-// data movement (or a sum).
+// data movement (or a sum). They are linear in their floating-point
+// operands, so each JVP is the op applied to the tangents (JvpKind::kLinear)
+// and each gradient rule is that map's transpose; pad is affine (its JVP pads
+// with zeros) and barrier orders its operand. Each has a batching rule
+// (the batch dimension leads).
 #include <algorithm>
 
 #include "graph/ops/op_util.h"
