@@ -231,6 +231,14 @@ expect_ok "$ADC" run --interpret hvp.pbtxt --in x1="$DATA/x1.npy" \
   --in x2="$DATA/x2_half.npy" --in x2.tangent="$DATA/one.npy" \
   --out-dir hvp_half
 expect_same hvp_half/x2.hvp.npy "$DATA/expected_hessian_half.npy"
+# The README's examples.
+expect_ok "$ADC" jacobian "$DATA/square.pbtxt" --of y -o readme_j.pbtxt
+expect_contains "$T/stdout" "x.jacobian f64[3,3]"
+expect_ok "$ADC" hessian "$DATA/cube_sin.pbtxt" --of f --wrt x -o readme_h.pbtxt
+expect_contains "$T/stdout" "x.hessian f64[3,3]"
+expect_ok "$ADC" hvp "$DATA/cube_sin.pbtxt" --of f --wrt x -o readme_hv.pbtxt
+expect_contains "$T/stdout" "input  x.tangent" "output x.hvp"
+expect_ok "$ADC" gradcheck "$DATA/cube_sin.pbtxt" --of f --order 2
 expect_error "--mode must be rev, fwd or auto" "$ADC" jacobian "$GRAPH" \
   --of y --mode sideways -o x.pb
 expect_error "needs one --wrt X" "$ADC" hessian "$GRAPH" --of y -o x.pb
