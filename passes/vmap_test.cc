@@ -134,6 +134,23 @@ TEST(VmapTest, ScatterAddWithBatchedIndices) {
   }
 }
 
+TEST(VmapTest, ScatterAddOnAMiddleAxisWithBatchedIndices) {
+  // base [2, 5, 3] scattered on axis 1 by indices [2, 2]: axes before and
+  // after the scattered one, every operand batched.
+  GraphBuilder b;
+  Value base = b.Input("base", DType::kF64, {2, 5, 3});
+  Value i = b.Input("i", DType::kI64, {2, 2});
+  Value u = b.Input("u", DType::kF64, {2, 2, 2, 3});
+  b.Output("y", ScatterAdd(base, i, u, 1));
+  Graph g = pass_test::BuildOrFail(b);
+  ExpectInstancesMatch(
+      g, {{"base", "i", "u"}, 3, {}},
+      {{"base", Random(TensorType{DType::kF64, {3, 2, 5, 3}}, 41)},
+       {"i",
+        Ints(DType::kI64, {3, 2, 2}, {0, 4, -1, 4, 7, -9, 3, 3, 1, 1, -2, 0})},
+       {"u", Random(TensorType{DType::kF64, {3, 2, 2, 2, 3}}, 42)}});
+}
+
 TEST(VmapTest, MatMulBatchedOnEitherSide) {
   GraphBuilder b;
   Value a = b.Input("a", DType::kF64, {2, 3});
