@@ -974,15 +974,6 @@ std::vector<Value> Inline(GraphBuilder& b, const Graph& body,
 
 namespace {
 
-// A fresh function name in b's library: `base`, else base_1, base_2, ...
-std::string FreshFunctionName(GraphBuilder& b, const std::string& base) {
-  std::string name = base;
-  for (int k = 1; b.graph()->function(name) != nullptr; ++k) {
-    name = absl::StrCat(base, "_", k);
-  }
-  return name;
-}
-
 // Adds a built function body to b's library under a fresh name from `base`
 // (returned; empty on failure), with the functions it defined (its builder
 // shared b's library, so their names are fresh in it).
@@ -999,7 +990,7 @@ std::string AddBuiltFunction(GraphBuilder& b, const std::string& base,
       b.graph()->AddFunction(nested, *body->function(nested));
     }
   }
-  const std::string name = FreshFunctionName(b, base);
+  const std::string name = b.graph()->UniqueFunctionName(base);
   body->set_name(name);
   b.graph()->AddFunction(name, *std::move(body));
   return name;

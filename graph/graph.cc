@@ -225,6 +225,14 @@ void Graph::AddFunction(const std::string& name, Graph body) {
   functions_ = std::move(library);
 }
 
+std::string Graph::UniqueFunctionName(const std::string& base) const {
+  std::string name = base;
+  for (int k = 1; function(name) != nullptr; ++k) {
+    name = absl::StrCat(base, "_", k);
+  }
+  return name;
+}
+
 std::vector<std::string> Graph::function_names() const {
   std::vector<std::string> names;
   if (functions_) {

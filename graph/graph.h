@@ -149,6 +149,8 @@ class Graph {
   void AddFunction(const std::string& name, Graph body);
   // Names in sorted order.
   std::vector<std::string> function_names() const;
+  // `base` if no function has it, else the first free base_1, base_2, ...
+  std::string UniqueFunctionName(const std::string& base) const;
   bool has_functions() const { return functions_ && !functions_->empty(); }
   // Makes this graph's library `other`'s (a function body being transformed
   // sees the functions of the graph it came from).

@@ -27,21 +27,7 @@ absl::StatusOr<Value> MakeSeed(GraphBuilder& b, const GradOptions& options,
     return Full(b, of_type, 1.0);
   }
   if (options.seed == "ones") return Full(b, of_type, 1.0);
-  std::optional<ValueId> existing = b.graph()->Find(options.seed);
-  if (existing) {
-    const Node& node = b.graph()->node(*existing);
-    if (node.op != OpKind::kInput || node.type != of_type) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("seed: '", options.seed,
-                       "' already names a value that is not an "
-                       "input of type ",
-                       of_type.ToString(), " (the type of '", of_name, "')"));
-    }
-    return b.Wrap(*existing);
-  }
-  Value seed = b.Input(options.seed, of_type.dtype, of_type.dims);
-  if (!b.ok()) return b.status();
-  return seed;
+  return passes::NamedInput(b, options.seed, of_type, "seed", of_name);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "passes/pass_util.h"
 
 namespace adc::passes {
 
@@ -85,13 +86,26 @@ absl::StatusOr<std::vector<ValueId>> ResolveWrt(
   return wrt;
 }
 
-void RemoveUnusedNodes(Graph* graph, ValueId first, int level) {
-  std::vector<bool> live(graph->num_nodes(), false);
-  for (const GraphOutput& out : graph->outputs()) live[out.value] = true;
-  for (ValueId i = graph->num_nodes() - 1; i >= 0; --i) {
-    if (!live[i]) continue;
-    for (ValueId in : graph->node(i).inputs) live[in] = true;
+absl::StatusOr<Value> NamedInput(GraphBuilder& b, const std::string& name,
+                                 const TensorType& type, absl::string_view role,
+                                 const std::string& type_of) {
+  if (std::optional<ValueId> existing = b.graph()->Find(name)) {
+    const Node& node = b.graph()->node(*existing);
+    if (node.op != OpKind::kInput || node.type != type) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(role, ": '", name,
+                       "' already names a value that is not an input of type ",
+                       type.ToString(), " (the type of '", type_of, "')"));
+    }
+    return b.Wrap(*existing);
   }
+  Value input = b.Input(name, type.dtype, type.dims);
+  if (!b.ok()) return b.status();
+  return input;
+}
+
+void RemoveUnusedNodes(Graph* graph, ValueId first, int level) {
+  const std::vector<bool> live = LiveValues(*graph);
   std::vector<bool> remove(graph->num_nodes(), false);
   bool any_removed = false;
   for (ValueId i = first; i < graph->num_nodes(); ++i) {

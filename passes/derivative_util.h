@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "graph/builder.h"
 #include "graph/graph.h"
 
 namespace adc::passes {
@@ -37,6 +38,14 @@ absl::StatusOr<ValueId> ResolveFloatValue(const Graph& graph,
 // error.
 absl::StatusOr<std::vector<ValueId>> ResolveWrt(
     const Graph& graph, std::vector<std::string>* names);
+
+// The graph input `name` of `type`, for a seed or tangent: an existing
+// input of that type is reused, a free name becomes a new input, and any
+// other value of that name is an error naming `role` ("seed", "tangent")
+// and `type_of` (the value whose type it must have).
+absl::StatusOr<Value> NamedInput(GraphBuilder& b, const std::string& name,
+                                 const TensorType& type, absl::string_view role,
+                                 const std::string& type_of);
 
 // Removes nodes from id `first` on that no output needs, of grad_level
 // `level` (any level: -1), except inputs (seeds and tangents a transform

@@ -5,6 +5,7 @@
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
 #include "passes/derivative_util.h"
+#include "passes/pass_util.h"
 
 namespace adc {
 namespace {
@@ -12,24 +13,10 @@ namespace {
 // The tangent input of `wrt`: named `name`, or a fresh "<wrt>.tangent".
 absl::StatusOr<Value> TangentInput(GraphBuilder& b, const std::string& wrt,
                                    std::string name, const TensorType& type) {
-  Graph& graph = *b.graph();
   if (name.empty()) {
-    return b.Input(passes::FreshName(graph, wrt + ".tangent",
-                                     /*values_too=*/true),
-                   type.dtype, type.dims);
+    name = passes::FreshName(*b.graph(), wrt + ".tangent", /*values_too=*/true);
   }
-  if (std::optional<ValueId> existing = graph.Find(name)) {
-    const Node& node = graph.node(*existing);
-    if (node.op != OpKind::kInput || node.type != type) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tangent: '", name,
-                       "' already names a value that is not an input "
-                       "of type ",
-                       type.ToString(), " (the type of '", wrt, "')"));
-    }
-    return b.Wrap(*existing);
-  }
-  return b.Input(name, type.dtype, type.dims);
+  return passes::NamedInput(b, name, type, "tangent", wrt);
 }
 
 // A call's JVP: the JVP of its forward function (AddJvp on a copy of the
@@ -148,12 +135,7 @@ absl::StatusOr<JvpResult> AddJvp(Graph* graph, const JvpOptions& options) {
   if (!b.ok()) return b.status();
 
   // Only values some `of` depends on need tangents.
-  std::vector<bool> needed(n, false);
-  for (ValueId id : of) needed[id] = true;
-  for (ValueId i = n - 1; i >= 0; --i) {
-    if (!needed[i]) continue;
-    for (ValueId in : graph->node(i).inputs) needed[in] = true;
-  }
+  const std::vector<bool> needed = passes::LiveValues(*graph, of);
   std::vector<bool> is_wrt(n, false);
   for (ValueId w : wrt) is_wrt[w] = true;
   // Sweep forwards in topological (id) order.

@@ -8,6 +8,7 @@
 #include "passes/autodiff.h"
 #include "passes/derivative_util.h"
 #include "passes/forward_mode.h"
+#include "passes/pass_util.h"
 #include "passes/vmap.h"
 
 namespace adc {
@@ -121,12 +122,11 @@ absl::StatusOr<ValueId> ScalarOf(const Graph& graph, const std::string& of) {
 // Whether `of` depends on a call (a custom gradient): forward mode would
 // differentiate its forward function rather than use the custom rule.
 bool DependsOnCall(const Graph& graph, ValueId of) {
-  std::vector<bool> needed(graph.num_nodes(), false);
-  needed[of] = true;
-  for (ValueId i = of; i >= 0; --i) {
-    if (!needed[i]) continue;
-    if (GetOpDef(graph.node(i).op).family == OpFamily::kCall) return true;
-    for (ValueId in : graph.node(i).inputs) needed[in] = true;
+  const std::vector<bool> needed = passes::LiveValues(graph, {of});
+  for (ValueId i = 0; i < graph.num_nodes(); ++i) {
+    if (needed[i] && GetOpDef(graph.node(i).op).family == OpFamily::kCall) {
+      return true;
+    }
   }
   return false;
 }

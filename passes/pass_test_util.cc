@@ -9,6 +9,7 @@
 #include "graph/builder.h"
 #include "graph/interpreter.h"
 #include "graph/ops/op_def.h"
+#include "graph/ops/op_util.h"
 #include "graph/serialize.h"
 #include "graph/verifier.h"
 #include "gtest/gtest.h"
@@ -139,6 +140,15 @@ std::map<std::string, Tensor> EvalOrFail(
   auto out = Interpret(g, feeds);
   EXPECT_TRUE(out.ok()) << out.status();
   return out.ok() ? *out : std::map<std::string, Tensor>{};
+}
+
+Tensor InstanceOf(const Tensor& batched, int64_t i) {
+  TensorType type{batched.dtype(),
+                  Dims(batched.dims().begin() + 1, batched.dims().end())};
+  Tensor r(type);
+  const int64_t n = type.num_elements();
+  for (int64_t j = 0; j < n; ++j) ops::CopyElement(batched, i * n + j, &r, j);
+  return r;
 }
 
 int CountOp(const Graph& graph, OpKind op) {

@@ -50,6 +50,9 @@ Graph BuildOrFail(GraphBuilder& b);
 std::map<std::string, Tensor> EvalOrFail(
     const Graph& g, const std::map<std::string, Tensor>& feeds);
 
+// Instance i of a batched tensor (vmap): slice i of its leading dimension.
+Tensor InstanceOf(const Tensor& batched, int64_t i);
+
 // Number of nodes with op `op`.
 int CountOp(const Graph& graph, OpKind op);
 // The node behind output `name` (fails the test if there is none).

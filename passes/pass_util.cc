@@ -194,8 +194,15 @@ absl::StatusOr<ValueId> AddInferredNode(Graph* graph, OpKind op,
 }
 
 std::vector<bool> LiveValues(const Graph& graph) {
+  std::vector<ValueId> roots;
+  for (const GraphOutput& out : graph.outputs()) roots.push_back(out.value);
+  return LiveValues(graph, roots);
+}
+
+std::vector<bool> LiveValues(const Graph& graph,
+                             const std::vector<ValueId>& roots) {
   std::vector<bool> live(graph.num_nodes(), false);
-  for (const GraphOutput& out : graph.outputs()) live[out.value] = true;
+  for (ValueId r : roots) live[r] = true;
   for (ValueId i = graph.num_nodes() - 1; i >= 0; --i) {
     if (!live[i]) continue;
     for (ValueId in : graph.node(i).inputs) live[in] = true;

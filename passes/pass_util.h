@@ -76,6 +76,9 @@ absl::StatusOr<ValueId> AddInferredNode(Graph* graph, OpKind op,
 // Ids of the values the outputs depend on (transitively), as flags. Inputs
 // and parameters are not marked unless something uses them.
 std::vector<bool> LiveValues(const Graph& graph);
+// The values `roots` depend on (the roots included).
+std::vector<bool> LiveValues(const Graph& graph,
+                             const std::vector<ValueId>& roots);
 
 }  // namespace adc::passes
 

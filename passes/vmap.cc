@@ -13,17 +13,6 @@ namespace adc {
 
 namespace {
 
-// The name of function `name`'s batched copy in b's library.
-std::string BatchedName(GraphBuilder& b, const std::string& name,
-                        int64_t size) {
-  std::string base = absl::StrCat(name, ".vmap", size);
-  std::string fresh = base;
-  for (int k = 1; b.graph()->function(fresh) != nullptr; ++k) {
-    fresh = absl::StrCat(base, "_", k);
-  }
-  return fresh;
-}
-
 // A call with batched arguments calls batched copies of its functions: the
 // forward function vmapped over the batched arguments, and the vjp function
 // over them and y, dy, with the cotangents of shared (unbatched) arguments
@@ -73,10 +62,11 @@ absl::StatusOr<Value> BatchCall(GraphBuilder& b, const Node& node,
     }
     if (!vb.ok()) return vb.status();
   }
-  const std::string f_name =
-      BatchedName(b, node.attrs.GetString("forward"), size);
+  const std::string f_name = b.graph()->UniqueFunctionName(
+      absl::StrCat(node.attrs.GetString("forward"), ".vmap", size));
   b.graph()->AddFunction(f_name, std::move(batched_forward));
-  const std::string v_name = BatchedName(b, node.attrs.GetString("vjp"), size);
+  const std::string v_name = b.graph()->UniqueFunctionName(
+      absl::StrCat(node.attrs.GetString("vjp"), ".vmap", size));
   b.graph()->AddFunction(v_name, std::move(batched_vjp));
   Attrs attrs = node.attrs;
   attrs.Set("forward", f_name)

@@ -31,15 +31,6 @@ Tensor Ints(DType dtype, Dims dims, std::vector<int64_t> v) {
   return Tensor::FromInts(TensorType{dtype, std::move(dims)}, std::move(v));
 }
 
-// Instance i of a batched tensor.
-Tensor At(const Tensor& t, int64_t i) {
-  TensorType type{t.dtype(), Dims(t.dims().begin() + 1, t.dims().end())};
-  Tensor r(type);
-  const int64_t n = type.num_elements();
-  for (int64_t j = 0; j < n; ++j) ops::CopyElement(t, i * n + j, &r, j);
-  return r;
-}
-
 // Runs Vmap(g) on `batched` feeds (the batched inputs stacked, the others
 // shared) and checks every output of every instance against g alone.
 void ExpectInstancesMatch(const Graph& g, const VmapOptions& options,
@@ -51,12 +42,12 @@ void ExpectInstancesMatch(const Graph& g, const VmapOptions& options,
   for (int64_t i = 0; i < options.size; ++i) {
     std::map<std::string, Tensor> instance = feeds;
     for (const std::string& name : options.batched) {
-      instance[name] = At(feeds.at(name), i);
+      instance[name] = pass_test::InstanceOf(feeds.at(name), i);
     }
     auto expected = Interpret(g, instance);
     ASSERT_TRUE(expected.ok()) << expected.status();
     for (const auto& [name, want] : *expected) {
-      const Tensor got = At(out->at(name), i);
+      const Tensor got = pass_test::InstanceOf(out->at(name), i);
       ASSERT_EQ(got.type(), want.type()) << name;
       for (int64_t j = 0; j < got.num_elements(); ++j) {
         EXPECT_NEAR(got.GetDouble(j), want.GetDouble(j),

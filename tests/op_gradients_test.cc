@@ -30,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "passes/autodiff.h"
 #include "passes/forward_mode.h"
+#include "passes/pass_test_util.h"
 #include "passes/vmap.h"
 #include "tools/grad_check.h"
 
@@ -592,14 +593,6 @@ TEST_P(OpGradientTest, ForwardOverForward) {
 // the graph run on instance i. Every f64 input batched, then only the first
 // (the others shared), with instance 0 the case's own values and the others
 // drawn from the same ranges.
-Tensor Slice0(const Tensor& t, int64_t i) {
-  TensorType type{t.dtype(), Dims(t.dims().begin() + 1, t.dims().end())};
-  Tensor r(type);
-  const int64_t n = type.num_elements();
-  for (int64_t j = 0; j < n; ++j) ops::CopyElement(t, i * n + j, &r, j);
-  return r;
-}
-
 void CheckBatching(const GradCase& c, bool only_first) {
   constexpr int64_t k = 3;
   std::map<std::string, Tensor> feeds;
@@ -642,7 +635,7 @@ void CheckBatching(const GradCase& c, bool only_first) {
   for (int64_t i = 0; i < k; ++i) {
     auto expected = Interpret(*g, instances[i]);
     ASSERT_TRUE(expected.ok()) << expected.status();
-    const Tensor got = Slice0(out->at("y"), i);
+    const Tensor got = pass_test::InstanceOf(out->at("y"), i);
     ASSERT_EQ(got.type(), expected->at("y").type());
     for (int64_t j = 0; j < got.num_elements(); ++j) {
       // The same ops on the same values: equal up to the order of sums.
