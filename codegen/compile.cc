@@ -18,6 +18,7 @@
 #include "codegen/lower.h"
 #include "codegen/process.h"
 #include "graph/check.h"
+#include "graph/control_flow.h"
 #include "graph/verifier.h"
 #include "passes/inline_calls.h"
 #include "passes/pipeline.h"
@@ -96,6 +97,11 @@ absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
 // The graph code generation sees: optimized unless asked not to.
 absl::StatusOr<Graph> Prepare(const Graph& graph,
                               const CompileOptions& options) {
+  if (HasControlFlow(graph)) {
+    return absl::UnimplementedError(
+        "compiling control flow (cond, while_loop) is not supported yet; "
+        "run the graph with the interpreter (adc run --interpret)");
+  }
   Graph g = graph;
   // Calls compile as their forward functions' code.
   ADC_RETURN_IF_ERROR(InlineCalls(&g));

@@ -51,8 +51,8 @@ TEST(CompileTest, CustomVjpCompilesAsItsForwardFunction) {
   b.Output("f", Sum(y * Round(x)));
   Graph g = Build(b);
   ASSERT_TRUE(AddGradients(&g, {.of = "f"}).ok());
-  absl::Status status = testing::ExpectCompiledMatchesInterpreter(
-      g, testing::RandomFeeds(g, 7));
+  absl::Status status =
+      testing::ExpectCompiledMatchesInterpreter(g, testing::RandomFeeds(g, 7));
   EXPECT_TRUE(status.ok()) << status;
 }
 

@@ -67,6 +67,8 @@ Plan MakePlan(const Graph& g) {
         break;
       case OpFamily::kCall:  // Inlined before lowering.
         ADC_CHECK_MSG(false, "a call reached the fusion plan (not inlined)");
+      case OpFamily::kControl:
+        ADC_CHECK_MSG(false, "control flow reached the fusion plan");
     }
   }
   // Values used more than once are recomputed per use when that is cheap

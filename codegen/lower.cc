@@ -71,6 +71,9 @@ void Lowering::LowerNode(ValueId id) {
     case OpFamily::kCall:  // CompileGraph inlines calls first.
       ADC_CHECK_MSG(false, "a call reached lowering (not inlined)");
       return;
+    case OpFamily::kControl:  // Compiled apart (CompileGraph refuses it).
+      ADC_CHECK_MSG(false, "control flow reached lowering");
+      return;
   }
 }
 
@@ -188,6 +191,7 @@ void Lowering::Schedule(const std::vector<bool>& here) {
       case OpFamily::kElementwise:
       case OpFamily::kMovement:
       case OpFamily::kCall:
+      case OpFamily::kControl:
         break;
     }
     bool is_output = false;
@@ -287,6 +291,8 @@ bool HasLowering(OpKind op) {
       return op == OpKind::kScatterAdd;
     case OpFamily::kCall:  // Inlined before lowering (passes/inline_calls.h).
       return true;
+    case OpFamily::kControl:  // Not yet compiled.
+      return false;
   }
   return false;
 }

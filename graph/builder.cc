@@ -1061,4 +1061,215 @@ Value CustomVjp(GraphBuilder& b, const std::string& name,
   return b.AddOp(OpKind::kCustomVjp, args, std::move(attrs), name);
 }
 
+namespace {
+
+// Builds a function of b's library from `fn` on arguments of `types` (named
+// x0, x1, ...); its outputs are what fn returns (checked against `outputs`
+// when given). Returns the function's name, empty on failure (recorded in
+// b).
+using FunctionFn =
+    std::function<std::vector<Value>(GraphBuilder& fb, std::vector<Value>)>;
+std::string BuildFunction(GraphBuilder& b, const std::string& base,
+                          const std::vector<TensorType>& types,
+                          const FunctionFn& fn,
+                          const std::vector<TensorType>* outputs,
+                          const std::string& what) {
+  GraphBuilder fb(base);
+  fb.graph()->ShareFunctions(*b.graph());
+  std::vector<Value> args;
+  for (size_t k = 0; k < types.size(); ++k) {
+    args.push_back(
+        fb.Input(absl::StrCat("x", k), types[k].dtype, types[k].dims));
+  }
+  std::vector<Value> results = fn(fb, std::move(args));
+  for (size_t k = 0; fb.ok() && k < results.size(); ++k) {
+    if (!results[k].valid() || results[k].builder() != &fb) {
+      fb.Fail(absl::InvalidArgumentError(
+          absl::StrCat("result ", k,
+                       " is invalid or a value of another graph (values of "
+                       "the enclosing graph enter as arguments)")));
+    } else if (outputs != nullptr && k < outputs->size() &&
+               results[k].type() != (*outputs)[k]) {
+      fb.Fail(absl::InvalidArgumentError(
+          absl::StrCat("result ", k, " is ", results[k].type().ToString(),
+                       " but must be ", (*outputs)[k].ToString())));
+    }
+  }
+  if (fb.ok() && outputs != nullptr && results.size() != outputs->size()) {
+    fb.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "returned ", results.size(), " value(s), expected ", outputs->size())));
+  }
+  for (size_t k = 0; fb.ok() && k < results.size(); ++k) {
+    fb.Output(absl::StrCat("y", k), results[k]);
+  }
+  return AddBuiltFunction(b, base, fb.Build(), what);
+}
+
+std::vector<TensorType> TypesOf(const std::vector<Value>& values) {
+  std::vector<TensorType> types;
+  for (const Value& v : values) types.push_back(v.type());
+  return types;
+}
+
+// Checks that every value is valid and of b.
+bool CheckOperands(GraphBuilder& b, const std::vector<Value>& values,
+                   const std::string& what) {
+  for (const Value& v : values) {
+    if (!v.valid() || v.builder() != &b) {
+      b.Fail(absl::InvalidArgumentError(
+          absl::StrCat(what, ": an invalid operand, or one of another graph")));
+      return false;
+    }
+  }
+  return true;
+}
+
+// One node per result of a construct: `name` for a single result, else
+// name.0, name.1, ...
+std::vector<Value> ConstructNodes(GraphBuilder& b, OpKind op,
+                                  const std::vector<Value>& operands,
+                                  const Attrs& attrs,
+                                  const std::vector<TensorType>& results,
+                                  const std::string& name) {
+  std::vector<Value> values;
+  for (size_t k = 0; k < results.size(); ++k) {
+    Attrs a = attrs;
+    a.Set("result", static_cast<int64_t>(k));
+    if (op == OpKind::kCond) {
+      a.Set("dtype", results[k].dtype).Set("shape", results[k].dims);
+    }
+    values.push_back(
+        b.AddOp(op, operands, std::move(a),
+                results.size() == 1 ? name : absl::StrCat(name, ".", k)));
+  }
+  return values;
+}
+
+}  // namespace
+
+std::vector<Value> Cond(Value pred, const BranchFn& then_fn,
+                        const BranchFn& else_fn,
+                        const std::vector<Value>& operands,
+                        const std::string& name) {
+  if (!pred.valid()) return {};
+  GraphBuilder& b = *pred.builder();
+  if (!b.ok() || !CheckOperands(b, operands, "cond '" + name + "'")) return {};
+  if (pred.type() != TensorType{DType::kBool, {}}) {
+    b.Fail(absl::InvalidArgumentError(
+        absl::StrCat("cond '", name,
+                     "': the predicate must be a bool scalar, "
+                     "not ",
+                     pred.type().ToString())));
+    return {};
+  }
+  const std::vector<TensorType> types = TypesOf(operands);
+  auto wrap = [](const BranchFn& f) {
+    return
+        [&f](GraphBuilder& fb, std::vector<Value> args) { return f(fb, args); };
+  };
+  const std::string then_name =
+      BuildFunction(b, name + ".then", types, wrap(then_fn), nullptr,
+                    absl::StrCat("cond '", name, "' then branch"));
+  if (then_name.empty()) return {};
+  const Graph& then_body = *b.graph()->function(then_name);
+  std::vector<TensorType> results;
+  for (const GraphOutput& out : then_body.outputs()) {
+    results.push_back(then_body.type(out.value));
+  }
+  const std::string else_name =
+      BuildFunction(b, name + ".else", types, wrap(else_fn), &results,
+                    absl::StrCat("cond '", name,
+                                 "' else branch (it must return what the "
+                                 "then branch does)"));
+  if (else_name.empty()) return {};
+  std::vector<Value> inputs = {pred};
+  inputs.insert(inputs.end(), operands.begin(), operands.end());
+  Attrs attrs;
+  attrs.Set("then_branch", then_name).Set("else_branch", else_name);
+  return ConstructNodes(b, OpKind::kCond, inputs, attrs, results, name);
+}
+
+std::vector<Value> WhileLoop(GraphBuilder& b, const LoopCondFn& cond_fn,
+                             const LoopBodyFn& body_fn,
+                             const std::vector<Value>& init,
+                             int64_t max_iterations,
+                             const std::vector<Value>& captured,
+                             const std::string& name) {
+  if (!b.ok()) return {};
+  const std::string what = absl::StrCat("while_loop '", name, "'");
+  if (!CheckOperands(b, init, what) || !CheckOperands(b, captured, what)) {
+    return {};
+  }
+  if (init.empty() || max_iterations < 0) {
+    b.Fail(absl::InvalidArgumentError(
+        absl::StrCat(what, init.empty() ? ": no carried values"
+                                        : ": max_iterations must be >= 0")));
+    return {};
+  }
+  std::vector<Value> operands = init;
+  operands.insert(operands.end(), captured.begin(), captured.end());
+  const std::vector<TensorType> types = TypesOf(operands);
+  const size_t num_carried = init.size();
+  auto split = [num_carried](std::vector<Value> args) {
+    std::vector<Value> rest(args.begin() + num_carried, args.end());
+    args.resize(num_carried);
+    return std::make_pair(args, rest);
+  };
+  const std::vector<TensorType> bool_scalar = {TensorType{DType::kBool, {}}};
+  const std::string cond_name = BuildFunction(
+      b, name + ".cond", types,
+      [&](GraphBuilder& fb, std::vector<Value> args) {
+        auto [carried, inv] = split(std::move(args));
+        return std::vector<Value>{cond_fn(fb, carried, inv)};
+      },
+      &bool_scalar, what + " condition (a bool scalar)");
+  if (cond_name.empty()) return {};
+  const std::vector<TensorType> carried_types = TypesOf(init);
+  const std::string body_name = BuildFunction(
+      b, name + ".body", types,
+      [&](GraphBuilder& fb, std::vector<Value> args) {
+        auto [carried, inv] = split(std::move(args));
+        return body_fn(fb, carried, inv);
+      },
+      &carried_types,
+      what + " body (it returns the carried values' new values)");
+  if (body_name.empty()) return {};
+  Attrs attrs;
+  attrs.Set("cond", cond_name)
+      .Set("body", body_name)
+      .Set("max_iterations", max_iterations);
+  return ConstructNodes(b, OpKind::kWhileLoop, operands, attrs, carried_types,
+                        name);
+}
+
+std::vector<Value> ForLoop(GraphBuilder& b, int64_t n, const ForBodyFn& body_fn,
+                           const std::vector<Value>& init,
+                           const std::vector<Value>& captured,
+                           const std::string& name) {
+  if (!b.ok()) return {};
+  if (n < 0) {
+    b.Fail(absl::InvalidArgumentError(
+        absl::StrCat("for loop '", name, "': trip count ", n, " < 0")));
+    return {};
+  }
+  std::vector<Value> carried = {Scalar(b, 0, DType::kI64)};
+  carried.insert(carried.end(), init.begin(), init.end());
+  std::vector<Value> results = WhileLoop(
+      b,
+      [n](GraphBuilder& fb, const std::vector<Value>& c,
+          const std::vector<Value>&) {
+        return Lt(c[0], Scalar(fb, static_cast<double>(n), DType::kI64));
+      },
+      [&body_fn](GraphBuilder& fb, const std::vector<Value>& c,
+                 const std::vector<Value>& inv) {
+        std::vector<Value> state(c.begin() + 1, c.end());
+        std::vector<Value> next = body_fn(fb, c[0], state, inv);
+        next.insert(next.begin(), c[0] + Scalar(fb, 1, DType::kI64));
+        return next;
+      },
+      carried, n, captured, name);
+  if (results.empty()) return {};
+  return std::vector<Value>(results.begin() + 1, results.end());
+}
+
 }  // namespace adc

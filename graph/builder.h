@@ -344,6 +344,53 @@ Value CustomVjp(GraphBuilder& b, const std::string& name,
                 const CustomVjpFn& vjp);
 
 // ---------------------------------------------------------------------------
+// Control flow (graph/ops/control.cc). Branches, loop conditions and bodies
+// are written with builder ops on builders of their own (stored as functions
+// of the graph's library); values of the enclosing graph enter them only as
+// arguments: a cond's operands, a loop's carried and captured values. Each
+// returns one value per result (a node per result, graph/control_flow.h).
+// Everything is differentiable in reverse mode (to any order) and forward
+// mode: the gradient flows through the branch taken and through every
+// iteration run (passes/control_flow.h).
+// ---------------------------------------------------------------------------
+using BranchFn = std::function<std::vector<Value>(
+    GraphBuilder& b, const std::vector<Value>& operands)>;
+// then_fn(operands) if `pred` (a bool scalar) holds, else else_fn(operands);
+// both return values of the same types (JAX's lax.cond, TF's If).
+std::vector<Value> Cond(Value pred, const BranchFn& then_fn,
+                        const BranchFn& else_fn,
+                        const std::vector<Value>& operands,
+                        const std::string& name = "cond");
+
+using LoopCondFn =
+    std::function<Value(GraphBuilder& b, const std::vector<Value>& carried,
+                        const std::vector<Value>& captured)>;
+using LoopBodyFn = std::function<std::vector<Value>(
+    GraphBuilder& b, const std::vector<Value>& carried,
+    const std::vector<Value>& captured)>;
+// carried = init; while cond_fn(carried, captured) (a bool scalar):
+// carried = body_fn(carried, captured) (same types); returns the final
+// carried values. `captured` are loop invariants the functions read. A run
+// that would take more than max_iterations iterations fails with an error
+// naming the loop (reverse mode records at most that many iterations).
+std::vector<Value> WhileLoop(GraphBuilder& b, const LoopCondFn& cond_fn,
+                             const LoopBodyFn& body_fn,
+                             const std::vector<Value>& init,
+                             int64_t max_iterations,
+                             const std::vector<Value>& captured = {},
+                             const std::string& name = "while");
+
+using ForBodyFn = std::function<std::vector<Value>(
+    GraphBuilder& b, Value i, const std::vector<Value>& carried,
+    const std::vector<Value>& captured)>;
+// for i in 0..n-1: carried = body_fn(i, carried, captured), with i an i64
+// scalar; a while_loop with a counter and max_iterations n.
+std::vector<Value> ForLoop(GraphBuilder& b, int64_t n, const ForBodyFn& body_fn,
+                           const std::vector<Value>& init,
+                           const std::vector<Value>& captured = {},
+                           const std::string& name = "for");
+
+// ---------------------------------------------------------------------------
 // Neural-network building blocks (compositions of the above).
 // ---------------------------------------------------------------------------
 // x @ w^T + bias, with w of shape [out, in] (torch.nn.Linear's layout).

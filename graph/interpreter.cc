@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "graph/check.h"
+#include "graph/control_flow.h"
 #include "graph/ops/op_def.h"
 #include "graph/verifier.h"
 
@@ -15,29 +16,101 @@ absl::StatusOr<std::vector<Tensor>> InterpretAllIn(
     const Graph& graph, const std::map<std::string, Tensor>& feeds,
     const Graph& library);
 
+// The outputs of function `f` on `args`.
+absl::StatusOr<std::vector<Tensor>> RunFunction(
+    const Graph& f, absl::Span<const Tensor* const> args,
+    const Graph& library) {
+  std::map<std::string, Tensor> feeds;
+  const std::vector<ValueId> inputs = f.inputs();
+  ADC_CHECK(inputs.size() == args.size());
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    feeds[f.node(inputs[k]).name] = *args[k];
+  }
+  ADC_ASSIGN_OR_RETURN(std::vector<Tensor> values,
+                       InterpretAllIn(f, feeds, library));
+  std::vector<Tensor> outputs;
+  for (const GraphOutput& out : f.outputs()) {
+    outputs.push_back(values[out.value]);
+  }
+  return outputs;
+}
+
 // A call: its forward function run on the arguments.
 absl::StatusOr<Tensor> RunCall(const Node& node,
                                absl::Span<const Tensor* const> args,
                                const Graph& library) {
   const Graph* body = library.function(node.attrs.GetString("forward"));
   ADC_CHECK_MSG(body != nullptr, "call of a function not in the library");
-  std::map<std::string, Tensor> feeds;
-  const std::vector<ValueId> inputs = body->inputs();
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    feeds[body->node(inputs[k]).name] = *args[k];
+  ADC_ASSIGN_OR_RETURN(std::vector<Tensor> outputs,
+                       RunFunction(*body, args, library));
+  return outputs[0];
+}
+
+// Every result of the control-flow construct of `node` (graph/ops/control.cc).
+absl::StatusOr<std::vector<Tensor>> RunConstruct(
+    const Node& node, absl::Span<const Tensor* const> args,
+    const Graph& library) {
+  if (node.op == OpKind::kCond) {
+    const Graph& branch = args[0]->GetInt(0) != 0
+                              ? FirstFunction(node, library)
+                              : SecondFunction(node, library);
+    return RunFunction(branch, args.subspan(1), library);
   }
-  ADC_ASSIGN_OR_RETURN(std::vector<Tensor> values,
-                       InterpretAllIn(*body, feeds, library));
-  return values[body->outputs()[0].value];
+  // while_loop: carried values, then captured ones.
+  const Graph& cond = FirstFunction(node, library);
+  const Graph& body = SecondFunction(node, library);
+  const size_t num_carried = body.outputs().size();
+  std::vector<Tensor> carried;
+  for (size_t k = 0; k < num_carried; ++k) carried.push_back(*args[k]);
+  std::vector<const Tensor*> operands(args.begin(), args.end());
+  const int64_t max_iterations = node.attrs.GetInt("max_iterations");
+  for (int64_t iteration = 0;; ++iteration) {
+    for (size_t k = 0; k < num_carried; ++k) operands[k] = &carried[k];
+    ADC_ASSIGN_OR_RETURN(std::vector<Tensor> go,
+                         RunFunction(cond, operands, library));
+    if (!go[0].GetInt(0) != 0) break;
+    if (iteration == max_iterations) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "while_loop '", node.name, "' exceeded max_iterations = ",
+          max_iterations, " (its condition still held)"));
+    }
+    ADC_ASSIGN_OR_RETURN(carried, RunFunction(body, operands, library));
+  }
+  return carried;
 }
 
 // `node`'s kernel on its inputs' values (calls resolve in `library`).
-absl::StatusOr<Tensor> RunKernel(const Node& node,
-                                 absl::Span<const Tensor* const> args,
-                                 const Graph& library) {
-  absl::StatusOr<Tensor> value = GetOpDef(node.op).family == OpFamily::kCall
-                                     ? RunCall(node, args, library)
-                                     : GetOpDef(node.op).eval(node, args);
+// Control flow computes its whole construct, kept in `constructs` (by
+// ConstructKey) when given, for the construct's other nodes.
+absl::StatusOr<Tensor> RunKernel(
+    const Node& node, absl::Span<const Tensor* const> args,
+    const Graph& library,
+    std::map<std::string, std::vector<Tensor>>* constructs = nullptr) {
+  absl::StatusOr<Tensor> value;
+  const OpFamily family = GetOpDef(node.op).family;
+  if (family == OpFamily::kControl) {
+    const int64_t result = node.attrs.GetInt("result");
+    if (constructs == nullptr) {
+      absl::StatusOr<std::vector<Tensor>> results =
+          RunConstruct(node, args, library);
+      if (!results.ok()) return results.status();
+      value = (*results)[result];
+    } else {
+      const std::string key = ConstructKey(node);
+      auto it = constructs->find(key);
+      if (it == constructs->end()) {
+        absl::StatusOr<std::vector<Tensor>> results =
+            RunConstruct(node, args, library);
+        if (!results.ok()) return results.status();
+        it = constructs->emplace(key, *std::move(results)).first;
+      }
+      value = it->second[result];
+    }
+  } else if (family == OpFamily::kCall) {
+    value = RunCall(node, args, library);
+  } else {
+    value = GetOpDef(node.op).eval(node, args);
+  }
   if (value.ok()) {
     ADC_CHECK_MSG(value->type() == node.type,
                   absl::StrCat("kernel of ", node.name, " returned ",
@@ -75,6 +148,7 @@ absl::StatusOr<std::vector<Tensor>> InterpretAllIn(
   }
   std::vector<Tensor> values(n);
   std::vector<const Tensor*> args;
+  std::map<std::string, std::vector<Tensor>> constructs;
   for (ValueId i = 0; i < n; ++i) {
     if (!needed[i]) continue;
     const Node& node = graph.node(i);
@@ -92,7 +166,7 @@ absl::StatusOr<std::vector<Tensor>> InterpretAllIn(
     }
     args.clear();
     for (ValueId in : node.inputs) args.push_back(&values[in]);
-    absl::StatusOr<Tensor> value = RunKernel(node, args, library);
+    absl::StatusOr<Tensor> value = RunKernel(node, args, library, &constructs);
     if (!value.ok()) return NodeError(node, value.status());
     values[i] = *std::move(value);
   }

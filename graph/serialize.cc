@@ -14,6 +14,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "graph/check.h"
+#include "graph/control_flow.h"
 #include "graph/file_io.h"
 #include "graph/ops/op_def.h"
 #include "graph/ops/op_util.h"
@@ -401,8 +402,8 @@ absl::StatusOr<Graph> GraphBodyFromProto(const proto::GraphDef& def) {
 
 proto::GraphDef GraphToProto(const Graph& graph) {
   proto::GraphDef def;
-  // Version 1 when the graph uses nothing newer: older readers load it.
-  def.set_version(graph.has_functions() ? kGraphFormatVersion : 1);
+  // The oldest version that has what the graph uses: older readers load it.
+  def.set_version(HasControlFlow(graph) ? 3 : graph.has_functions() ? 2 : 1);
   def.set_name(graph.name());
   for (const Node& node : graph.nodes()) {
     if (node.op == OpKind::kInput) {

@@ -18,9 +18,12 @@ namespace adc {
 
 // The GraphDef format version this build writes. Files with a higher version
 // are rejected; version 0 (absent) reads as 1. Version 2 adds the function
-// library (GraphDef.functions); version 1 files load unchanged, and graphs
-// without functions are written as version 1.
-inline constexpr int kGraphFormatVersion = 2;
+// library (GraphDef.functions); version 3 the control-flow ops cond and
+// while_loop (graph/ops/control.cc), whose branches and bodies are library
+// functions. Older files load unchanged, and a graph is written with the
+// oldest version that has what it uses (1 without functions, 2 without
+// control flow).
+inline constexpr int kGraphFormatVersion = 3;
 
 absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def);
 proto::GraphDef GraphToProto(const Graph& graph);

@@ -106,9 +106,78 @@ absl::Status CheckCallee(const Node& node, const Graph& library,
   return absl::OkStatus();
 }
 
+// The output types of the function `attr` of `node` names, if it exists.
+std::vector<TensorType> CalleeOutputs(const Node& node, const Graph& library,
+                                      const std::string& attr) {
+  const Graph* body = library.function(node.attrs.GetString(attr));
+  return body == nullptr ? std::vector<TensorType>{} : OutputTypes(*body);
+}
+
+// cond: both branches map the operands to the same result types; the node
+// is one of them.
+absl::Status CheckCond(const Node& node, const Graph& library,
+                       const std::vector<TensorType>& input_types) {
+  const std::vector<TensorType> operands(input_types.begin() + 1,
+                                         input_types.end());
+  const std::vector<TensorType> results =
+      CalleeOutputs(node, library, "then_branch");
+  ADC_RETURN_IF_ERROR(
+      CheckCallee(node, library, "then_branch", operands, results));
+  ADC_RETURN_IF_ERROR(
+      CheckCallee(node, library, "else_branch", operands, results));
+  const int64_t result = node.attrs.GetInt("result");
+  if (result >= static_cast<int64_t>(results.size())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("result ", result, " but the branches return ",
+                     results.size(), " value(s)"));
+  }
+  if (results[result] != node.type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "result ", result, " of the branches is ", results[result].ToString(),
+        ", not ", node.type.ToString(), " (attributes dtype and shape)"));
+  }
+  return absl::OkStatus();
+}
+
+// while_loop: body maps (carried..., captured...) to the carried types, cond
+// maps them to a bool scalar; the node is a carried value.
+absl::Status CheckWhileLoop(const Node& node, const Graph& library,
+                            const std::vector<TensorType>& input_types) {
+  if (library.function(node.attrs.GetString("body")) == nullptr) {
+    return CheckCallee(node, library, "body", {}, {});  // Not in the library.
+  }
+  const std::vector<TensorType> body_outputs =
+      CalleeOutputs(node, library, "body");
+  if (body_outputs.empty() || body_outputs.size() > input_types.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "body function '", node.attrs.GetString("body"), "' returns ",
+        body_outputs.size(), " value(s); a loop carries 1 to ",
+        input_types.size(), " (its operands: carried values, then captured)"));
+  }
+  const std::vector<TensorType> carried(
+      input_types.begin(), input_types.begin() + body_outputs.size());
+  ADC_RETURN_IF_ERROR(CheckCallee(node, library, "body", input_types, carried));
+  ADC_RETURN_IF_ERROR(CheckCallee(node, library, "cond", input_types,
+                                  {TensorType{DType::kBool, {}}}));
+  if (node.attrs.GetInt("result") >= static_cast<int64_t>(carried.size())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("result ", node.attrs.GetInt("result"),
+                     " but the loop "
+                     "carries ",
+                     carried.size(), " value(s)"));
+  }
+  return absl::OkStatus();
+}
+
 // The signatures a call node needs of its functions.
 absl::Status CheckCall(const Node& node, const Graph& library,
                        const std::vector<TensorType>& input_types) {
+  if (node.op == OpKind::kCond) {
+    return CheckCond(node, library, input_types);
+  }
+  if (node.op == OpKind::kWhileLoop) {
+    return CheckWhileLoop(node, library, input_types);
+  }
   if (node.op != OpKind::kCustomVjp) return absl::OkStatus();
   ADC_RETURN_IF_ERROR(
       CheckCallee(node, library, "forward", input_types, {node.type}));
@@ -140,7 +209,10 @@ absl::Status VerifyLibrary(const Graph& library) {
     s = 1;
     const Graph* body = library.function(name);
     for (const Node& node : body->nodes()) {
-      if (GetOpDef(node.op).family != OpFamily::kCall) continue;
+      if (GetOpDef(node.op).family != OpFamily::kCall &&
+          GetOpDef(node.op).family != OpFamily::kControl) {
+        continue;
+      }
       for (const AttrSpec& spec : GetOpDef(node.op).attrs) {
         if (spec.kind != AttrKind::kString || !node.attrs.Has(spec.name)) {
           continue;
@@ -223,7 +295,8 @@ absl::Status VerifyBody(const Graph& graph, const Graph& library) {
                                  "declared type ", node.type.ToString(),
                                  " but the op gives ", type->ToString())));
     }
-    if (GetOpDef(node.op).family == OpFamily::kCall) {
+    if (GetOpDef(node.op).family == OpFamily::kCall ||
+        GetOpDef(node.op).family == OpFamily::kControl) {
       absl::Status call = CheckCall(node, library, input_types);
       if (!call.ok()) return NodeError(node, call);
     }

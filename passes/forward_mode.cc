@@ -90,6 +90,9 @@ Value ApplyJvp(GraphBuilder& b, const Node& node, ValueId id,
       return def.jvp(JvpContext{&b, node, x, b.Wrap(id), dx});
     case JvpKind::kCall:
       return CallJvp(b, node, x, dx);
+    case JvpKind::kControl:
+      return b.Fail(absl::UnimplementedError(
+          "forward mode through control flow is not supported yet"));
   }
   return Value();
 }

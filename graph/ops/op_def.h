@@ -91,6 +91,8 @@ enum class JvpKind {
   kRule,  // A rule of its own (OpDef::jvp).
   // Calls: the JVP of the called forward function (passes/forward_mode.cc).
   kCall,
+  // Control flow: transformed construct by construct (passes/control_flow.h).
+  kControl,
 };
 
 // What a batching rule sees (passes/vmap.h): the node, `x` its inputs in the
@@ -125,6 +127,10 @@ enum class OpFamily {
   kScan,         // running sums along an axis
   kScatter,      // accumulation into a copy of its first operand
   kCall,         // a call of library functions (inlined before lowering)
+  // cond and while_loop: a construct whose branches or body are library
+  // functions; one node per result (graph/control_flow.h). Transformed by
+  // passes/control_flow.h, compiled to a decision or loop in the artifact.
+  kControl,
 };
 
 // Whether an op's elements are computed where they are used (element-wise
@@ -206,6 +212,14 @@ struct OpDef {
     jvp_kind = JvpKind::kRule;
     return *this;
   }
+  // Control flow: differentiable, with derivatives that transform the
+  // construct's functions as a whole (passes/control_flow.h) rather than a
+  // rule per node.
+  OpDef& ControlFlow() {
+    differentiable = true;
+    jvp_kind = JvpKind::kControl;
+    return *this;
+  }
   // An op whose inputs get no gradient (comparisons, iota, sign, ...).
   OpDef& NoGrad() {
     declared_no_grad = true;
@@ -273,6 +287,7 @@ std::vector<OpDef> ReductionOpDefs();    // ops/reduction.cc
 std::vector<OpDef> LinalgOpDefs();       // ops/linalg.cc
 std::vector<OpDef> ShapeOpDefs();        // ops/shape.cc
 std::vector<OpDef> CallOpDefs();         // ops/call.cc
+std::vector<OpDef> ControlOpDefs();      // ops/control.cc
 
 }  // namespace adc
 

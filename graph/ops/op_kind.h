@@ -82,9 +82,14 @@ enum class OpKind {
 
   // Calls of library functions (graph/graph.h).
   kCustomVjp,  // attrs forward, vjp (function names), dtype, shape
+
+  // Control flow (graph/ops/control.cc): one node per result of a construct.
+  kCond,       // (pred, operands...); attrs then_branch, else_branch, result
+  kWhileLoop,  // (init..., captured...); attrs cond, body, max_iterations,
+               // result
 };
 
-inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kCustomVjp) + 1;
+inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kWhileLoop) + 1;
 
 }  // namespace adc
 

@@ -19,14 +19,17 @@ const Registry& GetRegistry() {
   static const Registry* registry = [] {
     auto* r = new Registry;
     for (auto family : {LeafOpDefs, ElementwiseOpDefs, ReductionOpDefs,
-                        LinalgOpDefs, ShapeOpDefs, CallOpDefs}) {
+                        LinalgOpDefs, ShapeOpDefs, CallOpDefs,
+                        ControlOpDefs}) {
       for (OpDef& def : family()) {
         const int k = static_cast<int>(def.kind);
         ADC_CHECK_MSG(r->defs[k] == nullptr,
                       absl::StrCat("op defined twice: ", def.name));
         ADC_CHECK_MSG(def.infer != nullptr && def.eval != nullptr,
                       absl::StrCat("op without rules: ", def.name));
-        ADC_CHECK_MSG(def.differentiable == (def.grad != nullptr) &&
+        // Control flow is differentiated construct by construct.
+        const bool control = def.family == OpFamily::kControl;
+        ADC_CHECK_MSG(def.differentiable == (def.grad != nullptr || control) &&
                           def.differentiable != def.declared_no_grad,
                       absl::StrCat("op must have a gradient rule or say it "
                                    "has none (NoGrad): ",
@@ -39,10 +42,12 @@ const Registry& GetRegistry() {
                          "Multilinear, Jvp, or an element-wise gradient "
                          "rule): ",
                          def.name));
-        // Calls are batched by vmap itself (it batches the functions).
+        // Calls and control flow are batched by vmap itself (it batches
+        // the functions).
         ADC_CHECK_MSG(
             (def.batch == nullptr) == (def.family == OpFamily::kLeaf ||
-                                       def.family == OpFamily::kCall),
+                                       def.family == OpFamily::kCall ||
+                                       control),
             absl::StrCat("op without a batching rule: ", def.name));
         ADC_CHECK(r->by_name.emplace(def.name, def.kind).second);
         r->defs[k] = std::make_unique<OpDef>(std::move(def));
