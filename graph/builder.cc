@@ -1061,19 +1061,11 @@ Value CustomVjp(GraphBuilder& b, const std::string& name,
   return b.AddOp(OpKind::kCustomVjp, args, std::move(attrs), name);
 }
 
-namespace {
-
-// Builds a function of b's library from `fn` on arguments of `types` (named
-// x0, x1, ...); its outputs are what fn returns (checked against `outputs`
-// when given). Returns the function's name, empty on failure (recorded in
-// b).
-using FunctionFn =
-    std::function<std::vector<Value>(GraphBuilder& fb, std::vector<Value>)>;
-std::string BuildFunction(GraphBuilder& b, const std::string& base,
-                          const std::vector<TensorType>& types,
-                          const FunctionFn& fn,
-                          const std::vector<TensorType>* outputs,
-                          const std::string& what) {
+std::string DefineFunction(GraphBuilder& b, const std::string& base,
+                           const std::vector<TensorType>& types,
+                           const FunctionFn& fn,
+                           const std::vector<TensorType>* outputs,
+                           const std::string& what) {
   GraphBuilder fb(base);
   fb.graph()->ShareFunctions(*b.graph());
   std::vector<Value> args;
@@ -1104,6 +1096,8 @@ std::string BuildFunction(GraphBuilder& b, const std::string& base,
   }
   return AddBuiltFunction(b, base, fb.Build(), what);
 }
+
+namespace {
 
 std::vector<TensorType> TypesOf(const std::vector<Value>& values) {
   std::vector<TensorType> types;
@@ -1145,7 +1139,54 @@ std::vector<Value> ConstructNodes(GraphBuilder& b, OpKind op,
   return values;
 }
 
+std::vector<TensorType> OutputTypes(const Graph& f) {
+  std::vector<TensorType> types;
+  for (const GraphOutput& out : f.outputs()) types.push_back(f.type(out.value));
+  return types;
+}
+
 }  // namespace
+
+std::vector<Value> CondCall(Value pred, const std::string& then_branch,
+                            const std::string& else_branch,
+                            const std::vector<Value>& operands,
+                            const std::string& name) {
+  if (!pred.valid()) return {};
+  GraphBuilder& b = *pred.builder();
+  const Graph* then_body = b.graph()->function(then_branch);
+  if (!b.ok()) return {};
+  if (then_body == nullptr) {
+    b.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "cond '", name, "': no function '", then_branch, "' in the library")));
+    return {};
+  }
+  std::vector<Value> inputs = {pred};
+  inputs.insert(inputs.end(), operands.begin(), operands.end());
+  Attrs attrs;
+  attrs.Set("then_branch", then_branch).Set("else_branch", else_branch);
+  return ConstructNodes(b, OpKind::kCond, inputs, attrs,
+                        OutputTypes(*then_body), name);
+}
+
+std::vector<Value> WhileLoopCall(GraphBuilder& b, const std::string& cond,
+                                 const std::string& body,
+                                 const std::vector<Value>& operands,
+                                 int64_t max_iterations,
+                                 const std::string& name) {
+  const Graph* body_fn = b.graph()->function(body);
+  if (!b.ok()) return {};
+  if (body_fn == nullptr) {
+    b.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "while_loop '", name, "': no function '", body, "' in the library")));
+    return {};
+  }
+  Attrs attrs;
+  attrs.Set("cond", cond)
+      .Set("body", body)
+      .Set("max_iterations", max_iterations);
+  return ConstructNodes(b, OpKind::kWhileLoop, operands, attrs,
+                        OutputTypes(*body_fn), name);
+}
 
 std::vector<Value> Cond(Value pred, const BranchFn& then_fn,
                         const BranchFn& else_fn,
@@ -1168,25 +1209,18 @@ std::vector<Value> Cond(Value pred, const BranchFn& then_fn,
         [&f](GraphBuilder& fb, std::vector<Value> args) { return f(fb, args); };
   };
   const std::string then_name =
-      BuildFunction(b, name + ".then", types, wrap(then_fn), nullptr,
-                    absl::StrCat("cond '", name, "' then branch"));
+      DefineFunction(b, name + ".then", types, wrap(then_fn), nullptr,
+                     absl::StrCat("cond '", name, "' then branch"));
   if (then_name.empty()) return {};
-  const Graph& then_body = *b.graph()->function(then_name);
-  std::vector<TensorType> results;
-  for (const GraphOutput& out : then_body.outputs()) {
-    results.push_back(then_body.type(out.value));
-  }
+  const std::vector<TensorType> results =
+      OutputTypes(*b.graph()->function(then_name));
   const std::string else_name =
-      BuildFunction(b, name + ".else", types, wrap(else_fn), &results,
-                    absl::StrCat("cond '", name,
-                                 "' else branch (it must return what the "
-                                 "then branch does)"));
+      DefineFunction(b, name + ".else", types, wrap(else_fn), &results,
+                     absl::StrCat("cond '", name,
+                                  "' else branch (it must return what the "
+                                  "then branch does)"));
   if (else_name.empty()) return {};
-  std::vector<Value> inputs = {pred};
-  inputs.insert(inputs.end(), operands.begin(), operands.end());
-  Attrs attrs;
-  attrs.Set("then_branch", then_name).Set("else_branch", else_name);
-  return ConstructNodes(b, OpKind::kCond, inputs, attrs, results, name);
+  return CondCall(pred, then_name, else_name, operands, name);
 }
 
 std::vector<Value> WhileLoop(GraphBuilder& b, const LoopCondFn& cond_fn,
@@ -1216,7 +1250,7 @@ std::vector<Value> WhileLoop(GraphBuilder& b, const LoopCondFn& cond_fn,
     return std::make_pair(args, rest);
   };
   const std::vector<TensorType> bool_scalar = {TensorType{DType::kBool, {}}};
-  const std::string cond_name = BuildFunction(
+  const std::string cond_name = DefineFunction(
       b, name + ".cond", types,
       [&](GraphBuilder& fb, std::vector<Value> args) {
         auto [carried, inv] = split(std::move(args));
@@ -1225,7 +1259,7 @@ std::vector<Value> WhileLoop(GraphBuilder& b, const LoopCondFn& cond_fn,
       &bool_scalar, what + " condition (a bool scalar)");
   if (cond_name.empty()) return {};
   const std::vector<TensorType> carried_types = TypesOf(init);
-  const std::string body_name = BuildFunction(
+  const std::string body_name = DefineFunction(
       b, name + ".body", types,
       [&](GraphBuilder& fb, std::vector<Value> args) {
         auto [carried, inv] = split(std::move(args));
@@ -1234,12 +1268,7 @@ std::vector<Value> WhileLoop(GraphBuilder& b, const LoopCondFn& cond_fn,
       &carried_types,
       what + " body (it returns the carried values' new values)");
   if (body_name.empty()) return {};
-  Attrs attrs;
-  attrs.Set("cond", cond_name)
-      .Set("body", body_name)
-      .Set("max_iterations", max_iterations);
-  return ConstructNodes(b, OpKind::kWhileLoop, operands, attrs, carried_types,
-                        name);
+  return WhileLoopCall(b, cond_name, body_name, operands, max_iterations, name);
 }
 
 std::vector<Value> ForLoop(GraphBuilder& b, int64_t n, const ForBodyFn& body_fn,

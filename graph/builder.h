@@ -353,6 +353,19 @@ Value CustomVjp(GraphBuilder& b, const std::string& name,
 // mode: the gradient flows through the branch taken and through every
 // iteration run (passes/control_flow.h).
 // ---------------------------------------------------------------------------
+// Adds to b's library a function built by `fn` on a builder of its own, from
+// arguments of `types` (inputs x0, x1, ...); its outputs are the values fn
+// returns, which must have the types `outputs` when given. Returns its name
+// (`base`, made unique), or "" after recording an error (prefixed with
+// `what`) in b.
+using FunctionFn =
+    std::function<std::vector<Value>(GraphBuilder& fb, std::vector<Value>)>;
+std::string DefineFunction(GraphBuilder& b, const std::string& base,
+                           const std::vector<TensorType>& types,
+                           const FunctionFn& fn,
+                           const std::vector<TensorType>* outputs = nullptr,
+                           const std::string& what = "function");
+
 using BranchFn = std::function<std::vector<Value>(
     GraphBuilder& b, const std::vector<Value>& operands)>;
 // then_fn(operands) if `pred` (a bool scalar) holds, else else_fn(operands);
@@ -389,6 +402,19 @@ std::vector<Value> ForLoop(GraphBuilder& b, int64_t n, const ForBodyFn& body_fn,
                            const std::vector<Value>& init,
                            const std::vector<Value>& captured = {},
                            const std::string& name = "for");
+
+// The constructs on functions already in b's library, by name (the
+// transforms build them); `operands` of a while_loop are its carried values,
+// then its captured ones.
+std::vector<Value> CondCall(Value pred, const std::string& then_branch,
+                            const std::string& else_branch,
+                            const std::vector<Value>& operands,
+                            const std::string& name = "cond");
+std::vector<Value> WhileLoopCall(GraphBuilder& b, const std::string& cond,
+                                 const std::string& body,
+                                 const std::vector<Value>& operands,
+                                 int64_t max_iterations,
+                                 const std::string& name = "while");
 
 // ---------------------------------------------------------------------------
 // Neural-network building blocks (compositions of the above).

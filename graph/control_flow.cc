@@ -17,7 +17,8 @@ std::string ConstructKey(const Node& node) {
   std::string key = absl::StrCat(GetOpDef(node.op).name, "(",
                                  absl::StrJoin(node.inputs, ","), ")");
   for (const auto& [name, value] : node.attrs.map()) {
-    if (name == "result") continue;
+    // A cond's dtype and shape are those of its result.
+    if (name == "result" || name == "dtype" || name == "shape") continue;
     absl::StrAppend(&key, ";", name, "=");
     if (const auto* s = std::get_if<std::string>(&value)) {
       absl::StrAppend(&key, s->size(), ":", *s);

@@ -19,7 +19,8 @@ namespace adc {
 bool IsControlFlow(const Node& node);
 
 // A string equal for exactly the nodes of one construct: op, operands and
-// every attribute but `result`.
+// every attribute but `result` (and cond's dtype and shape, which follow
+// from it).
 std::string ConstructKey(const Node& node);
 
 // The control-flow constructs of `graph`: for each, the ids of its nodes in

@@ -5,8 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "graph/builder.h"
 #include "graph/check.h"
+#include "graph/control_flow.h"
 #include "graph/ops/op_def.h"
 #include "graph/verifier.h"
+#include "passes/control_flow_vjp.h"
 #include "passes/derivative_util.h"
 
 namespace adc {
@@ -70,18 +72,45 @@ absl::StatusOr<std::vector<std::string>> AddGradients(
   }
   auto relevant = [&](ValueId id) { return depends[id] && reaches[id]; };
 
+  // Control flow is differentiated a construct at a time, at its first node,
+  // with the cotangents of all of its nodes (every use of its results is
+  // later in the graph, so they are complete by then).
+  std::vector<std::vector<ValueId>> constructs = Constructs(*graph);
+  std::vector<int> construct_of(n, -1);
+  for (size_t k = 0; k < constructs.size(); ++k) {
+    for (ValueId id : constructs[k]) construct_of[id] = static_cast<int>(k);
+  }
+
   // Sweep backwards from `of`, summing cotangents.
   std::vector<Value> cotangent(n);
   if (relevant(of)) cotangent[of] = seed;
   for (ValueId i = of; i >= 0; --i) {
-    if (!relevant(i) || !cotangent[i].valid() || !carries(i)) continue;
     const Node& node = graph->node(i);
-    bool any_input = false;
-    for (ValueId in : node.inputs) any_input = any_input || relevant(in);
-    if (!any_input) continue;
-    GradContext ctx{&b, node, {}, b.Wrap(i), cotangent[i]};
-    for (ValueId in : node.inputs) ctx.x.push_back(b.Wrap(in));
-    std::vector<Value> grads = GetOpDef(node.op).grad(ctx);
+    std::vector<Value> grads;
+    if (construct_of[i] >= 0) {
+      const std::vector<ValueId>& nodes = constructs[construct_of[i]];
+      if (nodes.front() != i) continue;
+      std::vector<Value> dys(NumResults(node, *graph));
+      bool any = false;
+      for (ValueId r : nodes) {
+        if (r > of || !relevant(r) || !cotangent[r].valid()) continue;
+        Value& dy = dys[graph->node(r).attrs.GetInt("result")];
+        dy = dy.valid() ? dy + cotangent[r] : cotangent[r];
+        any = true;
+      }
+      bool any_input = false;
+      for (ValueId in : node.inputs) any_input = any_input || relevant(in);
+      if (!any || !any_input) continue;
+      grads = passes::ConstructVjp(b, node, dys);
+    } else {
+      if (!relevant(i) || !cotangent[i].valid() || !carries(i)) continue;
+      bool any_input = false;
+      for (ValueId in : node.inputs) any_input = any_input || relevant(in);
+      if (!any_input) continue;
+      GradContext ctx{&b, node, {}, b.Wrap(i), cotangent[i]};
+      for (ValueId in : node.inputs) ctx.x.push_back(b.Wrap(in));
+      grads = GetOpDef(node.op).grad(ctx);
+    }
     if (!b.ok()) {
       return absl::Status(
           b.status().code(),

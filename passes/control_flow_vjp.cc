@@ -1,0 +1,285 @@
+#include "passes/control_flow_vjp.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "graph/check.h"
+#include "graph/control_flow.h"
+#include "graph/ops/op_def.h"
+#include "passes/autodiff.h"
+#include "passes/derivative_util.h"
+
+namespace adc::passes {
+namespace {
+
+std::vector<TensorType> OutputTypes(const Graph& f) {
+  std::vector<TensorType> types;
+  for (const GraphOutput& out : f.outputs()) types.push_back(f.type(out.value));
+  return types;
+}
+
+std::vector<TensorType> InputTypes(const Graph& f) {
+  std::vector<TensorType> types;
+  for (ValueId id : f.inputs()) types.push_back(f.type(id));
+  return types;
+}
+
+// Adds `f` (and the functions of its library that b's lacks) to b's library
+// under a fresh name from `base`; returns the name.
+std::string AddDerivedFunction(GraphBuilder& b, const std::string& base,
+                               Graph f) {
+  for (const std::string& name : f.function_names()) {
+    if (b.graph()->function(name) == nullptr) {
+      b.graph()->AddFunction(name, *f.function(name));
+    }
+  }
+  const std::string name = b.graph()->UniqueFunctionName(base);
+  f.set_name(name);
+  b.graph()->AddFunction(name, std::move(f));
+  return name;
+}
+
+Value OrZeros(GraphBuilder& b, Value v, const TensorType& type) {
+  return v.valid() ? v : Full(b, type, 0.0);
+}
+
+// The dtype a tape keeps a carried value in: its own, but bool as i32
+// (scatter_add accumulates).
+DType TapeDType(DType d) { return d == DType::kBool ? DType::kI32 : d; }
+
+std::vector<Value> CondVjp(GraphBuilder& b, const Node& node,
+                           const std::vector<Value>& dys) {
+  const Graph& root = *b.graph();
+  absl::StatusOr<Graph> then_vjp = FunctionVjp(FirstFunction(node, root), root);
+  if (!then_vjp.ok()) return {b.Fail(then_vjp.status())};
+  absl::StatusOr<Graph> else_vjp =
+      FunctionVjp(SecondFunction(node, root), root);
+  if (!else_vjp.ok()) return {b.Fail(else_vjp.status())};
+  const std::string then_name = AddDerivedFunction(
+      b, node.attrs.GetString("then_branch") + ".vjp", *std::move(then_vjp));
+  const std::string else_name = AddDerivedFunction(
+      b, node.attrs.GetString("else_branch") + ".vjp", *std::move(else_vjp));
+  const std::vector<TensorType> results =
+      OutputTypes(FirstFunction(node, *b.graph()));
+  std::vector<Value> operands;
+  for (size_t k = 1; k < node.inputs.size(); ++k) {
+    operands.push_back(b.Wrap(node.inputs[k]));
+  }
+  for (size_t k = 0; k < results.size(); ++k) {
+    if (IsFloat(results[k].dtype)) {
+      operands.push_back(OrZeros(b, dys[k], results[k]));
+    }
+  }
+  const std::vector<Value> d = CondCall(b.Wrap(node.inputs[0]), then_name,
+                                        else_name, operands, "cond.vjp");
+  std::vector<Value> grads(node.inputs.size());
+  size_t next = 0;
+  for (size_t k = 1; k < node.inputs.size() && b.ok(); ++k) {
+    if (IsFloat(b.graph()->type(node.inputs[k]).dtype)) grads[k] = d[next++];
+  }
+  return grads;
+}
+
+std::vector<Value> WhileLoopVjp(GraphBuilder& b, const Node& node,
+                                const std::vector<Value>& dys) {
+  const std::string cond_name = node.attrs.GetString("cond");
+  const std::string body_name = node.attrs.GetString("body");
+  const int64_t max_iterations = node.attrs.GetInt("max_iterations");
+  const Graph& body = SecondFunction(node, *b.graph());
+  const size_t c = body.outputs().size();
+  const std::vector<TensorType> types = InputTypes(body);
+  const std::vector<TensorType> carried(types.begin(), types.begin() + c);
+  const std::vector<TensorType> captured(types.begin() + c, types.end());
+  const TensorType counter{DType::kI64, {}};
+  auto tape_type = [&](const TensorType& t) {
+    Dims dims = {max_iterations};
+    dims.insert(dims.end(), t.dims.begin(), t.dims.end());
+    return TensorType{TapeDType(t.dtype), dims};
+  };
+
+  // The recording loop: (carried..., k, tapes..., captured...). Each
+  // iteration stores the carried values it starts from in row k.
+  std::vector<TensorType> record_types = carried;
+  record_types.push_back(counter);
+  for (const TensorType& t : carried) record_types.push_back(tape_type(t));
+  record_types.insert(record_types.end(), captured.begin(), captured.end());
+  auto original_args = [c](const std::vector<Value>& args) {
+    std::vector<Value> x(args.begin(), args.begin() + c);
+    x.insert(x.end(), args.begin() + 2 * c + 1, args.end());
+    return x;
+  };
+  const std::string record_cond =
+      DefineFunction(b, cond_name + ".record", record_types,
+                     [&](GraphBuilder& fb, std::vector<Value> args) {
+                       return Inline(fb, *fb.graph()->function(cond_name),
+                                     original_args(args));
+                     });
+  const std::string record_body = DefineFunction(
+      b, body_name + ".record", record_types,
+      [&](GraphBuilder& fb, std::vector<Value> args) {
+        std::vector<Value> next =
+            Inline(fb, *fb.graph()->function(body_name), original_args(args));
+        const Value k = args[c];
+        const Value row = Reshape(k, {1});
+        next.push_back(k + Scalar(fb, 1, DType::kI64));
+        for (size_t j = 0; j < c; ++j) {
+          Dims dims = {1};
+          dims.insert(dims.end(), carried[j].dims.begin(),
+                      carried[j].dims.end());
+          Value s = Reshape(args[j], dims);
+          if (s.dtype() != TapeDType(s.dtype())) {
+            s = Cast(s, TapeDType(s.dtype()));
+          }
+          next.push_back(ScatterAdd(args[c + 1 + j], row, s, 0));
+        }
+        return next;
+      });
+  if (record_cond.empty() || record_body.empty()) return {};
+  std::vector<Value> record_operands;
+  for (size_t j = 0; j < c; ++j)
+    record_operands.push_back(b.Wrap(node.inputs[j]));
+  record_operands.push_back(Scalar(b, 0, DType::kI64));
+  for (const TensorType& t : carried) {
+    record_operands.push_back(Full(b, tape_type(t), 0.0));
+  }
+  for (size_t i = c; i < node.inputs.size(); ++i) {
+    record_operands.push_back(b.Wrap(node.inputs[i]));
+  }
+  const std::vector<Value> recorded =
+      WhileLoopCall(b, record_cond, record_body, record_operands,
+                    max_iterations, node.name + ".record");
+  if (!b.ok()) return {};
+
+  // The backward loop: (j, dcarried (float)..., dcaptured (float)...,
+  // tapes..., captured...), from j = the number of iterations down to 0.
+  absl::StatusOr<Graph> body_vjp = FunctionVjp(body, *b.graph());
+  if (!body_vjp.ok()) return {b.Fail(body_vjp.status())};
+  const std::string vjp_name =
+      AddDerivedFunction(b, body_name + ".vjp", *std::move(body_vjp));
+  std::vector<size_t> float_carried, float_captured;
+  for (size_t j = 0; j < c; ++j) {
+    if (IsFloat(carried[j].dtype)) float_carried.push_back(j);
+  }
+  for (size_t i = 0; i < captured.size(); ++i) {
+    if (IsFloat(captured[i].dtype)) float_captured.push_back(i);
+  }
+  const size_t nfc = float_carried.size(), nfi = float_captured.size();
+  std::vector<TensorType> back_types = {counter};
+  for (size_t j : float_carried) back_types.push_back(carried[j]);
+  for (size_t i : float_captured) back_types.push_back(captured[i]);
+  for (const TensorType& t : carried) back_types.push_back(tape_type(t));
+  back_types.insert(back_types.end(), captured.begin(), captured.end());
+  const std::string back_cond = DefineFunction(
+      b, body_name + ".backward_cond", back_types,
+      [](GraphBuilder& fb, std::vector<Value> args) {
+        return std::vector<Value>{Gt(args[0], Scalar(fb, 0, DType::kI64))};
+      });
+  const std::string back_body = DefineFunction(
+      b, body_name + ".backward", back_types,
+      [&](GraphBuilder& fb, std::vector<Value> args) {
+        const Value j = args[0] - Scalar(fb, 1, DType::kI64);
+        const Value row = Reshape(j, {1});
+        const size_t tapes = 1 + nfc + nfi, caps = tapes + c;
+        std::vector<Value> x;  // The state iteration j started from.
+        for (size_t m = 0; m < c; ++m) {
+          Value s = Reshape(Gather(args[tapes + m], row, 0), carried[m].dims);
+          if (s.dtype() != carried[m].dtype) s = Cast(s, carried[m].dtype);
+          x.push_back(s);
+        }
+        x.insert(x.end(), args.begin() + caps, args.end());
+        for (size_t k = 0; k < nfc; ++k) x.push_back(args[1 + k]);
+        const std::vector<Value> d =
+            Inline(fb, *fb.graph()->function(vjp_name), x);
+        std::vector<Value> next = {j};
+        for (size_t k = 0; k < nfc && fb.ok(); ++k) next.push_back(d[k]);
+        for (size_t k = 0; k < nfi && fb.ok(); ++k) {
+          next.push_back(args[1 + nfc + k] + d[nfc + k]);
+        }
+        return next;
+      });
+  if (back_cond.empty() || back_body.empty()) return {};
+  std::vector<Value> back_operands = {recorded[c]};
+  for (size_t j : float_carried) {
+    back_operands.push_back(OrZeros(b, dys[j], carried[j]));
+  }
+  for (size_t i : float_captured) {
+    back_operands.push_back(Full(b, captured[i], 0.0));
+  }
+  for (size_t j = 0; j < c; ++j) back_operands.push_back(recorded[c + 1 + j]);
+  for (size_t i = c; i < node.inputs.size(); ++i) {
+    back_operands.push_back(b.Wrap(node.inputs[i]));
+  }
+  const std::vector<Value> back =
+      WhileLoopCall(b, back_cond, back_body, back_operands, max_iterations,
+                    node.name + ".backward");
+  if (!b.ok()) return {};
+  std::vector<Value> grads(node.inputs.size());
+  for (size_t k = 0; k < nfc; ++k) grads[float_carried[k]] = back[1 + k];
+  for (size_t k = 0; k < nfi; ++k) {
+    grads[c + float_captured[k]] = back[1 + nfc + k];
+  }
+  return grads;
+}
+
+}  // namespace
+
+absl::StatusOr<Graph> FunctionVjp(const Graph& f, const Graph& root) {
+  Graph g = f;
+  g.ShareFunctions(root);
+  const std::vector<ValueId> inputs = g.inputs();
+  GraphBuilder b(&g);
+  // L = sum over float outputs k of <y_k, ct_k>; its gradient with respect
+  // to the inputs is the VJP.
+  std::vector<Value> terms;
+  bool mixed = false;
+  for (size_t k = 0; k < f.outputs().size(); ++k) {
+    const Value y = b.Wrap(f.outputs()[k].value);
+    if (!IsFloat(y.dtype())) continue;
+    const Value ct =
+        b.Input(FreshName(g, absl::StrCat("ct", k), /*values_too=*/true),
+                y.dtype(), y.dims());
+    terms.push_back(Sum(y * ct));
+    mixed = mixed || terms.back().dtype() != terms.front().dtype();
+  }
+  std::vector<std::string> wrt;
+  for (ValueId id : inputs) {
+    if (IsFloat(g.type(id).dtype)) wrt.push_back(g.node(id).name);
+  }
+  std::vector<Value> grads;
+  if (!terms.empty() && !wrt.empty()) {
+    Value loss;
+    for (Value t : terms) {
+      if (mixed) t = Cast(t, DType::kF64);
+      loss = loss.valid() ? loss + t : t;
+    }
+    if (!b.ok()) return b.status();
+    GradOptions options;
+    options.of = loss.name();
+    options.wrt = wrt;
+    ADC_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                         AddGradients(&g, options));
+    for (const std::string& name : names) {
+      grads.push_back(b.Wrap(*g.FindOutput(name)));
+    }
+  } else {
+    for (ValueId id : inputs) {
+      if (IsFloat(g.type(id).dtype)) grads.push_back(ZerosLike(b.Wrap(id)));
+    }
+  }
+  if (!b.ok()) return b.status();
+  g.mutable_outputs().clear();
+  for (size_t k = 0; k < grads.size(); ++k) {
+    g.AddOutput(absl::StrCat("dx", k), grads[k].id());
+  }
+  RemoveUnusedNodes(&g, 0);
+  return g;
+}
+
+std::vector<Value> ConstructVjp(GraphBuilder& b, const Node& node,
+                                const std::vector<Value>& dys) {
+  ADC_CHECK(IsControlFlow(node));
+  return node.op == OpKind::kCond ? CondVjp(b, node, dys)
+                                  : WhileLoopVjp(b, node, dys);
+}
+
+}  // namespace adc::passes
