@@ -250,5 +250,83 @@ TEST(ControlFlowGradTest, ForLoopAndNestedConstructs) {
   }
 }
 
+// The graphs above with a scalar output "y" and f64 inputs, and feeds.
+std::vector<std::pair<Graph, std::map<std::string, Tensor>>> Cases() {
+  std::vector<std::pair<Graph, std::map<std::string, Tensor>>> cases;
+  {
+    Graph g = Tutorial({2, 3});
+    GraphBuilder gb(&g);
+    gb.Output("y", Sum(Sin(gb.Find("c"))));
+    cases.emplace_back(g, pass_test::RandomFeeds(g, 11));
+  }
+  {
+    Graph g = Nested();
+    std::map<std::string, Tensor> feeds = pass_test::RandomFeeds(g, 5);
+    for (double& v : feeds["w"].mutable_doubles()) v = 1.5 + v;
+    cases.emplace_back(g, feeds);
+  }
+  return cases;
+}
+
+// <JVP(t), 1> = <t, grad> for a scalar y, and forward over reverse (the
+// JVP of the gradient, H t) equals reverse over reverse (the gradient of
+// <grad, t>).
+TEST(ControlFlowForwardModeTest, JvpAgreesWithVjpToSecondOrder) {
+  for (auto& [graph, feeds] : Cases()) {
+    SCOPED_TRACE(graph.name());
+    std::vector<std::string> wrt;
+    for (ValueId id : graph.inputs()) wrt.push_back(graph.node(id).name);
+    Graph g = graph;
+    GradOptions grad;
+    grad.of = "y";
+    grad.wrt = wrt;
+    absl::StatusOr<std::vector<std::string>> grads = AddGradients(&g, grad);
+    ASSERT_TRUE(grads.ok()) << grads.status();
+    // Forward over reverse: the JVP of y and of every gradient.
+    Graph fwd = g;
+    JvpOptions jvp;
+    jvp.of = {"y"};
+    jvp.of.insert(jvp.of.end(), grads->begin(), grads->end());
+    jvp.wrt = wrt;
+    absl::StatusOr<JvpResult> r = AddJvp(&fwd, jvp);
+    ASSERT_TRUE(r.ok()) << r.status();
+    // Reverse over reverse: the gradient of <grad, t>.
+    Graph rev = g;
+    GraphBuilder rb(&rev);
+    Value dot;
+    std::map<std::string, Tensor> all = feeds;
+    for (size_t k = 0; k < wrt.size(); ++k) {
+      const TensorType& type = rev.type(*rev.Find(wrt[k]));
+      Value t = rb.Input(wrt[k] + ".tangent", type.dtype, type.dims);
+      Value term = Sum(rb.Find((*grads)[k]) * t);
+      dot = dot.valid() ? dot + term : term;
+      Tensor tv(type);
+      for (int64_t i = 0; i < tv.num_elements(); ++i) {
+        tv.SetDouble(i, std::sin(1.0 + 3.0 * i + k));
+      }
+      all[wrt[k] + ".tangent"] = tv;
+    }
+    rb.Output("dot", dot);
+    GradOptions second;
+    second.of = "dot";
+    second.wrt = wrt;
+    absl::StatusOr<std::vector<std::string>> hvp = AddGradients(&rev, second);
+    ASSERT_TRUE(hvp.ok()) << hvp.status();
+    const std::map<std::string, Tensor> f = EvalOrFail(fwd, all);
+    const std::map<std::string, Tensor> v = EvalOrFail(rev, all);
+    EXPECT_NEAR(f.at(r->outputs[0]).GetDouble(0), v.at("dot").GetDouble(0),
+                1e-9 * (1 + std::abs(v.at("dot").GetDouble(0))));
+    for (size_t k = 0; k < wrt.size(); ++k) {
+      const Tensor& a = f.at(r->outputs[1 + k]);
+      const Tensor& e = v.at((*hvp)[k]);
+      for (int64_t i = 0; i < a.num_elements(); ++i) {
+        EXPECT_NEAR(a.GetDouble(i), e.GetDouble(i),
+                    1e-8 * (1 + std::abs(e.GetDouble(i))))
+            << wrt[k] << "[" << i << "]";
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace adc

@@ -1,8 +1,11 @@
 #include "passes/forward_mode.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "graph/builder.h"
 #include "graph/check.h"
+#include "graph/control_flow.h"
 #include "graph/ops/op_def.h"
 #include "passes/derivative_util.h"
 #include "passes/pass_util.h"
@@ -42,6 +45,137 @@ Value CallJvp(GraphBuilder& b, const Node& node, const std::vector<Value>& x,
     if (body.outputs()[k].name == r->outputs[0]) return outs[k];
   }
   return b.Fail(absl::InternalError("call JVP: no tangent output"));
+}
+
+// The JVP of function `f` (with `root`'s library): a function of f's inputs
+// followed by one tangent per floating-point input, returning f's outputs
+// followed by one tangent per floating-point output.
+absl::StatusOr<Graph> FunctionJvp(const Graph& f, const Graph& root) {
+  Graph g = f;
+  g.ShareFunctions(root);
+  JvpOptions options;
+  for (const GraphOutput& out : f.outputs()) {
+    if (IsFloat(f.type(out.value).dtype)) options.of.push_back(out.name);
+  }
+  for (ValueId id : f.inputs()) {
+    if (IsFloat(f.type(id).dtype)) options.wrt.push_back(f.node(id).name);
+  }
+  if (options.wrt.empty()) return g;  // No tangents in, none out.
+  if (!options.of.empty()) {
+    ADC_RETURN_IF_ERROR(AddJvp(&g, options).status());
+    return g;
+  }
+  GraphBuilder b(&g);  // Tangent inputs that nothing reads.
+  for (const std::string& name : options.wrt) {
+    const TensorType& t = g.type(*g.Find(name));
+    b.Input(passes::FreshName(g, name + ".tangent", true), t.dtype, t.dims);
+  }
+  if (!b.ok()) return b.status();
+  return g;
+}
+
+// Adds `f` and the functions of its library b's lacks to b's library under
+// a fresh name from `base`.
+std::string AddDerivedFunction(GraphBuilder& b, const std::string& base,
+                               Graph f) {
+  for (const std::string& name : f.function_names()) {
+    if (b.graph()->function(name) == nullptr) {
+      b.graph()->AddFunction(name, *f.function(name));
+    }
+  }
+  const std::string name = b.graph()->UniqueFunctionName(base);
+  f.set_name(name);
+  b.graph()->AddFunction(name, std::move(f));
+  return name;
+}
+
+// The tangents of every result of `node`'s construct (invalid: zero), from
+// the operands `x` and their tangents `dx`. cond: a cond over the branches'
+// JVPs; while_loop: a loop carrying the tangents of the carried values
+// along, its body the body's JVP.
+std::vector<Value> ConstructJvp(GraphBuilder& b, const Node& node,
+                                const std::vector<Value>& x,
+                                const std::vector<Value>& dx) {
+  const Graph& root = *b.graph();
+  const Graph& first = FirstFunction(node, root);
+  const Graph& second = SecondFunction(node, root);
+  auto tangent_or_zeros = [&](size_t k) {
+    return dx[k].valid() ? dx[k] : ZerosLike(x[k]);
+  };
+  std::vector<Value> results;
+  std::vector<TensorType> types;
+  if (node.op == OpKind::kCond) {
+    absl::StatusOr<Graph> then_jvp = FunctionJvp(first, root);
+    if (!then_jvp.ok()) return {b.Fail(then_jvp.status())};
+    absl::StatusOr<Graph> else_jvp = FunctionJvp(second, root);
+    if (!else_jvp.ok()) return {b.Fail(else_jvp.status())};
+    for (const GraphOutput& out : first.outputs()) {
+      types.push_back(first.type(out.value));
+    }
+    const std::string then_name = AddDerivedFunction(
+        b, node.attrs.GetString("then_branch") + ".jvp", *std::move(then_jvp));
+    const std::string else_name = AddDerivedFunction(
+        b, node.attrs.GetString("else_branch") + ".jvp", *std::move(else_jvp));
+    std::vector<Value> operands(x.begin() + 1, x.end());
+    for (size_t k = 1; k < x.size(); ++k) {
+      if (IsFloat(x[k].dtype())) operands.push_back(tangent_or_zeros(k));
+    }
+    results = CondCall(x[0], then_name, else_name, operands,
+                       node.name + ".jvp");
+  } else {
+    absl::StatusOr<Graph> body_jvp = FunctionJvp(second, root);
+    if (!body_jvp.ok()) return {b.Fail(body_jvp.status())};
+    const std::string body_jvp_name = AddDerivedFunction(
+        b, node.attrs.GetString("body") + ".jvp", *std::move(body_jvp));
+    const size_t c = second.outputs().size();
+    for (size_t k = 0; k < c; ++k) types.push_back(x[k].type());
+    // Operands: carried, their tangents, captured, their tangents.
+    std::vector<Value> operands(x.begin(), x.begin() + c);
+    for (size_t k = 0; k < c; ++k) {
+      if (IsFloat(x[k].dtype())) operands.push_back(tangent_or_zeros(k));
+    }
+    const size_t nc = operands.size();
+    operands.insert(operands.end(), x.begin() + c, x.end());
+    const size_t ni = operands.size();
+    for (size_t k = c; k < x.size(); ++k) {
+      if (IsFloat(x[k].dtype())) operands.push_back(tangent_or_zeros(k));
+    }
+    std::vector<TensorType> arg_types;
+    for (const Value& v : operands) arg_types.push_back(v.type());
+    // The original functions take (carried, captured); their JVPs
+    // (carried, captured, tangents of carried, tangents of captured).
+    auto primal = [=](const std::vector<Value>& args) {
+      std::vector<Value> p(args.begin(), args.begin() + c);
+      p.insert(p.end(), args.begin() + nc, args.begin() + ni);
+      return p;
+    };
+    const std::string cond_name = node.attrs.GetString("cond");
+    const std::string loop_cond = DefineFunction(
+        b, cond_name + ".jvp", arg_types,
+        [&](GraphBuilder& fb, std::vector<Value> args) {
+          return Inline(fb, *fb.graph()->function(cond_name), primal(args));
+        });
+    const std::string loop_body = DefineFunction(
+        b, node.attrs.GetString("body") + ".jvp_loop", arg_types,
+        [&](GraphBuilder& fb, std::vector<Value> args) {
+          std::vector<Value> a = primal(args);
+          a.insert(a.end(), args.begin() + c, args.begin() + nc);
+          a.insert(a.end(), args.begin() + ni, args.end());
+          return Inline(fb, *fb.graph()->function(body_jvp_name), a);
+        });
+    if (loop_cond.empty() || loop_body.empty()) return {};
+    results = WhileLoopCall(b, loop_cond, loop_body, operands,
+                            node.attrs.GetInt("max_iterations"),
+                            node.name + ".jvp");
+  }
+  if (!b.ok()) return {};
+  // Results: the primal values, then the tangents of the float ones.
+  std::vector<Value> tangents(types.size());
+  size_t next = types.size();
+  for (size_t k = 0; k < types.size(); ++k) {
+    if (IsFloat(types[k].dtype)) tangents[k] = results[next++];
+  }
+  return tangents;
 }
 
 // The tangent of `node`'s output from its inputs' tangents, by the op's
@@ -90,9 +224,8 @@ Value ApplyJvp(GraphBuilder& b, const Node& node, ValueId id,
       return def.jvp(JvpContext{&b, node, x, b.Wrap(id), dx});
     case JvpKind::kCall:
       return CallJvp(b, node, x, dx);
-    case JvpKind::kControl:
-      return b.Fail(absl::UnimplementedError(
-          "forward mode through control flow is not supported yet"));
+    case JvpKind::kControl:  // A construct at a time (ConstructJvp).
+      ADC_CHECK_MSG(false, "control flow reached ApplyJvp");
   }
   return Value();
 }
@@ -141,6 +274,7 @@ absl::StatusOr<JvpResult> AddJvp(Graph* graph, const JvpOptions& options) {
   const std::vector<bool> needed = passes::LiveValues(*graph, of);
   std::vector<bool> is_wrt(n, false);
   for (ValueId w : wrt) is_wrt[w] = true;
+  std::map<std::string, std::vector<Value>> construct_tangents;
   // Sweep forwards in topological (id) order.
   for (ValueId i = 0; i < n; ++i) {
     if (!needed[i] || is_wrt[i]) continue;
@@ -154,7 +288,15 @@ absl::StatusOr<JvpResult> AddJvp(Graph* graph, const JvpOptions& options) {
       any = any || tangent[in].valid();
     }
     if (!any) continue;
-    Value t = ApplyJvp(b, node, i, x, dx);
+    Value t;
+    if (IsControlFlow(node)) {
+      // A construct's tangents are computed once, at its first node.
+      auto [it, added] = construct_tangents.try_emplace(ConstructKey(node));
+      if (added) it->second = ConstructJvp(b, node, x, dx);
+      if (b.ok()) t = it->second[node.attrs.GetInt("result")];
+    } else {
+      t = ApplyJvp(b, node, i, x, dx);
+    }
     if (!b.ok()) {
       return absl::Status(
           b.status().code(),

@@ -156,6 +156,11 @@ absl::StatusOr<Graph> Vmap(const Graph& graph, const VmapOptions& options) {
     }
     Value v;
     const int before = b.graph()->num_nodes();
+    if (GetOpDef(node.op).family == OpFamily::kControl) {
+      return absl::UnimplementedError(absl::StrCat(
+          "vmap: batching control flow (", GetOpDef(node.op).name, " '",
+          node.name, "') is not supported yet"));
+    }
     if (GetOpDef(node.op).family == OpFamily::kCall) {
       ADC_ASSIGN_OR_RETURN(v, BatchCall(b, node, x, xb, options.size));
     } else {

@@ -695,6 +695,9 @@ TEST(OpGradientCoverageTest, EveryDifferentiableOpKindHasACase) {
   }
   for (int k = 0; k < kNumOpKinds; ++k) {
     if (!GetOpDef(static_cast<OpKind>(k)).differentiable) continue;
+    // cond and while_loop need functions: their finite-difference,
+    // second-order and forward-mode checks are passes/control_flow_test.
+    if (FamilyOf(static_cast<OpKind>(k)) == OpFamily::kControl) continue;
     EXPECT_FALSE(cases_of_kind[k].empty())
         << "differentiable op '" << KindName(k)
         << "' is not exercised by any case of the gradient table";
@@ -713,7 +716,9 @@ TEST(OpGradientCoverageTest, NonDifferentiableKindsAreExactlyTheExpected) {
     const OpKind kind = static_cast<OpKind>(k);
     const OpDef& def = GetOpDef(kind);
     EXPECT_EQ(def.differentiable, expected.count(kind) == 0) << def.name;
-    EXPECT_EQ(def.grad == nullptr, !def.differentiable) << def.name;
+    EXPECT_EQ(def.grad == nullptr, !def.differentiable ||
+                                       def.family == OpFamily::kControl)
+        << def.name;
   }
 }
 
