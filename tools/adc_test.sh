@@ -239,6 +239,23 @@ expect_contains "$T/stdout" "x.hessian f64[3,3]"
 expect_ok "$ADC" hvp "$DATA/cube_sin.pbtxt" --of f --wrt x -o readme_hv.pbtxt
 expect_contains "$T/stdout" "input  x.tangent" "output x.hvp"
 expect_ok "$ADC" gradcheck "$DATA/cube_sin.pbtxt" --of f --order 2
+# Control flow: the tutorials' data-dependent loop (while norm(b) < 1000,
+# then a cond) differentiated and run; dc/da = c/a element-wise, an exact
+# power of 2 (times 100 on the else branch).
+expect_ok "$ADC" grad "$DATA/tutorial_while.pbtxt" --of c --seed ones \
+  -o tw.pbtxt
+expect_contains "$T/stdout" "a.grad"
+expect_ok "$ADC" inspect tw.pbtxt
+expect_contains "$T/stdout" "format version 3" "while_loop" "cond"
+for s in pos neg; do
+  expect_ok "$ADC" run --interpret tw.pbtxt \
+    --in a="$DATA/tutorial_a_$s.npy" --out-dir "tw_$s"
+  expect_same "tw_$s/c.npy" "$DATA/tutorial_c_$s.npy"
+  expect_same "tw_$s/a.grad.npy" "$DATA/tutorial_grad_$s.npy"
+done
+expect_ok "$ADC" gradcheck "$DATA/tutorial_while.pbtxt" --of c --order 2 \
+  --in a="$DATA/tutorial_a_neg.npy"
+expect_ok "$ADC" jvp "$DATA/tutorial_while.pbtxt" --of c -o tw_jvp.pbtxt
 expect_error "--mode must be rev, fwd or auto" "$ADC" jacobian "$GRAPH" \
   --of y --mode sideways -o x.pb
 expect_error "needs one --wrt X" "$ADC" hessian "$GRAPH" --of y -o x.pb
