@@ -120,8 +120,8 @@ std::vector<Value> ConstructJvp(GraphBuilder& b, const Node& node,
     for (size_t k = 1; k < x.size(); ++k) {
       if (IsFloat(x[k].dtype())) operands.push_back(tangent_or_zeros(k));
     }
-    results = CondCall(x[0], then_name, else_name, operands,
-                       node.name + ".jvp");
+    results =
+        CondCall(x[0], then_name, else_name, operands, node.name + ".jvp");
   } else {
     absl::StatusOr<Graph> body_jvp = FunctionJvp(second, root);
     if (!body_jvp.ok()) return {b.Fail(body_jvp.status())};
@@ -164,9 +164,9 @@ std::vector<Value> ConstructJvp(GraphBuilder& b, const Node& node,
           return Inline(fb, *fb.graph()->function(body_jvp_name), a);
         });
     if (loop_cond.empty() || loop_body.empty()) return {};
-    results = WhileLoopCall(b, loop_cond, loop_body, operands,
-                            node.attrs.GetInt("max_iterations"),
-                            node.name + ".jvp");
+    results =
+        WhileLoopCall(b, loop_cond, loop_body, operands,
+                      node.attrs.GetInt("max_iterations"), node.name + ".jvp");
   }
   if (!b.ok()) return {};
   // Results: the primal values, then the tangents of the float ones.
