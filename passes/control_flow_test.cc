@@ -422,5 +422,28 @@ TEST(ControlFlowVmapTest, JacobianOfTheTutorialIsDiagonalCOverA) {
   }
 }
 
+TEST(ControlFlowVmapTest, HessianThroughTheLoopIsDiagonal) {
+  // s = sum(c^2) with c = m a (m piecewise constant): H = diag(2 m^2), by
+  // forward over reverse (vmap of the JVP of the recorded loops).
+  Graph g = Tutorial({2, 3});
+  GraphBuilder gb(&g);
+  Value c = gb.Find("c");
+  gb.Output("s", Sum(c * c));
+  ASSERT_TRUE(gb.ok()) << gb.status();
+  absl::StatusOr<std::string> h = AddHessian(&g, "s", "a");
+  ASSERT_TRUE(h.ok()) << h.status();
+  const std::vector<double> a = {0.5, -0.25, 1.5, 0.75, -2.0, 0.125};
+  const std::map<std::string, Tensor> out =
+      EvalOrFail(g, {{"a", Tensor::FromDoubles({DType::kF64, {2, 3}}, a)}});
+  const Tensor& hessian = out.at(*h);
+  for (int64_t r = 0; r < 6; ++r) {
+    const double m = out.at("c").GetDouble(r) / a[r];
+    for (int64_t col = 0; col < 6; ++col) {
+      EXPECT_EQ(hessian.GetDouble(r * 6 + col), r == col ? 2 * m * m : 0.0)
+          << r << "," << col;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace adc

@@ -256,6 +256,19 @@ done
 expect_ok "$ADC" gradcheck "$DATA/tutorial_while.pbtxt" --of c --order 2 \
   --in a="$DATA/tutorial_a_neg.npy"
 expect_ok "$ADC" jvp "$DATA/tutorial_while.pbtxt" --of c -o tw_jvp.pbtxt
+expect_ok "$ADC" jacobian "$DATA/tutorial_while.pbtxt" --of c --wrt a \
+  -o tw_jac.pbtxt
+expect_ok "$ADC" run --interpret tw_jac.pbtxt \
+  --in a="$DATA/tutorial_a_neg.npy" --out-dir tw_jac
+expect_same tw_jac/a.jacobian.npy "$DATA/tutorial_jacobian_neg.npy"
+# Two instances in one graph: different trip counts and branches.
+expect_ok "$ADC" vmap "$DATA/tutorial_while.pbtxt" --inputs a --size 2 \
+  -o tw_vmap.pbtxt
+expect_ok "$ADC" run --interpret tw_vmap.pbtxt \
+  --in a="$DATA/tutorial_a_both.npy" --out-dir tw_vmap
+expect_same tw_vmap/c.npy "$DATA/tutorial_c_both.npy"
+expect_ok "$ADC" dot tw_jac.pbtxt -o tw_jac.dot
+expect_contains tw_jac.dot "while_loop" "cond"
 expect_error "--mode must be rev, fwd or auto" "$ADC" jacobian "$GRAPH" \
   --of y --mode sideways -o x.pb
 expect_error "needs one --wrt X" "$ADC" hessian "$GRAPH" --of y -o x.pb
