@@ -256,5 +256,60 @@ TEST(ControlFlowTest, FormatVersion3RoundTrips) {
   EXPECT_EQ(x->at("c"), y->at("c"));
 }
 
+// A hand-written file: a loop on x whose cond is function c and body b.
+std::string LoopFile(const std::string& cond_body, const std::string& body) {
+  auto function = [](const std::string& name, const std::string& nodes) {
+    return "functions { name: \"" + name + "\" body { name: \"" + name +
+           "\" inputs { name: \"x0\" type { dtype: F32 } } " + nodes + " } }\n";
+  };
+  const std::string loop =
+      "nodes { name: \"w\" op: \"while_loop\" inputs: \"x\" "
+      "attrs { key: \"cond\" value { s: \"c\" } } "
+      "attrs { key: \"body\" value { s: \"b\" } } "
+      "attrs { key: \"max_iterations\" value { i: 3 } } }";
+  return "version: 3\nname: \"f\"\ninputs { name: \"x\" type { dtype: F32 "
+         "} }\n" +
+         loop + "\noutputs { name: \"y\" value: \"w\" }\n" +
+         function("c", cond_body) + function("b", body);
+}
+
+TEST(ControlFlowTest, MalformedFilesGetErrorsNotCrashes) {
+  const std::string less =
+      "nodes { name: \"t\" op: \"less\" inputs: \"x0\" inputs: \"x0\" } "
+      "outputs { name: \"y0\" value: \"t\" }";
+  const std::string identity = "outputs { name: \"y0\" value: \"x0\" }";
+  absl::StatusOr<Graph> ok = GraphFromText(LoopFile(less, identity));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  // The loop's condition is f32, not bool.
+  absl::StatusOr<Graph> g = GraphFromText(LoopFile(identity, identity));
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(),
+              HasSubstr("cond function 'c' is (f32[]) -> (f32[]) but the call "
+                        "needs (f32[]) -> (bool[])"));
+  // The body runs the loop itself: a call cycle.
+  const std::string recursive =
+      "nodes { name: \"w\" op: \"while_loop\" inputs: \"x0\" "
+      "attrs { key: \"cond\" value { s: \"c\" } } "
+      "attrs { key: \"body\" value { s: \"b\" } } "
+      "attrs { key: \"max_iterations\" value { i: 3 } } } "
+      "outputs { name: \"y0\" value: \"w\" }";
+  g = GraphFromText(LoopFile(less, recursive));
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("calls itself"));
+  // Result 1 of a loop that carries one value; negative max_iterations.
+  std::string text = LoopFile(less, identity);
+  std::string bad = text;
+  bad.insert(bad.find("attrs { key: \"max"),
+             "attrs { key: \"result\" value { i: 1 } } ");
+  g = GraphFromText(bad);
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("result 1 is not a carried"));
+  bad = text;
+  bad.replace(bad.find("i: 3"), 4, "i: -1");
+  g = GraphFromText(bad);
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("max_iterations -1 < 0"));
+}
+
 }  // namespace
 }  // namespace adc
