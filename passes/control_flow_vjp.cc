@@ -8,6 +8,7 @@
 #include "graph/ops/op_def.h"
 #include "passes/autodiff.h"
 #include "passes/derivative_util.h"
+#include "passes/pass_util.h"
 
 namespace adc::passes {
 namespace {
@@ -97,15 +98,33 @@ std::vector<Value> WhileLoopVjp(GraphBuilder& b, const Node& node,
     return TensorType{TapeDType(t.dtype), dims};
   };
 
+  // The body's VJP, and which carried values it reads: only those are
+  // recorded. (Differentiating a recording loop again needs its states but
+  // not its tapes, which scatter_add's VJP never reads: a second derivative
+  // records no tape of tapes.)
+  absl::StatusOr<Graph> body_vjp = FunctionVjp(body, *b.graph());
+  if (!body_vjp.ok()) return {b.Fail(body_vjp.status())};
+  std::vector<size_t> recorded;
+  {
+    const std::vector<bool> live = LiveValues(*body_vjp);
+    const std::vector<ValueId> inputs = body_vjp->inputs();
+    for (size_t j = 0; j < c; ++j) {
+      if (live[inputs[j]]) recorded.push_back(j);
+    }
+  }
+  const size_t nr = recorded.size();
+  const std::string vjp_name =
+      AddDerivedFunction(b, body_name + ".vjp", *std::move(body_vjp));
+
   // The recording loop: (carried..., k, tapes..., captured...). Each
-  // iteration stores the carried values it starts from in row k.
+  // iteration stores the recorded carried values it starts from in row k.
   std::vector<TensorType> record_types = carried;
   record_types.push_back(counter);
-  for (const TensorType& t : carried) record_types.push_back(tape_type(t));
+  for (size_t j : recorded) record_types.push_back(tape_type(carried[j]));
   record_types.insert(record_types.end(), captured.begin(), captured.end());
-  auto original_args = [c](const std::vector<Value>& args) {
+  auto original_args = [c, nr](const std::vector<Value>& args) {
     std::vector<Value> x(args.begin(), args.begin() + c);
-    x.insert(x.end(), args.begin() + 2 * c + 1, args.end());
+    x.insert(x.end(), args.begin() + c + 1 + nr, args.end());
     return x;
   };
   const std::string record_cond =
@@ -122,7 +141,8 @@ std::vector<Value> WhileLoopVjp(GraphBuilder& b, const Node& node,
         const Value k = args[c];
         const Value row = Reshape(k, {1});
         next.push_back(k + Scalar(fb, 1, DType::kI64));
-        for (size_t j = 0; j < c; ++j) {
+        for (size_t t = 0; t < nr; ++t) {
+          const size_t j = recorded[t];
           Dims dims = {1};
           dims.insert(dims.end(), carried[j].dims.begin(),
                       carried[j].dims.end());
@@ -130,32 +150,29 @@ std::vector<Value> WhileLoopVjp(GraphBuilder& b, const Node& node,
           if (s.dtype() != TapeDType(s.dtype())) {
             s = Cast(s, TapeDType(s.dtype()));
           }
-          next.push_back(ScatterAdd(args[c + 1 + j], row, s, 0));
+          next.push_back(ScatterAdd(args[c + 1 + t], row, s, 0));
         }
         return next;
       });
   if (record_cond.empty() || record_body.empty()) return {};
   std::vector<Value> record_operands;
-  for (size_t j = 0; j < c; ++j)
+  for (size_t j = 0; j < c; ++j) {
     record_operands.push_back(b.Wrap(node.inputs[j]));
+  }
   record_operands.push_back(Scalar(b, 0, DType::kI64));
-  for (const TensorType& t : carried) {
-    record_operands.push_back(Full(b, tape_type(t), 0.0));
+  for (size_t j : recorded) {
+    record_operands.push_back(Full(b, tape_type(carried[j]), 0.0));
   }
   for (size_t i = c; i < node.inputs.size(); ++i) {
     record_operands.push_back(b.Wrap(node.inputs[i]));
   }
-  const std::vector<Value> recorded =
+  const std::vector<Value> record =
       WhileLoopCall(b, record_cond, record_body, record_operands,
                     max_iterations, node.name + ".record");
   if (!b.ok()) return {};
 
   // The backward loop: (j, dcarried (float)..., dcaptured (float)...,
   // tapes..., captured...), from j = the number of iterations down to 0.
-  absl::StatusOr<Graph> body_vjp = FunctionVjp(body, *b.graph());
-  if (!body_vjp.ok()) return {b.Fail(body_vjp.status())};
-  const std::string vjp_name =
-      AddDerivedFunction(b, body_name + ".vjp", *std::move(body_vjp));
   std::vector<size_t> float_carried, float_captured;
   for (size_t j = 0; j < c; ++j) {
     if (IsFloat(carried[j].dtype)) float_carried.push_back(j);
@@ -167,7 +184,7 @@ std::vector<Value> WhileLoopVjp(GraphBuilder& b, const Node& node,
   std::vector<TensorType> back_types = {counter};
   for (size_t j : float_carried) back_types.push_back(carried[j]);
   for (size_t i : float_captured) back_types.push_back(captured[i]);
-  for (const TensorType& t : carried) back_types.push_back(tape_type(t));
+  for (size_t j : recorded) back_types.push_back(tape_type(carried[j]));
   back_types.insert(back_types.end(), captured.begin(), captured.end());
   const std::string back_cond = DefineFunction(
       b, body_name + ".backward_cond", back_types,
@@ -179,12 +196,16 @@ std::vector<Value> WhileLoopVjp(GraphBuilder& b, const Node& node,
       [&](GraphBuilder& fb, std::vector<Value> args) {
         const Value j = args[0] - Scalar(fb, 1, DType::kI64);
         const Value row = Reshape(j, {1});
-        const size_t tapes = 1 + nfc + nfi, caps = tapes + c;
-        std::vector<Value> x;  // The state iteration j started from.
-        for (size_t m = 0; m < c; ++m) {
-          Value s = Reshape(Gather(args[tapes + m], row, 0), carried[m].dims);
-          if (s.dtype() != carried[m].dtype) s = Cast(s, carried[m].dtype);
-          x.push_back(s);
+        const size_t tapes = 1 + nfc + nfi, caps = tapes + nr;
+        // The state iteration j started from (zeros where the VJP does not
+        // read it).
+        std::vector<Value> x;
+        for (size_t m = 0; m < c; ++m) x.push_back(Full(fb, carried[m], 0.0));
+        for (size_t t = 0; t < nr; ++t) {
+          const TensorType& type = carried[recorded[t]];
+          Value s = Reshape(Gather(args[tapes + t], row, 0), type.dims);
+          if (s.dtype() != type.dtype) s = Cast(s, type.dtype);
+          x[recorded[t]] = s;
         }
         x.insert(x.end(), args.begin() + caps, args.end());
         for (size_t k = 0; k < nfc; ++k) x.push_back(args[1 + k]);
@@ -198,14 +219,14 @@ std::vector<Value> WhileLoopVjp(GraphBuilder& b, const Node& node,
         return next;
       });
   if (back_cond.empty() || back_body.empty()) return {};
-  std::vector<Value> back_operands = {recorded[c]};
+  std::vector<Value> back_operands = {record[c]};
   for (size_t j : float_carried) {
     back_operands.push_back(OrZeros(b, dys[j], carried[j]));
   }
   for (size_t i : float_captured) {
     back_operands.push_back(Full(b, captured[i], 0.0));
   }
-  for (size_t j = 0; j < c; ++j) back_operands.push_back(recorded[c + 1 + j]);
+  for (size_t t = 0; t < nr; ++t) back_operands.push_back(record[c + 1 + t]);
   for (size_t i = c; i < node.inputs.size(); ++i) {
     back_operands.push_back(b.Wrap(node.inputs[i]));
   }
