@@ -239,6 +239,14 @@ expect_contains "$T/stdout" "x.hessian f64[3,3]"
 expect_ok "$ADC" hvp "$DATA/cube_sin.pbtxt" --of f --wrt x -o readme_hv.pbtxt
 expect_contains "$T/stdout" "input  x.tangent" "output x.hvp"
 expect_ok "$ADC" gradcheck "$DATA/cube_sin.pbtxt" --of f --order 2
+# adc plot: sin and its derivative cos (gnuplot draws the picture).
+expect_ok "$ADC" plot "$DATA/sin.pbtxt" --of y --wrt x --range -3.2:3.2 \
+  --points 5 --data sin.tsv -o sin.svg
+expect_contains "$T/stdout" "y' (d/dx)"
+expect_contains sin.svg "<svg"
+expect_contains sin.tsv "# x	y	y' (d/dx)" "0	0	1"
+expect_error "expected A:B" "$ADC" plot "$DATA/sin.pbtxt" --of y --wrt x \
+  --range 3 -o sin.svg
 # Control flow: the tutorials' data-dependent loop (while norm(b) < 1000,
 # then a cond) differentiated and run; dc/da = c/a element-wise, an exact
 # power of 2 (times 100 on the else branch).

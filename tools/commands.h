@@ -20,6 +20,7 @@ Command InspectCommand();
 Command DotCommand();
 Command OptCommand();
 Command BenchCommand();
+Command PlotCommand();  // cmd_plot.cc
 
 }  // namespace adc::cli
 

@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
       cli::JacobianCommand(),  cli::HessianCommand(), cli::HvpCommand(),
       cli::GradCheckCommand(), cli::CompileCommand(), cli::RunCommand(),
       cli::ImportCommand(),    cli::InspectCommand(), cli::DotCommand(),
-      cli::OptCommand(),       cli::BenchCommand(),
+      cli::OptCommand(),       cli::BenchCommand(),   cli::PlotCommand(),
   };
   return cli::Main(commands, argc, argv);
 }

@@ -24,6 +24,7 @@ packages=(
   libonnx-dev          # ONNX import
   libonnx-testdata     # ONNX per-op conformance cases
   graphviz             # `adc dot` pictures (.svg)
+  gnuplot-nox          # `adc plot` pictures
 )
 
 missing=()
