@@ -1,5 +1,6 @@
 #include "codegen/artifact_writer.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "absl/strings/str_cat.h"
@@ -79,6 +80,180 @@ std::vector<Arg> SignatureArgs(const Graph& graph, std::string* blob) {
   return args;
 }
 
+// The steps of one compiled graph (the run entry point's, or a function's).
+struct Body {
+  std::vector<StageCall> stages;
+  std::vector<TensorType> temporaries;
+};
+
+// Bytes of a temporary: whole 64-byte blocks, at least one.
+int64_t TemporaryBytes(const TensorType& t) {
+  return std::max<int64_t>(
+      64, (t.num_elements() * DTypeSize(t.dtype) + 63) / 64 * 64);
+}
+
+int64_t Bytes(const TensorType& t) {
+  return t.num_elements() * DTypeSize(t.dtype);
+}
+
+std::string BufferExpr(const StageBuffer& b) {
+  return absl::StrCat(b.kind == StageBuffer::kArgument ? "args[" : "temps[",
+                      b.index, "]");
+}
+
+// The C code of a control step (codegen/stages.h ControlCall). `scratch`:
+// the while loop's temporaries, its two sets of carried values then the
+// condition's byte.
+void WriteControl(const ControlCall& call, const std::string& prefix,
+                  const std::vector<int>& scratch, std::string* c) {
+  auto function = [&](int j) { return absl::StrCat(prefix, "_f", j); };
+  const int num_operands = static_cast<int>(call.operands.size());
+  if (!call.is_loop) {
+    const int n = num_operands - 1;
+    absl::StrAppend(c, "  {\n    void* fargs[", n + call.results.size(),
+                    "];\n");
+    for (int i = 0; i < n; ++i) {
+      absl::StrAppend(c, "    fargs[", i,
+                      "] = ", BufferExpr(call.operands[i + 1]), ";\n");
+    }
+    for (size_t r = 0; r < call.results.size(); ++r) {
+      absl::StrAppend(c, "    fargs[", n + r,
+                      "] = ", BufferExpr(call.results[r]), ";\n");
+    }
+    absl::StrAppend(c, "    result = (*(const uint8_t*)",
+                    BufferExpr(call.operands[0]), " != 0 ? ",
+                    function(call.first), " : ", function(call.second),
+                    ")(fargs, ctx);\n    if (result != 0) goto done;\n");
+  } else {
+    const int n = call.num_carried;
+    const std::string go = absl::StrCat("temps[", scratch[2 * n], "]");
+    absl::StrAppend(c, "  {\n    void* cur[", n, "];\n    void* nxt[", n,
+                    "];\n    void* fargs[", num_operands + n,
+                    "];\n    void* swap;\n    int64_t iteration;\n");
+    for (int i = 0; i < n; ++i) {
+      absl::StrAppend(c, "    cur[", i, "] = temps[", scratch[i],
+                      "];\n    nxt[", i, "] = temps[", scratch[n + i], "];\n",
+                      "    memcpy(cur[", i, "], ", BufferExpr(call.operands[i]),
+                      ", ", Bytes(call.operand_types[i]), ");\n");
+    }
+    for (int i = n; i < num_operands; ++i) {
+      absl::StrAppend(c, "    fargs[", i, "] = ", BufferExpr(call.operands[i]),
+                      ";\n");
+    }
+    absl::StrAppend(c, "    for (iteration = 0;; ++iteration) {\n");
+    absl::StrAppend(c, "      for (i = 0; i < ", n,
+                    "; ++i) fargs[i] = cur[i];\n      fargs[", num_operands,
+                    "] = ", go, ";\n      result = ", function(call.first),
+                    "(fargs, ctx);\n      if (result != 0) goto done;\n",
+                    "      if (*(const uint8_t*)", go, " == 0) break;\n");
+    const std::string message =
+        absl::StrCat("while_loop '", call.name,
+                     "' exceeded max_iterations = ", call.max_iterations,
+                     " (its condition still held)");
+    absl::StrAppend(c, "      if (iteration == ", call.max_iterations,
+                    ") {\n        adc_record_error(ctx, ", CString(message),
+                    ");\n        result = -1;\n        goto done;\n      }\n");
+    absl::StrAppend(c, "      for (i = 0; i < ", n, "; ++i) fargs[",
+                    num_operands,
+                    " + i] = nxt[i];\n      result = ", function(call.second),
+                    "(fargs, ctx);\n      if (result != 0) goto done;\n",
+                    "      for (i = 0; i < ", n,
+                    "; ++i) {\n        swap = cur[i];\n        cur[i] = "
+                    "nxt[i];\n        nxt[i] = swap;\n      }\n    }\n");
+    for (int r = 0; r < n; ++r) {
+      absl::StrAppend(c, "    memcpy(", BufferExpr(call.results[r]), ", cur[",
+                      r, "], ", Bytes(call.result_types[r]), ");\n");
+    }
+  }
+  for (const auto& [r, b] : call.copies) {
+    absl::StrAppend(c, "    memcpy(", BufferExpr(b), ", ",
+                    BufferExpr(call.results[r]), ", ",
+                    Bytes(call.result_types[r]), ");\n");
+  }
+  absl::StrAppend(c, "  }\n");
+}
+
+// The body of a compiled graph's C function, in a scope where `args` (its
+// arguments) and `ctx` (adc_call_context*) are defined: declares `temps`,
+// `ptrs`, `i` and `result`, runs the steps (allocating each temporary
+// before the step that first uses it and freeing it after the last), and
+// ends at the label `done` with every temporary freed. `table`: the prefix
+// of the Halide stages' buffer tables.
+void WriteSteps(const Body& body, const std::string& prefix,
+                const std::string& table, size_t max_buffers, std::string* c) {
+  const std::vector<StageCall>& stages = body.stages;
+  // Temporaries: the lowering's, then each while loop's scratch.
+  std::vector<TensorType> temporaries = body.temporaries;
+  std::vector<std::vector<int>> scratch(stages.size());
+  for (size_t k = 0; k < stages.size(); ++k) {
+    if (!stages[k].control || !stages[k].control->is_loop) continue;
+    const ControlCall& call = *stages[k].control;
+    for (int copy = 0; copy < 2; ++copy) {
+      for (int i = 0; i < call.num_carried; ++i) {
+        scratch[k].push_back(static_cast<int>(temporaries.size()));
+        temporaries.push_back(call.operand_types[i]);
+      }
+    }
+    scratch[k].push_back(static_cast<int>(temporaries.size()));
+    temporaries.push_back(TensorType{DType::kBool, {}});
+  }
+  absl::StrAppend(c, "  enum { kNumTemps = ", temporaries.size(),
+                  " };\n  void* temps[kNumTemps + 1];\n  void* ptrs[",
+                  max_buffers,
+                  "];\n  int i, result = 0;\n  (void)ptrs;\n"
+                  "  for (i = 0; i <= kNumTemps; ++i) temps[i] = NULL;\n");
+  // Temporaries live from the step that writes them to the last that reads.
+  std::vector<int> first(temporaries.size(), -1), last(temporaries.size(), -1);
+  auto use = [&](int t, int k) {
+    if (first[t] < 0) first[t] = k;
+    last[t] = k;
+  };
+  for (size_t k = 0; k < stages.size(); ++k) {
+    for (const StageBuffer& b : stages[k].buffers) {
+      if (b.kind == StageBuffer::kTemporary) use(b.index, static_cast<int>(k));
+    }
+    for (int t : scratch[k]) use(t, static_cast<int>(k));
+  }
+  for (size_t k = 0; k < stages.size(); ++k) {
+    const StageCall& stage = stages[k];
+    if (stage.control) {
+      absl::StrAppend(c, "  /* Stage ", k, ": ",
+                      stage.control->is_loop ? "while_loop" : "cond", " ",
+                      CString(stage.control->name), ". */\n");
+    } else {
+      absl::StrAppend(c, "  /* Stage ", k, ". */\n");
+    }
+    for (size_t t = 0; t < temporaries.size(); ++t) {
+      if (first[t] != static_cast<int>(k)) continue;
+      const int64_t bytes = TemporaryBytes(temporaries[t]);
+      absl::StrAppend(c, "  temps[", t, "] = adc_malloc(NULL, ", bytes,
+                      ");\n  if (temps[", t,
+                      "] == NULL) { adc_record_error(ctx, \"out of memory for "
+                      "a temporary of ",
+                      bytes, " bytes\"); result = -1; goto done; }\n");
+    }
+    if (stage.control) {
+      WriteControl(*stage.control, prefix, scratch[k], c);
+    } else {
+      for (size_t i = 0; i < stage.buffers.size(); ++i) {
+        absl::StrAppend(c, "  ptrs[", i, "] = ", BufferExpr(stage.buffers[i]),
+                        ";\n");
+      }
+      absl::StrAppend(c, "  result = adc_call_stage(", stage.function,
+                      "_argv, ", table, "_s", k, ", ", stage.buffers.size(),
+                      ", ptrs, ctx);\n  if (result != 0) goto done;\n");
+    }
+    for (size_t t = 0; t < temporaries.size(); ++t) {
+      if (last[t] != static_cast<int>(k)) continue;
+      absl::StrAppend(c, "  adc_free(NULL, temps[", t, "]);\n  temps[", t,
+                      "] = NULL;\n");
+    }
+  }
+  absl::StrAppend(c,
+                  "done:\n  for (i = 0; i < kNumTemps; ++i) adc_free(NULL, "
+                  "temps[i]);\n");
+}
+
 }  // namespace
 
 std::string CIdentifier(const std::string& name) {
@@ -94,7 +269,8 @@ std::string CIdentifier(const std::string& name) {
 
 ArtifactSource WriteArtifactSource(
     const Graph& graph, const std::vector<StageCall>& stages,
-    const std::vector<TensorType>& temporaries, const std::string& prefix,
+    const std::vector<TensorType>& temporaries,
+    const std::vector<FunctionBody>& functions, const std::string& prefix,
     const std::string& params_path, const std::string& target,
     bool override_halide_error, bool exact_allocation) {
   ArtifactSource result;
@@ -106,9 +282,15 @@ ArtifactSource WriteArtifactSource(
       "#include <pthread.h>\n#include <stdlib.h>\n#include <string.h>\n"
       "#include \"HalideRuntime.h\"\n\n",
       kArtifactAbi, "\n");
-  for (const StageCall& stage : stages) {
-    absl::StrAppend(&c, "extern int ", stage.function, "_argv(void** args);\n");
-  }
+  auto declare = [&](const std::vector<StageCall>& calls) {
+    for (const StageCall& stage : calls) {
+      if (stage.control) continue;
+      absl::StrAppend(&c, "extern int ", stage.function,
+                      "_argv(void** args);\n");
+    }
+  };
+  declare(stages);
+  for (const FunctionBody& f : functions) declare(f.stages);
   absl::StrAppend(&c, "\n");
   if (!result.params_blob.empty()) {
     ADC_CHECK(params_path.find_first_of("\"\\\n") == std::string::npos);
@@ -163,33 +345,48 @@ ArtifactSource WriteArtifactSource(
       &c, "ADC_EXPORT int ", prefix,
       "_set_num_threads(int n) {\n  halide_shutdown_thread_pool();\n"
       "  return halide_set_num_threads(n);\n}\n\n");
-  // Stage argument tables: dtype, rank and dims of every buffer.
-  for (size_t k = 0; k < stages.size(); ++k) {
-    const StageCall& stage = stages[k];
-    for (size_t i = 0; i < stage.types.size(); ++i) {
-      if (stage.types[i].rank() == 0) continue;
-      absl::StrAppend(&c, "static const int64_t ", prefix, "_s", k, "_dims", i,
-                      "[] = {", absl::StrJoin(stage.types[i].dims, ", "),
-                      "};\n");
+  // Stage argument tables (dtype, rank and dims of every buffer of each
+  // Halide stage), of the graph and of its functions.
+  auto tables = [&](const std::string& table, const Body& body) {
+    for (size_t k = 0; k < body.stages.size(); ++k) {
+      const StageCall& stage = body.stages[k];
+      if (stage.control) continue;
+      for (size_t i = 0; i < stage.types.size(); ++i) {
+        if (stage.types[i].rank() == 0) continue;
+        absl::StrAppend(&c, "static const int64_t ", table, "_s", k, "_dims", i,
+                        "[] = {", absl::StrJoin(stage.types[i].dims, ", "),
+                        "};\n");
+      }
+      absl::StrAppend(&c, "static const adc_buffer_desc ", table, "_s", k,
+                      "[] = {\n");
+      for (size_t i = 0; i < stage.types.size(); ++i) {
+        const TensorType& t = stage.types[i];
+        absl::StrAppend(&c, "  {", AbiDType(t.dtype), ", ", t.rank(), ", ",
+                        t.rank() == 0
+                            ? std::string("NULL")
+                            : absl::StrCat(table, "_s", k, "_dims", i),
+                        "},\n");
+      }
+      absl::StrAppend(&c, "};\n");
     }
-    absl::StrAppend(&c, "static const adc_buffer_desc ", prefix, "_s", k,
-                    "[] = {\n");
-    for (size_t i = 0; i < stage.types.size(); ++i) {
-      const TensorType& t = stage.types[i];
-      absl::StrAppend(&c, "  {", AbiDType(t.dtype), ", ", t.rank(), ", ",
-                      t.rank() == 0 ? std::string("NULL")
-                                    : absl::StrCat(prefix, "_s", k, "_dims", i),
-                      "},\n");
-    }
-    absl::StrAppend(&c, "};\n");
+  };
+  const Body main_body{stages, temporaries};
+  std::vector<Body> bodies = {main_body};
+  tables(prefix, main_body);
+  for (size_t j = 0; j < functions.size(); ++j) {
+    bodies.push_back({functions[j].stages, functions[j].temporaries});
+    tables(absl::StrCat(prefix, "_f", j), bodies.back());
   }
   size_t max_buffers = 1;
   int max_rank = 1;
-  for (const StageCall& stage : stages) {
-    max_buffers = std::max(max_buffers, stage.buffers.size());
-    int rank = 0;
-    for (const TensorType& t : stage.types) rank += t.rank();
-    max_rank = std::max(max_rank, rank);
+  for (const Body& body : bodies) {
+    for (const StageCall& stage : body.stages) {
+      if (stage.control) continue;
+      max_buffers = std::max(max_buffers, stage.buffers.size());
+      int rank = 0;
+      for (const TensorType& t : stage.types) rank += t.rank();
+      max_rank = std::max(max_rank, rank);
+    }
   }
   absl::StrAppendFormat(&c, R"(
 /* Calls one stage: builds a halide_buffer_t per buffer (dense row-major). */
@@ -228,74 +425,47 @@ static int adc_call_stage(int (*fn)(void**), const adc_buffer_desc* desc,
   return fn(argv);
 }
 
-ADC_EXPORT int %s_run(void* const* buffers) {
-  enum { kNumArgs = %d, kNumTemps = %d };
-  void* args[kNumArgs + 1];
-  void* temps[kNumTemps + 1];
-  void* ptrs[%d];
-  adc_call_context ctx;
-  int i, result = 0;
-  ctx.has_error = 0;
-  ctx.message[0] = 0;
-  for (i = 0; i < kNumArgs; ++i) {
-    /* A NULL parameter buffer means the stored value. */
-    args[i] = buffers[i] != NULL || %s_args[i].default_data == NULL
-                  ? buffers[i]
-                  : (void*)%s_args[i].default_data;
-  }
-  for (i = 0; i <= kNumTemps; ++i) temps[i] = NULL;
 )",
-                        max_rank + 1, max_buffers, max_buffers + 1, prefix,
-                        static_cast<int>(args.size()),
-                        static_cast<int>(temporaries.size()), max_buffers,
-                        prefix, prefix);
+                        max_rank + 1, max_buffers, max_buffers + 1);
+  // The graph's functions: static, called by control steps.
+  for (size_t j = 0; j < functions.size(); ++j) {
+    absl::StrAppend(&c, "static int ", prefix, "_f", j,
+                    "(void* const* args, adc_call_context* ctx);\n");
+  }
+  for (size_t j = 0; j < functions.size(); ++j) {
+    const FunctionBody& f = functions[j];
+    absl::StrAppend(&c, "\n/* Function ", CString(f.name), ": ", f.num_inputs,
+                    " input(s), then ", f.num_outputs, " output(s). */\n",
+                    "static int ", prefix, "_f", j,
+                    "(void* const* args, adc_call_context* ctx) {\n");
+    WriteSteps(bodies[j + 1], prefix, absl::StrCat(prefix, "_f", j),
+               max_buffers, &c);
+    absl::StrAppend(&c, "  return result;\n}\n");
+  }
+  absl::StrAppendFormat(&c, R"(
+ADC_EXPORT int %s_run(void* const* buffers) {
+  enum { kNumArgs = %d };
+  void* args[kNumArgs + 1];
+  adc_call_context ctx_storage;
+  adc_call_context* ctx = &ctx_storage;
+  int a;
+  ctx->has_error = 0;
+  ctx->message[0] = 0;
+  for (a = 0; a < kNumArgs; ++a) {
+    /* A NULL parameter buffer means the stored value. */
+    args[a] = buffers[a] != NULL || %s_args[a].default_data == NULL
+                  ? buffers[a]
+                  : (void*)%s_args[a].default_data;
+  }
+)",
+                        prefix, static_cast<int>(args.size()), prefix, prefix);
   if (!override_halide_error) {
     absl::StrAppend(&c, "  halide_set_error_handler(adc_record_error);\n");
   }
-  // Temporaries live from the stage that writes them to the last that reads.
-  std::vector<int> first(temporaries.size(), -1), last(temporaries.size(), -1);
-  for (size_t k = 0; k < stages.size(); ++k) {
-    for (const StageBuffer& b : stages[k].buffers) {
-      if (b.kind != StageBuffer::kTemporary) continue;
-      if (first[b.index] < 0) first[b.index] = static_cast<int>(k);
-      last[b.index] = static_cast<int>(k);
-    }
-  }
-  for (size_t k = 0; k < stages.size(); ++k) {
-    const StageCall& stage = stages[k];
-    absl::StrAppend(&c, "  /* Stage ", k, ". */\n");
-    for (size_t t = 0; t < temporaries.size(); ++t) {
-      if (first[t] != static_cast<int>(k)) continue;
-      const int64_t bytes = std::max<int64_t>(
-          64, (temporaries[t].num_elements() * DTypeSize(temporaries[t].dtype) +
-               63) /
-                  64 * 64);
-      absl::StrAppend(&c, "  temps[", t, "] = adc_malloc(NULL, ", bytes,
-                      ");\n  if (temps[", t,
-                      "] == NULL) { adc_record_error(&ctx, \"out of memory for "
-                      "a temporary of ",
-                      bytes, " bytes\"); result = -1; goto done; }\n");
-    }
-    for (size_t i = 0; i < stage.buffers.size(); ++i) {
-      const StageBuffer& b = stage.buffers[i];
-      absl::StrAppend(&c, "  ptrs[", i, "] = ",
-                      b.kind == StageBuffer::kArgument ? "args[" : "temps[",
-                      b.index, "];\n");
-    }
-    absl::StrAppend(&c, "  result = adc_call_stage(", stage.function, "_argv, ",
-                    prefix, "_s", k, ", ", stage.buffers.size(),
-                    ", ptrs, &ctx);\n  if (result != 0) goto done;\n");
-    for (size_t t = 0; t < temporaries.size(); ++t) {
-      if (last[t] != static_cast<int>(k)) continue;
-      absl::StrAppend(&c, "  adc_free(NULL, temps[", t, "]);\n  temps[", t,
-                      "] = NULL;\n");
-    }
-  }
-  absl::StrAppendFormat(&c, R"(done:
-  for (i = 0; i < kNumTemps; ++i) adc_free(NULL, temps[i]);
-  if (result != 0) {
+  WriteSteps(main_body, prefix, prefix, max_buffers, &c);
+  absl::StrAppendFormat(&c, R"(  if (result != 0) {
     snprintf(%s_error, sizeof(%s_error), "%%s",
-             ctx.has_error ? ctx.message : "the pipeline failed");
+             ctx->has_error ? ctx->message : "the pipeline failed");
   } else {
     %s_error[0] = 0;
   }

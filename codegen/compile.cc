@@ -1,11 +1,14 @@
 #include "codegen/compile.h"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "Halide.h"
@@ -91,20 +94,25 @@ absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
   return t.with_feature(Halide::Target::UserContext);
 }
 
-// Lowers the graph and compiles its stages into one static library (Halide
-// runtime included). Fills the stage calls and temporaries for the artifact
-// writer.
-// The graph code generation sees: optimized unless asked not to.
+// The functions a control-flow node calls: cond's then and else branches,
+// while_loop's condition and body.
+std::array<std::string, 2> CalledFunctions(const Node& node) {
+  if (node.op == OpKind::kCond) {
+    return {node.attrs.GetString("then_branch"),
+            node.attrs.GetString("else_branch")};
+  }
+  return {node.attrs.GetString("cond"), node.attrs.GetString("body")};
+}
+
+// The graph code generation sees: optimized unless asked not to. (A
+// function body shares its graph's library: Graph::ShareFunctions.)
 absl::StatusOr<Graph> Prepare(const Graph& graph,
                               const CompileOptions& options) {
-  if (HasControlFlow(graph)) {
-    return absl::UnimplementedError(
-        "compiling control flow (cond, while_loop) is not supported yet; "
-        "run the graph with the interpreter (adc run --interpret)");
-  }
   Graph g = graph;
-  // Calls compile as their forward functions' code.
+  // Calls compile as their forward functions' code. Control flow still
+  // calls the library's functions (each compiled apart, calls inlined too).
   ADC_RETURN_IF_ERROR(InlineCalls(&g));
+  g.ShareFunctions(graph);
   if (options.optimize) {
     OptimizationOptions opt;
     opt.keep_stop_gradient = false;  // The artifact is not differentiated.
@@ -113,146 +121,320 @@ absl::StatusOr<Graph> Prepare(const Graph& graph,
   return g;
 }
 
+// A function of `graph`'s library as code generation sees it, with the
+// graph's library (its calls and constructs resolve there).
+absl::StatusOr<Graph> PrepareFunction(const Graph& graph,
+                                      const std::string& name,
+                                      const CompileOptions& options) {
+  const Graph* body = graph.function(name);
+  ADC_CHECK_MSG(body != nullptr,
+                absl::StrCat("function '", name, "' is not in the library"));
+  Graph f = *body;
+  f.ShareFunctions(graph);
+  std::vector<std::string> inputs;
+  for (ValueId id : f.inputs()) inputs.push_back(f.node(id).name);
+  ADC_ASSIGN_OR_RETURN(Graph prepared, Prepare(f, options));
+  // Its C function takes the inputs in the interpreter's order.
+  std::vector<std::string> after;
+  for (ValueId id : prepared.inputs()) after.push_back(prepared.node(id).name);
+  if (after != inputs || !prepared.parameters().empty() ||
+      prepared.outputs().size() != body->outputs().size()) {
+    return absl::InternalError(
+        absl::StrCat("optimizing function '", name, "' changed its signature"));
+  }
+  return prepared;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> DescribeFusionPlan(const Graph& graph,
                                                const CompileOptions& options) {
   ADC_ASSIGN_OR_RETURN(Graph g, Prepare(graph, options));
-  const codegen::Plan plan = codegen::MakePlan(g);
-  int materialized = 0;
-  for (const std::string& why : plan.why) materialized += !why.empty();
-  return absl::StrCat(g.num_nodes(), " nodes",
-                      options.optimize ? " after optimization" : "", ": ",
-                      materialized, " materialized in ", plan.num_stages,
-                      plan.num_stages == 1 ? " stage" : " stages",
-                      ", the rest fused into their consumers\n",
-                      codegen::PlanToString(g, plan));
+  auto describe = [&](const Graph& g) {
+    const codegen::Plan plan = codegen::MakePlan(g);
+    int materialized = 0;
+    for (const std::string& why : plan.why) materialized += !why.empty();
+    return absl::StrCat(g.num_nodes(), " nodes",
+                        options.optimize ? " after optimization" : "", ": ",
+                        materialized, " materialized in ", plan.num_stages,
+                        plan.num_stages == 1 ? " stage" : " stages",
+                        ", the rest fused into their consumers\n",
+                        codegen::PlanToString(g, plan));
+  };
+  std::string out = describe(g);
+  // The functions control flow calls, each once, in order of first use.
+  std::vector<std::string> functions;
+  std::set<std::string> seen;
+  auto called = [&](const Graph& g) {
+    for (const Node& node : g.nodes()) {
+      if (!IsControlFlow(node)) continue;
+      for (const std::string& name : CalledFunctions(node)) {
+        if (seen.insert(name).second) functions.push_back(name);
+      }
+    }
+  };
+  called(g);
+  for (size_t j = 0; j < functions.size(); ++j) {
+    ADC_ASSIGN_OR_RETURN(Graph prepared,
+                         PrepareFunction(graph, functions[j], options));
+    called(prepared);
+    absl::StrAppend(&out, "function '", functions[j],
+                    "': ", describe(prepared));
+  }
+  return out;
 }
 
 namespace {
 
-absl::Status CompilePipeline(const Graph& graph, const Halide::Target& target,
-                             bool check_bounds,
-                             const std::string& pipeline_name,
-                             const std::string& library_path,
-                             const std::string& assembly_path,
-                             std::vector<codegen::StageCall>* calls,
-                             std::vector<TensorType>* temporaries) {
-  const bool verbose = std::getenv("ADC_VERBOSE") != nullptr;
-  auto t0 = std::chrono::steady_clock::now();
-  auto seconds = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-        .count();
-  };
-  ADC_ASSIGN_OR_RETURN(codegen::LoweredGraph lowered,
-                       codegen::LowerGraph(graph, target));
-  if (verbose) {
-    std::fprintf(stderr,
-                 "adc: lowered %d nodes: %zu materialized values in %zu "
-                 "stages (%.2fs)\n",
-                 graph.num_nodes(), lowered.materialized.size(),
-                 lowered.stages.size(), seconds());
-    for (const auto& [v, why] : lowered.materialized) {
-      const Node& node = graph.node(v);
-      std::fprintf(stderr, "adc:   v_%d %s %s (%s)\n", v, node.name.c_str(),
-                   node.type.ToString().c_str(), why.c_str());
+// Halide addresses buffers with 32-bit extents, strides and offsets (its
+// large_buffers feature would make every index computation 64-bit), and
+// generated code runs without Halide's checks: a tensor it cannot address
+// is refused here rather than mis-addressed at run time.
+absl::Status CheckAddressable(const Graph& graph) {
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  for (ValueId v = 0; v < graph.num_nodes(); ++v) {
+    const TensorType& type = graph.type(v);
+    const int64_t bytes = type.num_elements() * DTypeSize(type.dtype);
+    bool too_large = bytes > kMax;
+    for (int64_t d : type.dims) too_large = too_large || d > kMax;
+    if (too_large) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "value '", graph.node(v).name, "' (", type.ToString(), ", ", bytes,
+          " bytes) is too large for compiled code, which addresses at most "
+          "2^31 - 1 bytes per tensor; split it, or evaluate the graph with "
+          "the interpreter (adc run --interpret)"));
     }
-  }
-  *temporaries = lowered.temporaries;
-  // The artifact's entry point builds every buffer from the signature, so
-  // Halide's argument checks and bounds queries would be dead code.
-  const Halide::Target stage_target =
-      target.with_feature(Halide::Target::NoRuntime)
-          .with_feature(Halide::Target::NoAsserts)
-          .with_feature(Halide::Target::NoBoundsQuery);
-  const size_t num_stages = lowered.stages.size();
-  std::vector<std::string> objects(num_stages);
-  for (size_t k = 0; k < num_stages; ++k) {
-    codegen::LoweredStage& stage = lowered.stages[k];
-    codegen::StageCall call;
-    call.function = absl::StrCat(pipeline_name, "_s", k);
-    call.buffers = stage.inputs;
-    call.buffers.insert(call.buffers.end(), stage.outputs.begin(),
-                        stage.outputs.end());
-    call.types = stage.input_types;
-    call.types.insert(call.types.end(), stage.output_types.begin(),
-                      stage.output_types.end());
-    calls->push_back(call);
-    objects[k] = absl::StrCat(library_path, ".s", k, ".o");
-  }
-  // Each stage is lowered by Halide and compiled by LLVM into an object of
-  // its own (LLVM time grows with module size), on all cores.
-  std::vector<std::string> errors(num_stages);
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t k = next++; k < num_stages; k = next++) {
-      try {
-        codegen::BoundsCheck* pass = nullptr;
-        if (check_bounds) {
-          pass = new codegen::BoundsCheck();  // Owned by the pipeline.
-          lowered.stages[k].pipeline.add_custom_lowering_pass(
-              pass, [pass] { delete pass; });
-        }
-        Halide::Module module = lowered.stages[k].pipeline.compile_to_module(
-            lowered.stages[k].args, (*calls)[k].function, stage_target);
-        if (pass != nullptr && verbose) {
-          std::fprintf(stderr,
-                       "adc: stage %zu: %d loads and stores bounds-checked, "
-                       "%d masked ones not\n",
-                       k, pass->checked(), pass->unchecked());
-        }
-        if (const char* stmt = std::getenv("ADC_DUMP_STMT")) {
-          // Developers: Halide's lowered statement of each stage.
-          module.compile({{Halide::OutputFileType::stmt,
-                           absl::StrCat(stmt, ".stage", k, ".stmt")}});
-        }
-        module.compile({{Halide::OutputFileType::object, objects[k]}});
-        if (!assembly_path.empty()) {
-          module.compile({{Halide::OutputFileType::assembly,
-                           absl::StrCat(assembly_path, ".stage", k, ".s")}});
-        }
-      } catch (const Halide::Error& e) {
-        errors[k] = e.what();
-      }
-    }
-  };
-  const size_t num_threads = std::min<size_t>(
-      num_stages, std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < num_threads; ++t) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
-  for (size_t k = 0; k < num_stages; ++k) {
-    if (errors[k].empty()) continue;
-    // Name the nodes of the stage that failed (all of them when few).
-    const std::vector<std::string>& nodes = lowered.stages[k].nodes;
-    constexpr size_t kShown = 12;
-    std::string which = absl::StrJoin(
-        nodes.begin(), nodes.begin() + std::min(nodes.size(), kShown), ", ");
-    if (nodes.size() > kShown) {
-      absl::StrAppend(&which, " and ", nodes.size() - kShown, " more");
-    }
-    return absl::InternalError(absl::StrCat(
-        "Halide failed to compile stage ", k + 1, " of ", num_stages,
-        " (nodes ", which, "): ", absl::StripAsciiWhitespace(errors[k])));
-  }
-  if (verbose) {
-    std::fprintf(stderr, "adc: stages compiled at %.2fs\n", seconds());
-  }
-  try {
-    objects.push_back(library_path + ".runtime.o");
-    Halide::compile_standalone_runtime(
-        {{Halide::OutputFileType::object, objects.back()}}, target);
-    std::vector<std::string> ar = {"ar", "rcs", library_path};
-    ar.insert(ar.end(), objects.begin(), objects.end());
-    ADC_RETURN_IF_ERROR(RunTool(ar, library_path + ".ar.log", kNeedsCc));
-    if (verbose) std::fprintf(stderr, "adc: LLVM done at %.2fs\n", seconds());
-  } catch (const Halide::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("Halide failed to compile the pipeline: ", e.what()));
   }
   return absl::OkStatus();
 }
+
+// Compiles a prepared graph and the functions its control flow calls
+// (recursively, each once) into Halide objects, the calls of their steps and
+// their temporaries, for the artifact writer.
+class Compilation {
+ public:
+  Compilation(const Graph& graph, const Halide::Target& target,
+              const CompileOptions& options, std::string pipeline_name,
+              std::string library_path, std::string assembly_path)
+      : graph_(graph),
+        target_(target),
+        options_(options),
+        pipeline_name_(std::move(pipeline_name)),
+        library_path_(std::move(library_path)),
+        assembly_path_(std::move(assembly_path)) {}
+
+  // Compiles `prepared` (graph_ as Prepare returned it) and its functions,
+  // then archives every object with the Halide runtime at library_path.
+  absl::Status Run(const Graph& prepared) {
+    ADC_RETURN_IF_ERROR(CompileGraph(prepared, pipeline_name_, "", "stage",
+                                     &calls_, &temporaries_));
+    // Functions are appended as control steps find them.
+    for (size_t j = 0; j < functions_.size(); ++j) {
+      const std::string name = functions_[j].name;
+      ADC_ASSIGN_OR_RETURN(Graph f, PrepareFunction(graph_, name, options_));
+      ADC_RETURN_IF_ERROR(CheckAddressable(f));
+      codegen::FunctionBody body;
+      body.name = name;
+      body.num_inputs = static_cast<int>(f.inputs().size());
+      body.num_outputs = static_cast<int>(f.outputs().size());
+      absl::Status s = CompileGraph(f, absl::StrCat(pipeline_name_, "_f", j),
+                                    absl::StrCat("function '", name, "': "),
+                                    absl::StrCat("f", j, ".stage"),
+                                    &body.stages, &body.temporaries);
+      if (!s.ok()) {
+        return absl::Status(
+            s.code(), absl::StrCat("in function '", name, "': ", s.message()));
+      }
+      functions_[j] = std::move(body);
+    }
+    return Archive();
+  }
+
+  const std::vector<codegen::StageCall>& calls() const { return calls_; }
+  const std::vector<TensorType>& temporaries() const { return temporaries_; }
+  const std::vector<codegen::FunctionBody>& functions() const {
+    return functions_;
+  }
+
+ private:
+  // The index of function `name` (compiled later by Run).
+  int FunctionIndex(const std::string& name) {
+    auto [it, added] =
+        function_index_.emplace(name, static_cast<int>(functions_.size()));
+    if (added) {
+      functions_.emplace_back();
+      functions_.back().name = name;
+    }
+    return it->second;
+  }
+
+  // Lowers `graph` and compiles its Halide stages to objects (all cores),
+  // named `pipeline_name`_s<k>; control stages call their functions.
+  // Files of stage k (ADC_DUMP_STMT, assembly) are named <...>.<file_tag><k>.
+  absl::Status CompileGraph(const Graph& graph,
+                            const std::string& pipeline_name,
+                            const std::string& what,
+                            const std::string& file_tag,
+                            std::vector<codegen::StageCall>* calls,
+                            std::vector<TensorType>* temporaries) {
+    const bool verbose = std::getenv("ADC_VERBOSE") != nullptr;
+    auto t0 = std::chrono::steady_clock::now();
+    auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                           t0)
+          .count();
+    };
+    ADC_ASSIGN_OR_RETURN(codegen::LoweredGraph lowered,
+                         codegen::LowerGraph(graph, target_));
+    if (verbose) {
+      std::fprintf(stderr,
+                   "adc: %slowered %d nodes: %zu materialized values in %zu "
+                   "stages (%.2fs)\n",
+                   what.c_str(), graph.num_nodes(), lowered.materialized.size(),
+                   lowered.stages.size(), seconds());
+      for (const auto& [v, why] : lowered.materialized) {
+        const Node& node = graph.node(v);
+        std::fprintf(stderr, "adc:   v_%d %s %s (%s)\n", v, node.name.c_str(),
+                     node.type.ToString().c_str(), why.c_str());
+      }
+    }
+    *temporaries = lowered.temporaries;
+    // The artifact's entry point builds every buffer from the signature, so
+    // Halide's argument checks and bounds queries would be dead code.
+    const Halide::Target stage_target =
+        target_.with_feature(Halide::Target::NoRuntime)
+            .with_feature(Halide::Target::NoAsserts)
+            .with_feature(Halide::Target::NoBoundsQuery);
+    const size_t num_stages = lowered.stages.size();
+    std::vector<size_t> halide;  // The pipeline stages.
+    std::vector<std::string> objects(num_stages);
+    for (size_t k = 0; k < num_stages; ++k) {
+      codegen::LoweredStage& stage = lowered.stages[k];
+      codegen::StageCall call;
+      if (stage.control) {
+        codegen::ControlCall control = *stage.control;
+        const Node& node = graph.node(stage.control_node);
+        const std::array<std::string, 2> called = CalledFunctions(node);
+        control.first = FunctionIndex(called[0]);
+        control.second = FunctionIndex(called[1]);
+        call.buffers = control.operands;
+        call.types = control.operand_types;
+        call.buffers.insert(call.buffers.end(), control.results.begin(),
+                            control.results.end());
+        call.types.insert(call.types.end(), control.result_types.begin(),
+                          control.result_types.end());
+        for (const auto& [r, b] : control.copies) {
+          call.buffers.push_back(b);
+          call.types.push_back(control.result_types[r]);
+        }
+        call.control = std::move(control);
+        calls->push_back(std::move(call));
+        continue;
+      }
+      call.function = absl::StrCat(pipeline_name, "_s", k);
+      call.buffers = stage.inputs;
+      call.buffers.insert(call.buffers.end(), stage.outputs.begin(),
+                          stage.outputs.end());
+      call.types = stage.input_types;
+      call.types.insert(call.types.end(), stage.output_types.begin(),
+                        stage.output_types.end());
+      calls->push_back(call);
+      objects[k] = absl::StrCat(library_path_, ".", file_tag, k, ".o");
+      halide.push_back(k);
+    }
+    // Each stage is lowered by Halide and compiled by LLVM into an object
+    // of its own (LLVM time grows with module size), on all cores.
+    std::vector<std::string> errors(num_stages);
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t h = next++; h < halide.size(); h = next++) {
+        const size_t k = halide[h];
+        try {
+          codegen::BoundsCheck* pass = nullptr;
+          if (options_.check_bounds) {
+            pass = new codegen::BoundsCheck();  // Owned by the pipeline.
+            lowered.stages[k].pipeline.add_custom_lowering_pass(
+                pass, [pass] { delete pass; });
+          }
+          Halide::Module module = lowered.stages[k].pipeline.compile_to_module(
+              lowered.stages[k].args, (*calls)[k].function, stage_target);
+          if (pass != nullptr && verbose) {
+            std::fprintf(stderr,
+                         "adc: %sstage %zu: %d loads and stores "
+                         "bounds-checked, %d masked ones not\n",
+                         what.c_str(), k, pass->checked(), pass->unchecked());
+          }
+          if (const char* stmt = std::getenv("ADC_DUMP_STMT")) {
+            // Developers: Halide's lowered statement of each stage.
+            module.compile({{Halide::OutputFileType::stmt,
+                             absl::StrCat(stmt, ".", file_tag, k, ".stmt")}});
+          }
+          module.compile({{Halide::OutputFileType::object, objects[k]}});
+          if (!assembly_path_.empty()) {
+            module.compile(
+                {{Halide::OutputFileType::assembly,
+                  absl::StrCat(assembly_path_, ".", file_tag, k, ".s")}});
+          }
+        } catch (const Halide::Error& e) {
+          errors[k] = e.what();
+        }
+      }
+    };
+    const size_t num_threads = std::min<size_t>(
+        halide.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < num_threads; ++t) threads.emplace_back(worker);
+    worker();
+    for (std::thread& t : threads) t.join();
+    for (size_t k = 0; k < num_stages; ++k) {
+      if (errors[k].empty()) continue;
+      // Name the nodes of the stage that failed (all of them when few).
+      const std::vector<std::string>& nodes = lowered.stages[k].nodes;
+      constexpr size_t kShown = 12;
+      std::string which = absl::StrJoin(
+          nodes.begin(), nodes.begin() + std::min(nodes.size(), kShown), ", ");
+      if (nodes.size() > kShown) {
+        absl::StrAppend(&which, " and ", nodes.size() - kShown, " more");
+      }
+      return absl::InternalError(absl::StrCat(
+          "Halide failed to compile stage ", k + 1, " of ", num_stages,
+          " (nodes ", which, "): ", absl::StripAsciiWhitespace(errors[k])));
+    }
+    for (size_t k : halide) objects_.push_back(objects[k]);
+    if (verbose) {
+      std::fprintf(stderr, "adc: %sstages compiled at %.2fs\n", what.c_str(),
+                   seconds());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Archive() {
+    const bool verbose = std::getenv("ADC_VERBOSE") != nullptr;
+    try {
+      objects_.push_back(library_path_ + ".runtime.o");
+      Halide::compile_standalone_runtime(
+          {{Halide::OutputFileType::object, objects_.back()}}, target_);
+      std::vector<std::string> ar = {"ar", "rcs", library_path_};
+      ar.insert(ar.end(), objects_.begin(), objects_.end());
+      ADC_RETURN_IF_ERROR(RunTool(ar, library_path_ + ".ar.log", kNeedsCc));
+      if (verbose) std::fprintf(stderr, "adc: LLVM done\n");
+    } catch (const Halide::Error& e) {
+      return absl::InternalError(
+          absl::StrCat("Halide failed to compile the pipeline: ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+  const Graph& graph_;
+  const Halide::Target target_;
+  const CompileOptions options_;
+  const std::string pipeline_name_, library_path_, assembly_path_;
+  std::vector<codegen::StageCall> calls_;
+  std::vector<TensorType> temporaries_;
+  std::vector<codegen::FunctionBody> functions_;
+  std::map<std::string, int> function_index_;
+  std::vector<std::string> objects_;
+};
 
 // Artifact arguments (inputs, parameters, outputs) share one namespace.
 absl::Status CheckArgumentNames(const Graph& graph) {
@@ -268,28 +450,6 @@ absl::Status CheckArgumentNames(const Graph& graph) {
   }
   if (graph.outputs().empty()) {
     return absl::InvalidArgumentError("the graph has no outputs to compute");
-  }
-  return absl::OkStatus();
-}
-
-// Halide addresses buffers with 32-bit extents, strides and offsets (its
-// large_buffers feature would make every index computation 64-bit), and
-// generated code runs without Halide's checks: a tensor it cannot address is
-// refused here rather than mis-addressed at run time.
-absl::Status CheckAddressable(const Graph& graph) {
-  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
-  for (ValueId v = 0; v < graph.num_nodes(); ++v) {
-    const TensorType& type = graph.type(v);
-    const int64_t bytes = type.num_elements() * DTypeSize(type.dtype);
-    bool too_large = bytes > kMax;
-    for (int64_t d : type.dims) too_large = too_large || d > kMax;
-    if (too_large) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "value '", graph.node(v).name, "' (", type.ToString(), ", ", bytes,
-          " bytes) is too large for compiled code, which addresses at most "
-          "2^31 - 1 bytes per tensor; split it, or evaluate the graph with "
-          "the interpreter (adc run --interpret)"));
-    }
   }
   return absl::OkStatus();
 }
@@ -312,17 +472,16 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
   if (!dir.ok())
     return absl::InternalError("cannot create a temporary directory");
   const std::string library = dir.File("pipeline.a");
-  std::vector<codegen::StageCall> calls;
-  std::vector<TensorType> temporaries;
   ADC_ASSIGN_OR_RETURN(Graph prepared, Prepare(graph, options));
-  ADC_RETURN_IF_ERROR(CompilePipeline(
-      prepared, target, options.check_bounds, "adc_pipeline", library,
-      options.emit_assembly ? output_path + ".s" : "", &calls, &temporaries));
+  Compilation compilation(graph, target, options, "adc_pipeline", library,
+                          options.emit_assembly ? output_path + ".s" : "");
+  ADC_RETURN_IF_ERROR(compilation.Run(prepared));
   const std::string params = dir.File("params.bin");
   const std::string stub = dir.File("artifact.c");
   const std::string exports = dir.File("exports.map");
   codegen::ArtifactSource source = codegen::WriteArtifactSource(
-      prepared, calls, temporaries, "adc_artifact", params, target.to_string(),
+      prepared, compilation.calls(), compilation.temporaries(),
+      compilation.functions(), "adc_artifact", params, target.to_string(),
       /*override_halide_error=*/true,
       /*exact_allocation=*/target.has_feature(Halide::Target::ASAN));
   ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));
@@ -357,17 +516,15 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
     return absl::InternalError("cannot create a temporary directory");
   const std::string pipeline_name = function_name + "_pipeline";
   const std::string library = dir.File("pipeline.a");
-  std::vector<codegen::StageCall> calls;
-  std::vector<TensorType> temporaries;
   ADC_ASSIGN_OR_RETURN(Graph prepared, Prepare(graph, options));
-  ADC_RETURN_IF_ERROR(CompilePipeline(prepared, target, options.check_bounds,
-                                      pipeline_name, library, "", &calls,
-                                      &temporaries));
+  Compilation compilation(graph, target, options, pipeline_name, library, "");
+  ADC_RETURN_IF_ERROR(compilation.Run(prepared));
   const std::string params = dir.File("params.bin");
   const std::string stub = dir.File("artifact.c");
   const std::string object = dir.File("artifact.o");
   codegen::ArtifactSource source = codegen::WriteArtifactSource(
-      prepared, calls, temporaries, function_name, params, target.to_string(),
+      prepared, compilation.calls(), compilation.temporaries(),
+      compilation.functions(), function_name, params, target.to_string(),
       /*override_halide_error=*/false,
       /*exact_allocation=*/target.has_feature(Halide::Target::ASAN));
   ADC_RETURN_IF_ERROR(WriteFile(params, source.params_blob));

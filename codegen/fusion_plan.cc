@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "graph/check.h"
+#include "graph/control_flow.h"
 #include "graph/ops/op_def.h"
 
 namespace adc::codegen {
@@ -68,7 +70,17 @@ Plan MakePlan(const Graph& g) {
       case OpFamily::kCall:  // Inlined before lowering.
         ADC_CHECK_MSG(false, "a call reached the fusion plan (not inlined)");
       case OpFamily::kControl:
-        ADC_CHECK_MSG(false, "control flow reached the fusion plan");
+        // A step of its own, reading its operands from buffers (even cheap
+        // ones: the step is C code, not a Halide Func).
+        plan.why[v] = "control flow";
+        for (ValueId in : node.inputs) {
+          const OpKind op = g.node(in).op;
+          if (plan.why[in].empty() && op != OpKind::kInput &&
+              op != OpKind::kParameter) {
+            plan.why[in] = "control-flow operand";
+          }
+        }
+        break;
     }
   }
   // Values used more than once are recomputed per use when that is cheap
@@ -87,18 +99,39 @@ Plan MakePlan(const Graph& g) {
       materialize(v, "used more than once");
     }
   }
-  // Stages: consecutive runs of kMaxFuncsPerStage materialized values.
-  int count = 0;
+  // Stages: consecutive runs of kMaxFuncsPerStage materialized values, and
+  // a stage per control-flow construct (at its first needed node).
+  plan.control.clear();
+  absl::flat_hash_map<std::string, int> construct_stage;
+  int open = -1, count = 0;  // The pipeline being filled, and its values.
   for (ValueId v = 0; v < n; ++v) {
-    const OpKind op = g.node(v).op;
-    if (!plan.needed[v] || plan.why[v].empty() || op == OpKind::kInput ||
-        op == OpKind::kParameter) {
+    const Node& node = g.node(v);
+    if (!plan.needed[v] || plan.why[v].empty() || node.op == OpKind::kInput ||
+        node.op == OpKind::kParameter) {
       continue;
     }
-    plan.stage[v] = count++ / kMaxFuncsPerStage;
+    if (IsControlFlow(node)) {
+      auto [it, added] = construct_stage.emplace(
+          ConstructKey(node), static_cast<int>(plan.control.size()));
+      if (added) {
+        plan.control.push_back(v);
+        open = -1;
+      }
+      plan.stage[v] = it->second;
+      continue;
+    }
+    if (open < 0 || count == kMaxFuncsPerStage) {
+      open = static_cast<int>(plan.control.size());
+      plan.control.push_back(-1);
+      count = 0;
+    }
+    plan.stage[v] = open;
+    ++count;
   }
-  plan.num_stages =
-      std::max(1, (count + kMaxFuncsPerStage - 1) / kMaxFuncsPerStage);
+  if (plan.control.empty() || plan.control.back() >= 0) {
+    plan.control.push_back(-1);
+  }
+  plan.num_stages = static_cast<int>(plan.control.size());
   return plan;
 }
 

@@ -12,9 +12,19 @@
 // (which would otherwise be recomputed per element of the result). Values
 // as cheap to recompute as to load (Cheap) never are.
 //
+// Control flow (cond, while_loop; graph/control_flow.h) is a boundary: each
+// construct is a step of its own, run by the artifact's C code (its branches
+// and bodies are compiled apart, as functions). Its operands are
+// materialized (cheap or not: the step reads them from buffers), and its
+// results are buffers that later stages read like graph arguments. The
+// nodes of one construct share its step.
+//
 // The graph is compiled as a sequence of stages, each one Halide pipeline
 // holding at most kMaxFuncsPerStage materialized values (Halide's lowering
-// time grows faster than linearly with the number of Funcs in a pipeline).
+// time grows faster than linearly with the number of Funcs in a pipeline),
+// or one control-flow construct. Stages follow node order, and the last
+// stage is always a pipeline (it writes the outputs that are graph
+// arguments, and values fused after the last construct).
 #ifndef ADC_CODEGEN_FUSION_PLAN_H_
 #define ADC_CODEGEN_FUSION_PLAN_H_
 
@@ -35,6 +45,9 @@ struct Plan {
   std::vector<std::string> why;  // Non-empty: materialized, for this reason.
   std::vector<int> stage;        // Of materialized values; -1 otherwise.
   int num_stages = 1;
+  // Per stage: -1 for a Halide pipeline, else the first needed node of the
+  // control-flow construct the stage runs.
+  std::vector<ValueId> control = {-1};
 };
 
 Plan MakePlan(const Graph& g);
@@ -45,7 +58,8 @@ Plan MakePlan(const Graph& g);
 bool Cheap(const Graph& g, ValueId v);
 
 // The plan as text, one line per materialized value in id order:
-// "stage 0: 'name' (op): reason".
+// "stage 0: 'name' (op): reason" (control flow: "stage 2: 'while.0'
+// (while_loop): control flow").
 std::string PlanToString(const Graph& g, const Plan& plan);
 
 }  // namespace adc::codegen

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "graph/builder.h"
 #include "graph/serialize.h"
 #include "gtest/gtest.h"
 
@@ -179,6 +180,63 @@ TEST(FusionPlanTest, PlanToStringListsMaterializedValues) {
   EXPECT_EQ(PlanToString(g, MakePlan(g)),
             "stage 0: 's' (reduce_max): reduction\n"
             "stage 0: 'y' (sqrt): output\n");
+}
+
+TEST(FusionPlanTest, ControlFlowIsAStageOfItsOwnWithMaterializedOperands) {
+  GraphBuilder b("cf");
+  Value x = b.Input("x", DType::kF32, {1000});
+  Value e = b.Named(Exp(x), "e");
+  Value zero = b.Named(Scalar(b, 0), "zero");
+  std::vector<Value> r = WhileLoop(
+      b,
+      [](GraphBuilder&, const std::vector<Value>& c,
+         const std::vector<Value>&) { return Lt(c[1], 10.0); },
+      [](GraphBuilder&, const std::vector<Value>& c,
+         const std::vector<Value>& k) {
+        return std::vector<Value>{c[0] * k[0], c[1] + 1.0};
+      },
+      {e, zero}, /*max_iterations=*/10, {x}, "w");
+  b.Output("y", b.Named(Exp(r[0]), "y"));
+  b.Output("n", r[1]);
+  absl::StatusOr<Graph> built = b.Build();
+  ASSERT_TRUE(built.ok()) << built.status();
+  const Graph& g = *built;
+  // The loop reads its operands from buffers, even a cheap constant; the
+  // input is one already. Values after it are a stage of their own.
+  EXPECT_THAT(
+      Materialized(g),
+      ElementsAre(Pair("e", "control-flow operand"),
+                  Pair("w.0", "control flow"), Pair("w.1", "control flow"),
+                  Pair("y", "output"), Pair("zero", "control-flow operand")));
+  const Plan plan = MakePlan(g);
+  ASSERT_EQ(plan.num_stages, 3);
+  const ValueId loop = g.Find("w.0").value();
+  EXPECT_EQ(plan.control, (std::vector<ValueId>{-1, loop, -1}));
+  EXPECT_EQ(plan.stage[g.Find("e").value()], 0);
+  EXPECT_EQ(plan.stage[g.Find("w.1").value()], 1);
+  EXPECT_EQ(plan.stage[loop], 1);
+  EXPECT_EQ(plan.stage[g.Find("y").value()], 2);
+}
+
+TEST(FusionPlanTest, LastStageIsAPipeline) {
+  // A graph whose only value is a construct's result still ends with a
+  // pipeline stage (which writes outputs that are graph arguments).
+  GraphBuilder b("cf");
+  Value x = b.Input("x", DType::kF32, {4});
+  std::vector<Value> r = Cond(
+      Gt(Sum(x), 0.0),
+      [](GraphBuilder&, const std::vector<Value>& o) { return o; },
+      [](GraphBuilder&, const std::vector<Value>& o) {
+        return std::vector<Value>{-o[0]};
+      },
+      {x}, "c");
+  b.Output("y", r[0]);
+  b.Output("x_out", x);
+  absl::StatusOr<Graph> built = b.Build();
+  ASSERT_TRUE(built.ok()) << built.status();
+  const Plan plan = MakePlan(*built);
+  EXPECT_EQ(plan.control,
+            (std::vector<ValueId>{-1, built->Find("c").value(), -1}));
 }
 
 }  // namespace

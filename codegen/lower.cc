@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "codegen/lowering.h"
 #include "graph/check.h"
+#include "graph/control_flow.h"
 #include "graph/ops/op_def.h"
 
 namespace adc::codegen {
@@ -71,8 +72,8 @@ void Lowering::LowerNode(ValueId id) {
     case OpFamily::kCall:  // CompileGraph inlines calls first.
       ADC_CHECK_MSG(false, "a call reached lowering (not inlined)");
       return;
-    case OpFamily::kControl:  // Compiled apart (CompileGraph refuses it).
-      ADC_CHECK_MSG(false, "control flow reached lowering");
+    case OpFamily::kControl:  // A stage of its own: always external.
+      ADC_CHECK_MSG(false, "control flow reached a pipeline's lowering");
       return;
   }
 }
@@ -291,11 +292,85 @@ bool HasLowering(OpKind op) {
       return op == OpKind::kScatterAdd;
     case OpFamily::kCall:  // Inlined before lowering (passes/inline_calls.h).
       return true;
-    case OpFamily::kControl:  // Not yet compiled.
-      return false;
+    case OpFamily::kControl:  // A stage of C code around its functions.
+      return true;
   }
   return false;
 }
+
+namespace {
+
+// The stage of control-flow construct plan.control[s]: its operands' buffers
+// and a buffer for every result (its first node's home, else a new
+// temporary), with copies to the other homes and graph outputs of its
+// results.
+LoweredStage LowerControl(const Graph& graph, const Plan& plan, int s,
+                          const std::vector<StageBuffer>& home,
+                          const std::vector<bool>& has_home,
+                          const std::vector<int>& graph_outputs,
+                          int first_output,
+                          std::vector<TensorType>* temporaries) {
+  const ValueId first = plan.control[s];
+  const Node& node = graph.node(first);
+  LoweredStage stage;
+  stage.control_node = first;
+  ControlCall call;
+  call.is_loop = node.op == OpKind::kWhileLoop;
+  call.name = node.name;
+  if (call.is_loop) {
+    call.max_iterations = node.attrs.GetInt("max_iterations");
+    call.num_carried = NumResults(node, graph);
+  }
+  for (ValueId in : node.inputs) {
+    ADC_CHECK(has_home[in]);
+    call.operands.push_back(home[in]);
+    call.operand_types.push_back(graph.type(in));
+  }
+  // The types of the results: the loop's carried values, or the branches'
+  // outputs.
+  if (call.is_loop) {
+    call.result_types.assign(call.operand_types.begin(),
+                             call.operand_types.begin() + call.num_carried);
+  } else {
+    const Graph& branch = FirstFunction(node, graph);
+    for (const GraphOutput& out : branch.outputs()) {
+      call.result_types.push_back(branch.type(out.value));
+    }
+  }
+  std::vector<bool> written(call.result_types.size(), false);
+  call.results.resize(call.result_types.size());
+  auto write = [&](int r, const StageBuffer& b) {
+    if (!written[r]) {
+      call.results[r] = b;
+      written[r] = true;
+    } else if (call.results[r].kind != b.kind ||
+               call.results[r].index != b.index) {
+      call.copies.push_back({r, b});
+    }
+  };
+  for (ValueId v = first; v < graph.num_nodes(); ++v) {
+    if (plan.stage[v] != s || !has_home[v]) continue;
+    write(static_cast<int>(graph.node(v).attrs.GetInt("result")), home[v]);
+    stage.nodes.push_back(absl::StrCat("'", graph.node(v).name, "' (",
+                                       GetOpDef(graph.node(v).op).name, ")"));
+  }
+  for (int k : graph_outputs) {
+    const ValueId v = graph.outputs()[k].value;
+    write(static_cast<int>(graph.node(v).attrs.GetInt("result")),
+          {StageBuffer::kArgument, first_output + k});
+  }
+  for (size_t r = 0; r < written.size(); ++r) {
+    if (written[r]) continue;
+    // A result no node needs: written, then dropped.
+    call.results[r] = {StageBuffer::kTemporary,
+                       static_cast<int>(temporaries->size())};
+    temporaries->push_back(call.result_types[r]);
+  }
+  stage.control = std::move(call);
+  return stage;
+}
+
+}  // namespace
 
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
                                         const Halide::Target& target) {
@@ -323,10 +398,11 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
   std::vector<std::vector<bool>> read_by(plan.num_stages,
                                          std::vector<bool>(n, false));
   // Outputs of each stage: its materialized values that later stages read,
-  // and the graph outputs computed there (graph outputs that are arguments
-  // are copied in the last stage).
+  // and the graph outputs computed there (graph outputs that are arguments,
+  // or fused values, are computed in the last stage: a pipeline).
   std::vector<std::vector<ValueId>> stage_values(plan.num_stages);
   std::vector<std::vector<int>> stage_graph_outputs(plan.num_stages);
+  ADC_CHECK(plan.control.back() < 0);
   for (size_t k = 0; k < graph.outputs().size(); ++k) {
     const ValueId v = graph.outputs()[k].value;
     const int s = ready[v] >= 0 ? ready[v] : plan.num_stages - 1;
@@ -374,6 +450,12 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
     }
   }
   for (int s = 0; s < plan.num_stages; ++s) {
+    if (plan.control[s] >= 0) {
+      result.stages.push_back(LowerControl(graph, plan, s, home, has_home,
+                                           stage_graph_outputs[s], first_output,
+                                           &result.temporaries));
+      continue;
+    }
     // This stage's outputs: its values needed later (in their homes), then
     // graph outputs it computes that are not those values' homes.
     std::vector<ValueId> outputs;

@@ -10,6 +10,11 @@
 // earlier stages, and writes graph outputs and temporaries for later stages.
 // lowering.h lists the files of each op family's algorithm and schedule.
 //
+// A control-flow construct (cond, while_loop) is a stage of its own that is
+// not a pipeline: LowerGraph gives it the buffers of its operands and
+// results, and the caller compiles its functions and emits the C code that
+// runs it (codegen/stages.h ControlCall).
+//
 // Tensors are row-major; Halide's first dimension is the innermost, so tensor
 // dimension d of a rank-r value is Halide dimension r - 1 - d. All shapes are
 // static: every ImageParam and output buffer is constrained to its exact
@@ -17,6 +22,7 @@
 #ifndef ADC_CODEGEN_LOWER_H_
 #define ADC_CODEGEN_LOWER_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +47,10 @@ struct LoweredStage {
   std::vector<TensorType> output_types;
   // The nodes this stage computes, as "name (op)", for error messages.
   std::vector<std::string> nodes;
+  // A control-flow stage (no pipeline): the first needed node of its
+  // construct, and its buffers (ControlCall::first and second unset).
+  ValueId control_node = -1;
+  std::optional<ControlCall> control;
 };
 
 struct LoweredGraph {
@@ -54,12 +64,15 @@ struct LoweredGraph {
 
 // Builds the Halide algorithm and default schedule for `graph` on `target`.
 // Signature argument order: graph inputs, parameters (both in id order),
-// then outputs in graph output order. Errors name the node.
+// then outputs in graph output order. Errors name the node. The functions
+// of control-flow nodes are looked up in `graph`'s library (a function
+// body being compiled shares its graph's: Graph::ShareFunctions).
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
                                         const Halide::Target& target);
 
 // Whether codegen lowers `op` (every op kind must: the checklist in
-// graph/ops/README.md; OpsE2eCoverageTest checks).
+// graph/ops/README.md; OpsE2eCoverageTest checks). Calls are inlined first;
+// control flow is a stage of C code around its compiled functions.
 bool HasLowering(OpKind op);
 
 // The Halide type of a dtype (bool: UInt(8)).

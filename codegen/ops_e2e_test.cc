@@ -142,7 +142,8 @@ const std::set<std::string> kOnEveryLevel = {"Tails",
                                              "Linalg",
                                              "MatMulLarge",
                                              "Shapes",
-                                             "IntegerReductions"};
+                                             "IntegerReductions",
+                                             "ControlFlow"};
 
 class OpsE2eTest : public ::testing::TestWithParam<testing::FeatureLevel> {
  protected:
@@ -771,6 +772,52 @@ TEST_P(OpsE2eTest, SpecialValues) {
 // above: the graphs of their case tables (forward and derivatives) use every
 // op that a node may have. A new op fails here until a case covers it.
 // (Parameters, the one leaf not here, are compiled by artifact_test.)
+// Control flow (cond, while_loop; more in control_flow_e2e_test): a loop
+// whose body holds a cond, then a cond on its result.
+Graph ControlFlowGraph(DType dtype, std::map<std::string, Tensor>* feeds) {
+  GraphBuilder b("control_flow");
+  Value x = b.Input("x", dtype, {3, 17});
+  std::vector<Value> loop = WhileLoop(
+      b,
+      [](GraphBuilder&, const std::vector<Value>& c,
+         const std::vector<Value>&) { return Lt(Sum(Abs(c[0])), 1e3); },
+      [](GraphBuilder&, const std::vector<Value>& c,
+         const std::vector<Value>& k) {
+        return Cond(
+            Gt(Sum(c[0]), 0.0),
+            [](GraphBuilder&, const std::vector<Value>& o) {
+              return std::vector<Value>{o[0] * 3.0};
+            },
+            [](GraphBuilder&, const std::vector<Value>& o) {
+              return std::vector<Value>{o[0] * -2.0 + o[1]};
+            },
+            {c[0], k[0]}, "sign");
+      },
+      {x}, /*max_iterations=*/100, {x}, "grow");
+  std::vector<Value> c = Cond(
+      Lt(Max(loop[0]), 0.0),
+      [](GraphBuilder&, const std::vector<Value>& o) {
+        return std::vector<Value>{Exp(o[0] * 1e-3)};
+      },
+      [](GraphBuilder&, const std::vector<Value>& o) { return o; }, loop,
+      "finish");
+  b.Output("y", c[0]);
+  auto g = b.Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  *feeds = testing::RandomFeeds(*g, 9);
+  return *std::move(g);
+}
+
+TEST_P(OpsE2eTest, ControlFlow) {
+  for (DType dtype : {DType::kF32, DType::kF64}) {
+    std::map<std::string, Tensor> feeds;
+    const Graph g = ControlFlowGraph(dtype, &feeds);
+    absl::Status st = testing::ExpectCompiledMatchesInterpreter(
+        g, {feeds}, GetParam().options());
+    EXPECT_TRUE(st.ok()) << DTypeName(dtype) << ": " << st;
+  }
+}
+
 TEST(OpsE2eCoverageTest, EveryOpKindIsCompiled) {
   std::set<OpKind> used;
   auto collect = [&](const Graph& g) {
@@ -788,6 +835,7 @@ TEST(OpsE2eCoverageTest, EveryOpKindIsCompiled) {
   }
   std::map<std::string, Tensor> feeds;
   collect(TailGraph(DType::kF32, &feeds));
+  collect(ControlFlowGraph(DType::kF32, &feeds));
   std::vector<std::string> missing;
   for (int k = 0; k < kNumOpKinds; ++k) {
     const OpKind kind = static_cast<OpKind>(k);

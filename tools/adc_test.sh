@@ -333,6 +333,24 @@ else
   fail "adc compile: $(cat "$T/stderr")"
 fi
 
+# --- control flow (format version 3): compiled equals interpreted -------------
+LOOP="$DATA/while_loop.pbtxt"
+expect_ok "$ADC" inspect --plan "$LOOP"
+expect_contains "$T/stdout" "format version 3" "while_loop 1" "functions (4)" \
+  "'grow' (while_loop): control flow" "function 'grow.body'"
+if "$ADC" compile "$LOOP" -o loop.so 2>"$T/stderr"; then
+  pass
+  expect_ok "$ADC" run loop.so --in x="$DATA/x1.npy" --out-dir loop_c
+  expect_ok "$ADC" run --interpret "$LOOP" --in x="$DATA/x1.npy" \
+    --out-dir loop_i
+  expect_same loop_c/y.npy loop_i/y.npy
+  # 0 never grows: the loop would not end.
+  expect_error "while_loop 'grow' exceeded max_iterations = 10" "$ADC" run \
+    loop.so --in x="$DATA/x2.npy" --out-dir loop_c
+else
+  fail "adc compile $LOOP: $(cat "$T/stderr")"
+fi
+
 # --- import (a small PyTorch MLP exported to ONNX), then grad and bench -------
 expect_ok "$ADC" import "$MLP" -o mlp.pb
 expect_ok "$ADC" inspect mlp.pb
