@@ -18,6 +18,8 @@
 #include "graph/control_flow.h"
 #include "graph/interpreter.h"
 #include "gtest/gtest.h"
+#include "passes/autodiff.h"
+#include "passes/jacobian.h"
 
 namespace adc {
 namespace {
@@ -56,9 +58,29 @@ Values Tutorial(GraphBuilder& b, Value a, const std::string& name) {
       name + ".cond");
 }
 
-// The tutorial on a f64 scalar, and a 2x3 f64 and f32.
+// The tutorial on a f64 scalar, and a 2x3 f64 and f32; and a small loop
+// whose trip count depends on x_nested, with a cond inside.
 Graph TutorialGraph() {
   GraphBuilder b("tutorial");
+  Value xn = b.Input("x_nested", DType::kF64, {5});
+  Values halved = WhileLoop(
+      b,
+      [](GraphBuilder& fb, const Values& c, const Values&) {
+        return Gt(Max(Abs(c[0])), Scalar(fb, 0.7, DType::kF64));
+      },
+      [](GraphBuilder& fb, const Values& c, const Values& w) {
+        return Cond(
+            Gt(Sum(c[0]), Scalar(fb, 0, DType::kF64)),
+            [](GraphBuilder&, const Values& o) {
+              return Values{0.5 * Sin(o[0]) * o[1]};
+            },
+            [](GraphBuilder&, const Values& o) {
+              return Values{0.5 * Tanh(o[0] * o[1])};
+            },
+            {c[0], w[0]});
+      },
+      {xn}, 50, {1.5 + 0.0 * xn}, "halve");
+  b.Output("y_nested", halved[0]);
   b.Output("c_scalar",
            Tutorial(b, b.Input("a_scalar", DType::kF64, {}), "scalar")[0]);
   b.Output("c_f64",
@@ -75,10 +97,18 @@ std::vector<std::map<std::string, Tensor>> TutorialFeeds() {
         {"a_f64", Doubles(DType::kF64, {2, 3}, m)},
         {"a_f32", Doubles(DType::kF32, {2, 3}, m)}};
   };
-  return {feeds(0.37, {0.5, -0.25, 1.5, 0.75, -2.0, 0.125}),
-          feeds(-1.3, {-0.5, -0.25, 1.5, -0.75, -2.0, 0.125}),
-          feeds(1e-3, {-3, -2, -1, -4, -5, -6}),
-          feeds(2000, {3, 2, 1, 4, 5, 6e3})};
+  std::vector<std::map<std::string, Tensor>> all = {
+      feeds(0.37, {0.5, -0.25, 1.5, 0.75, -2.0, 0.125}),
+      feeds(-1.3, {-0.5, -0.25, 1.5, -0.75, -2.0, 0.125}),
+      feeds(1e-3, {-3, -2, -1, -4, -5, -6}), feeds(2000, {3, 2, 1, 4, 5, 6e3})};
+  const std::vector<double> xs[] = {{0.3, -0.2, 0.5, 0.1, 0.6},
+                                    {3.0, -1.5, 2.5, 0.4, -0.9},
+                                    {-4.0, -2.0, 1.0, 0.5, -3.0},
+                                    {0.9, 0.8, 0.75, 0.71, 0.72}};
+  for (size_t k = 0; k < all.size(); ++k) {
+    all[k]["x_nested"] = Doubles(DType::kF64, {5}, xs[k]);
+  }
+  return all;
 }
 
 // A loop carrying an i32 counter, a f32 [17] tensor and a f64 scalar, with
@@ -277,6 +307,42 @@ Graph BoundedGraph() {
   return Build(b);
 }
 
+// Derivative graphs (passes/control_flow_vjp.h): recording loops whose
+// tapes are written by scatter_add at a data-dependent row, backward loops
+// reading them by gather, conds over the branches' VJPs, the batched JVPs of
+// a Hessian (a loop run while any instance continues), and a third
+// derivative through a data-dependent loop.
+Graph DerivativesGraph() {
+  Graph g = TutorialGraph();
+  {
+    GraphBuilder gb(&g);
+    gb.Output("s", Sum(Square(gb.Find("c_f64"))) + Square(gb.Find("c_scalar")));
+    Value y = gb.Find("y_nested");
+    gb.Output("t", Sum(Sin(y)));
+    ADC_CHECK(gb.ok());
+  }
+  GradOptions options;
+  options.of = "s";
+  options.wrt = {"a_f64", "a_scalar"};
+  ADC_CHECK(AddGradients(&g, options).ok());
+  ADC_CHECK(AddHessian(&g, "s", "a_f64").ok());
+  std::string of = "t";
+  for (int order = 1; order <= 2; ++order) {
+    GradOptions o;
+    o.of = of;
+    o.wrt = {"x_nested"};
+    absl::StatusOr<std::vector<std::string>> names = AddGradients(&g, o);
+    ADC_CHECK_MSG(names.ok(), names.status().ToString());
+    of = (*names)[0];
+    if (order == 1) {
+      GraphBuilder gb(&g);
+      gb.Output("u", Sum(gb.Find(of) * gb.Find(of)));
+      of = "u";
+    }
+  }
+  return g;
+}
+
 // The x86-64 levels (bounds-checked below the host), then memory-checked.
 std::vector<testing::FeatureLevel> Levels() {
   std::vector<testing::FeatureLevel> levels = testing::FeatureLevels();
@@ -311,6 +377,10 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_P(ControlFlowE2eTest, Tutorial) {
   Check(TutorialGraph(), TutorialFeeds());
+}
+
+TEST_P(ControlFlowE2eTest, Derivatives) {
+  Check(DerivativesGraph(), TutorialFeeds(), /*rtol_f64=*/1e-9);
 }
 
 TEST_P(ControlFlowE2eTest, SeveralCarriedValuesAndForLoops) {

@@ -261,6 +261,15 @@ for s in pos neg; do
   expect_same "tw_$s/c.npy" "$DATA/tutorial_c_$s.npy"
   expect_same "tw_$s/a.grad.npy" "$DATA/tutorial_grad_$s.npy"
 done
+# The same gradient graph compiled: the loops and branch run in the
+# artifact, with the same bytes as the interpreter.
+expect_ok "$ADC" compile tw.pbtxt -o tw.so
+for s in pos neg; do
+  expect_ok "$ADC" run tw.so --in a="$DATA/tutorial_a_$s.npy" \
+    --out-dir "twc_$s"
+  expect_same "twc_$s/c.npy" "$DATA/tutorial_c_$s.npy"
+  expect_same "twc_$s/a.grad.npy" "$DATA/tutorial_grad_$s.npy"
+done
 expect_ok "$ADC" gradcheck "$DATA/tutorial_while.pbtxt" --of c --order 2 \
   --in a="$DATA/tutorial_a_neg.npy"
 expect_ok "$ADC" jvp "$DATA/tutorial_while.pbtxt" --of c -o tw_jvp.pbtxt
