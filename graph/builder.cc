@@ -985,15 +985,7 @@ std::string AddBuiltFunction(GraphBuilder& b, const std::string& base,
                         absl::StrCat(what, ": ", body.status().message())));
     return "";
   }
-  for (const std::string& nested : body->function_names()) {
-    if (b.graph()->function(nested) == nullptr) {
-      b.graph()->AddFunction(nested, *body->function(nested));
-    }
-  }
-  const std::string name = b.graph()->UniqueFunctionName(base);
-  body->set_name(name);
-  b.graph()->AddFunction(name, *std::move(body));
-  return name;
+  return b.graph()->AddDerivedFunction(base, *std::move(body));
 }
 
 }  // namespace
@@ -1139,12 +1131,6 @@ std::vector<Value> ConstructNodes(GraphBuilder& b, OpKind op,
   return values;
 }
 
-std::vector<TensorType> OutputTypes(const Graph& f) {
-  std::vector<TensorType> types;
-  for (const GraphOutput& out : f.outputs()) types.push_back(f.type(out.value));
-  return types;
-}
-
 }  // namespace
 
 std::vector<Value> CondCall(Value pred, const std::string& then_branch,
@@ -1165,7 +1151,7 @@ std::vector<Value> CondCall(Value pred, const std::string& then_branch,
   Attrs attrs;
   attrs.Set("then_branch", then_branch).Set("else_branch", else_branch);
   return ConstructNodes(b, OpKind::kCond, inputs, attrs,
-                        OutputTypes(*then_body), name);
+                        then_body->OutputTypes(), name);
 }
 
 std::vector<Value> WhileLoopCall(GraphBuilder& b, const std::string& cond,
@@ -1185,7 +1171,7 @@ std::vector<Value> WhileLoopCall(GraphBuilder& b, const std::string& cond,
       .Set("body", body)
       .Set("max_iterations", max_iterations);
   return ConstructNodes(b, OpKind::kWhileLoop, operands, attrs,
-                        OutputTypes(*body_fn), name);
+                        body_fn->OutputTypes(), name);
 }
 
 std::vector<Value> Cond(Value pred, const BranchFn& then_fn,
@@ -1213,7 +1199,7 @@ std::vector<Value> Cond(Value pred, const BranchFn& then_fn,
                      absl::StrCat("cond '", name, "' then branch"));
   if (then_name.empty()) return {};
   const std::vector<TensorType> results =
-      OutputTypes(*b.graph()->function(then_name));
+      b.graph()->function(then_name)->OutputTypes();
   const std::string else_name =
       DefineFunction(b, name + ".else", types, wrap(else_fn), &results,
                      absl::StrCat("cond '", name,

@@ -233,6 +233,28 @@ std::string Graph::UniqueFunctionName(const std::string& base) const {
   return name;
 }
 
+std::string Graph::AddDerivedFunction(const std::string& base, Graph body) {
+  for (const std::string& name : body.function_names()) {
+    if (function(name) == nullptr) AddFunction(name, *body.function(name));
+  }
+  const std::string name = UniqueFunctionName(base);
+  body.set_name(name);
+  AddFunction(name, std::move(body));
+  return name;
+}
+
+std::vector<TensorType> Graph::InputTypes() const {
+  std::vector<TensorType> types;
+  for (ValueId id : inputs()) types.push_back(type(id));
+  return types;
+}
+
+std::vector<TensorType> Graph::OutputTypes() const {
+  std::vector<TensorType> types;
+  for (const GraphOutput& out : outputs_) types.push_back(type(out.value));
+  return types;
+}
+
 std::vector<std::string> Graph::function_names() const {
   std::vector<std::string> names;
   if (functions_) {

@@ -151,6 +151,14 @@ class Graph {
   std::vector<std::string> function_names() const;
   // `base` if no function has it, else the first free base_1, base_2, ...
   std::string UniqueFunctionName(const std::string& base) const;
+  // Adds `body`, built or transformed with this graph's library shared, under
+  // UniqueFunctionName(base) (returned), with the functions of body's
+  // library that this library lacks (those it added while it was built).
+  std::string AddDerivedFunction(const std::string& base, Graph body);
+  // The types of a graph's inputs (in order) and of its outputs: a
+  // function's signature.
+  std::vector<TensorType> InputTypes() const;
+  std::vector<TensorType> OutputTypes() const;
   bool has_functions() const { return functions_ && !functions_->empty(); }
   // Makes this graph's library `other`'s (a function body being transformed
   // sees the functions of the graph it came from).

@@ -71,20 +71,6 @@ std::string TypesToString(const std::vector<TensorType>& types) {
   return absl::StrCat("(", absl::StrJoin(parts, ", "), ")");
 }
 
-// The input and output types of a function body.
-std::vector<TensorType> InputTypes(const Graph& body) {
-  std::vector<TensorType> types;
-  for (ValueId id : body.inputs()) types.push_back(body.type(id));
-  return types;
-}
-std::vector<TensorType> OutputTypes(const Graph& body) {
-  std::vector<TensorType> types;
-  for (const GraphOutput& out : body.outputs()) {
-    types.push_back(body.type(out.value));
-  }
-  return types;
-}
-
 // Checks that `attr` of a call node names a function of `library` taking
 // `inputs` and returning `outputs`.
 absl::Status CheckCallee(const Node& node, const Graph& library,
@@ -97,10 +83,10 @@ absl::Status CheckCallee(const Node& node, const Graph& library,
     return absl::InvalidArgumentError(
         absl::StrCat(attr, " function '", name, "' is not in the library"));
   }
-  if (InputTypes(*body) != inputs || OutputTypes(*body) != outputs) {
+  if (body->InputTypes() != inputs || body->OutputTypes() != outputs) {
     return absl::InvalidArgumentError(absl::StrCat(
-        attr, " function '", name, "' is ", TypesToString(InputTypes(*body)),
-        " -> ", TypesToString(OutputTypes(*body)), " but the call needs ",
+        attr, " function '", name, "' is ", TypesToString(body->InputTypes()),
+        " -> ", TypesToString(body->OutputTypes()), " but the call needs ",
         TypesToString(inputs), " -> ", TypesToString(outputs)));
   }
   return absl::OkStatus();
@@ -110,7 +96,7 @@ absl::Status CheckCallee(const Node& node, const Graph& library,
 std::vector<TensorType> CalleeOutputs(const Node& node, const Graph& library,
                                       const std::string& attr) {
   const Graph* body = library.function(node.attrs.GetString(attr));
-  return body == nullptr ? std::vector<TensorType>{} : OutputTypes(*body);
+  return body == nullptr ? std::vector<TensorType>{} : body->OutputTypes();
 }
 
 // cond: both branches map the operands to the same result types; the node

@@ -13,33 +13,6 @@
 namespace adc::passes {
 namespace {
 
-std::vector<TensorType> OutputTypes(const Graph& f) {
-  std::vector<TensorType> types;
-  for (const GraphOutput& out : f.outputs()) types.push_back(f.type(out.value));
-  return types;
-}
-
-std::vector<TensorType> InputTypes(const Graph& f) {
-  std::vector<TensorType> types;
-  for (ValueId id : f.inputs()) types.push_back(f.type(id));
-  return types;
-}
-
-// Adds `f` (and the functions of its library that b's lacks) to b's library
-// under a fresh name from `base`; returns the name.
-std::string AddDerivedFunction(GraphBuilder& b, const std::string& base,
-                               Graph f) {
-  for (const std::string& name : f.function_names()) {
-    if (b.graph()->function(name) == nullptr) {
-      b.graph()->AddFunction(name, *f.function(name));
-    }
-  }
-  const std::string name = b.graph()->UniqueFunctionName(base);
-  f.set_name(name);
-  b.graph()->AddFunction(name, std::move(f));
-  return name;
-}
-
 Value OrZeros(GraphBuilder& b, Value v, const TensorType& type) {
   return v.valid() ? v : Full(b, type, 0.0);
 }
@@ -56,12 +29,12 @@ std::vector<Value> CondVjp(GraphBuilder& b, const Node& node,
   absl::StatusOr<Graph> else_vjp =
       FunctionVjp(SecondFunction(node, root), root);
   if (!else_vjp.ok()) return {b.Fail(else_vjp.status())};
-  const std::string then_name = AddDerivedFunction(
-      b, node.attrs.GetString("then_branch") + ".vjp", *std::move(then_vjp));
-  const std::string else_name = AddDerivedFunction(
-      b, node.attrs.GetString("else_branch") + ".vjp", *std::move(else_vjp));
+  const std::string then_name = b.graph()->AddDerivedFunction(
+      node.attrs.GetString("then_branch") + ".vjp", *std::move(then_vjp));
+  const std::string else_name = b.graph()->AddDerivedFunction(
+      node.attrs.GetString("else_branch") + ".vjp", *std::move(else_vjp));
   const std::vector<TensorType> results =
-      OutputTypes(FirstFunction(node, *b.graph()));
+      FirstFunction(node, *b.graph()).OutputTypes();
   std::vector<Value> operands;
   for (size_t k = 1; k < node.inputs.size(); ++k) {
     operands.push_back(b.Wrap(node.inputs[k]));
@@ -88,7 +61,7 @@ std::vector<Value> WhileLoopVjp(GraphBuilder& b, const Node& node,
   const int64_t max_iterations = node.attrs.GetInt("max_iterations");
   const Graph& body = SecondFunction(node, *b.graph());
   const size_t c = body.outputs().size();
-  const std::vector<TensorType> types = InputTypes(body);
+  const std::vector<TensorType> types = body.InputTypes();
   const std::vector<TensorType> carried(types.begin(), types.begin() + c);
   const std::vector<TensorType> captured(types.begin() + c, types.end());
   const TensorType counter{DType::kI64, {}};
@@ -114,7 +87,7 @@ std::vector<Value> WhileLoopVjp(GraphBuilder& b, const Node& node,
   }
   const size_t nr = recorded.size();
   const std::string vjp_name =
-      AddDerivedFunction(b, body_name + ".vjp", *std::move(body_vjp));
+      b.graph()->AddDerivedFunction(body_name + ".vjp", *std::move(body_vjp));
 
   // The recording loop: (carried..., k, tapes..., captured...). Each
   // iteration stores the recorded carried values it starts from in row k.

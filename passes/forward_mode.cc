@@ -74,21 +74,6 @@ absl::StatusOr<Graph> FunctionJvp(const Graph& f, const Graph& root) {
   return g;
 }
 
-// Adds `f` and the functions of its library b's lacks to b's library under
-// a fresh name from `base`.
-std::string AddDerivedFunction(GraphBuilder& b, const std::string& base,
-                               Graph f) {
-  for (const std::string& name : f.function_names()) {
-    if (b.graph()->function(name) == nullptr) {
-      b.graph()->AddFunction(name, *f.function(name));
-    }
-  }
-  const std::string name = b.graph()->UniqueFunctionName(base);
-  f.set_name(name);
-  b.graph()->AddFunction(name, std::move(f));
-  return name;
-}
-
 // The tangents of every result of `node`'s construct (invalid: zero), from
 // the operands `x` and their tangents `dx`. cond: a cond over the branches'
 // JVPs; while_loop: a loop carrying the tangents of the carried values
@@ -112,10 +97,10 @@ std::vector<Value> ConstructJvp(GraphBuilder& b, const Node& node,
     for (const GraphOutput& out : first.outputs()) {
       types.push_back(first.type(out.value));
     }
-    const std::string then_name = AddDerivedFunction(
-        b, node.attrs.GetString("then_branch") + ".jvp", *std::move(then_jvp));
-    const std::string else_name = AddDerivedFunction(
-        b, node.attrs.GetString("else_branch") + ".jvp", *std::move(else_jvp));
+    const std::string then_name = b.graph()->AddDerivedFunction(
+        node.attrs.GetString("then_branch") + ".jvp", *std::move(then_jvp));
+    const std::string else_name = b.graph()->AddDerivedFunction(
+        node.attrs.GetString("else_branch") + ".jvp", *std::move(else_jvp));
     std::vector<Value> operands(x.begin() + 1, x.end());
     for (size_t k = 1; k < x.size(); ++k) {
       if (IsFloat(x[k].dtype())) operands.push_back(tangent_or_zeros(k));
@@ -125,8 +110,8 @@ std::vector<Value> ConstructJvp(GraphBuilder& b, const Node& node,
   } else {
     absl::StatusOr<Graph> body_jvp = FunctionJvp(second, root);
     if (!body_jvp.ok()) return {b.Fail(body_jvp.status())};
-    const std::string body_jvp_name = AddDerivedFunction(
-        b, node.attrs.GetString("body") + ".jvp", *std::move(body_jvp));
+    const std::string body_jvp_name = b.graph()->AddDerivedFunction(
+        node.attrs.GetString("body") + ".jvp", *std::move(body_jvp));
     const size_t c = second.outputs().size();
     for (size_t k = 0; k < c; ++k) types.push_back(x[k].type());
     // Operands: carried, their tangents, captured, their tangents.

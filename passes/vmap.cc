@@ -22,14 +22,6 @@ namespace {
 //
 // The bodies see b's library (so that the batched copies of functions they
 // call get names fresh in it), and those copies join b's library.
-void ImportFunctions(GraphBuilder& b, const Graph& from) {
-  for (const std::string& name : from.function_names()) {
-    if (b.graph()->function(name) == nullptr) {
-      b.graph()->AddFunction(name, *from.function(name));
-    }
-  }
-}
-
 absl::StatusOr<Value> BatchCall(GraphBuilder& b, const Node& node,
                                 const std::vector<Value>& x,
                                 const std::vector<bool>& xb, int64_t size) {
@@ -50,10 +42,11 @@ absl::StatusOr<Value> BatchCall(GraphBuilder& b, const Node& node,
   vo.batched.push_back(vjp.node(v_in[x.size()]).name);      // y
   vo.batched.push_back(vjp.node(v_in[x.size() + 1]).name);  // dy
   ADC_ASSIGN_OR_RETURN(Graph batched_forward, Vmap(forward, fo));
-  ImportFunctions(b, batched_forward);
+  const std::string f_name = b.graph()->AddDerivedFunction(
+      absl::StrCat(node.attrs.GetString("forward"), ".vmap", size),
+      std::move(batched_forward));
   vjp.ShareFunctions(*b.graph());
   ADC_ASSIGN_OR_RETURN(Graph batched_vjp, Vmap(vjp, vo));
-  ImportFunctions(b, batched_vjp);
   {
     GraphBuilder vb(&batched_vjp);
     size_t out = 0;
@@ -64,12 +57,9 @@ absl::StatusOr<Value> BatchCall(GraphBuilder& b, const Node& node,
     }
     if (!vb.ok()) return vb.status();
   }
-  const std::string f_name = b.graph()->UniqueFunctionName(
-      absl::StrCat(node.attrs.GetString("forward"), ".vmap", size));
-  b.graph()->AddFunction(f_name, std::move(batched_forward));
-  const std::string v_name = b.graph()->UniqueFunctionName(
-      absl::StrCat(node.attrs.GetString("vjp"), ".vmap", size));
-  b.graph()->AddFunction(v_name, std::move(batched_vjp));
+  const std::string v_name = b.graph()->AddDerivedFunction(
+      absl::StrCat(node.attrs.GetString("vjp"), ".vmap", size),
+      std::move(batched_vjp));
   Attrs attrs = node.attrs;
   attrs.Set("forward", f_name)
       .Set("vjp", v_name)
@@ -121,12 +111,8 @@ absl::StatusOr<Graph> BatchFunction(GraphBuilder& b, const std::string& name,
 // Adds a batched function to b's library; returns its name.
 std::string AddBatched(GraphBuilder& b, const std::string& base, Graph f,
                        int64_t size) {
-  ImportFunctions(b, f);
-  const std::string name =
-      b.graph()->UniqueFunctionName(absl::StrCat(base, ".vmap", size));
-  f.set_name(name);
-  b.graph()->AddFunction(name, std::move(f));
-  return name;
+  return b.graph()->AddDerivedFunction(absl::StrCat(base, ".vmap", size),
+                                       std::move(f));
 }
 
 Value Batched(Value v, int64_t size) {
