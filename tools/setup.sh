@@ -24,7 +24,10 @@ packages=(
   libonnx-dev          # ONNX import
   libonnx-testdata     # ONNX per-op conformance cases
   graphviz             # `adc dot` pictures (.svg)
-  gnuplot-nox          # `adc plot` pictures
+  gnuplot-nox          # `adc plot` pictures, training loss curves
+  python3-sklearn      # the handwritten digits (a data file; no Python runs)
+  dataset-fashion-mnist  # Fashion-MNIST (IDX files)
+  zlib1g-dev           # reading the gzipped datasets
 )
 
 missing=()

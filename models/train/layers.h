@@ -1,0 +1,33 @@
+// Layers on the builder with parameters initialized as PyTorch initializes
+// them, from a seed (torch.nn.Linear: weight and bias uniform in
+// [-1/sqrt(in), 1/sqrt(in)], which is kaiming_uniform_ with a = sqrt(5)).
+// Parameter names follow PyTorch's state_dict ("fc1.weight", "fc1.bias").
+#ifndef ADC_MODELS_TRAIN_LAYERS_H_
+#define ADC_MODELS_TRAIN_LAYERS_H_
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "graph/builder.h"
+
+namespace adc::train {
+
+// x @ weight^T + bias, with parameters "<name>.weight" [out, in] and
+// "<name>.bias" [out] (f32).
+Value LinearLayer(GraphBuilder& b, const std::string& name, Value x,
+                  int64_t out, std::mt19937& rng);
+
+// An MLP classifier: input "x" [batch, features] f32, Linear + ReLU layers
+// "fc1", "fc2", ... of the `hidden` sizes, a last Linear to `classes`. With
+// `with_loss`: input "y" [batch] i64 and output "loss" (mean cross entropy);
+// else output "logits" [batch, classes]. Parameters from `seed`.
+absl::StatusOr<Graph> Mlp(const std::string& name, int64_t features,
+                          const std::vector<int64_t>& hidden, int64_t classes,
+                          int64_t batch, uint32_t seed, bool with_loss);
+
+}  // namespace adc::train
+
+#endif  // ADC_MODELS_TRAIN_LAYERS_H_

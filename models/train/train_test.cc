@@ -1,0 +1,178 @@
+// Training: optimizer steps against the update rules by hand, the datasets
+// Debian ships, and a short compiled training run on the digits.
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "gmock/gmock.h"
+#include "graph/builder.h"
+#include "graph/interpreter.h"
+#include "gtest/gtest.h"
+#include "models/train/datasets.h"
+#include "models/train/layers.h"
+#include "models/train/optimizers.h"
+#include "models/train/trainer.h"
+
+namespace adc::train {
+namespace {
+
+// loss = sum(w^2 x), so dloss/dw = 2 w x.
+Graph Quadratic() {
+  GraphBuilder b("quadratic");
+  Value w = b.Parameter(
+      "w", Tensor::FromDoubles({DType::kF64, {3}}, {0.5, -1.0, 2.0}));
+  Value x = b.Input("x", DType::kF64, {3});
+  b.Output("loss", Sum(w * w * x));
+  absl::StatusOr<Graph> g = b.Build();
+  EXPECT_TRUE(g.ok());
+  return *g;
+}
+
+// Runs `steps` steps of the compiled-in rule by the interpreter, feeding
+// each step's outputs back; returns w after each step.
+std::vector<std::vector<double>> RunSteps(const Optimizer& opt, int steps) {
+  Graph g = Quadratic();
+  absl::StatusOr<TrainStep> step = AddTrainStep(&g, "loss", opt);
+  EXPECT_TRUE(step.ok()) << step.status();
+  std::map<std::string, Tensor> feeds = {
+      {"x", Tensor::FromDoubles({DType::kF64, {3}}, {1.0, 2.0, -0.5})}};
+  std::vector<std::vector<double>> ws;
+  for (int s = 0; s < steps; ++s) {
+    absl::StatusOr<std::map<std::string, Tensor>> out = Interpret(g, feeds);
+    EXPECT_TRUE(out.ok()) << out.status();
+    for (const auto& [param, output] : step->updates) {
+      feeds[param] = out->at(output);
+    }
+    ws.push_back(out->at("w.next").doubles());
+  }
+  return ws;
+}
+
+TEST(OptimizerTest, StepsFollowTheUpdateRulesByHand) {
+  const std::vector<double> x = {1.0, 2.0, -0.5};
+  auto grad = [&](const std::vector<double>& w, int i) {
+    return 2 * w[i] * x[i];
+  };
+  for (bool nesterov : {false, true}) {
+    // SGD, momentum 0.9, weight decay 0.01, lr 0.1 (torch.optim.SGD).
+    const Optimizer opt = Optimizer::Sgd(0.1, 0.9, nesterov, 0.01);
+    std::vector<double> w = {0.5, -1.0, 2.0}, buf(3, 0.0);
+    const std::vector<std::vector<double>> got = RunSteps(opt, 3);
+    for (int s = 0; s < 3; ++s) {
+      for (int i = 0; i < 3; ++i) {
+        const double g = grad(w, i) + 0.01 * w[i];
+        buf[i] = s == 0 ? g : 0.9 * buf[i] + g;
+        w[i] -= 0.1 * (nesterov ? g + 0.9 * buf[i] : buf[i]);
+      }
+      for (int i = 0; i < 3; ++i) {
+        EXPECT_NEAR(got[s][i], w[i], 1e-15) << "step " << s;
+      }
+    }
+  }
+  for (bool decoupled : {false, true}) {
+    // Adam / AdamW, lr 0.01, weight decay 0.1 (torch.optim.Adam, AdamW).
+    const Optimizer opt =
+        decoupled ? Optimizer::AdamW(0.01, 0.1) : Optimizer::Adam(0.01, 0.1);
+    std::vector<double> w = {0.5, -1.0, 2.0}, m(3, 0.0), v(3, 0.0);
+    const std::vector<std::vector<double>> got = RunSteps(opt, 3);
+    for (int s = 0; s < 3; ++s) {
+      const int t = s + 1;
+      for (int i = 0; i < 3; ++i) {
+        double g = grad(w, i);
+        if (decoupled) {
+          w[i] *= 1 - 0.01 * 0.1;
+        } else {
+          g += 0.1 * w[i];
+        }
+        m[i] = 0.9 * m[i] + 0.1 * g;
+        v[i] = 0.999 * v[i] + 0.001 * g * g;
+        const double mhat = m[i] / (1 - std::pow(0.9, t));
+        const double vhat = v[i] / (1 - std::pow(0.999, t));
+        w[i] -= 0.01 * mhat / (std::sqrt(vhat) + 1e-8);
+      }
+      for (int i = 0; i < 3; ++i) {
+        EXPECT_NEAR(got[s][i], w[i], 1e-14) << "step " << s;
+      }
+    }
+  }
+}
+
+TEST(DatasetTest, DigitsAndFashionMnist) {
+  absl::StatusOr<Dataset> digits = LoadDigits();
+  ASSERT_TRUE(digits.ok()) << digits.status();
+  EXPECT_EQ(digits->num, 1797);
+  EXPECT_EQ(digits->features(), 64);
+  std::vector<int> count(10, 0);
+  for (int64_t y : digits->y) {
+    ASSERT_TRUE(y >= 0 && y < 10);
+    ++count[y];
+  }
+  for (int c : count) EXPECT_GT(c, 170);
+  for (float v : digits->x) ASSERT_TRUE(v >= 0 && v <= 1);
+  Dataset train, test;
+  SplitTrainTest(*digits, 0.2, 0, &train, &test);
+  EXPECT_EQ(test.num, 359);
+  EXPECT_EQ(train.num + test.num, 1797);
+
+  absl::StatusOr<Dataset> fashion = LoadFashionMnist("t10k");
+  ASSERT_TRUE(fashion.ok()) << fashion.status();
+  EXPECT_EQ(fashion->num, 10000);
+  EXPECT_EQ(fashion->shape, (std::vector<int64_t>{1, 28, 28}));
+  std::vector<int> classes(10, 0);
+  for (int64_t y : fashion->y) ++classes[y];
+  for (int c : classes) EXPECT_EQ(c, 1000);  // The test set is balanced.
+  EXPECT_THAT(LoadFashionMnist("nope").status().message(),
+              ::testing::HasSubstr("'train' or 't10k'"));
+  EXPECT_THAT(LoadDigits("/nonexistent.csv.gz").status().message(),
+              ::testing::HasSubstr("python3-sklearn"));
+}
+
+TEST(TrainingTest, ShortDigitsRunLearns) {
+  absl::StatusOr<Dataset> digits = LoadDigits();
+  ASSERT_TRUE(digits.ok()) << digits.status();
+  Dataset train, test;
+  SplitTrainTest(*digits, 0.2, 0, &train, &test);
+  constexpr int64_t kBatch = 32;
+  absl::StatusOr<Graph> g = Mlp("mlp", 64, {64}, 10, kBatch, 1, true);
+  absl::StatusOr<Graph> eval = Mlp("mlp_eval", 64, {64}, 10, 128, 1, false);
+  ASSERT_TRUE(g.ok() && eval.ok());
+  absl::StatusOr<TrainStep> step =
+      AddTrainStep(&*g, "loss", Optimizer::Adam(0.005));
+  ASSERT_TRUE(step.ok()) << step.status();
+  const std::string dir = ::testing::TempDir();
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::Create(*g, *step, dir + "/step.so");
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  absl::StatusOr<std::unique_ptr<rt::Module>> model =
+      CompileAndLoad(*eval, dir + "/eval.so");
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::vector<int64_t> order(train.num);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 rng(3);
+  std::vector<float> x;
+  std::vector<int64_t> y;
+  std::vector<double> losses;
+  for (int s = 0; s < 300; ++s) {
+    const int64_t first = (s * kBatch) % (train.num - kBatch);
+    if (first < kBatch) std::shuffle(order.begin(), order.end(), rng);
+    Gather(train, order, first, kBatch, &x, &y);
+    absl::StatusOr<double> loss =
+        (*trainer)->Step({{"x", rt::ConstBuffer::Of(x, {kBatch, 64})},
+                          {"y", rt::ConstBuffer::Of(y, {kBatch})}});
+    ASSERT_TRUE(loss.ok()) << loss.status();
+    losses.push_back(*loss);
+  }
+  const double first50 =
+      std::accumulate(losses.begin(), losses.begin() + 50, 0.0) / 50;
+  const double last50 =
+      std::accumulate(losses.end() - 50, losses.end(), 0.0) / 50;
+  EXPECT_LT(last50, 0.25 * first50) << first50 << " -> " << last50;
+  absl::StatusOr<double> accuracy =
+      Accuracy(**model, (*trainer)->Values(), test.x, test.y, {64}, 128);
+  ASSERT_TRUE(accuracy.ok()) << accuracy.status();
+  EXPECT_GT(*accuracy, 0.9);
+}
+
+}  // namespace
+}  // namespace adc::train

@@ -1,0 +1,161 @@
+#include "models/train/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "codegen/compile.h"
+
+namespace adc::train {
+namespace {
+
+absl::Status FromRt(const rt::Status& s) {
+  return s.ok() ? absl::OkStatus() : absl::InternalError(s.message());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<rt::Module>> CompileAndLoad(
+    const Graph& graph, const std::string& artifact_path) {
+  absl::Status compiled = CompileToSharedLibrary(graph, artifact_path);
+  if (!compiled.ok()) return compiled;
+  rt::StatusOr<std::unique_ptr<rt::Module>> m = rt::Module::Load(artifact_path);
+  if (!m.ok()) return FromRt(m.status());
+  return std::move(*m);
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
+    const Graph& step_graph, const TrainStep& step,
+    const std::string& artifact_path) {
+  std::unique_ptr<Trainer> t(new Trainer());
+  absl::StatusOr<std::unique_ptr<rt::Module>> m =
+      CompileAndLoad(step_graph, artifact_path);
+  if (!m.ok()) return m.status();
+  t->module_ = *std::move(m);
+  t->step_ = step;
+  for (const auto& [param, output] : step.updates) {
+    const rt::ArgSpec* spec = nullptr;
+    for (const rt::ArgSpec& a : t->module_->signature().parameters) {
+      if (a.name == param) spec = &a;
+    }
+    if (spec == nullptr) {
+      return absl::InternalError(
+          absl::StrCat("the compiled step has no parameter '", param, "'"));
+    }
+    rt::Tensor value(spec->dtype, spec->dims);
+    std::memcpy(value.data(), spec->default_data, value.size_bytes());
+    t->next_.emplace_back(spec->dtype, spec->dims);
+    t->current_.push_back(std::move(value));
+  }
+  return t;
+}
+
+absl::StatusOr<double> Trainer::Step(
+    const std::map<std::string, rt::ConstBuffer>& batch) {
+  std::map<std::string, rt::ConstBuffer> inputs = batch;
+  std::map<std::string, rt::Buffer> outputs;
+  for (size_t k = 0; k < step_.updates.size(); ++k) {
+    inputs[step_.updates[k].first] = current_[k].buffer();
+    outputs[step_.updates[k].second] = next_[k].buffer();
+  }
+  rt::Tensor loss(rt::DType::kF32, {});
+  for (const rt::ArgSpec& a : module_->signature().outputs) {
+    if (a.name == step_.loss) loss = rt::Tensor(a.dtype, a.dims);
+  }
+  outputs[step_.loss] = loss.buffer();
+  absl::Status run = FromRt(module_->Run(inputs, outputs));
+  if (!run.ok()) return run;
+  std::swap(current_, next_);
+  return loss.dtype() == rt::DType::kF64 ? *loss.data_as<double>()
+                                         : *loss.data_as<float>();
+}
+
+std::map<std::string, rt::ConstBuffer> Trainer::Values() const {
+  std::map<std::string, rt::ConstBuffer> values;
+  for (size_t k = 0; k < step_.updates.size(); ++k) {
+    values[step_.updates[k].first] = current_[k].buffer();
+  }
+  return values;
+}
+
+absl::StatusOr<double> Accuracy(
+    const rt::Module& model,
+    const std::map<std::string, rt::ConstBuffer>& values,
+    const std::vector<float>& x, const std::vector<int64_t>& labels,
+    const std::vector<int64_t>& example_shape, int64_t batch) {
+  int64_t features = 1;
+  for (int64_t d : example_shape) features *= d;
+  const int64_t n = static_cast<int64_t>(labels.size());
+  int64_t correct = 0;
+  std::vector<float> xb(batch * features, 0.0f);
+  std::vector<int64_t> dims = {batch};
+  dims.insert(dims.end(), example_shape.begin(), example_shape.end());
+  for (int64_t first = 0; first < n; first += batch) {
+    const int64_t m = std::min(batch, n - first);
+    std::fill(xb.begin(), xb.end(), 0.0f);
+    std::copy(x.begin() + first * features, x.begin() + (first + m) * features,
+              xb.begin());
+    std::map<std::string, rt::ConstBuffer> inputs;
+    for (const auto& [name, buffer] : values) {
+      for (const rt::ArgSpec& a : model.signature().parameters) {
+        if (a.name == name) inputs[name] = buffer;
+      }
+    }
+    inputs["x"] = rt::ConstBuffer::Of(xb, dims);
+    rt::Tensor logits(rt::DType::kF32, {batch, 0});
+    for (const rt::ArgSpec& a : model.signature().outputs) {
+      if (a.name == "logits") logits = rt::Tensor(a.dtype, a.dims);
+    }
+    absl::Status run = FromRt(model.Run(inputs, {{"logits", logits.buffer()}}));
+    if (!run.ok()) return run;
+    const int64_t classes = logits.dims()[1];
+    const float* l = logits.data_as<float>();
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t best =
+          std::max_element(l + i * classes, l + (i + 1) * classes) -
+          (l + i * classes);
+      correct += best == labels[first + i];
+    }
+  }
+  return static_cast<double>(correct) / n;
+}
+
+Progress::Progress(int64_t total_steps, int64_t examples_per_step)
+    : total_(total_steps),
+      per_step_(examples_per_step),
+      terminal_(isatty(STDOUT_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()) {}
+
+void Progress::Update(int64_t step, double loss) {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
+  const double rate = seconds > 0 ? step * per_step_ / seconds : 0;
+  const double left = step > 0 ? seconds * (total_ - step) / step : 0;
+  const std::string stats =
+      absl::StrFormat("step %d/%d  loss %.4f  %.0f examples/s  %ds left", step,
+                      total_, loss, rate, static_cast<int>(left + 0.5));
+  if (terminal_) {
+    constexpr int kWidth = 30;
+    const int filled =
+        static_cast<int>(kWidth * step / std::max<int64_t>(1, total_));
+    std::printf("\r[%s%s] %s", std::string(filled, '#').c_str(),
+                std::string(kWidth - filled, '.').c_str(), stats.c_str());
+    std::fflush(stdout);
+  } else if (step == total_ ||
+             step - last_plain_ >= std::max<int64_t>(1, total_ / 10)) {
+    std::printf("%s\n", stats.c_str());
+    last_plain_ = step;
+  }
+}
+
+void Progress::Finish() {
+  if (terminal_) std::printf("\n");
+  std::fflush(stdout);
+}
+
+}  // namespace adc::train

@@ -1,0 +1,76 @@
+// Running compiled training steps: a Trainer owns the compiled step (a graph
+// with AddTrainStep applied) and the current values of the parameters and
+// optimizer states. Each Step feeds them with a batch and keeps the values
+// the step computed: two buffers per value, swapped after each step (the
+// update never writes what the step reads; nothing is copied).
+#ifndef ADC_MODELS_TRAIN_TRAINER_H_
+#define ADC_MODELS_TRAIN_TRAINER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "graph/graph.h"
+#include "models/train/optimizers.h"
+#include "runtime/module.h"
+
+namespace adc::train {
+
+// `graph` compiled (codegen/compile.h) into `artifact_path` and loaded.
+absl::StatusOr<std::unique_ptr<rt::Module>> CompileAndLoad(
+    const Graph& graph, const std::string& artifact_path);
+
+class Trainer {
+ public:
+  // Compiles `step_graph` into `artifact_path` and starts from its stored
+  // parameter values.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(
+      const Graph& step_graph, const TrainStep& step,
+      const std::string& artifact_path);
+
+  // One step on a batch (the graph's inputs by name); returns the loss.
+  absl::StatusOr<double> Step(
+      const std::map<std::string, rt::ConstBuffer>& batch);
+
+  // The current values of the parameters and states, to feed to other
+  // compiled graphs of the same model (e.g. an evaluation graph).
+  std::map<std::string, rt::ConstBuffer> Values() const;
+
+ private:
+  Trainer() = default;
+  std::unique_ptr<rt::Module> module_;
+  TrainStep step_;
+  std::vector<rt::Tensor> current_, next_;  // By step_.updates.
+};
+
+// The fraction of `labels` equal to the arg-max of each row of the `logits`
+// output of `model` (inputs: `x` and `values`), in batches of `batch`.
+absl::StatusOr<double> Accuracy(
+    const rt::Module& model,
+    const std::map<std::string, rt::ConstBuffer>& values,
+    const std::vector<float>& x, const std::vector<int64_t>& labels,
+    const std::vector<int64_t>& example_shape, int64_t batch);
+
+// A progress line for training: on a terminal one line redrawn in place
+// (bar, step, loss, examples/s, time left); otherwise a plain line about
+// every tenth of the run.
+class Progress {
+ public:
+  Progress(int64_t total_steps, int64_t examples_per_step);
+  void Update(int64_t step, double loss);  // step in [1, total]
+  void Finish();
+
+ private:
+  int64_t total_, per_step_;
+  bool terminal_;
+  int64_t last_plain_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace adc::train
+
+#endif  // ADC_MODELS_TRAIN_TRAINER_H_
