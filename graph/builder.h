@@ -421,6 +421,48 @@ std::vector<Value> WhileLoopCall(GraphBuilder& b, const std::string& cond,
 // ---------------------------------------------------------------------------
 // x @ w^T + bias, with w of shape [out, in] (torch.nn.Linear's layout).
 Value Linear(Value x, Value w, std::optional<Value> bias = std::nullopt);
+// Convolution and pooling over the trailing spatial axes of NCHW-style
+// tensors (x: [N, C, spatial...], 1-d, 2-d or more), as compositions of
+// pad, strided slices, concat and matmul (graph/nn.cc), so gradients of
+// every order, forward mode, batching and code generation come from those
+// ops. Per spatial axis: stride, dilation and padding (low, high); empty
+// vectors mean 1, 1 and 0.
+struct WindowOptions {
+  std::vector<int64_t> strides;
+  std::vector<int64_t> dilations;
+  std::vector<int64_t> pads_low;
+  std::vector<int64_t> pads_high;
+  // SAME padding (ONNX auto_pad SAME_UPPER / SAME_LOWER): pads chosen so
+  // that out = ceil(in / stride); the odd element goes high (upper) or low.
+  enum class Same { kNo, kUpper, kLower };
+  Same same = Same::kNo;
+  bool ceil_mode = false;          // Pooling: the last partial window too.
+  bool count_include_pad = false;  // Average pooling's divisor.
+};
+// PyTorch's conv1d/conv2d/conv3d (cross-correlation): w [O, C / groups,
+// kernel...], bias [O] (optional); out [N, O, out...] with
+// out = floor((in + pads - dilation (k - 1) - 1) / stride) + 1. Computed as
+// one matmul of the weights with the gathered windows (im2col), per group.
+Value Conv(Value x, Value w, std::optional<Value> bias = std::nullopt,
+           const WindowOptions& options = {}, int64_t groups = 1);
+// PyTorch's conv_transpose (the gradient of Conv with respect to its input):
+// w [C, O / groups, kernel...]; out = (in - 1) stride - pads + dilation
+// (k - 1) + output_padding + 1.
+Value ConvTranspose(Value x, Value w, std::optional<Value> bias = std::nullopt,
+                    const WindowOptions& options = {}, int64_t groups = 1,
+                    std::vector<int64_t> output_padding = {});
+// Max pooling over windows of `kernel`; padding is -inf. The gradient goes
+// to the first maximum of each window (PyTorch's tie rule).
+Value MaxPool(Value x, std::vector<int64_t> kernel,
+              const WindowOptions& options = {});
+// Average pooling; the divisor counts padding when count_include_pad (not
+// the extra elements of ceil mode, as PyTorch).
+Value AvgPool(Value x, std::vector<int64_t> kernel,
+              const WindowOptions& options = {});
+// Over every spatial axis, keeping them as size 1 (ONNX GlobalAveragePool).
+Value GlobalAvgPool(Value x);
+Value GlobalMaxPool(Value x);
+
 // mean((pred - target)^2).
 Value MseLoss(Value pred, Value target);
 // mean over the batch of -log_softmax(logits)[label]; logits [N, C], labels

@@ -441,6 +441,58 @@ std::vector<GradCase> AllCases() {
                      return Sq(
                          CumSum(x[0], 0, /*exclusive=*/true, /*reverse=*/true));
                    }),
+              // --- Convolution and pooling (compositions, graph/nn.cc)
+              // --------------------------
+              Case("Conv2dStridedDilatedPaddedGroups",
+                   {Rand("x", {2, 4, 5, 4}), Param("w", {4, 2, 3, 2}),
+                    Param("bias", {4})},
+                   [](B, V x) {
+                     WindowOptions o;
+                     o.strides = {2, 1};
+                     o.dilations = {1, 2};
+                     o.pads_low = {1, 0};
+                     o.pads_high = {1, 1};
+                     return Sq(Conv(x[0], x[1], x[2], o, /*groups=*/2));
+                   }),
+              Case("Conv1dDepthwiseSame", {Rand("x", {1, 3, 7}),
+                                          Param("w", {3, 1, 3})},
+                   [](B, V x) {
+                     WindowOptions o;
+                     o.strides = {2};
+                     o.same = WindowOptions::Same::kUpper;
+                     return Sin(Conv(x[0], x[1], std::nullopt, o, 3));
+                   }),
+              Case("ConvTranspose2d",
+                   {Rand("x", {1, 2, 3, 3}), Param("w", {2, 3, 2, 3})},
+                   [](B, V x) {
+                     WindowOptions o;
+                     o.strides = {2, 1};
+                     o.pads_low = {0, 1};
+                     o.pads_high = {1, 0};
+                     return Sq(ConvTranspose(x[0], x[1], std::nullopt, o, 1,
+                                             {1, 0}));
+                   }),
+              Case("MaxPool2dCeilDilated", {Rand("x", {1, 2, 6, 5})},
+                   [](B, V x) {
+                     WindowOptions o;
+                     o.strides = {2, 2};
+                     o.dilations = {1, 2};
+                     o.pads_low = {1, 0};
+                     o.pads_high = {1, 0};
+                     o.ceil_mode = true;
+                     return Sq(MaxPool(x[0], {3, 2}, o));
+                   }),
+              Case("AvgPool2dCountIncludePadCeil", {Rand("x", {2, 1, 5, 5})},
+                   [](B, V x) {
+                     WindowOptions o;
+                     o.strides = {2, 2};
+                     o.pads_low = {1, 1};
+                     o.pads_high = {1, 1};
+                     o.ceil_mode = true;
+                     o.count_include_pad = true;
+                     return Sq(AvgPool(x[0], {3, 3}, o)) +
+                            Sin(GlobalAvgPool(x[0]) * GlobalMaxPool(x[0]));
+                   }),
               // --- Leaves in differentiable expressions
               // ----------------------------
               Case("ArangeIotaConstant", {Rand("x", {2, 3})},
@@ -716,8 +768,8 @@ TEST(OpGradientCoverageTest, NonDifferentiableKindsAreExactlyTheExpected) {
     const OpKind kind = static_cast<OpKind>(k);
     const OpDef& def = GetOpDef(kind);
     EXPECT_EQ(def.differentiable, expected.count(kind) == 0) << def.name;
-    EXPECT_EQ(def.grad == nullptr, !def.differentiable ||
-                                       def.family == OpFamily::kControl)
+    EXPECT_EQ(def.grad == nullptr,
+              !def.differentiable || def.family == OpFamily::kControl)
         << def.name;
   }
 }

@@ -1,0 +1,322 @@
+// Convolution and pooling as compositions of primitives (graph/builder.h).
+//
+// A window op visits, for every kernel position k (a multi-index over the
+// kernel), the strided slice of the padded input that position sees:
+//   slice_k[n, c, o...] = xp[n, c, o * stride + k * dilation]
+// Convolution concatenates the slices (im2col: [N, C * K, out]) and
+// multiplies by the weights; max pooling keeps the running maximum (a
+// select, so the gradient goes to the first maximum); average pooling sums
+// them and divides by a count built the same way from ones.
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "graph/builder.h"
+#include "graph/check.h"
+
+namespace adc {
+namespace {
+
+// The geometry of a window op over the trailing `spatial` axes.
+struct Window {
+  int spatial = 0;
+  std::vector<int64_t> in, kernel, stride, dilation, low, high, out;
+};
+
+// Fills in defaults and output sizes; records an error in b and returns
+// nullopt on bad options.
+std::optional<Window> MakeWindow(GraphBuilder& b, const std::string& op,
+                                 const Dims& x_dims,
+                                 const std::vector<int64_t>& kernel,
+                                 const WindowOptions& o, bool pooling) {
+  Window w;
+  w.spatial = static_cast<int>(kernel.size());
+  auto fail = [&](const std::string& why) {
+    b.Fail(absl::InvalidArgumentError(absl::StrCat(op, ": ", why)));
+    return std::nullopt;
+  };
+  if (w.spatial == 0 || static_cast<int>(x_dims.size()) != w.spatial + 2) {
+    return fail(absl::StrCat("input of shape ", DimsToString(x_dims),
+                             " for a kernel of ", w.spatial,
+                             " spatial axes (expected [N, C, spatial...])"));
+  }
+  auto per_axis = [&](const std::vector<int64_t>& v, int64_t fallback,
+                      const char* what, std::vector<int64_t>* out) {
+    if (v.empty()) {
+      out->assign(w.spatial, fallback);
+      return true;
+    }
+    if (static_cast<int>(v.size()) != w.spatial) {
+      fail(absl::StrCat(what, " has ", v.size(), " values for ", w.spatial,
+                        " spatial axes"));
+      return false;
+    }
+    *out = v;
+    return true;
+  };
+  if (!per_axis(o.strides, 1, "strides", &w.stride) ||
+      !per_axis(o.dilations, 1, "dilations", &w.dilation) ||
+      !per_axis(o.pads_low, 0, "pads_low", &w.low) ||
+      !per_axis(o.pads_high, 0, "pads_high", &w.high)) {
+    return std::nullopt;
+  }
+  w.kernel = kernel;
+  for (int a = 0; a < w.spatial; ++a) {
+    w.in.push_back(x_dims[2 + a]);
+    if (w.kernel[a] < 1 || w.stride[a] < 1 || w.dilation[a] < 1 ||
+        w.low[a] < 0 || w.high[a] < 0) {
+      return fail(absl::StrCat("kernel ", DimsToString(w.kernel), ", strides ",
+                               DimsToString(w.stride), ", dilations ",
+                               DimsToString(w.dilation),
+                               ": sizes must be >= 1 and pads >= 0"));
+    }
+    const int64_t span = w.dilation[a] * (w.kernel[a] - 1) + 1;
+    if (o.same != WindowOptions::Same::kNo) {
+      const int64_t out = (w.in[a] + w.stride[a] - 1) / w.stride[a];
+      const int64_t total =
+          std::max<int64_t>(0, (out - 1) * w.stride[a] + span - w.in[a]);
+      w.low[a] =
+          o.same == WindowOptions::Same::kUpper ? total / 2 : total - total / 2;
+      w.high[a] = total - w.low[a];
+    }
+    const int64_t padded = w.in[a] + w.low[a] + w.high[a];
+    if (padded < span) {
+      return fail(
+          absl::StrCat("a window of ", span, " elements on spatial axis ", a,
+                       " does not fit ", padded, " (input and padding)"));
+    }
+    int64_t out = (padded - span) / w.stride[a] + 1;
+    if (pooling && o.ceil_mode) {
+      out = (padded - span + w.stride[a] - 1) / w.stride[a] + 1;
+      // The last window must start inside the input or its low padding.
+      if ((out - 1) * w.stride[a] >= w.in[a] + w.low[a]) --out;
+    }
+    w.out.push_back(out);
+  }
+  return w;
+}
+
+// Calls f(position index, kernel multi-index) for every kernel position in
+// row-major order.
+void ForEachPosition(
+    const std::vector<int64_t>& kernel,
+    const std::function<void(int64_t, const std::vector<int64_t>&)>& f) {
+  std::vector<int64_t> k(kernel.size(), 0);
+  for (int64_t index = 0;; ++index) {
+    f(index, k);
+    int a = static_cast<int>(kernel.size()) - 1;
+    while (a >= 0 && ++k[a] == kernel[a]) k[a--] = 0;
+    if (a < 0) return;
+  }
+}
+
+// xp padded by the window's pads plus `extra_high` per axis, with `value`.
+Value PadWindow(Value x, const Window& w, double value,
+                const std::vector<int64_t>& extra_high = {}) {
+  std::vector<int64_t> low = {0, 0}, high = {0, 0};
+  for (int a = 0; a < w.spatial; ++a) {
+    low.push_back(w.low[a]);
+    high.push_back(w.high[a] + (extra_high.empty() ? 0 : extra_high[a]));
+  }
+  return Pad(x, low, high, value);
+}
+
+// The elements kernel position k sees: [N, C, out...].
+Value WindowSlice(Value xp, const Window& w, const std::vector<int64_t>& k) {
+  std::vector<int64_t> start = {0, 0}, limit = {xp.dims()[0], xp.dims()[1]},
+                       stride = {1, 1};
+  for (int a = 0; a < w.spatial; ++a) {
+    start.push_back(k[a] * w.dilation[a]);
+    limit.push_back(start.back() + (w.out[a] - 1) * w.stride[a] + 1);
+    stride.push_back(w.stride[a]);
+  }
+  return Slice(xp, start, limit, stride);
+}
+
+// Ceil mode's windows may run past the padded input: extra high padding.
+std::vector<int64_t> CeilExtra(const Window& w) {
+  std::vector<int64_t> extra;
+  for (int a = 0; a < w.spatial; ++a) {
+    const int64_t needed =
+        (w.out[a] - 1) * w.stride[a] + w.dilation[a] * (w.kernel[a] - 1) + 1;
+    extra.push_back(
+        std::max<int64_t>(0, needed - (w.in[a] + w.low[a] + w.high[a])));
+  }
+  return extra;
+}
+
+int64_t Product(const std::vector<int64_t>& v) {
+  int64_t p = 1;
+  for (int64_t d : v) p *= d;
+  return p;
+}
+
+}  // namespace
+
+Value Conv(Value x, Value w, std::optional<Value> bias,
+           const WindowOptions& options, int64_t groups) {
+  if (!x.valid() || !w.valid()) return Value();
+  GraphBuilder& b = *x.builder();
+  if (w.rank() < 3) {
+    return b.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "conv: weights of shape ", DimsToString(w.dims()),
+        " (expected [out_channels, in_channels / groups, kernel...])")));
+  }
+  const std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
+  std::optional<Window> win =
+      MakeWindow(b, "conv", x.dims(), kernel, options, false);
+  if (!win) return Value();
+  const int64_t n = x.dims()[0], c = x.dims()[1], o = w.dims()[0];
+  if (groups < 1 || c % groups != 0 || o % groups != 0 ||
+      w.dims()[1] != c / groups) {
+    return b.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "conv: ", c, " input channels, weights ", DimsToString(w.dims()),
+        " and groups ", groups,
+        " do not match (weights are [out, in / groups, kernel...])")));
+  }
+  const int64_t positions = Product(kernel), pixels = Product(win->out);
+  Value xp = PadWindow(x, *win, 0.0);
+  // im2col: [N, C, K, P], channel-major like the weights' [C / g, kernel].
+  std::vector<Value> cols;
+  ForEachPosition(kernel, [&](int64_t, const std::vector<int64_t>& k) {
+    cols.push_back(Reshape(WindowSlice(xp, *win, k), {n, c, 1, pixels}));
+  });
+  Value col = cols.size() == 1 ? cols[0] : Concat(cols, 2);
+  col = Reshape(col, {n, groups, (c / groups) * positions, pixels});
+  Value wm = Reshape(w, {groups, o / groups, (c / groups) * positions});
+  Dims out = {n, o};
+  out.insert(out.end(), win->out.begin(), win->out.end());
+  Value y = Reshape(MatMul(wm, col), out);  // [N, g, O / g, P]
+  if (bias) {
+    Dims bdims(out.size(), 1);
+    bdims[1] = o;
+    y = y + Reshape(*bias, bdims);
+  }
+  return y;
+}
+
+Value ConvTranspose(Value x, Value w, std::optional<Value> bias,
+                    const WindowOptions& options, int64_t groups,
+                    std::vector<int64_t> output_padding) {
+  if (!x.valid() || !w.valid()) return Value();
+  GraphBuilder& b = *x.builder();
+  const int spatial = x.rank() - 2;
+  if (w.rank() != x.rank() || spatial < 1 || groups < 1 ||
+      w.dims()[0] != x.dims()[1] || x.dims()[1] % groups != 0) {
+    return b.Fail(absl::InvalidArgumentError(
+        absl::StrCat("conv_transpose: input ", DimsToString(x.dims()),
+                     ", weights ", DimsToString(w.dims()), ", groups ", groups,
+                     " (weights are [in_channels, out / groups, kernel...])")));
+  }
+  if (options.same != WindowOptions::Same::kNo) {
+    return b.Fail(absl::InvalidArgumentError(
+        "conv_transpose: give explicit pads (SAME is not supported)"));
+  }
+  auto or_fill = [&](std::vector<int64_t> v, int64_t fill) {
+    if (v.empty()) v.assign(spatial, fill);
+    return v;
+  };
+  const std::vector<int64_t> stride = or_fill(options.strides, 1);
+  const std::vector<int64_t> dilation = or_fill(options.dilations, 1);
+  const std::vector<int64_t> low = or_fill(options.pads_low, 0);
+  const std::vector<int64_t> high = or_fill(options.pads_high, 0);
+  output_padding = or_fill(output_padding, 0);
+  for (const std::vector<int64_t>* v :
+       {&stride, &dilation, &low, &high,
+        static_cast<const std::vector<int64_t>*>(&output_padding)}) {
+    if (static_cast<int>(v->size()) != spatial) {
+      return b.Fail(absl::InvalidArgumentError(
+          "conv_transpose: one value per spatial axis expected"));
+    }
+  }
+  // The input dilated by the stride and padded by dilation (k - 1) - pad,
+  // convolved with the flipped kernel, channels swapped within each group.
+  std::vector<int64_t> plo = {0, 0}, phi = {0, 0}, interior = {0, 0};
+  for (int a = 0; a < spatial; ++a) {
+    const int64_t span = dilation[a] * (w.dims()[2 + a] - 1);
+    plo.push_back(span - low[a]);
+    phi.push_back(span - high[a] + output_padding[a]);
+    interior.push_back(stride[a] - 1);
+  }
+  Value xd = Pad(x, plo, phi, 0.0, interior);
+  const int64_t cin = w.dims()[0], og = w.dims()[1];
+  Dims gdims = {groups, cin / groups, og};
+  gdims.insert(gdims.end(), w.dims().begin() + 2, w.dims().end());
+  std::vector<int64_t> perm = {0, 2, 1};
+  for (int a = 0; a < spatial; ++a) perm.push_back(3 + a);
+  std::vector<int64_t> flip;
+  for (int a = 0; a < spatial; ++a) flip.push_back(3 + a);
+  Value wt = Transpose(Reverse(Reshape(w, gdims), flip), perm);
+  Dims wdims = {groups * og, cin / groups};
+  wdims.insert(wdims.end(), w.dims().begin() + 2, w.dims().end());
+  WindowOptions conv;
+  conv.dilations = dilation;
+  return Conv(xd, Reshape(wt, wdims), bias, conv, groups);
+}
+
+Value MaxPool(Value x, std::vector<int64_t> kernel,
+              const WindowOptions& options) {
+  if (!x.valid()) return Value();
+  std::optional<Window> win =
+      MakeWindow(*x.builder(), "max_pool", x.dims(), kernel, options, true);
+  if (!win) return Value();
+  Value xp = PadWindow(x, *win, -std::numeric_limits<double>::infinity(),
+                       CeilExtra(*win));
+  Value m;
+  ForEachPosition(kernel, [&](int64_t, const std::vector<int64_t>& k) {
+    Value s = WindowSlice(xp, *win, k);
+    // A later element wins only if larger: ties keep the first.
+    m = m.valid() ? Select(Gt(s, m), s, m) : s;
+  });
+  return m;
+}
+
+Value AvgPool(Value x, std::vector<int64_t> kernel,
+              const WindowOptions& options) {
+  if (!x.valid()) return Value();
+  GraphBuilder& b = *x.builder();
+  std::optional<Window> win =
+      MakeWindow(b, "avg_pool", x.dims(), kernel, options, true);
+  if (!win) return Value();
+  const std::vector<int64_t> extra = CeilExtra(*win);
+  Value xp = PadWindow(x, *win, 0.0, extra);
+  // The divisor per output element: how many of its window's elements are
+  // input (or padding, with count_include_pad; never ceil mode's extra).
+  Dims one = {1, 1};
+  one.insert(one.end(), win->in.begin(), win->in.end());
+  Value ones = Full(b, TensorType{x.dtype(), one}, 1.0);
+  Value counted;
+  if (options.count_include_pad) {
+    std::vector<int64_t> lo(x.rank(), 0), hi = {0, 0};
+    hi.insert(hi.end(), extra.begin(), extra.end());
+    counted = Pad(PadWindow(ones, *win, 1.0), lo, hi, 0.0);
+  } else {
+    counted = PadWindow(ones, *win, 0.0, extra);
+  }
+  Value sum, count;
+  ForEachPosition(kernel, [&](int64_t, const std::vector<int64_t>& k) {
+    Value s = WindowSlice(xp, *win, k), c = WindowSlice(counted, *win, k);
+    sum = sum.valid() ? sum + s : s;
+    count = count.valid() ? count + c : c;
+  });
+  return sum / count;
+}
+
+Value GlobalAvgPool(Value x) {
+  if (!x.valid()) return Value();
+  std::vector<int64_t> axes;
+  for (int a = 2; a < x.rank(); ++a) axes.push_back(a);
+  return Mean(x, axes, /*keepdims=*/true);
+}
+
+Value GlobalMaxPool(Value x) {
+  if (!x.valid()) return Value();
+  std::vector<int64_t> axes;
+  for (int a = 2; a < x.rank(); ++a) axes.push_back(a);
+  return Max(x, axes, /*keepdims=*/true);
+}
+
+}  // namespace adc
