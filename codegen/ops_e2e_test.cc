@@ -143,7 +143,8 @@ const std::set<std::string> kOnEveryLevel = {"Tails",
                                              "MatMulLarge",
                                              "Shapes",
                                              "IntegerReductions",
-                                             "ControlFlow"};
+                                             "ControlFlow",
+                                             "ConvPool"};
 
 class OpsE2eTest : public ::testing::TestWithParam<testing::FeatureLevel> {
  protected:
@@ -806,6 +807,53 @@ Graph ControlFlowGraph(DType dtype, std::map<std::string, Tensor>* feeds) {
   EXPECT_TRUE(g.ok()) << g.status();
   *feeds = testing::RandomFeeds(*g, 9);
   return *std::move(g);
+}
+
+// Convolution and pooling (compositions, graph/nn.cc) with spatial sizes
+// leaving every kind of remainder, first and second derivatives.
+std::vector<Case> ConvPoolCases() {
+  WindowOptions strided;
+  strided.strides = {2, 1};
+  strided.dilations = {1, 2};
+  strided.pads_low = {1, 0};
+  strided.pads_high = {2, 1};
+  WindowOptions pool;
+  pool.strides = {2, 2};
+  pool.pads_low = pool.pads_high = {1, 1};
+  pool.ceil_mode = true;
+  WindowOptions same;
+  same.strides = {2};
+  same.same = WindowOptions::Same::kLower;
+  return {
+      {"conv2d",
+       {{"x", {2, 4, 9, 17}}, {"w", {6, 2, 3, 3}}, {"b", {6}}},
+       [strided](V v) { return Conv(v[0], v[1], v[2], strided, 2); }},
+      {"conv1d_depthwise_same",
+       {{"x", {3, 5, 33}}, {"w", {5, 1, 4}}},
+       [same](V v) { return Conv(v[0], v[1], std::nullopt, same, 5); }},
+      {"conv_transpose2d",
+       {{"x", {1, 3, 5, 7}}, {"w", {3, 2, 3, 2}}},
+       [strided](V v) {
+         return ConvTranspose(v[0], v[1], std::nullopt, strided, 1, {1, 0});
+       }},
+      {"max_pool",
+       {{"x", {2, 3, 11, 10}}},
+       [pool](V v) {
+         return MaxPool(v[0], {3, 3}, pool);
+       }},
+      {"avg_pool",
+       {{"x", {2, 3, 11, 10}}},
+       [pool](V v) {
+         WindowOptions o = pool;
+         o.count_include_pad = true;
+         return AvgPool(v[0], {3, 3}, o) +
+                GlobalAvgPool(v[0]) * GlobalMaxPool(v[0]);
+       }},
+  };
+}
+
+TEST_P(OpsE2eTest, ConvPool) {
+  CheckGroup({"conv_pool", ConvPoolCases()}, GetParam());
 }
 
 TEST_P(OpsE2eTest, ControlFlow) {
