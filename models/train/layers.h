@@ -20,6 +20,16 @@ namespace adc::train {
 Value LinearLayer(GraphBuilder& b, const std::string& name, Value x,
                   int64_t out, std::mt19937& rng);
 
+// PyTorch's Conv2d (weight [out, in, k, k], bias [out], both uniform in
+// +-1/sqrt(in k k)), stride 1, padding `pad`: "<name>.weight", "<name>.bias".
+Value Conv2dLayer(GraphBuilder& b, const std::string& name, Value x,
+                  int64_t out, int64_t k, int64_t pad, std::mt19937& rng);
+
+// The small CNN for 28x28 images: conv 3x3 32, ReLU, max pool 2, conv 3x3
+// 64, ReLU, max pool 2, fc 128, ReLU, fc 10 ("conv1", "conv2", "fc1",
+// "fc2"); input "x" [batch, 1, 28, 28]; outputs as Mlp's.
+absl::StatusOr<Graph> SmallCnn(int64_t batch, uint32_t seed, bool with_loss);
+
 // An MLP classifier: input "x" [batch, features] f32, Linear + ReLU layers
 // "fc1", "fc2", ... of the `hidden` sizes, a last Linear to `classes`. With
 // `with_loss`: input "y" [batch] i64 and output "loss" (mean cross entropy);

@@ -174,5 +174,38 @@ TEST(TrainingTest, ShortDigitsRunLearns) {
   EXPECT_GT(*accuracy, 0.9);
 }
 
+TEST(TrainingTest, FewFashionMnistBatchesOfTheSmallCnn) {
+  absl::StatusOr<Dataset> train = LoadFashionMnist("t10k");
+  ASSERT_TRUE(train.ok()) << train.status();
+  constexpr int64_t kBatch = 32;
+  absl::StatusOr<Graph> g = SmallCnn(kBatch, 1, true);
+  ASSERT_TRUE(g.ok()) << g.status();
+  absl::StatusOr<TrainStep> step =
+      AddTrainStep(&*g, "loss", Optimizer::Adam(2e-3));
+  ASSERT_TRUE(step.ok()) << step.status();
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::Create(*g, *step, ::testing::TempDir() + "/cnn_step.so");
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  std::vector<int64_t> order(train->num);
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<float> x;
+  std::vector<int64_t> y;
+  std::vector<double> losses;
+  for (int s = 0; s < 40; ++s) {
+    Gather(*train, order, s * kBatch, kBatch, &x, &y);
+    absl::StatusOr<double> loss =
+        (*trainer)->Step({{"x", rt::ConstBuffer::Of(x, {kBatch, 1, 28, 28})},
+                          {"y", rt::ConstBuffer::Of(y, {kBatch})}});
+    ASSERT_TRUE(loss.ok()) << loss.status();
+    losses.push_back(*loss);
+  }
+  // From about ln 10 = 2.3 (chance) to well below it.
+  const double first =
+      std::accumulate(losses.begin(), losses.begin() + 5, 0.0) / 5;
+  const double last = std::accumulate(losses.end() - 5, losses.end(), 0.0) / 5;
+  EXPECT_GT(first, 1.8);
+  EXPECT_LT(last, 0.7 * first) << first << " -> " << last;
+}
+
 }  // namespace
 }  // namespace adc::train
