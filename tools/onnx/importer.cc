@@ -38,7 +38,8 @@ const std::map<std::string, OpImport>& OpTable() {
   static const auto* table = [] {
     auto* t = new std::map<std::string, OpImport>;
     for (auto family : {ElementwiseOnnxOps, LinalgOnnxOps, ReductionOnnxOps,
-                        ShapeOnnxOps, ConstantOnnxOps, LayerOnnxOps}) {
+                        ShapeOnnxOps, ConstantOnnxOps, LayerOnnxOps,
+                        WindowOnnxOps}) {
       for (OnnxOpEntry& entry : family()) {
         ADC_CHECK_MSG(t->emplace(entry.op_type, std::move(entry.import)).second,
                       absl::StrCat("ONNX op imported twice: ", entry.op_type));

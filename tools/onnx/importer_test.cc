@@ -439,17 +439,17 @@ TEST(OnnxImporterTest, UnsupportedOpsAreListedTogether) {
   absl::StatusOr<Graph> g = Import(R"(
       <ir_version: 7, opset_import: ["" : 13, "com.example" : 1]>
       g (float[1,1,4,4] x, float[1,1,3,3] w) => (float[1,1,2,2] y) {
-        a = Conv(x, w)
+        a = GRU(x, w, w)
         b = Relu(a)
         c = LSTM(b, w, w)
-        d = Conv(c, w)
+        d = GRU(c, w, w)
         e = Pad <mode = "reflect"> (d, w)
         y = com.example.Magic(e)
       })");
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(g.status().message(),
-            "unsupported ONNX ops: Conv (2 nodes), LSTM (1 node), Pad with "
+            "unsupported ONNX ops: GRU (2 nodes), LSTM (1 node), Pad with "
             "mode 'reflect' (1 node), com.example.Magic (1 node)");
 }
 

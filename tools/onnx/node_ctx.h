@@ -181,6 +181,7 @@ std::vector<OnnxOpEntry> ReductionOnnxOps();    // ops_reduction.cc
 std::vector<OnnxOpEntry> ShapeOnnxOps();        // ops_shape.cc
 std::vector<OnnxOpEntry> ConstantOnnxOps();     // ops_constant.cc
 std::vector<OnnxOpEntry> LayerOnnxOps();        // ops_layers.cc
+std::vector<OnnxOpEntry> WindowOnnxOps();       // ops_window.cc
 
 // ---------------------------------------------------------------------------
 // Helpers of the op imports.
