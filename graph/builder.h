@@ -463,6 +463,33 @@ Value AvgPool(Value x, std::vector<int64_t> kernel,
 Value GlobalAvgPool(Value x);
 Value GlobalMaxPool(Value x);
 
+// Batch normalization over every axis but 1 (the channels; PyTorch's
+// batch_norm, ONNX's BatchNormalization). Training: normalized by the
+// batch's mean and biased variance, and the running statistics updated as
+// PyTorch does: running = (1 - momentum) running + momentum stat, with the
+// unbiased variance. Inference: normalized by the running statistics, which
+// are returned unchanged. scale and bias [C]. (ONNX's training mode updates
+// the running variance with the biased variance: unbiased_running_var =
+// false.)
+struct BatchNormOutputs {
+  Value y;
+  Value running_mean;
+  Value running_var;
+};
+BatchNormOutputs BatchNorm(Value x, Value scale, Value bias, Value running_mean,
+                           Value running_var, bool training,
+                           double momentum = 0.1, double epsilon = 1e-5,
+                           bool unbiased_running_var = true);
+// Normalizes over the axes from `first_axis` on (biased variance), then
+// scale and bias (shaped like those axes) if given (PyTorch's layer_norm).
+Value LayerNorm(Value x, int64_t first_axis,
+                std::optional<Value> scale = std::nullopt,
+                std::optional<Value> bias = std::nullopt,
+                double epsilon = 1e-5);
+// Per example and channel over the spatial axes, scale and bias [C] (ONNX's
+// InstanceNormalization).
+Value InstanceNorm(Value x, Value scale, Value bias, double epsilon = 1e-5);
+
 // mean((pred - target)^2).
 Value MseLoss(Value pred, Value target);
 // mean over the batch of -log_softmax(logits)[label]; logits [N, C], labels

@@ -319,4 +319,92 @@ Value GlobalMaxPool(Value x) {
   return Max(x, axes, /*keepdims=*/true);
 }
 
+namespace {
+
+// [C] -> [1, C, 1, ...] for an x of rank `rank`.
+Value PerChannel(Value v, int rank) {
+  Dims dims(rank, 1);
+  dims[1] = v.dims()[0];
+  return Reshape(v, dims);
+}
+
+}  // namespace
+
+BatchNormOutputs BatchNorm(Value x, Value scale, Value bias, Value running_mean,
+                           Value running_var, bool training, double momentum,
+                           double epsilon, bool unbiased_running_var) {
+  if (!x.valid() || !scale.valid() || !bias.valid() || !running_mean.valid() ||
+      !running_var.valid()) {
+    return {};
+  }
+  GraphBuilder& b = *x.builder();
+  const Dims channel = {x.rank() >= 2 ? x.dims()[1] : -1};
+  for (const Value* v : {&scale, &bias, &running_mean, &running_var}) {
+    if (x.rank() < 2 || v->dims() != channel) {
+      b.Fail(absl::InvalidArgumentError(absl::StrCat(
+          "batch_norm: input ", x.type().ToString(),
+          " and a statistic or "
+          "scale of shape ",
+          DimsToString(v->dims()), " (expected [N, C, ...] and [C])")));
+      return {};
+    }
+  }
+  const int rank = x.rank();
+  if (!training) {
+    Value inv = Rsqrt(PerChannel(running_var, rank) + epsilon);
+    return {
+        (x - PerChannel(running_mean, rank)) * (inv * PerChannel(scale, rank)) +
+            PerChannel(bias, rank),
+        running_mean, running_var};
+  }
+  std::vector<int64_t> axes = {0};
+  for (int a = 2; a < rank; ++a) axes.push_back(a);
+  const int64_t n = x.type().num_elements() / x.dims()[1];
+  Value mean = Mean(x, axes, /*keepdims=*/true);
+  Value centered = x - mean;
+  Value var = Mean(centered * centered, axes, /*keepdims=*/true);
+  Value y = centered * Rsqrt(var + epsilon) * PerChannel(scale, rank) +
+            PerChannel(bias, rank);
+  // The running statistics are not differentiated through.
+  Value batch_mean = StopGradient(Reshape(mean, channel));
+  Value batch_var = StopGradient(Reshape(var, channel));
+  if (unbiased_running_var) {
+    batch_var =
+        batch_var * (static_cast<double>(n) / std::max<int64_t>(1, n - 1));
+  }
+  return {y, (1 - momentum) * running_mean + momentum * batch_mean,
+          (1 - momentum) * running_var + momentum * batch_var};
+}
+
+Value LayerNorm(Value x, int64_t first_axis, std::optional<Value> scale,
+                std::optional<Value> bias, double epsilon) {
+  if (!x.valid()) return Value();
+  if (first_axis < 0) first_axis += x.rank();
+  if (first_axis < 0 || first_axis >= x.rank()) {
+    return x.builder()->Fail(absl::InvalidArgumentError(
+        absl::StrCat("layer_norm: axis ", first_axis, " is out of range for ",
+                     x.type().ToString())));
+  }
+  std::vector<int64_t> axes;
+  for (int64_t a = first_axis; a < x.rank(); ++a) axes.push_back(a);
+  Value centered = x - Mean(x, axes, /*keepdims=*/true);
+  Value y = centered *
+            Rsqrt(Mean(centered * centered, axes, /*keepdims=*/true) + epsilon);
+  if (scale) y = y * *scale;
+  if (bias) y = y + *bias;
+  return y;
+}
+
+Value InstanceNorm(Value x, Value scale, Value bias, double epsilon) {
+  if (!x.valid() || !scale.valid() || !bias.valid()) return Value();
+  if (x.rank() < 3) {
+    return x.builder()->Fail(absl::InvalidArgumentError(
+        absl::StrCat("instance_norm: input ", x.type().ToString(),
+                     " has no spatial axes (expected [N, C, spatial...])")));
+  }
+  return LayerNorm(x, 2, std::nullopt, std::nullopt, epsilon) *
+             PerChannel(scale, x.rank()) +
+         PerChannel(bias, x.rank());
+}
+
 }  // namespace adc

@@ -242,5 +242,27 @@ TEST(NnTest, BadShapesAreErrors) {
   EXPECT_THAT(g.status().message(), HasSubstr("does not fit"));
 }
 
+TEST(NnTest, BatchNormTrainingFollowsPyTorch) {
+  // x [4, 2]: per channel, batch mean and biased variance normalize; the
+  // running statistics move by momentum 0.1 toward the mean and the
+  // unbiased variance.
+  const Tensor x =
+      Tensor::FromDoubles({DType::kF64, {4, 2}}, {1, 10, 2, 20, 3, 30, 6, 40});
+  const Tensor out = Eval({x}, [](GraphBuilder& b, std::vector<Value> v) {
+    Value ones = Full(b, TensorType{DType::kF64, {2}}, 1.0);
+    Value zeros = Full(b, TensorType{DType::kF64, {2}}, 0.0);
+    BatchNormOutputs r = BatchNorm(v[0], ones, zeros, zeros, ones, true);
+    return Concat({Reshape(r.y, {8}), r.running_mean, r.running_var}, 0);
+  });
+  const double m0 = 3, v0 = (4 + 1 + 0 + 9) / 4.0;  // Channel 0.
+  const double m1 = 25, v1 = (225 + 25 + 25 + 225) / 4.0;
+  EXPECT_NEAR(out.GetDouble(0), (1 - m0) / std::sqrt(v0 + 1e-5), 1e-12);
+  EXPECT_NEAR(out.GetDouble(7), (40 - m1) / std::sqrt(v1 + 1e-5), 1e-12);
+  EXPECT_NEAR(out.GetDouble(8), 0.1 * m0, 1e-12);
+  EXPECT_NEAR(out.GetDouble(9), 0.1 * m1, 1e-12);
+  EXPECT_NEAR(out.GetDouble(10), 0.9 + 0.1 * v0 * 4 / 3, 1e-12);
+  EXPECT_NEAR(out.GetDouble(11), 0.9 + 0.1 * v1 * 4 / 3, 1e-12);
+}
+
 }  // namespace
 }  // namespace adc

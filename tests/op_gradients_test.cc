@@ -493,6 +493,25 @@ std::vector<GradCase> AllCases() {
                      return Sq(AvgPool(x[0], {3, 3}, o)) +
                             Sin(GlobalAvgPool(x[0]) * GlobalMaxPool(x[0]));
                    }),
+              Case("BatchNormTraining",
+                   {Rand("x", {3, 2, 2, 3}), Param("scale", {2}, 0.5, 1.5),
+                    Param("bias", {2})},
+                   [](B b, V x) {
+                     Value mean = Full(b, TensorType{DType::kF64, {2}}, 0.1);
+                     Value var = Full(b, TensorType{DType::kF64, {2}}, 0.9);
+                     BatchNormOutputs r =
+                         BatchNorm(x[0], x[1], x[2], mean, var, true);
+                     // (The running statistics are updated outside the
+                     // gradient, as PyTorch's: graph:nn_test checks them.)
+                     return Sq(r.y) * Sin(x[0]);
+                   }),
+              Case("LayerNormAndInstanceNorm",
+                   {Rand("x", {2, 3, 4}), Param("scale", {3, 4}, 0.5, 1.5),
+                    Param("bias", {4}), Param("s", {3}, 0.5, 1.5)},
+                   [](B, V x) {
+                     return Sq(LayerNorm(x[0], 1, x[1], x[2])) * Cos(x[0]) +
+                            Sin(InstanceNorm(x[0], x[3], x[3], 1e-3));
+                   }),
               // --- Leaves in differentiable expressions
               // ----------------------------
               Case("ArangeIotaConstant", {Rand("x", {2, 3})},

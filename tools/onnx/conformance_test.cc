@@ -74,6 +74,7 @@ TEST(OnnxConformanceTest, SupportedOpsPassThroughTheInterpreter) {
       "HardSigmoid",
       "HardSwish",
       "Identity",
+      "InstanceNormalization",
       "IsInf",
       "IsNaN",
       "LayerNormalization",

@@ -1,5 +1,7 @@
-// ONNX layers in inference mode: BatchNormalization, LayerNormalization and
-// Dropout (training modes are unsupported).
+// ONNX layers: BatchNormalization (inference and training mode),
+// InstanceNormalization, LayerNormalization and Dropout (inference mode;
+// training mode is unsupported), on the builder's normalizations
+// (graph/nn.cc).
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -12,26 +14,35 @@
 namespace adc::onnx_import {
 namespace {
 
-// BatchNormalization in inference mode: y = (x - mean) / sqrt(var + epsilon)
-// * scale + B, per channel (axis 1; epsilon default 1e-5). Training mode is
-// unsupported.
+// BatchNormalization: y = (x - mean) / sqrt(var + epsilon) * scale + B per
+// channel (axis 1; epsilon default 1e-5). Inference: the given running
+// statistics. Training mode (training_mode = 1, opset 14+): the batch's,
+// and outputs 1 and 2 are the running statistics updated as
+// running * momentum + batch * (1 - momentum) (ONNX's convention; momentum
+// default 0.9) with the biased batch variance.
 Outs ImportBatchNormalization(NodeCtx& c) {
   Value x = c.In(0), scale = c.In(1), bias = c.In(2), mean = c.In(3),
         var = c.In(4);
-  if (c.Int("training_mode", 0) != 0) {
+  const bool training = c.Int("training_mode", 0) != 0;
+  if (training && c.opset() < 14) {
     return c.Fail(absl::UnimplementedError(
-        "BatchNormalization in training mode is not supported"));
+        "BatchNormalization in training mode before opset 14"));
   }
   if (x.rank() < 2) {
     return c.Error("needs rank >= 2, got ", x.type().ToString());
   }
-  Dims channel(x.rank() - 1, 1);
-  channel[0] = x.dim(1);
-  auto per_channel = [&](Value v) { return Reshape(v, channel); };
-  const double epsilon = c.Float("epsilon", 1e-5);
-  Value inv = Rsqrt(per_channel(var) + epsilon);
-  return {(x - per_channel(mean)) * (inv * per_channel(scale)) +
-          per_channel(bias)};
+  BatchNormOutputs r =
+      BatchNorm(x, scale, bias, mean, var, training,
+                1 - c.Float("momentum", 0.9), c.Float("epsilon", 1e-5),
+                /*unbiased_running_var=*/false);
+  if (!training) return {r.y};
+  return {r.y, r.running_mean, r.running_var};
+}
+
+// InstanceNormalization(x, scale, B): per example and channel over the
+// spatial axes (epsilon default 1e-5).
+Outs ImportInstanceNormalization(NodeCtx& c) {
+  return {InstanceNorm(c.In(0), c.In(1), c.In(2), c.Float("epsilon", 1e-5))};
 }
 
 // LayerNormalization(x, scale, B): normalizes over the axes from `axis`
@@ -79,6 +90,7 @@ Outs ImportDropout(NodeCtx& c) {
 std::vector<OnnxOpEntry> LayerOnnxOps() {
   return {
       {"BatchNormalization", {ImportBatchNormalization, 5}},
+      {"InstanceNormalization", {ImportInstanceNormalization, 3}},
       {"LayerNormalization", {ImportLayerNormalization, 2}},
       {"Dropout", {ImportDropout, 1, {1, 2}}},
   };
