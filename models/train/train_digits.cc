@@ -82,6 +82,11 @@ int Run(const std::string& out_dir, int epochs) {
   if (!accuracy.ok()) return fail(accuracy.status());
   std::printf("test accuracy: %.2f%% (%lld images)\n", 100 * *accuracy,
               static_cast<long long>(test.num));
+  const std::string checkpoint = out_dir + "/digits_checkpoint.pb";
+  absl::Status saved = (*trainer)->Save(checkpoint);
+  if (!saved.ok()) return fail(saved);
+  std::printf("checkpoint (parameters and optimizer state): %s\n",
+              checkpoint.c_str());
   const std::string plot = out_dir + "/digits_loss.svg";
   absl::Status drawn = DrawPlot(curve, plot);
   if (!drawn.ok()) return fail(drawn);

@@ -88,6 +88,11 @@ int Run(const std::string& out_dir, int epochs, int64_t max_steps) {
                 epoch + 1, seconds, static_cast<long long>(steps_per_epoch),
                 static_cast<long long>(kBatch), 100 * *accuracy);
   }
+  const std::string checkpoint = out_dir + "/fashion_checkpoint.pb";
+  absl::Status saved = (*trainer)->Save(checkpoint);
+  if (!saved.ok()) return fail(saved);
+  std::printf("checkpoint (parameters and optimizer state): %s\n",
+              checkpoint.c_str());
   const std::string plot = out_dir + "/fashion_loss.svg";
   absl::Status drawn = DrawPlot(curve, plot);
   if (!drawn.ok()) return fail(drawn);

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "graph/builder.h"
 #include "graph/interpreter.h"
+#include "graph/serialize.h"
 #include "gtest/gtest.h"
 #include "models/train/datasets.h"
 #include "models/train/layers.h"
@@ -205,6 +206,54 @@ TEST(TrainingTest, FewFashionMnistBatchesOfTheSmallCnn) {
   const double last = std::accumulate(losses.end() - 5, losses.end(), 0.0) / 5;
   EXPECT_GT(first, 1.8);
   EXPECT_LT(last, 0.7 * first) << first << " -> " << last;
+}
+
+TEST(TrainingTest, CheckpointsResumeWithTheSameResults) {
+  absl::StatusOr<Dataset> digits = LoadDigits();
+  ASSERT_TRUE(digits.ok()) << digits.status();
+  constexpr int64_t kBatch = 16;
+  absl::StatusOr<Graph> g = Mlp("mlp", 64, {32}, 10, kBatch, 5, true);
+  ASSERT_TRUE(g.ok());
+  absl::StatusOr<TrainStep> step =
+      AddTrainStep(&*g, "loss", Optimizer::Adam(0.01));
+  ASSERT_TRUE(step.ok()) << step.status();
+  const std::string dir = ::testing::TempDir();
+  absl::StatusOr<std::unique_ptr<Trainer>> a =
+      Trainer::Create(*g, *step, dir + "/ckpt_step.so");
+  ASSERT_TRUE(a.ok()) << a.status();
+  std::vector<int64_t> order(digits->num);
+  std::iota(order.begin(), order.end(), 0);
+  auto run = [&](Trainer& t, int first, int n) {
+    std::vector<double> losses;
+    std::vector<float> x;
+    std::vector<int64_t> y;
+    for (int s = first; s < first + n; ++s) {
+      Gather(*digits, order, s * kBatch, kBatch, &x, &y);
+      absl::StatusOr<double> loss =
+          t.Step({{"x", rt::ConstBuffer::Of(x, {kBatch, 64})},
+                  {"y", rt::ConstBuffer::Of(y, {kBatch})}});
+      EXPECT_TRUE(loss.ok()) << loss.status();
+      losses.push_back(loss.ok() ? *loss : -1);
+    }
+    return losses;
+  };
+  run(**a, 0, 10);
+  ASSERT_TRUE((*a)->Save(dir + "/ckpt.pb").ok());
+  const std::vector<double> continued = run(**a, 10, 10);
+  // A new trainer from the checkpoint takes the same 10 steps.
+  absl::StatusOr<std::unique_ptr<Trainer>> b =
+      Trainer::Create(*g, *step, dir + "/ckpt_step2.so");
+  ASSERT_TRUE(b.ok()) << b.status();
+  absl::Status restored = (*b)->Restore(dir + "/ckpt.pb");
+  ASSERT_TRUE(restored.ok()) << restored;
+  EXPECT_EQ(run(**b, 10, 10), continued);
+  // The checkpoint is an ordinary graph file holding the state.
+  absl::StatusOr<Graph> saved = LoadGraph(dir + "/ckpt.pb");
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(saved->node(*saved->Find("adam.step")).attrs.GetTensor("value"),
+            Tensor::Scalar(10, DType::kF32));
+  EXPECT_THAT((*b)->Restore(dir + "/nope.pb").message(),
+              ::testing::HasSubstr("nope.pb"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "codegen/compile.h"
+#include "graph/serialize.h"
 
 namespace adc::train {
 namespace {
@@ -36,6 +37,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
       CompileAndLoad(step_graph, artifact_path);
   if (!m.ok()) return m.status();
   t->module_ = *std::move(m);
+  t->graph_ = step_graph;
   t->step_ = step;
   for (const auto& [param, output] : step.updates) {
     const rt::ArgSpec* spec = nullptr;
@@ -72,6 +74,45 @@ absl::StatusOr<double> Trainer::Step(
   std::swap(current_, next_);
   return loss.dtype() == rt::DType::kF64 ? *loss.data_as<double>()
                                          : *loss.data_as<float>();
+}
+
+absl::Status Trainer::Save(const std::string& path) const {
+  Graph g = graph_;
+  for (size_t k = 0; k < step_.updates.size(); ++k) {
+    const ValueId id = *g.Find(step_.updates[k].first);
+    const TensorType type = g.type(id);
+    absl::StatusOr<Tensor> value = Tensor::FromBytes(
+        type,
+        absl::MakeConstSpan(static_cast<const uint8_t*>(current_[k].data()),
+                            current_[k].size_bytes()));
+    if (!value.ok()) return value.status();
+    g.mutable_node(id).attrs.Set("value", *std::move(value));
+  }
+  return SaveGraph(g, path);
+}
+
+absl::Status Trainer::Restore(const std::string& path) {
+  absl::StatusOr<Graph> g = LoadGraph(path);
+  if (!g.ok()) return g.status();
+  for (size_t k = 0; k < step_.updates.size(); ++k) {
+    const std::string& name = step_.updates[k].first;
+    std::optional<ValueId> id = g->Find(name);
+    if (!id || g->node(*id).op != OpKind::kParameter) {
+      return absl::NotFoundError(absl::StrCat(
+          "checkpoint '", path, "' has no parameter '", name, "'"));
+    }
+    const Tensor& value = g->node(*id).attrs.GetTensor("value");
+    const std::vector<uint8_t> bytes = value.ToBytes();
+    if (bytes.size() != current_[k].size_bytes() ||
+        value.type() != graph_.type(*graph_.Find(name))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint '", path, "': parameter '", name, "' is ",
+                       value.type().ToString(), ", the model's is ",
+                       graph_.type(*graph_.Find(name)).ToString()));
+    }
+    std::memcpy(current_[k].data(), bytes.data(), bytes.size());
+  }
+  return absl::OkStatus();
 }
 
 std::map<std::string, rt::ConstBuffer> Trainer::Values() const {

@@ -40,8 +40,17 @@ class Trainer {
   // compiled graphs of the same model (e.g. an evaluation graph).
   std::map<std::string, rt::ConstBuffer> Values() const;
 
+  // A checkpoint: the step graph with the current values as its stored
+  // parameter values (parameters, optimizer states, Adam's step count), in
+  // the graph format (.pb, or .pbtxt for text; `adc inspect` reads it).
+  absl::Status Save(const std::string& path) const;
+  // Continues from a checkpoint Save wrote: every parameter and state takes
+  // its value there (by name; types must match).
+  absl::Status Restore(const std::string& path);
+
  private:
   Trainer() = default;
+  Graph graph_;
   std::unique_ptr<rt::Module> module_;
   TrainStep step_;
   std::vector<rt::Tensor> current_, next_;  // By step_.updates.
