@@ -51,46 +51,22 @@ int Run(const std::string& out_dir, int epochs) {
   if (!eval.ok()) return fail(eval.status());
 
   const int64_t steps_per_epoch = train.num / kBatch;
-  Progress progress(epochs * steps_per_epoch, kBatch);
-  std::vector<int64_t> order(train.num);
-  std::iota(order.begin(), order.end(), 0);
   std::mt19937 rng(2);
-  std::vector<float> x;
-  std::vector<int64_t> y;
-  PlotData curve;
-  curve.title = "MLP on the digits: training loss (SGD, momentum 0.9)";
-  curve.x_label = "step";
-  curve.names = {"loss"};
-  curve.curves.resize(1);
-  int64_t n = 0;
+  PlotData curve =
+      LossCurve("MLP on the digits: training loss (SGD, momentum 0.9)");
   for (int epoch = 0; epoch < epochs; ++epoch) {
-    std::shuffle(order.begin(), order.end(), rng);
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      Gather(train, order, s * kBatch, kBatch, &x, &y);
-      absl::StatusOr<double> loss =
-          (*trainer)->Step({{"x", rt::ConstBuffer::Of(x, {kBatch, 64})},
-                            {"y", rt::ConstBuffer::Of(y, {kBatch})}});
-      if (!loss.ok()) return fail(loss.status());
-      progress.Update(++n, *loss);
-      curve.x.push_back(static_cast<double>(n));
-      curve.curves[0].push_back(*loss);
-    }
+    Progress progress(steps_per_epoch, kBatch);
+    absl::Status trained = TrainEpoch(**trainer, train, kBatch, steps_per_epoch,
+                                      rng, progress, curve);
+    if (!trained.ok()) return fail(trained);
   }
-  progress.Finish();
   absl::StatusOr<double> accuracy =
       Accuracy(**eval, (*trainer)->Values(), test.x, test.y, {64}, 256);
   if (!accuracy.ok()) return fail(accuracy.status());
   std::printf("test accuracy: %.2f%% (%lld images)\n", 100 * *accuracy,
               static_cast<long long>(test.num));
-  const std::string checkpoint = out_dir + "/digits_checkpoint.pb";
-  absl::Status saved = (*trainer)->Save(checkpoint);
+  absl::Status saved = SaveRun(**trainer, curve, out_dir, "digits");
   if (!saved.ok()) return fail(saved);
-  std::printf("checkpoint (parameters and optimizer state): %s\n",
-              checkpoint.c_str());
-  const std::string plot = out_dir + "/digits_loss.svg";
-  absl::Status drawn = DrawPlot(curve, plot);
-  if (!drawn.ok()) return fail(drawn);
-  std::printf("loss curve: %s\n", plot.c_str());
   return 0;
 }
 
@@ -98,11 +74,7 @@ int Run(const std::string& out_dir, int epochs) {
 }  // namespace adc::train
 
 int main(int argc, char** argv) {
-  std::string out = argc > 1 ? argv[1] : ".";
-  if (const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-      wd != nullptr && argc > 1 && argv[1][0] != '/') {
-    out = std::string(wd) + "/" + out;
-  }
+  const std::string out = adc::train::OutputDir(argc, argv);
   const int epochs = argc > 2 ? std::atoi(argv[2]) : 20;
   return adc::train::Run(out, epochs);
 }

@@ -52,32 +52,15 @@ int Run(const std::string& out_dir, int epochs, int64_t max_steps) {
           .count());
   int64_t steps_per_epoch = train->num / kBatch;
   if (max_steps > 0) steps_per_epoch = std::min(steps_per_epoch, max_steps);
-  std::vector<int64_t> order(train->num);
-  std::iota(order.begin(), order.end(), 0);
   std::mt19937 rng(2);
-  std::vector<float> x;
-  std::vector<int64_t> y;
-  PlotData curve;
-  curve.title = "Small CNN on Fashion-MNIST: training loss (Adam 1e-3)";
-  curve.x_label = "step";
-  curve.names = {"loss"};
-  curve.curves.resize(1);
-  int64_t n = 0;
+  PlotData curve =
+      LossCurve("Small CNN on Fashion-MNIST: training loss (Adam 1e-3)");
   for (int epoch = 0; epoch < epochs; ++epoch) {
     Progress progress(steps_per_epoch, kBatch);
-    std::shuffle(order.begin(), order.end(), rng);
     const auto start = std::chrono::steady_clock::now();
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      Gather(*train, order, s * kBatch, kBatch, &x, &y);
-      absl::StatusOr<double> loss =
-          (*trainer)->Step({{"x", rt::ConstBuffer::Of(x, {kBatch, 1, 28, 28})},
-                            {"y", rt::ConstBuffer::Of(y, {kBatch})}});
-      if (!loss.ok()) return fail(loss.status());
-      progress.Update(s + 1, *loss);
-      curve.x.push_back(static_cast<double>(++n));
-      curve.curves[0].push_back(*loss);
-    }
-    progress.Finish();
+    absl::Status trained = TrainEpoch(**trainer, *train, kBatch,
+                                      steps_per_epoch, rng, progress, curve);
+    if (!trained.ok()) return fail(trained);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -88,15 +71,8 @@ int Run(const std::string& out_dir, int epochs, int64_t max_steps) {
                 epoch + 1, seconds, static_cast<long long>(steps_per_epoch),
                 static_cast<long long>(kBatch), 100 * *accuracy);
   }
-  const std::string checkpoint = out_dir + "/fashion_checkpoint.pb";
-  absl::Status saved = (*trainer)->Save(checkpoint);
+  absl::Status saved = SaveRun(**trainer, curve, out_dir, "fashion");
   if (!saved.ok()) return fail(saved);
-  std::printf("checkpoint (parameters and optimizer state): %s\n",
-              checkpoint.c_str());
-  const std::string plot = out_dir + "/fashion_loss.svg";
-  absl::Status drawn = DrawPlot(curve, plot);
-  if (!drawn.ok()) return fail(drawn);
-  std::printf("loss curve: %s\n", plot.c_str());
   return 0;
 }
 
@@ -104,11 +80,7 @@ int Run(const std::string& out_dir, int epochs, int64_t max_steps) {
 }  // namespace adc::train
 
 int main(int argc, char** argv) {
-  std::string out = argc > 1 ? argv[1] : ".";
-  if (const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-      wd != nullptr && argc > 1 && argv[1][0] != '/') {
-    out = std::string(wd) + "/" + out;
-  }
+  const std::string out = adc::train::OutputDir(argc, argv);
   const int epochs = argc > 2 ? std::atoi(argv[2]) : 1;
   const int64_t steps = argc > 3 ? std::atoll(argv[3]) : 0;
   return adc::train::Run(out, epochs, steps);

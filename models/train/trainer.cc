@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -163,6 +165,63 @@ absl::StatusOr<double> Accuracy(
     }
   }
   return static_cast<double>(correct) / n;
+}
+
+absl::Status TrainEpoch(Trainer& trainer, const Dataset& data, int64_t batch,
+                        int64_t steps, std::mt19937& rng, Progress& progress,
+                        PlotData& loss_curve) {
+  std::vector<int64_t> order(data.num);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<int64_t> x_dims = {batch};
+  x_dims.insert(x_dims.end(), data.shape.begin(), data.shape.end());
+  std::vector<float> x;
+  std::vector<int64_t> y;
+  double n = loss_curve.x.empty() ? 0 : loss_curve.x.back();
+  for (int64_t s = 0; s < steps; ++s) {
+    Gather(data, order, s * batch, batch, &x, &y);
+    absl::StatusOr<double> loss =
+        trainer.Step({{"x", rt::ConstBuffer::Of(x, x_dims)},
+                      {"y", rt::ConstBuffer::Of(y, {batch})}});
+    if (!loss.ok()) return loss.status();
+    progress.Update(s + 1, *loss);
+    loss_curve.x.push_back(++n);
+    loss_curve.curves[0].push_back(*loss);
+  }
+  progress.Finish();
+  return absl::OkStatus();
+}
+
+PlotData LossCurve(const std::string& title) {
+  PlotData curve;
+  curve.title = title;
+  curve.x_label = "step";
+  curve.names = {"loss"};
+  curve.curves.resize(1);
+  return curve;
+}
+
+absl::Status SaveRun(const Trainer& trainer, const PlotData& loss_curve,
+                     const std::string& out_dir, const std::string& label) {
+  const std::string checkpoint = out_dir + "/" + label + "_checkpoint.pb";
+  absl::Status saved = trainer.Save(checkpoint);
+  if (!saved.ok()) return saved;
+  std::printf("checkpoint (parameters and optimizer state): %s\n",
+              checkpoint.c_str());
+  const std::string plot = out_dir + "/" + label + "_loss.svg";
+  absl::Status drawn = DrawPlot(loss_curve, plot);
+  if (!drawn.ok()) return drawn;
+  std::printf("loss curve: %s\n", plot.c_str());
+  return absl::OkStatus();
+}
+
+std::string OutputDir(int argc, char** argv) {
+  if (argc < 2) return ".";
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (wd != nullptr && argv[1][0] != '/') {
+    return std::string(wd) + "/" + argv[1];
+  }
+  return argv[1];
 }
 
 Progress::Progress(int64_t total_steps, int64_t examples_per_step)

@@ -10,13 +10,16 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "graph/graph.h"
+#include "models/train/datasets.h"
 #include "models/train/optimizers.h"
 #include "runtime/module.h"
+#include "tools/plot.h"
 
 namespace adc::train {
 
@@ -63,6 +66,29 @@ absl::StatusOr<double> Accuracy(
     const std::map<std::string, rt::ConstBuffer>& values,
     const std::vector<float>& x, const std::vector<int64_t>& labels,
     const std::vector<int64_t>& example_shape, int64_t batch);
+
+class Progress;
+
+// One epoch: the examples of `data` in a new random order (from `rng`), the
+// first `steps` batches of `batch` as inputs "x" [batch, shape...] and "y"
+// [batch]; each loss goes to `progress` and is appended to `loss_curve`
+// (x: the step number, counted on from the curve's last).
+absl::Status TrainEpoch(Trainer& trainer, const Dataset& data, int64_t batch,
+                        int64_t steps, std::mt19937& rng, Progress& progress,
+                        PlotData& loss_curve);
+
+// An empty loss curve ("loss" over "step").
+PlotData LossCurve(const std::string& title);
+
+// The end of a training program: writes OUT_DIR/<label>_checkpoint.pb
+// (Trainer::Save) and the loss curve OUT_DIR/<label>_loss.svg (gnuplot),
+// printing both paths.
+absl::Status SaveRun(const Trainer& trainer, const PlotData& loss_curve,
+                     const std::string& out_dir, const std::string& label);
+
+// A training program's output directory: argv[1] (relative to where `bazel
+// run` was started), else ".".
+std::string OutputDir(int argc, char** argv);
 
 // A progress line for training: on a terminal one line redrawn in place
 // (bar, step, loss, examples/s, time left); otherwise a plain line about
