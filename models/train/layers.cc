@@ -30,15 +30,36 @@ Value Conv2dLayer(GraphBuilder& b, const std::string& name, Value x,
               b.Parameter(name + ".bias", bias), o);
 }
 
-absl::StatusOr<Graph> SmallCnn(int64_t batch, uint32_t seed, bool with_loss) {
+Value BatchNorm2dLayer(GraphBuilder& b, const std::string& name, Value x,
+                       bool training) {
+  const TensorType channel{DType::kF32, {x.dims()[1]}};
+  Value weight = b.Parameter(name + ".weight", Tensor::Filled(channel, 1));
+  Value bias = b.Parameter(name + ".bias", Tensor(channel));
+  Value mean = b.Parameter(name + ".running_mean", Tensor(channel));
+  Value var = b.Parameter(name + ".running_var", Tensor::Filled(channel, 1));
+  BatchNormOutputs r = BatchNorm(x, weight, bias, mean, var, training);
+  if (training && b.ok()) {
+    b.Output(name + ".running_mean.next", r.running_mean);
+    b.Output(name + ".running_var.next", r.running_var);
+  }
+  return r.y;
+}
+
+absl::StatusOr<Graph> SmallCnn(int64_t batch, uint32_t seed, bool with_loss,
+                               bool batch_norm) {
   GraphBuilder b("small_cnn");
   std::mt19937 rng(seed);
   Value x = b.Input("x", DType::kF32, {batch, 1, 28, 28});
   WindowOptions pool;
   pool.strides = {2, 2};
+  auto norm = [&](const std::string& name, Value v) {
+    return batch_norm ? BatchNorm2dLayer(b, name, v, with_loss) : v;
+  };
   Value h =
-      MaxPool(Relu(Conv2dLayer(b, "conv1", x, 32, 3, 0, rng)), {2, 2}, pool);
-  h = MaxPool(Relu(Conv2dLayer(b, "conv2", h, 64, 3, 0, rng)), {2, 2}, pool);
+      MaxPool(Relu(norm("bn1", Conv2dLayer(b, "conv1", x, 32, 3, 0, rng))),
+              {2, 2}, pool);
+  h = MaxPool(Relu(norm("bn2", Conv2dLayer(b, "conv2", h, 64, 3, 0, rng))),
+              {2, 2}, pool);
   h = Relu(LinearLayer(b, "fc1", Flatten(h, 1), 128, rng));
   Value logits = LinearLayer(b, "fc2", h, 10, rng);
   if (with_loss) {

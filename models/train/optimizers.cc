@@ -65,9 +65,14 @@ std::vector<Value> UpdateRule(const Optimizer& opt, Value p, Value g,
 
 absl::StatusOr<TrainStep> AddTrainStep(Graph* graph, const std::string& loss,
                                        const Optimizer& opt) {
-  std::vector<std::string> params;
+  std::vector<std::string> params, buffers;
   for (ValueId id : graph->parameters()) {
-    if (IsFloat(graph->type(id).dtype)) params.push_back(graph->node(id).name);
+    const std::string& name = graph->node(id).name;
+    if (graph->FindOutput(name + ".next")) {
+      buffers.push_back(name);
+    } else if (IsFloat(graph->type(id).dtype)) {
+      params.push_back(name);
+    }
   }
   if (params.empty()) {
     return absl::InvalidArgumentError("the graph has no parameters to train");
@@ -80,6 +85,9 @@ absl::StatusOr<TrainStep> AddTrainStep(Graph* graph, const std::string& loss,
   GraphBuilder b(graph);
   TrainStep step;
   step.loss = loss;
+  for (const std::string& name : buffers) {
+    step.updates.push_back({name, name + ".next"});
+  }
   Value t;
   if (opt.kind == Optimizer::kAdam) {
     Value count = b.Parameter("adam.step", Tensor::Scalar(0, DType::kF32));

@@ -62,6 +62,9 @@ struct TrainStep {
 // "<name>.next" for each parameter and state (named "<param>.<state>", and
 // "adam.step"). Running the graph with every parameter fed its current value
 // gives the values after the step; the caller feeds those to the next run.
+// A parameter P for which the graph already has an output "P.next" is state
+// the model updates itself (batch norm's running statistics, BatchNorm2d):
+// it is not trained, and its update is kept as it is.
 absl::StatusOr<TrainStep> AddTrainStep(Graph* graph, const std::string& loss,
                                        const Optimizer& opt);
 

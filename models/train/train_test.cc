@@ -179,10 +179,20 @@ TEST(TrainingTest, FewFashionMnistBatchesOfTheSmallCnn) {
   absl::StatusOr<Dataset> train = LoadFashionMnist("t10k");
   ASSERT_TRUE(train.ok()) << train.status();
   constexpr int64_t kBatch = 32;
-  absl::StatusOr<Graph> g = SmallCnn(kBatch, 1, true);
+  // With batch norm: its running statistics are state the step updates,
+  // not trained parameters.
+  absl::StatusOr<Graph> g = SmallCnn(kBatch, 1, true, /*batch_norm=*/true);
   ASSERT_TRUE(g.ok()) << g.status();
   absl::StatusOr<TrainStep> step =
       AddTrainStep(&*g, "loss", Optimizer::Adam(2e-3));
+  ASSERT_TRUE(step.ok()) << step.status();
+  using Update = std::pair<std::string, std::string>;
+  EXPECT_THAT(step->updates, ::testing::Contains(Update(
+                                 "bn1.running_mean", "bn1.running_mean.next")));
+  for (const Update& u : step->updates) {
+    EXPECT_EQ(u.first.find("running_mean."), std::string::npos)
+        << "optimizer state for a running statistic: " << u.first;
+  }
   ASSERT_TRUE(step.ok()) << step.status();
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       Trainer::Create(*g, *step, ::testing::TempDir() + "/cnn_step.so");
@@ -206,6 +216,12 @@ TEST(TrainingTest, FewFashionMnistBatchesOfTheSmallCnn) {
   const double last = std::accumulate(losses.end() - 5, losses.end(), 0.0) / 5;
   EXPECT_GT(first, 1.8);
   EXPECT_LT(last, 0.7 * first) << first << " -> " << last;
+  // 40 updates with momentum 0.1 moved the running statistics.
+  const std::map<std::string, rt::ConstBuffer> values = (*trainer)->Values();
+  EXPECT_NE(static_cast<const float*>(values.at("bn1.running_mean").data)[0],
+            0.0f);
+  EXPECT_NE(static_cast<const float*>(values.at("bn2.running_var").data)[0],
+            1.0f);
 }
 
 TEST(TrainingTest, CheckpointsResumeWithTheSameResults) {
