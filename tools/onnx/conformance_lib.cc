@@ -170,6 +170,12 @@ const std::map<std::string, std::string>& KnownBadReferenceData() {
             "the expected outputs use pi = 3.1415 (ONNX 1.12 test data bug)";
       }
     }
+    // The node omits its epsilon attribute (so the schema's default 1e-6
+    // applies) while the expected outputs were computed with epsilon = 1e-2
+    // (onnx/backend/test/case/node/adam.py, export_adam_multiple).
+    (*m)["test_adam_multiple"] =
+        "the expected outputs use epsilon = 1e-2, which the model does not "
+        "set (ONNX 1.12 test data bug)";
     return m;
   }();
   return *cases;

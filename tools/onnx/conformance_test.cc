@@ -38,6 +38,8 @@ TEST(OnnxConformanceTest, SupportedOpsPassThroughTheInterpreter) {
   // Every op the importer supports (a fixed list: dropping an op fails).
   options.ops = {
       "Abs",
+      "Adagrad",
+      "Adam",
       "Add",
       "And",
       "ArgMax",
@@ -88,6 +90,7 @@ TEST(OnnxConformanceTest, SupportedOpsPassThroughTheInterpreter) {
       "MaxPool",
       "Mean",
       "Min",
+      "Momentum",
       "Mul",
       "Neg",
       "Not",

@@ -37,9 +37,9 @@ namespace {
 const std::map<std::string, OpImport>& OpTable() {
   static const auto* table = [] {
     auto* t = new std::map<std::string, OpImport>;
-    for (auto family : {ElementwiseOnnxOps, LinalgOnnxOps, ReductionOnnxOps,
-                        ShapeOnnxOps, ConstantOnnxOps, LayerOnnxOps,
-                        WindowOnnxOps}) {
+    for (auto family :
+         {ElementwiseOnnxOps, LinalgOnnxOps, ReductionOnnxOps, ShapeOnnxOps,
+          ConstantOnnxOps, LayerOnnxOps, WindowOnnxOps, TrainingOnnxOps}) {
       for (OnnxOpEntry& entry : family()) {
         ADC_CHECK_MSG(t->emplace(entry.op_type, std::move(entry.import)).second,
                       absl::StrCat("ONNX op imported twice: ", entry.op_type));
@@ -54,9 +54,16 @@ bool IsDefaultDomain(const std::string& domain) {
   return domain.empty() || domain == "ai.onnx";
 }
 
+// The node's key in OpTable: its op_type, qualified by its domain outside
+// the default one ("ai.onnx.preview.training.Adam").
+std::string TableKey(const onnx::NodeProto& node) {
+  return IsDefaultDomain(node.domain())
+             ? node.op_type()
+             : absl::StrCat(node.domain(), ".", node.op_type());
+}
+
 bool IsStaticOperand(const onnx::NodeProto& node, int i) {
-  if (!IsDefaultDomain(node.domain())) return false;
-  auto it = OpTable().find(node.op_type());
+  auto it = OpTable().find(TableKey(node));
   if (it == OpTable().end()) return false;
   const std::vector<int>& s = it->second.static_inputs;
   return std::find(s.begin(), s.end(), i) != s.end();
@@ -84,11 +91,8 @@ void CollectUses(const onnx::GraphProto& graph,
 absl::Status CheckOpsSupported(const onnx::GraphProto& graph) {
   std::map<std::string, int> unsupported;
   for (const onnx::NodeProto& node : graph.node()) {
-    if (!IsDefaultDomain(node.domain())) {
-      ++unsupported[absl::StrCat(node.domain(), ".", node.op_type())];
-    } else if (auto it = OpTable().find(node.op_type());
-               it == OpTable().end()) {
-      ++unsupported[node.op_type()];
+    if (auto it = OpTable().find(TableKey(node)); it == OpTable().end()) {
+      ++unsupported[TableKey(node)];
     } else if (it->second.unsupported != nullptr) {
       for (const onnx::AttributeProto& a : node.attribute()) {
         const std::string variant = it->second.unsupported(a);
@@ -179,8 +183,12 @@ absl::Status Importer::CheckModel() {
   for (const onnx::OperatorSetIdProto& imp : model_.opset_import()) {
     if (IsDefaultDomain(imp.domain())) opset_ = static_cast<int>(imp.version());
   }
+  bool uses_default_domain = false;
+  for (const onnx::NodeProto& node : model_.graph().node()) {
+    uses_default_domain = uses_default_domain || IsDefaultDomain(node.domain());
+  }
   if (opset_ < 0) {
-    if (model_.ir_version() >= 3) {
+    if (model_.ir_version() >= 3 && uses_default_domain) {
       return absl::InvalidArgumentError(
           "invalid ONNX model: no opset_import for the default domain");
     }
@@ -435,7 +443,7 @@ std::string DescribeNode(const onnx::NodeProto& node, int index) {
 }
 
 absl::Status Importer::ImportNode(const onnx::NodeProto& node, int index) {
-  const OpImport& op = OpTable().at(node.op_type());
+  const OpImport& op = OpTable().at(TableKey(node));
   const std::string where = DescribeNode(node, index);
   for (int i = 0; i < op.min_inputs; ++i) {
     if (i >= node.input_size() || node.input(i).empty()) {

@@ -171,7 +171,9 @@ struct OpImport {
   std::string (*unsupported)(const onnx::AttributeProto& a) = nullptr;
 };
 struct OnnxOpEntry {
-  std::string op_type;  // Of the default domain.
+  // Of the default domain; other domains' ops qualified:
+  // "ai.onnx.preview.training.Adam".
+  std::string op_type;
   OpImport import;
 };
 
@@ -182,6 +184,7 @@ std::vector<OnnxOpEntry> ShapeOnnxOps();        // ops_shape.cc
 std::vector<OnnxOpEntry> ConstantOnnxOps();     // ops_constant.cc
 std::vector<OnnxOpEntry> LayerOnnxOps();        // ops_layers.cc
 std::vector<OnnxOpEntry> WindowOnnxOps();       // ops_window.cc
+std::vector<OnnxOpEntry> TrainingOnnxOps();     // ops_training.cc
 
 // ---------------------------------------------------------------------------
 // Helpers of the op imports.
