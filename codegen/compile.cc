@@ -94,16 +94,6 @@ absl::StatusOr<Halide::Target> ParseTarget(const std::string& name) {
   return t.with_feature(Halide::Target::UserContext);
 }
 
-// The functions a control-flow node calls: cond's then and else branches,
-// while_loop's condition and body.
-std::array<std::string, 2> CalledFunctions(const Node& node) {
-  if (node.op == OpKind::kCond) {
-    return {node.attrs.GetString("then_branch"),
-            node.attrs.GetString("else_branch")};
-  }
-  return {node.attrs.GetString("cond"), node.attrs.GetString("body")};
-}
-
 // The graph code generation sees: optimized unless asked not to. (A
 // function body shares its graph's library: Graph::ShareFunctions.)
 absl::StatusOr<Graph> Prepare(const Graph& graph,
@@ -112,7 +102,6 @@ absl::StatusOr<Graph> Prepare(const Graph& graph,
   // Calls compile as their forward functions' code. Control flow still
   // calls the library's functions (each compiled apart, calls inlined too).
   ADC_RETURN_IF_ERROR(InlineCalls(&g));
-  g.ShareFunctions(graph);
   if (options.optimize) {
     OptimizationOptions opt;
     opt.keep_stop_gradient = false;  // The artifact is not differentiated.
@@ -168,7 +157,7 @@ absl::StatusOr<std::string> DescribeFusionPlan(const Graph& graph,
   auto called = [&](const Graph& g) {
     for (const Node& node : g.nodes()) {
       if (!IsControlFlow(node)) continue;
-      for (const std::string& name : CalledFunctions(node)) {
+      for (const std::string& name : FunctionNames(node)) {
         if (seen.insert(name).second) functions.push_back(name);
       }
     }
@@ -314,7 +303,7 @@ class Compilation {
       if (stage.control) {
         codegen::ControlCall control = *stage.control;
         const Node& node = graph.node(stage.control_node);
-        const std::array<std::string, 2> called = CalledFunctions(node);
+        const std::array<std::string, 2> called = FunctionNames(node);
         control.first = FunctionIndex(called[0]);
         control.second = FunctionIndex(called[1]);
         call.buffers = control.operands;

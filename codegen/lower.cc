@@ -332,10 +332,7 @@ LoweredStage LowerControl(const Graph& graph, const Plan& plan, int s,
     call.result_types.assign(call.operand_types.begin(),
                              call.operand_types.begin() + call.num_carried);
   } else {
-    const Graph& branch = FirstFunction(node, graph);
-    for (const GraphOutput& out : branch.outputs()) {
-      call.result_types.push_back(branch.type(out.value));
-    }
+    call.result_types = FirstFunction(node, graph).OutputTypes();
   }
   std::vector<bool> written(call.result_types.size(), false);
   call.results.resize(call.result_types.size());

@@ -46,26 +46,32 @@ std::vector<std::vector<ValueId>> Constructs(const Graph& graph) {
   return constructs;
 }
 
+std::array<std::string, 2> FunctionNames(const Node& node) {
+  if (node.op == OpKind::kCond) {
+    return {node.attrs.GetString("then_branch"),
+            node.attrs.GetString("else_branch")};
+  }
+  return {node.attrs.GetString("cond"), node.attrs.GetString("body")};
+}
+
 namespace {
 
-const Graph& Function(const Node& node, const Graph& library,
-                      const char* attr) {
-  const Graph* f = library.function(node.attrs.GetString(attr));
-  ADC_CHECK_MSG(f != nullptr, absl::StrCat(node.name, ": ", attr,
-                                           " function not in the library"));
+const Graph& Function(const Node& node, const Graph& library, int which) {
+  const std::string name = FunctionNames(node)[which];
+  const Graph* f = library.function(name);
+  ADC_CHECK_MSG(f != nullptr, absl::StrCat(node.name, ": function '", name,
+                                           "' not in the library"));
   return *f;
 }
 
 }  // namespace
 
 const Graph& FirstFunction(const Node& node, const Graph& library) {
-  return Function(node, library,
-                  node.op == OpKind::kCond ? "then_branch" : "cond");
+  return Function(node, library, 0);
 }
 
 const Graph& SecondFunction(const Node& node, const Graph& library) {
-  return Function(node, library,
-                  node.op == OpKind::kCond ? "else_branch" : "body");
+  return Function(node, library, 1);
 }
 
 int NumResults(const Node& node, const Graph& library) {

@@ -8,6 +8,7 @@
 #ifndef ADC_GRAPH_CONTROL_FLOW_H_
 #define ADC_GRAPH_CONTROL_FLOW_H_
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,11 @@ std::string ConstructKey(const Node& node);
 // order of their first node.
 std::vector<std::vector<ValueId>> Constructs(const Graph& graph);
 
-// The functions a construct calls, verified to be in `library`: cond's
-// branches (then, else); while_loop's (cond, body).
+// The names of the functions a construct calls: cond's branches (then,
+// else); while_loop's (cond, body).
+std::array<std::string, 2> FunctionNames(const Node& node);
+
+// Those functions, verified to be in `library`.
 const Graph& FirstFunction(const Node& node, const Graph& library);
 const Graph& SecondFunction(const Node& node, const Graph& library);
 

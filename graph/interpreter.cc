@@ -80,32 +80,24 @@ absl::StatusOr<std::vector<Tensor>> RunConstruct(
 }
 
 // `node`'s kernel on its inputs' values (calls resolve in `library`).
-// Control flow computes its whole construct, kept in `constructs` (by
-// ConstructKey) when given, for the construct's other nodes.
+// Control flow computes its whole construct once, kept in `constructs` (by
+// ConstructKey) for the construct's other nodes.
 absl::StatusOr<Tensor> RunKernel(
     const Node& node, absl::Span<const Tensor* const> args,
     const Graph& library,
-    std::map<std::string, std::vector<Tensor>>* constructs = nullptr) {
+    std::map<std::string, std::vector<Tensor>>* constructs) {
   absl::StatusOr<Tensor> value;
   const OpFamily family = GetOpDef(node.op).family;
   if (family == OpFamily::kControl) {
-    const int64_t result = node.attrs.GetInt("result");
-    if (constructs == nullptr) {
+    const std::string key = ConstructKey(node);
+    auto it = constructs->find(key);
+    if (it == constructs->end()) {
       absl::StatusOr<std::vector<Tensor>> results =
           RunConstruct(node, args, library);
       if (!results.ok()) return results.status();
-      value = (*results)[result];
-    } else {
-      const std::string key = ConstructKey(node);
-      auto it = constructs->find(key);
-      if (it == constructs->end()) {
-        absl::StatusOr<std::vector<Tensor>> results =
-            RunConstruct(node, args, library);
-        if (!results.ok()) return results.status();
-        it = constructs->emplace(key, *std::move(results)).first;
-      }
-      value = it->second[result];
+      it = constructs->emplace(key, *std::move(results)).first;
     }
+    value = it->second[node.attrs.GetInt("result")];
   } else if (family == OpFamily::kCall) {
     value = RunCall(node, args, library);
   } else {
@@ -229,7 +221,8 @@ absl::StatusOr<Tensor> ValueEvaluator::Evaluate(ValueId id) {
     } else {
       args.clear();
       for (ValueId in : node.inputs) args.push_back(&**results_[in]);
-      absl::StatusOr<Tensor> value = RunKernel(node, args, *graph_);
+      absl::StatusOr<Tensor> value =
+          RunKernel(node, args, *graph_, &constructs_);
       if (!value.ok()) {
         value = kernel_error_ ? kernel_error_(node, value.status())
                               : NodeError(node, value.status());

@@ -62,6 +62,8 @@ class ValueEvaluator {
   KernelErrorFn kernel_error_;
   // By ValueId; nullopt: not evaluated yet.
   std::vector<std::optional<absl::StatusOr<Tensor>>> results_;
+  // The results of control-flow constructs, by ConstructKey.
+  std::map<std::string, std::vector<Tensor>> constructs_;
 };
 
 }  // namespace adc

@@ -23,16 +23,9 @@ DType TapeDType(DType d) { return d == DType::kBool ? DType::kI32 : d; }
 
 std::vector<Value> CondVjp(GraphBuilder& b, const Node& node,
                            const std::vector<Value>& dys) {
-  const Graph& root = *b.graph();
-  absl::StatusOr<Graph> then_vjp = FunctionVjp(FirstFunction(node, root), root);
-  if (!then_vjp.ok()) return {b.Fail(then_vjp.status())};
-  absl::StatusOr<Graph> else_vjp =
-      FunctionVjp(SecondFunction(node, root), root);
-  if (!else_vjp.ok()) return {b.Fail(else_vjp.status())};
-  const std::string then_name = b.graph()->AddDerivedFunction(
-      node.attrs.GetString("then_branch") + ".vjp", *std::move(then_vjp));
-  const std::string else_name = b.graph()->AddDerivedFunction(
-      node.attrs.GetString("else_branch") + ".vjp", *std::move(else_vjp));
+  const std::optional<std::array<std::string, 2>> vjps =
+      TransformFunctions(b, node, FunctionVjp, ".vjp");
+  if (!vjps) return {};
   const std::vector<TensorType> results =
       FirstFunction(node, *b.graph()).OutputTypes();
   std::vector<Value> operands;
@@ -44,8 +37,8 @@ std::vector<Value> CondVjp(GraphBuilder& b, const Node& node,
       operands.push_back(OrZeros(b, dys[k], results[k]));
     }
   }
-  const std::vector<Value> d = CondCall(b.Wrap(node.inputs[0]), then_name,
-                                        else_name, operands, "cond.vjp");
+  const std::vector<Value> d = CondCall(b.Wrap(node.inputs[0]), (*vjps)[0],
+                                        (*vjps)[1], operands, "cond.vjp");
   std::vector<Value> grads(node.inputs.size());
   size_t next = 0;
   for (size_t k = 1; k < node.inputs.size() && b.ok(); ++k) {

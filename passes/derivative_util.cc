@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "graph/control_flow.h"
 #include "passes/pass_util.h"
 
 namespace adc::passes {
@@ -123,6 +124,24 @@ void RemoveOutput(Graph* graph, const std::string& name) {
       std::remove_if(outputs.begin(), outputs.end(),
                      [&](const GraphOutput& o) { return o.name == name; }),
       outputs.end());
+}
+
+std::optional<std::array<std::string, 2>> TransformFunctions(
+    GraphBuilder& b, const Node& node, const FunctionTransform& transform,
+    const std::string& suffix) {
+  std::array<std::string, 2> names;
+  const std::array<std::string, 2> originals = FunctionNames(node);
+  for (int k = 0; k < 2; ++k) {
+    absl::StatusOr<Graph> derived =
+        transform(*b.graph()->function(originals[k]), *b.graph());
+    if (!derived.ok()) {
+      b.Fail(derived.status());
+      return std::nullopt;
+    }
+    names[k] = b.graph()->AddDerivedFunction(originals[k] + suffix,
+                                             *std::move(derived));
+  }
+  return names;
 }
 
 }  // namespace adc::passes

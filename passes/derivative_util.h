@@ -4,6 +4,9 @@
 #ifndef ADC_PASSES_DERIVATIVE_UTIL_H_
 #define ADC_PASSES_DERIVATIVE_UTIL_H_
 
+#include <array>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +58,17 @@ void RemoveUnusedNodes(Graph* graph, ValueId first, int level = -1);
 // Removes the output named `name` (nodes it alone used stay until
 // RemoveUnusedNodes).
 void RemoveOutput(Graph* graph, const std::string& name);
+
+// Applies `transform` (a derivative of a function, with b's library) to
+// each function `node`'s construct calls (graph/control_flow.h:
+// FunctionNames) and adds the results to b's library as "<name><suffix>"
+// (made unique); returns their names, or nullopt after recording the error
+// in b.
+using FunctionTransform =
+    std::function<absl::StatusOr<Graph>(const Graph& f, const Graph& root)>;
+std::optional<std::array<std::string, 2>> TransformFunctions(
+    GraphBuilder& b, const Node& node, const FunctionTransform& transform,
+    const std::string& suffix);
 
 }  // namespace adc::passes
 

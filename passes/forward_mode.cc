@@ -90,23 +90,16 @@ std::vector<Value> ConstructJvp(GraphBuilder& b, const Node& node,
   std::vector<Value> results;
   std::vector<TensorType> types;
   if (node.op == OpKind::kCond) {
-    absl::StatusOr<Graph> then_jvp = FunctionJvp(first, root);
-    if (!then_jvp.ok()) return {b.Fail(then_jvp.status())};
-    absl::StatusOr<Graph> else_jvp = FunctionJvp(second, root);
-    if (!else_jvp.ok()) return {b.Fail(else_jvp.status())};
-    for (const GraphOutput& out : first.outputs()) {
-      types.push_back(first.type(out.value));
-    }
-    const std::string then_name = b.graph()->AddDerivedFunction(
-        node.attrs.GetString("then_branch") + ".jvp", *std::move(then_jvp));
-    const std::string else_name = b.graph()->AddDerivedFunction(
-        node.attrs.GetString("else_branch") + ".jvp", *std::move(else_jvp));
+    types = first.OutputTypes();
+    const std::optional<std::array<std::string, 2>> jvps =
+        passes::TransformFunctions(b, node, FunctionJvp, ".jvp");
+    if (!jvps) return {};
     std::vector<Value> operands(x.begin() + 1, x.end());
     for (size_t k = 1; k < x.size(); ++k) {
       if (IsFloat(x[k].dtype())) operands.push_back(tangent_or_zeros(k));
     }
     results =
-        CondCall(x[0], then_name, else_name, operands, node.name + ".jvp");
+        CondCall(x[0], (*jvps)[0], (*jvps)[1], operands, node.name + ".jvp");
   } else {
     absl::StatusOr<Graph> body_jvp = FunctionJvp(second, root);
     if (!body_jvp.ok()) return {b.Fail(body_jvp.status())};

@@ -2,6 +2,7 @@
 
 #include "graph/builder.h"
 #include "graph/check.h"
+#include "graph/control_flow.h"
 #include "graph/ops/op_def.h"
 
 namespace adc {
@@ -36,7 +37,12 @@ absl::Status InlineCalls(Graph* graph) {
     }
     graph->RemoveNodes(remove);
   }
-  graph->ClearFunctions();
+  // The library is still called by control flow; otherwise nothing needs it.
+  bool control_flow = false;
+  for (const Node& node : graph->nodes()) {
+    control_flow = control_flow || IsControlFlow(node);
+  }
+  if (!control_flow) graph->ClearFunctions();
   return absl::OkStatus();
 }
 

@@ -174,9 +174,10 @@ absl::StatusOr<std::vector<std::pair<Value, bool>>> BatchConstruct(
   const std::string body = node.attrs.GetString("body");
   const size_t c = b.graph()->function(body)->outputs().size();
   std::vector<bool> in = xb;  // Batched operands of cond and body.
+  Graph body_v;               // The body batched over `in`.
   for (bool changed = true; changed;) {
-    ADC_RETURN_IF_ERROR(
-        BatchFunction(b, body, in, size, false, &flags).status());
+    ADC_ASSIGN_OR_RETURN(body_v,
+                         BatchFunction(b, body, in, size, false, &flags));
     changed = false;
     for (size_t j = 0; j < c; ++j) {
       if (flags[j] && !in[j]) in[j] = changed = true;
@@ -186,12 +187,13 @@ absl::StatusOr<std::vector<std::pair<Value, bool>>> BatchConstruct(
                        BatchFunction(b, cond, in, size, false, &flags));
   const bool batched_pred = flags[0];
   if (batched_pred) {
+    // Every carried value is per instance: batch both over all of them.
     for (size_t j = 0; j < c; ++j) in[j] = true;
     ADC_ASSIGN_OR_RETURN(cond_v,
                          BatchFunction(b, cond, in, size, true, &flags));
+    ADC_ASSIGN_OR_RETURN(body_v,
+                         BatchFunction(b, body, in, size, true, &flags));
   }
-  ADC_ASSIGN_OR_RETURN(Graph body_v,
-                       BatchFunction(b, body, in, size, batched_pred, &flags));
   std::string cond_name = AddBatched(b, cond, std::move(cond_v), size);
   std::string body_name = AddBatched(b, body, std::move(body_v), size);
   std::vector<Value> operands = x;
