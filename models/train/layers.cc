@@ -1,33 +1,46 @@
 #include "models/train/layers.h"
 
 #include <cmath>
+#include <utility>
 
 namespace adc::train {
+
+namespace {
+
+// PyTorch's default init of a layer with `fan_in` inputs per output: weight
+// (of `weight_dims`) and bias [weight_dims[0]], in that order from `rng`,
+// uniform in +-1/sqrt(fan_in). Returns the parameters "<name>.weight",
+// "<name>.bias".
+std::pair<Value, Value> InitWeightAndBias(GraphBuilder& b,
+                                          const std::string& name,
+                                          const Dims& weight_dims,
+                                          int64_t fan_in, std::mt19937& rng) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  std::uniform_real_distribution<double> uniform(-bound, bound);
+  Tensor w({DType::kF32, weight_dims}), bias({DType::kF32, {weight_dims[0]}});
+  for (int64_t i = 0; i < w.num_elements(); ++i) w.SetDouble(i, uniform(rng));
+  for (int64_t i = 0; i < bias.num_elements(); ++i) {
+    bias.SetDouble(i, uniform(rng));
+  }
+  return {b.Parameter(name + ".weight", w), b.Parameter(name + ".bias", bias)};
+}
+
+}  // namespace
 
 Value LinearLayer(GraphBuilder& b, const std::string& name, Value x,
                   int64_t out, std::mt19937& rng) {
   const int64_t in = x.dims().back();
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-  std::uniform_real_distribution<double> uniform(-bound, bound);
-  Tensor w({DType::kF32, {out, in}}), bias({DType::kF32, {out}});
-  for (int64_t i = 0; i < w.num_elements(); ++i) w.SetDouble(i, uniform(rng));
-  for (int64_t i = 0; i < out; ++i) bias.SetDouble(i, uniform(rng));
-  return Linear(x, b.Parameter(name + ".weight", w),
-                b.Parameter(name + ".bias", bias));
+  auto [w, bias] = InitWeightAndBias(b, name, {out, in}, in, rng);
+  return Linear(x, w, bias);
 }
 
 Value Conv2dLayer(GraphBuilder& b, const std::string& name, Value x,
                   int64_t out, int64_t k, int64_t pad, std::mt19937& rng) {
   const int64_t in = x.dims()[1];
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in * k * k));
-  std::uniform_real_distribution<double> uniform(-bound, bound);
-  Tensor w({DType::kF32, {out, in, k, k}}), bias({DType::kF32, {out}});
-  for (int64_t i = 0; i < w.num_elements(); ++i) w.SetDouble(i, uniform(rng));
-  for (int64_t i = 0; i < out; ++i) bias.SetDouble(i, uniform(rng));
+  auto [w, bias] = InitWeightAndBias(b, name, {out, in, k, k}, in * k * k, rng);
   WindowOptions o;
   o.pads_low = o.pads_high = {pad, pad};
-  return Conv(x, b.Parameter(name + ".weight", w),
-              b.Parameter(name + ".bias", bias), o);
+  return Conv(x, w, bias, o);
 }
 
 Value BatchNorm2dLayer(GraphBuilder& b, const std::string& name, Value x,

@@ -61,7 +61,7 @@ int Run(const std::string& out_dir, int epochs) {
     if (!trained.ok()) return fail(trained);
   }
   absl::StatusOr<double> accuracy =
-      Accuracy(**eval, (*trainer)->Values(), test.x, test.y, {64}, 256);
+      Accuracy(**eval, (*trainer)->Values(), test, 256);
   if (!accuracy.ok()) return fail(accuracy.status());
   std::printf("test accuracy: %.2f%% (%lld images)\n", 100 * *accuracy,
               static_cast<long long>(test.num));

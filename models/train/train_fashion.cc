@@ -64,8 +64,8 @@ int Run(const std::string& out_dir, int epochs, int64_t max_steps) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
-    absl::StatusOr<double> accuracy = Accuracy(
-        **eval, (*trainer)->Values(), test->x, test->y, {1, 28, 28}, 500);
+    absl::StatusOr<double> accuracy =
+        Accuracy(**eval, (*trainer)->Values(), *test, 500);
     if (!accuracy.ok()) return fail(accuracy.status());
     std::printf("epoch %d: %.1f s (%lld steps of %lld), test accuracy %.2f%%\n",
                 epoch + 1, seconds, static_cast<long long>(steps_per_epoch),

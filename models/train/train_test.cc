@@ -170,7 +170,7 @@ TEST(TrainingTest, ShortDigitsRunLearns) {
       std::accumulate(losses.end() - 50, losses.end(), 0.0) / 50;
   EXPECT_LT(last50, 0.25 * first50) << first50 << " -> " << last50;
   absl::StatusOr<double> accuracy =
-      Accuracy(**model, (*trainer)->Values(), test.x, test.y, {64}, 128);
+      Accuracy(**model, (*trainer)->Values(), test, 128);
   ASSERT_TRUE(accuracy.ok()) << accuracy.status();
   EXPECT_GT(*accuracy, 0.9);
 }

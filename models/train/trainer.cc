@@ -127,16 +127,15 @@ std::map<std::string, rt::ConstBuffer> Trainer::Values() const {
 
 absl::StatusOr<double> Accuracy(
     const rt::Module& model,
-    const std::map<std::string, rt::ConstBuffer>& values,
-    const std::vector<float>& x, const std::vector<int64_t>& labels,
-    const std::vector<int64_t>& example_shape, int64_t batch) {
-  int64_t features = 1;
-  for (int64_t d : example_shape) features *= d;
-  const int64_t n = static_cast<int64_t>(labels.size());
+    const std::map<std::string, rt::ConstBuffer>& values, const Dataset& data,
+    int64_t batch) {
+  const int64_t features = data.features(), n = data.num;
+  const std::vector<float>& x = data.x;
+  const std::vector<int64_t>& labels = data.y;
   int64_t correct = 0;
   std::vector<float> xb(batch * features, 0.0f);
   std::vector<int64_t> dims = {batch};
-  dims.insert(dims.end(), example_shape.begin(), example_shape.end());
+  dims.insert(dims.end(), data.shape.begin(), data.shape.end());
   for (int64_t first = 0; first < n; first += batch) {
     const int64_t m = std::min(batch, n - first);
     std::fill(xb.begin(), xb.end(), 0.0f);

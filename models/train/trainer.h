@@ -59,13 +59,13 @@ class Trainer {
   std::vector<rt::Tensor> current_, next_;  // By step_.updates.
 };
 
-// The fraction of `labels` equal to the arg-max of each row of the `logits`
-// output of `model` (inputs: `x` and `values`), in batches of `batch`.
+// The fraction of `data`'s labels equal to the arg-max of each row of the
+// `logits` output of `model` (inputs: "x" [batch, example shape...] and
+// `values`), in batches of `batch` (the last one zero-padded).
 absl::StatusOr<double> Accuracy(
     const rt::Module& model,
-    const std::map<std::string, rt::ConstBuffer>& values,
-    const std::vector<float>& x, const std::vector<int64_t>& labels,
-    const std::vector<int64_t>& example_shape, int64_t batch);
+    const std::map<std::string, rt::ConstBuffer>& values, const Dataset& data,
+    int64_t batch);
 
 class Progress;
 
