@@ -28,6 +28,15 @@ def main():
     print("torch", torch.__version__, "threads", torch.get_num_threads(),
           "mkldnn", torch.backends.mkldnn.is_available(), "|",
           cpu.split(":")[1].strip())
+    # The baseline's own BLAS speed (Debian's torch needs OpenBLAS,
+    # libopenblas0-pthread, or it falls back to the slow reference BLAS).
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    torch.mm(a, b)
+    start = time.perf_counter()
+    for _ in range(10):
+        torch.mm(a, b)
+    gflops = 10 * 2 * 1024**3 / (time.perf_counter() - start) / 1e9
+    print(f"sgemm 1024x1024: {gflops:.1f} GFLOP/s")
     xt, yt = load("train")
     xe, ye = load("t10k")
     model = nn.Sequential(
