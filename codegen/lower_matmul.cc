@@ -16,9 +16,8 @@ namespace {
 constexpr int64_t kMinMatMulTasks = 8;
 constexpr int64_t kPackTasks = 16;
 
-// Whether a value is computed from a constant or iota leaf without passing
-// through a buffer (a reduction's, matmul's, scan's or scatter's), so that
-// LLVM may see its elements.
+}  // namespace
+
 bool ReadsConstant(const Graph& g, ValueId v) {
   const Node& node = g.node(v);
   if (node.op == OpKind::kConstant || node.op == OpKind::kIota) return true;
@@ -30,8 +29,6 @@ bool ReadsConstant(const Graph& g, ValueId v) {
   return false;
 }
 
-// Whether v's last axis is its source's last axis when v is read through
-// transposes (the common case: x^T's last axis is strided, x's is not).
 bool LastAxisContiguous(const Graph& g, ValueId v) {
   int axis = g.type(v).rank() - 1;
   while (g.node(v).op == OpKind::kTranspose) {
@@ -40,8 +37,6 @@ bool LastAxisContiguous(const Graph& g, ValueId v) {
   }
   return axis == g.type(v).rank() - 1;
 }
-
-}  // namespace
 
 MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
                        Halide::Type t) {
@@ -56,57 +51,51 @@ MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
   return b;
 }
 
-// c[..., i, j] = sum_k a[..., i, k] * b[..., k, j], accumulated per register
-// tile in `acc` and copied to the value's Func. b is first packed into
-// zero-padded panels of `cols` columns (contiguous, whatever b's stride or
-// layout), and rows of a are clamped, so a tile that rounds up past the edge
-// reads valid memory (its extra results are never stored).
-void Lowering::LowerMatMul(ValueId id) {
-  const Node& node = g_.node(id);
-  const ValueId a = node.inputs[0], b = node.inputs[1];
-  const int r = node.type.rank();
-  const int64_t k = DimsOf(a)[r - 1];
-  const int m = static_cast<int>(node.type.dims[r - 2]);
-  const int n = static_cast<int>(node.type.dims[r - 1]);
+// c[batch..., i, j] = sum_k a(i, k) * b(k, j), accumulated per register
+// tile in `acc` and copied to `product`. b is first packed into zero-padded
+// panels of `cols` columns (contiguous, whatever b's stride, layout or
+// computation), and rows of a are clamped, so a tile that rounds up past
+// the edge reads valid memory (its extra results are never stored).
+void Lowering::DefineProduct(ValueId id, const ProductShape& shape,
+                             const ProductOperand& a, const ProductOperand& b,
+                             bool strict) {
   const Halide::Type t = TypeOf(id);
-  const MatMulBlock block = PlanMatMul(m, n, target_, t);
+  const MatMulBlock block = PlanMatMul(shape.m, shape.n, target_, t);
+  const int nb = static_cast<int>(shape.batch.size());
+  const int m = static_cast<int>(shape.m), n = static_cast<int>(shape.n);
   Lowered& l = values_[id];
-  l.vars = MakeVars(r);
-  l.rdom = RDom(0, static_cast<int>(k), absl::StrCat("k_", id));
-  Index ai = AsIndex(l.vars), bi = AsIndex(l.vars);
-  ai[r - 2] = Halide::min(l.vars[r - 2], m - 1);
-  ai[r - 1] = l.rdom.x;
-  const std::vector<Var> hv = HalideVars(l.vars);
+  l.shape = shape;
+  const std::vector<Var> vars = MakeVars(nb + 2);  // batch..., i, j
+  const Var i = vars[nb], j = vars[nb + 1];
+  const std::vector<Var> hv = HalideVars(vars);
   std::vector<Expr> hargs(hv.begin(), hv.end());
-  Expr a_value = At(a, ai), b_value;
+  std::vector<Expr> batch(vars.begin(), vars.begin() + nb);
+  std::vector<Expr> batch_h(hv.begin() + 2, hv.end());  // Innermost first.
+  l.rdom = RDom(0, static_cast<int>(shape.k), absl::StrCat("k_", id));
+  Expr a_value = a(Halide::min(i, m - 1), l.rdom.x, batch), b_value;
   if (block.cols > 0) {
-    // packed(jj, kk, panel, batch...) = b[batch..., kk, panel * cols + jj].
-    Var jj("jj"), kk("kk"), panel("panel");
-    std::vector<Var> pv = {jj, kk, panel};
-    pv.insert(pv.end(), hv.begin() + 2, hv.end());
-    // b_cols(kk, col, batch...) = b[batch..., kk, col], zero past the last
-    // column: b with k first, a Func of its own so that a transposed b can
-    // be read in square blocks along k (SchedulePacking); inlined otherwise.
+    // b_cols(kk, col, batch...) = b(kk, col), zero past the last column: b
+    // with k first, a Func of its own so that a transposed b can be read in
+    // square blocks along k (SchedulePacking); inlined otherwise.
     Var bk("bk"), bc("bc");
     std::vector<Var> bv = {bk, bc};
     bv.insert(bv.end(), hv.begin() + 2, hv.end());
-    Index src(r);
-    for (int d = 0; d < r - 2; ++d) src[d] = l.vars[d];
-    src[r - 2] = bk;
-    src[r - 1] = Halide::min(bc, n - 1);
     l.b_cols = Func(absl::StrCat("b_cols", id));
-    l.b_cols(bv) = Halide::select(bc < n, At(b, src), Const(t, 0));
+    l.b_cols(bv) = Halide::select(bc < n, b(bk, Halide::min(bc, n - 1), batch),
+                                  Const(t, 0));
+    // packed(jj, kk, panel, batch...) = b_cols(kk, panel * cols + jj).
+    Var jj("jj"), kk("kk"), panel("panel");
+    std::vector<Var> pv = {jj, kk, panel};
+    pv.insert(pv.end(), hv.begin() + 2, hv.end());
     std::vector<Expr> bargs = {kk, panel * block.cols + jj};
-    bargs.insert(bargs.end(), hv.begin() + 2, hv.end());
+    bargs.insert(bargs.end(), batch_h.begin(), batch_h.end());
     l.packed = Func(absl::StrCat("packed", id));
     l.packed(pv) = l.b_cols(bargs);
-    std::vector<Expr> pargs = {l.vars[r - 1] % block.cols, l.rdom.x,
-                               l.vars[r - 1] / block.cols};
-    pargs.insert(pargs.end(), hv.begin() + 2, hv.end());
+    std::vector<Expr> pargs = {j % block.cols, l.rdom.x, j / block.cols};
+    pargs.insert(pargs.end(), batch_h.begin(), batch_h.end());
     b_value = l.packed(pargs);
   } else {
-    bi[r - 2] = l.rdom.x;
-    b_value = At(b, bi);
+    b_value = b(l.rdom.x, j, batch);
   }
   l.acc = Func(absl::StrCat("acc", id));
   l.acc(hv) = Const(t, 0);
@@ -115,12 +104,36 @@ void Lowering::LowerMatMul(ValueId id) {
   // it fold x * NaN or x * 0 to anything (RandomGraphsTest), so then the
   // arithmetic is strict.
   Expr sum = l.acc(hargs) + a_value * b_value;
-  if (t.is_float() && (ReadsConstant(g_, a) || ReadsConstant(g_, b))) {
-    sum = Halide::strict_float(sum);
-  }
+  if (strict && t.is_float()) sum = Halide::strict_float(sum);
   l.acc(hargs) = sum;
-  l.func = Func(absl::StrCat("v_", id));
-  l.func(hv) = l.acc(hargs);
+  l.product = Func(absl::StrCat("v_", id));
+  l.product(hv) = l.acc(hargs);
+}
+
+void Lowering::LowerMatMul(ValueId id) {
+  const Node& node = g_.node(id);
+  const ValueId a = node.inputs[0], b = node.inputs[1];
+  const int r = node.type.rank();
+  ProductShape shape;
+  shape.m = node.type.dims[r - 2];
+  shape.n = node.type.dims[r - 1];
+  shape.k = DimsOf(a)[r - 1];
+  shape.batch.assign(node.type.dims.begin(), node.type.dims.end() - 2);
+  shape.b_transposed = !LastAxisContiguous(g_, b);
+  auto element = [this](ValueId v) {
+    return [this, v](Expr row, Expr col, const std::vector<Expr>& batch) {
+      Index index = batch;
+      index.push_back(row);
+      index.push_back(col);
+      return At(v, index);
+    };
+  };
+  DefineProduct(id, shape, element(a), element(b),
+                ReadsConstant(g_, a) || ReadsConstant(g_, b));
+  Lowered& l = values_[id];
+  l.func = l.product;
+  l.vars.clear();
+  for (const Var& v : l.func.args()) l.vars.insert(l.vars.begin(), v);
 }
 
 // b's zero-padded panels (matmul), in blocks of rows of b by one vector of
@@ -141,24 +154,23 @@ void Lowering::LowerMatMul(ValueId id) {
 void Lowering::SchedulePacking(ValueId v, int cols, int panels,
                                std::optional<Var> task, bool parallel) {
   Lowered& l = values_[v];
-  const Node& node = g_.node(v);
-  const int r = node.type.rank();
-  const int64_t k = DimsOf(node.inputs[0])[r - 1];
+  const ProductShape& shape = l.shape;
+  const int64_t k = shape.k;
   const Halide::Type t = TypeOf(v);
   const int vec = target_.natural_vector_size(t);
   const std::vector<Var> pv = l.packed.args();  // (jj, kk, panel, batch...)
   const bool per_task = task.has_value();
-  const bool transposed = !LastAxisContiguous(g_, node.inputs[1]);
+  const bool transposed = shape.b_transposed;
   l.packed.bound(pv[0], 0, cols);
   if (per_task) {
-    l.packed.compute_at(l.func, *task);
+    l.packed.compute_at(l.product, *task);
   } else {
     l.packed.compute_root().bound(pv[2], 0, panels);
   }
   // Rows of b per parallel task when packing all panels first: about
   // kPackTasks tasks, whole blocks of 32 rows.
   int64_t tasks = transposed ? panels : 1;  // Else rows of all panels.
-  for (int d = 0; d < r - 2; ++d) tasks *= node.type.dims[d];
+  for (int64_t d : shape.batch) tasks *= d;
   const int64_t per_k = std::max<int64_t>(1, (kPackTasks + tasks - 1) / tasks);
   const int task_rows =
       per_task ? static_cast<int>(std::max<int64_t>(k, 1))
@@ -194,17 +206,22 @@ void Lowering::SchedulePacking(ValueId v, int cols, int panels,
 
 void Lowering::ScheduleMatMul(ValueId v) {
   Lowered& l = values_[v];
-  const Node& node = g_.node(v);
-  const Dims& out = node.type.dims;
-  const int r = static_cast<int>(out.size());
-  const int64_t m = out[r - 2], n = out[r - 1];
-  const int64_t k = DimsOf(node.inputs[0])[r - 1];
+  const ProductShape& shape = l.shape;
+  const int64_t m = shape.m, n = shape.n, k = shape.k;
   const Halide::Type t = TypeOf(v);
   const int vec = target_.natural_vector_size(t);
   const MatMulBlock block = PlanMatMul(m, n, target_, t);
-  const bool parallel = NumElements(out) * k >= kParallelThreshold;
-  Func f = l.func, acc = l.acc;
+  int64_t batch = 1;
+  for (int64_t d : shape.batch) batch *= d;
+  const bool parallel = batch * m * n * k >= kParallelThreshold;
+  if (l.a_rows.defined()) {  // conv: its weights as rows, copied first.
+    const std::vector<Var> av = l.a_rows.args();
+    l.a_rows.compute_root();
+    if (k >= vec) l.a_rows.vectorize(av[0], vec, TailStrategy::GuardWithIf);
+  }
+  Func f = l.product, acc = l.acc;
   const std::vector<Var> hv = f.args();  // (j, i, batch...)
+  const int r = static_cast<int>(hv.size());
   const Var j = hv[0], i = hv[1];
   f.compute_root();
   if (block.cols == 0) {
@@ -221,8 +238,6 @@ void Lowering::ScheduleMatMul(ValueId v) {
   // 4.8 ms: each row block read all of b, 1.6 MB, from L3.)
   const int64_t row_blocks = (m + block.rows - 1) / block.rows;
   const int panels = static_cast<int>((n + block.cols - 1) / block.cols);
-  int64_t batch = 1;
-  for (int d = 0; d < r - 2; ++d) batch *= out[d];
   int64_t groups = 1;
   if (parallel && panels * batch < kMinMatMulTasks) {
     groups = std::min(

@@ -5,6 +5,7 @@
 //   lower_elementwise.cc  element-wise ops (their math: math_kernels.h)
 //   lower_reduction.cc    reductions, algorithm and schedule
 //   lower_matmul.cc       matrix products, algorithm and schedule
+//   lower_conv.cc         convolutions as products (their im2col packed)
 //   lower_scan.cc         cumsum and scatter_add, algorithm and schedule
 //   lower_movement.cc     data movement (reshape, transpose, gather, ...)
 // Which values are materialized, and in which stage, is fusion_plan.h's.
@@ -37,9 +38,22 @@ using Halide::Var;
 // with this many are vectorized.
 inline constexpr int64_t kParallelThreshold = 1 << 14;
 inline constexpr int64_t kVectorizeThreshold = 256;
+// Elements per parallel task of a dense (element-wise) loop.
+inline constexpr int kTaskElements = 8192;
 
 // A tensor-order index (outermost dimension first).
 using Index = std::vector<Expr>;
+
+// The shape of a product c[batch..., i, j] = sum_k a[batch..., i, k] *
+// b[batch..., k, j]: m rows, n columns, k terms, the batch dims (outermost
+// first), and whether b is read transposed (strided along its columns).
+struct ProductShape {
+  int64_t m = 0;
+  int64_t n = 0;
+  int64_t k = 0;
+  Dims batch;
+  bool b_transposed = false;
+};
 
 // What the scheduler needs to know about one lowered value.
 struct Lowered {
@@ -50,8 +64,18 @@ struct Lowered {
   Func acc;
   RDom rdom;
   std::vector<Var> vars;
-  Func packed;   // matmul: b packed into panels.
-  Func b_cols;   // matmul: b indexed (k, column, batch...).
+  // matmul and conv: the product c[batch..., i, j] = sum_k a[batch..., i,
+  // k] * b[batch..., k, j] the register blocks compute (lower_matmul.cc),
+  // in `product`: the value's own Func for matmul; for conv a buffer its
+  // Func reads (lower_conv.cc).
+  Func product;
+  ProductShape shape;
+  Func packed;  // b packed into panels.
+  Func b_cols;  // b indexed (k, column, batch...).
+  Func a_rows;  // conv: the weights as rows of a (k, row, batch...).
+  // conv with a dilated input: its Func sums taps of the product (a
+  // materialized value, not a view of the product).
+  bool gathered = false;
   Func partial;  // reductions with lanes: per-lane partial results.
 };
 
@@ -113,6 +137,13 @@ struct MatMulBlock {
 // (lower_matmul.cc; lower_matmul_test checks the fit on every level).
 MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
                        Halide::Type t);
+// Whether a value is computed from a constant or iota leaf without passing
+// through a buffer (a reduction's, matmul's, scan's or scatter's), so that
+// LLVM may see its elements (lower_matmul.cc).
+bool ReadsConstant(const Graph& g, ValueId v);
+// Whether v's last axis is its source's last axis when v is read through
+// transposes (the common case: x^T's last axis is strided, x's is not).
+bool LastAxisContiguous(const Graph& g, ValueId v);
 // The element index of gather and scatter_add (lower_movement.cc).
 Expr ClampIndex(Expr k, int64_t n);
 
@@ -200,9 +231,21 @@ class Lowering {
   void LowerElementwise(ValueId id);  // lower_elementwise.cc
   void LowerReduce(ValueId id);       // lower_reduction.cc
   void LowerMatMul(ValueId id);       // lower_matmul.cc
-  void LowerCumSum(ValueId id);       // lower_scan.cc
-  void LowerScatterAdd(ValueId id);   // lower_scan.cc
-  void LowerMovement(ValueId id);     // lower_movement.cc, one per op:
+  void LowerConv(ValueId id);         // lower_conv.cc
+  void LowerTransposedConv(ValueId id);
+  // The elements of a product's operands: a(row, term, batch...) and
+  // b(term, column, batch...), batch indices outermost first. Rows and
+  // columns passed are in range; terms range over [0, k).
+  using ProductOperand =
+      std::function<Expr(Expr, Expr, const std::vector<Expr>&)>;
+  // Defines values_[id].product (lower_matmul.cc); `strict`: float
+  // arithmetic without fast-math.
+  void DefineProduct(ValueId id, const ProductShape& shape,
+                     const ProductOperand& a, const ProductOperand& b,
+                     bool strict);
+  void LowerCumSum(ValueId id);      // lower_scan.cc
+  void LowerScatterAdd(ValueId id);  // lower_scan.cc
+  void LowerMovement(ValueId id);    // lower_movement.cc, one per op:
   void LowerReshape(ValueId id);
   void LowerTranspose(ValueId id);
   void LowerBroadcastTo(ValueId id);

@@ -809,8 +809,10 @@ Graph ControlFlowGraph(DType dtype, std::map<std::string, Tensor>* feeds) {
   return *std::move(g);
 }
 
-// Convolution and pooling (compositions, graph/nn.cc) with spatial sizes
-// leaving every kind of remainder, first and second derivatives.
+// Convolution (the conv op: its gradients are convolutions with input and
+// kernel dilations, strides and cropping pads of their own) and pooling
+// (compositions, graph/nn.cc) with spatial sizes leaving every kind of
+// remainder, first and second derivatives.
 std::vector<Case> ConvPoolCases() {
   WindowOptions strided;
   strided.strides = {2, 1};
@@ -877,6 +879,7 @@ TEST(OpsE2eCoverageTest, EveryOpKindIsCompiled) {
            {"reduce", ReductionCases({3, 5, 40})},
            {"linalg", LinalgCases()},
            {"shapes", ShapeCases()},
+           {"conv_pool", ConvPoolCases()},
        }) {
     std::map<std::string, Tensor> feeds;
     collect(BuildGroup(group, DType::kF64, &feeds, 42));

@@ -422,11 +422,11 @@ std::vector<Value> WhileLoopCall(GraphBuilder& b, const std::string& cond,
 // x @ w^T + bias, with w of shape [out, in] (torch.nn.Linear's layout).
 Value Linear(Value x, Value w, std::optional<Value> bias = std::nullopt);
 // Convolution and pooling over the trailing spatial axes of NCHW-style
-// tensors (x: [N, C, spatial...], 1-d, 2-d or more), as compositions of
-// pad, strided slices, concat and matmul (graph/nn.cc), so gradients of
-// every order, forward mode, batching and code generation come from those
-// ops. Per spatial axis: stride, dilation and padding (low, high); empty
-// vectors mean 1, 1 and 0.
+// tensors (x: [N, C, spatial...], 1-d, 2-d or more; graph/nn.cc):
+// convolutions are the conv primitive, pooling compositions of pad, strided
+// slices and element-wise ops, so gradients of every order, forward mode,
+// batching and code generation come from those ops. Per spatial axis:
+// stride, dilation and padding (low, high); empty vectors mean 1, 1 and 0.
 struct WindowOptions {
   std::vector<int64_t> strides;
   std::vector<int64_t> dilations;
@@ -439,10 +439,25 @@ struct WindowOptions {
   bool ceil_mode = false;          // Pooling: the last partial window too.
   bool count_include_pad = false;  // Average pooling's divisor.
 };
+// The convolution primitive (op conv, XLA's ConvGeneralDilated in NCHW /
+// OIHW layout; graph/ops/linalg.cc states its math): x [N, C, spatial...],
+// w [O, C / groups, kernel...]. Per spatial axis: the window stride, pads
+// (negative ones crop), the input's dilation (lhs: zeros between its
+// elements, as a transposed convolution) and the kernel's (rhs). Its
+// gradients are convolutions again.
+struct ConvGeometry {
+  std::vector<int64_t> strides;
+  std::vector<int64_t> pads_low;
+  std::vector<int64_t> pads_high;
+  std::vector<int64_t> lhs_dilation;
+  std::vector<int64_t> rhs_dilation;
+  int64_t groups = 1;
+};
+Value ConvGeneral(Value x, Value w, const ConvGeometry& geometry);
 // PyTorch's conv1d/conv2d/conv3d (cross-correlation): w [O, C / groups,
 // kernel...], bias [O] (optional); out [N, O, out...] with
-// out = floor((in + pads - dilation (k - 1) - 1) / stride) + 1. Computed as
-// one matmul of the weights with the gathered windows (im2col), per group.
+// out = floor((in + pads - dilation (k - 1) - 1) / stride) + 1. One conv op
+// (plus the bias).
 Value Conv(Value x, Value w, std::optional<Value> bias = std::nullopt,
            const WindowOptions& options = {}, int64_t groups = 1);
 // PyTorch's conv_transpose (the gradient of Conv with respect to its input):

@@ -1,12 +1,12 @@
-// Convolution and pooling as compositions of primitives (graph/builder.h).
+// Convolution, pooling and normalization layers (graph/builder.h).
 //
-// A window op visits, for every kernel position k (a multi-index over the
-// kernel), the strided slice of the padded input that position sees:
+// Convolutions are the conv primitive (graph/ops/linalg.cc). A pooling op
+// visits, for every kernel position k (a multi-index over the kernel), the
+// strided slice of the padded input that position sees:
 //   slice_k[n, c, o...] = xp[n, c, o * stride + k * dilation]
-// Convolution concatenates the slices (im2col: [N, C * K, out]) and
-// multiplies by the weights; max pooling keeps the running maximum (a
-// select, so the gradient goes to the first maximum); average pooling sums
-// them and divides by a count built the same way from ones.
+// Max pooling keeps the running maximum (a select, so the gradient goes to
+// the first maximum); average pooling sums them and divides by a count
+// built the same way from ones.
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -148,10 +148,28 @@ std::vector<int64_t> CeilExtra(const Window& w) {
   return extra;
 }
 
-int64_t Product(const std::vector<int64_t>& v) {
-  int64_t p = 1;
-  for (int64_t d : v) p *= d;
-  return p;
+}  // namespace
+
+Value ConvGeneral(Value x, Value w, const ConvGeometry& geometry) {
+  if (!x.valid() || !w.valid()) return Value();
+  Attrs attrs;
+  attrs.Set("strides", geometry.strides);
+  attrs.Set("pads_low", geometry.pads_low);
+  attrs.Set("pads_high", geometry.pads_high);
+  attrs.Set("lhs_dilation", geometry.lhs_dilation);
+  attrs.Set("rhs_dilation", geometry.rhs_dilation);
+  attrs.Set("groups", geometry.groups);
+  return x.builder()->AddOp(OpKind::kConv, {x, w}, std::move(attrs));
+}
+
+namespace {
+
+// y + bias as [1, O, 1...].
+Value AddBias(Value y, std::optional<Value> bias) {
+  if (!bias || !y.valid()) return y;
+  Dims bdims(y.rank(), 1);
+  bdims[1] = y.dims()[1];
+  return y + Reshape(*bias, bdims);
 }
 
 }  // namespace
@@ -169,33 +187,14 @@ Value Conv(Value x, Value w, std::optional<Value> bias,
   std::optional<Window> win =
       MakeWindow(b, "conv", x.dims(), kernel, options, false);
   if (!win) return Value();
-  const int64_t n = x.dims()[0], c = x.dims()[1], o = w.dims()[0];
-  if (groups < 1 || c % groups != 0 || o % groups != 0 ||
-      w.dims()[1] != c / groups) {
-    return b.Fail(absl::InvalidArgumentError(absl::StrCat(
-        "conv: ", c, " input channels, weights ", DimsToString(w.dims()),
-        " and groups ", groups,
-        " do not match (weights are [out, in / groups, kernel...])")));
-  }
-  const int64_t positions = Product(kernel), pixels = Product(win->out);
-  Value xp = PadWindow(x, *win, 0.0);
-  // im2col: [N, C, K, P], channel-major like the weights' [C / g, kernel].
-  std::vector<Value> cols;
-  ForEachPosition(kernel, [&](int64_t, const std::vector<int64_t>& k) {
-    cols.push_back(Reshape(WindowSlice(xp, *win, k), {n, c, 1, pixels}));
-  });
-  Value col = cols.size() == 1 ? cols[0] : Concat(cols, 2);
-  col = Reshape(col, {n, groups, (c / groups) * positions, pixels});
-  Value wm = Reshape(w, {groups, o / groups, (c / groups) * positions});
-  Dims out = {n, o};
-  out.insert(out.end(), win->out.begin(), win->out.end());
-  Value y = Reshape(MatMul(wm, col), out);  // [N, g, O / g, P]
-  if (bias) {
-    Dims bdims(out.size(), 1);
-    bdims[1] = o;
-    y = y + Reshape(*bias, bdims);
-  }
-  return y;
+  ConvGeometry g;
+  g.strides = win->stride;
+  g.pads_low = win->low;
+  g.pads_high = win->high;
+  g.lhs_dilation.assign(win->spatial, 1);
+  g.rhs_dilation = win->dilation;
+  g.groups = groups;
+  return AddBias(ConvGeneral(x, w, g), bias);
 }
 
 Value ConvTranspose(Value x, Value w, std::optional<Value> bias,
@@ -232,16 +231,19 @@ Value ConvTranspose(Value x, Value w, std::optional<Value> bias,
           "conv_transpose: one value per spatial axis expected"));
     }
   }
-  // The input dilated by the stride and padded by dilation (k - 1) - pad,
-  // convolved with the flipped kernel, channels swapped within each group.
-  std::vector<int64_t> plo = {0, 0}, phi = {0, 0}, interior = {0, 0};
+  // The input dilated by the stride and padded by dilation (k - 1) - pad
+  // (negative: cropped), convolved with the flipped kernel, channels swapped
+  // within each group.
+  ConvGeometry g;
+  g.groups = groups;
+  g.lhs_dilation = stride;
+  g.rhs_dilation = dilation;
+  g.strides.assign(spatial, 1);
   for (int a = 0; a < spatial; ++a) {
     const int64_t span = dilation[a] * (w.dims()[2 + a] - 1);
-    plo.push_back(span - low[a]);
-    phi.push_back(span - high[a] + output_padding[a]);
-    interior.push_back(stride[a] - 1);
+    g.pads_low.push_back(span - low[a]);
+    g.pads_high.push_back(span - high[a] + output_padding[a]);
   }
-  Value xd = Pad(x, plo, phi, 0.0, interior);
   const int64_t cin = w.dims()[0], og = w.dims()[1];
   Dims gdims = {groups, cin / groups, og};
   gdims.insert(gdims.end(), w.dims().begin() + 2, w.dims().end());
@@ -252,9 +254,7 @@ Value ConvTranspose(Value x, Value w, std::optional<Value> bias,
   Value wt = Transpose(Reverse(Reshape(w, gdims), flip), perm);
   Dims wdims = {groups * og, cin / groups};
   wdims.insert(wdims.end(), w.dims().begin() + 2, w.dims().end());
-  WindowOptions conv;
-  conv.dilations = dilation;
-  return Conv(xd, Reshape(wt, wdims), bias, conv, groups);
+  return AddBias(ConvGeneral(x, Reshape(wt, wdims), g), bias);
 }
 
 Value MaxPool(Value x, std::vector<int64_t> kernel,

@@ -270,9 +270,11 @@ bool Simplifier::MayBeNegativeZeroByRule(const Node& n, InputMay input_may) {
   if (n.op == OpKind::kPad) {
     return input_may(0) || IsNegativeZero(n.attrs.GetFloat("value"));
   }
-  // f64 dot products start from +0; f32 ones accumulate in double, and a
-  // tiny negative sum rounds to -0 in f32.
-  if (n.op == OpKind::kMatMul) return n.type.dtype == DType::kF32;
+  // f64 dot products (and convolutions) start from +0; f32 ones accumulate
+  // in double, and a tiny negative sum rounds to -0 in f32.
+  if (n.op == OpKind::kMatMul || n.op == OpKind::kConv) {
+    return n.type.dtype == DType::kF32;
+  }
   ADC_CHECK_MSG(false, absl::StrCat("no -0 rule for ", GetOpDef(n.op).name));
 }
 

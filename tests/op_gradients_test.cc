@@ -441,8 +441,20 @@ std::vector<GradCase> AllCases() {
                      return Sq(
                          CumSum(x[0], 0, /*exclusive=*/true, /*reverse=*/true));
                    }),
-              // --- Convolution and pooling (compositions, graph/nn.cc)
-              // --------------------------
+              // --- Convolution (the conv op) and pooling (compositions,
+              // graph/nn.cc) ----------------------------------------------
+              Case("ConvGeneral3dBothDilationsCroppingPads",
+                   {Rand("x", {1, 2, 4, 3, 3}), Param("w", {2, 1, 2, 2, 1})},
+                   [](B, V x) {
+                     ConvGeometry g;
+                     g.strides = {2, 1, 1};
+                     g.pads_low = {1, -1, 0};
+                     g.pads_high = {0, 1, -1};
+                     g.lhs_dilation = {2, 1, 3};
+                     g.rhs_dilation = {1, 2, 1};
+                     g.groups = 2;
+                     return Sin(ConvGeneral(x[0], x[1], g)) * 2.0;
+                   }),
               Case("Conv2dStridedDilatedPaddedGroups",
                    {Rand("x", {2, 4, 5, 4}), Param("w", {4, 2, 3, 2}),
                     Param("bias", {4})},

@@ -65,6 +65,10 @@ enum class OpKind {
   // Batched matrix product [..., m, k] x [..., k, n] -> [..., m, n] with equal
   // batch dims.
   kMatMul,
+  // Convolution (XLA's ConvGeneralDilated, NCHW / OIHW): x [N, C, S...], w
+  // [O, C / groups, K...]; attrs strides, pads_low, pads_high (may be
+  // negative: cropping), lhs_dilation, rhs_dilation, groups.
+  kConv,
 
   // Data movement.
   kReshape,      // attr shape

@@ -13,6 +13,10 @@
 //   matmul_nt.pb       a @ b^T with a 256x512, b 784x512: the gradient
 //                      flowing into the first layer's input.
 //   softmax_grad.pb    log_softmax over rows of 256x10000 and its gradient.
+//   conv_<layer>.pb    ResNet-18's convolution shapes (kConvShapes, batch
+//                      4, 224x224 images): the convolution alone, and
+//   conv_<layer>_grad.pb  with the gradients of x and w for a seed dy (a
+//                      training step's three convolutions).
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -42,6 +46,40 @@ absl::Status Save(GraphBuilder& b, const std::string& path,
     if (!names.ok()) return names.status();
   }
   return SaveGraph(*g, path);
+}
+
+// ResNet-18's convolutions at 224x224 (torchvision's layer names).
+struct ConvShape {
+  const char* name;
+  int64_t in, out, size, kernel, stride;
+};
+constexpr ConvShape kConvShapes[] = {
+    {"conv1", 3, 64, 224, 7, 2},        {"layer1", 64, 64, 56, 3, 1},
+    {"layer2_0", 64, 128, 56, 3, 2},    {"layer2", 128, 128, 28, 3, 1},
+    {"layer3", 256, 256, 14, 3, 1},     {"layer4", 512, 512, 7, 3, 1},
+    {"downsample3", 256, 512, 14, 1, 2}};
+constexpr int64_t kConvBatch = 4;
+
+absl::Status WriteConvs(const std::string& dir, std::mt19937_64& rng) {
+  for (const ConvShape& c : kConvShapes) {
+    for (bool grad : {false, true}) {
+      const std::string name =
+          std::string("conv_") + c.name + (grad ? "_grad" : "");
+      GraphBuilder b(name);
+      Value x = b.Input("x", DType::kF32, {kConvBatch, c.in, c.size, c.size});
+      Value w = b.Parameter(
+          "w", RandomTensor({c.out, c.in, c.kernel, c.kernel},
+                            1.0 / std::sqrt(c.in * c.kernel * c.kernel), rng));
+      WindowOptions o;
+      o.strides = {c.stride, c.stride};
+      o.pads_low = o.pads_high = {c.kernel / 2, c.kernel / 2};
+      b.Output("y", Conv(x, w, std::nullopt, o));
+      GradOptions g{.of = "y", .wrt = {"x", "w"}, .seed = "dy"};
+      ADC_RETURN_IF_ERROR(
+          Save(b, dir + "/" + name + ".pb", grad ? &g : nullptr));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status WriteAll(const std::string& dir) {
@@ -104,7 +142,7 @@ absl::Status WriteAll(const std::string& dir) {
     GradOptions grad{.of = "y", .wrt = {"x"}, .seed = "dy"};
     ADC_RETURN_IF_ERROR(Save(b, dir + "/softmax_grad.pb", &grad));
   }
-  return absl::OkStatus();
+  return WriteConvs(dir, rng);
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ def describe_machine(threads):
     config = torch.__config__.show()
     blas = re.search(r"BLAS_INFO=(\S+?),", config)
     print(f"torch {torch.__version__}: BLAS_INFO={blas.group(1) if blas else '?'}"
-          f", threads={threads}")
+          f", threads={threads}, oneDNN for convolutions: "
+          f"{torch.backends.mkldnn.is_available()}")
     libs = set()
     with open(f"/proc/{os.getpid()}/maps") as f:
         for line in f:
@@ -130,9 +131,45 @@ def torch_cases():
         y.backward(dy)
         return xs.grad
 
-    return {"composite_grad": composite, "mlp_step": mlp_step,
-            "matmul": matmul, "matmul_tn": matmul_tn, "matmul_nt": matmul_nt,
-            "softmax_grad": softmax}
+    cases = {"composite_grad": composite, "mlp_step": mlp_step,
+             "matmul": matmul, "matmul_tn": matmul_tn, "matmul_nt": matmul_nt,
+             "softmax_grad": softmax}
+    for name, cin, cout, size, k, stride in CONV_SHAPES:
+        cx = torch.rand(CONV_BATCH, cin, size, size, generator=g)
+        cw = torch.rand(cout, cin, k, k, generator=g) / (cin * k * k) ** 0.5
+        out = (size + 2 * (k // 2) - k) // stride + 1
+        cdy = torch.rand(CONV_BATCH, cout, out, out, generator=g)
+
+        def conv(cx=cx, cw=cw, stride=stride, k=k):
+            return torch.nn.functional.conv2d(cx, cw, stride=stride,
+                                              padding=k // 2)
+
+        def conv_grad(cx=cx, cw=cw, cdy=cdy, stride=stride, k=k):
+            xs = cx.clone().requires_grad_()
+            ws = cw.clone().requires_grad_()
+            y = torch.nn.functional.conv2d(xs, ws, stride=stride,
+                                           padding=k // 2)
+            y.backward(cdy)
+            return y, xs.grad, ws.grad
+
+        flop = 2 * CONV_BATCH * cout * out * out * cin * k * k / 1e9
+        cases[f"conv_{name}"] = conv
+        GFLOP[f"conv_{name}"] = flop
+        DESCRIPTIONS[f"conv_{name}"] = (
+            f"conv {cin}->{cout} {k}x{k}/{stride}, {CONV_BATCH}x{size}x{size}")
+        cases[f"conv_{name}_grad"] = conv_grad
+        GFLOP[f"conv_{name}_grad"] = 3 * flop
+        DESCRIPTIONS[f"conv_{name}_grad"] = "  its value + dx + dw"
+    return cases
+
+
+# ResNet-18's convolutions at 224x224 (bench_graphs.cc's kConvShapes):
+# name, in and out channels, image size, kernel, stride.
+CONV_BATCH = 4
+CONV_SHAPES = [("conv1", 3, 64, 224, 7, 2), ("layer1", 64, 64, 56, 3, 1),
+               ("layer2_0", 64, 128, 56, 3, 2), ("layer2", 128, 128, 28, 3, 1),
+               ("layer3", 256, 256, 14, 3, 1), ("layer4", 512, 512, 7, 3, 1),
+               ("downsample3", 256, 512, 14, 1, 2)]
 
 
 DESCRIPTIONS = {
@@ -151,6 +188,8 @@ def main():
     p.add_argument("--graphs", required=True)
     p.add_argument("--reps", type=int, default=30)
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--only", default="",
+                   help="a regular expression: the cases whose names match")
     p.add_argument("--target", default="host",
                    help="adc's Halide target, e.g. "
                         "x86-64-linux-avx-avx2-f16c-fma-sse41 for AVX2 code")
@@ -164,6 +203,8 @@ def main():
               f"{args.target}")
         print(f"{'case':16s} {'adc ms':>9s} {'torch ms':>9s} {'speedup':>8s}  what")
         for name, fn in cases.items():
+            if not re.search(args.only, name):
+                continue
             so = os.path.join(d, name + ".so")
             subprocess.run([args.adc, "compile", os.path.join(d, name + ".pb"),
                             "-o", so, "--target", args.target], check=True)

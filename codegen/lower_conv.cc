@@ -1,0 +1,249 @@
+// Convolutions as products (graph/ops/linalg.cc states the op's math): per
+// group g, with the batch and output pixels flattened into the columns,
+//   c[g, o, (n, p)] = sum_{(c, k)} a[g, o, (c, k)] * b[g, (c, k), (n, p)]
+// where a is the weights (w[g Og + o, c, k], copied once as rows) and b the
+// input's windows (im2col: xd[n, g Cg + c, p s + k rd - lo], zero in the
+// padding and the lhs dilation's holes). b is never stored whole: the
+// product's packing gathers each panel of columns from x as it needs it
+// (lower_matmul.cc's schedule), so a convolution runs at the speed of the
+// register-blocked matmul plus one pass over its windows per panel.
+// Flattening (n, p) into columns keeps the vector lanes full when images
+// are small (7x7 and below) or the "pixels" are a kernel's (the weight
+// gradient: p ranges over the kernel, n over the input channels).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "codegen/lowering.h"
+#include "graph/ops/op_def.h"
+
+namespace adc::codegen::lowering {
+namespace {
+
+// The most window elements (columns times terms) one product packs.
+constexpr int64_t kMaxWindowElements = int64_t{1} << 27;
+
+// Splits a flat row-major index over `dims` into one index per axis.
+std::vector<Expr> Unflatten(Expr flat, const Dims& dims) {
+  std::vector<Expr> index(dims.size());
+  for (int a = static_cast<int>(dims.size()) - 1; a >= 0; --a) {
+    const int d = static_cast<int>(dims[a]);
+    index[a] = a == 0 ? flat : flat % d;
+    flat = flat / d;
+  }
+  return index;
+}
+
+// A conv node's operands, shapes and attributes.
+struct ConvParts {
+  ConvParts(const Graph& g, const Node& node)
+      : x(node.inputs[0]),
+        w(node.inputs[1]),
+        xd(g.type(x).dims),
+        yd(node.type.dims),
+        kernel(g.type(w).dims.begin() + 2, g.type(w).dims.end()),
+        spatial(static_cast<int>(xd.size()) - 2),
+        strides(node.attrs.GetInts("strides")),
+        low(node.attrs.GetInts("pads_low")),
+        lhs(node.attrs.GetInts("lhs_dilation")),
+        rhs(node.attrs.GetInts("rhs_dilation")),
+        groups(node.attrs.GetInt("groups")),
+        cg(g.type(w).dims[1]),
+        og(g.type(w).dims[0] / groups) {}
+  ValueId x, w;
+  Dims xd, yd, kernel;
+  int spatial;
+  std::vector<int64_t> strides, low, lhs, rhs;
+  int64_t groups, cg, og;
+};
+
+}  // namespace
+
+void Lowering::LowerConv(ValueId id) {
+  const ConvParts c(g_, g_.node(id));
+  const ValueId x = c.x, w = c.w;
+  const Dims &xd = c.xd, &yd = c.yd, &kernel = c.kernel;
+  const int spatial = c.spatial;
+  const std::vector<int64_t>&strides = c.strides, &low = c.low, &lhs = c.lhs,
+        &rhs = c.rhs;
+  const int64_t groups = c.groups, cg = c.cg, og = c.og;
+  const Dims pixels(yd.begin() + 2, yd.end());
+  const Dims columns = [&] {
+    Dims c = pixels;
+    c.insert(c.begin(), yd[0]);
+    return c;
+  }();
+  const Dims terms = [&] {
+    Dims t = kernel;
+    t.insert(t.begin(), cg);
+    return t;
+  }();
+  bool dilated_input = false;
+  for (int64_t d : lhs) dilated_input = dilated_input || d > 1;
+  if (dilated_input) {
+    LowerTransposedConv(id);
+    return;
+  }
+  // Columns in chunks when the windows of all columns would pass
+  // kMaxWindowElements: Halide 14's simplifier bounds a packed panel's
+  // index over every panel of the product, in 32-bit bytes, and code whose
+  // bound overflows is dropped as unreachable (a 7x7 convolution's input
+  // gradient at 4x224x224 did).
+  const int64_t total_columns = NumElements(columns);
+  const int64_t k = NumElements(terms);
+  int64_t chunk = total_columns;
+  if (total_columns * k > kMaxWindowElements) {
+    chunk = std::max<int64_t>(64, kMaxWindowElements / k / 64 * 64);
+  }
+  const int64_t chunks = (total_columns + chunk - 1) / chunk;
+  ProductShape shape;
+  shape.m = og;
+  shape.n = chunk;
+  shape.k = k;
+  shape.batch = {chunks, groups};
+  const Halide::Type t = TypeOf(id);
+  Lowered& l = values_[id];
+  // The weights as rows: a_rows(kk, o, g) = w[g Og + o, (c, k) = kk].
+  {
+    Var kk("ak"), o("ao"), g("ag");
+    Index wi = {g * static_cast<int>(og) + o};
+    for (const Expr& e : Unflatten(kk, terms)) wi.push_back(e);
+    l.a_rows = Func(absl::StrCat("a_rows", id));
+    l.a_rows(kk, o, g) = At(w, wi);
+  }
+  Func a_rows = l.a_rows;
+  auto a = [a_rows](Expr row, Expr term, const std::vector<Expr>& batch) {
+    return a_rows(term, row, batch[1]);
+  };
+  auto b = [&, this](Expr term, Expr col, const std::vector<Expr>& batch) {
+    // The last chunk may pass the last column: zeros, never stored.
+    col = batch[0] * static_cast<int>(chunk) + col;
+    Expr inside = col < static_cast<int>(total_columns);
+    col = Halide::min(col, static_cast<int>(total_columns - 1));
+    const std::vector<Expr> ci = Unflatten(col, columns);  // n, p...
+    const std::vector<Expr> ti = Unflatten(term, terms);   // c, k...
+    Index xi = {ci[0], batch[1] * static_cast<int>(cg) + ti[0]};
+    for (int s = 0; s < spatial; ++s) {
+      const int n = static_cast<int>(xd[2 + s]);
+      const int ld = static_cast<int>(lhs[s]);
+      Expr q = ci[1 + s] * static_cast<int>(strides[s]) +
+               ti[1 + s] * static_cast<int>(rhs[s]) - static_cast<int>(low[s]);
+      inside = inside && q >= 0 && q <= (n - 1) * ld;
+      if (ld > 1) {
+        inside = inside && q % ld == 0;
+        q = q / ld;
+      }
+      xi.push_back(Halide::clamp(q, 0, n - 1));
+    }
+    return Halide::select(inside, At(x, xi), Const(t, 0));
+  };
+  DefineProduct(id, shape, a, b, ReadsConstant(g_, x) || ReadsConstant(g_, w));
+  // y[n, o, p...] = product[g = o / Og][o % Og][(n, p)].
+  l.vars = MakeVars(static_cast<int>(yd.size()));
+  Expr col = l.vars[0];
+  for (int s = 0; s < spatial; ++s) {
+    col = col * static_cast<int>(pixels[s]) + l.vars[2 + s];
+  }
+  Expr o = l.vars[1], row = o, group = 0;
+  if (groups > 1) {
+    row = o % static_cast<int>(og);
+    group = o / static_cast<int>(og);
+  }
+  Expr chunk_index = 0;
+  if (chunks > 1) {
+    chunk_index = col / static_cast<int>(chunk);
+    col = col % static_cast<int>(chunk);
+  }
+  l.func = Func(absl::StrCat("conv", id));
+  l.func(HalideVars(l.vars)) = l.product(col, row, group, chunk_index);
+}
+
+// With the input dilated (a transposed convolution: the input gradient of
+// a strided one), most window elements are the dilation's zeros, and
+// multiplying them would waste ld^S of the work. Instead, per group:
+//   t[(o, k), (n, i)] = sum_c w[g Og + o, c, k] x[n, g Cg + c, i]
+// (a product over the channels only, x read as it is), then every output
+// element sums the taps whose input position q = p s + k rd - lo falls on
+// an input element (q = i ld; the "col2im" of GEMM-based convolutions):
+//   y[n, g Og + o, p] = sum_k [ld | q, 0 <= q / ld < X] t[(o, k), (n, q / ld)]
+// The sum is written out tap by tap (a pure definition, vectorized along
+// the last spatial axis) and materialized.
+void Lowering::LowerTransposedConv(ValueId id) {
+  const ConvParts c(g_, g_.node(id));
+  const ValueId x = c.x, w = c.w;
+  const Dims &xd = c.xd, &yd = c.yd, &kernel = c.kernel;
+  const int spatial = c.spatial;
+  const std::vector<int64_t>&strides = c.strides, &low = c.low, &lhs = c.lhs,
+        &rhs = c.rhs;
+  const int64_t groups = c.groups, cg = c.cg, og = c.og;
+  const Dims image(xd.begin() + 2, xd.end());
+  const int64_t taps = NumElements(kernel);
+  const int64_t pixels = NumElements(image);
+  ProductShape shape;
+  shape.m = og * taps;
+  shape.n = xd[0] * pixels;
+  shape.k = cg;
+  shape.batch = {groups};
+  Lowered& l = values_[id];
+  l.gathered = true;
+  {
+    // a_rows(c, (o, k), g) = w[g Og + o, c, k].
+    Var c("ak"), row("ao"), g("ag");
+    Index wi = {g * static_cast<int>(og) + row / static_cast<int>(taps), c};
+    for (const Expr& e : Unflatten(row % static_cast<int>(taps), kernel)) {
+      wi.push_back(e);
+    }
+    l.a_rows = Func(absl::StrCat("a_rows", id));
+    l.a_rows(c, row, g) = At(w, wi);
+  }
+  Func a_rows = l.a_rows;
+  auto a = [a_rows](Expr row, Expr term, const std::vector<Expr>& batch) {
+    return a_rows(term, row, batch[0]);
+  };
+  auto b = [&, this](Expr term, Expr col, const std::vector<Expr>& batch) {
+    Index xi = {col / static_cast<int>(pixels),
+                batch[0] * static_cast<int>(cg) + term};
+    for (const Expr& e : Unflatten(col % static_cast<int>(pixels), image)) {
+      xi.push_back(e);
+    }
+    return At(x, xi);
+  };
+  DefineProduct(id, shape, a, b, ReadsConstant(g_, x) || ReadsConstant(g_, w));
+  l.vars = MakeVars(static_cast<int>(yd.size()));
+  const Expr o = l.vars[1];
+  Expr row = o * static_cast<int>(taps), group = 0;
+  if (groups > 1) {
+    row = (o % static_cast<int>(og)) * static_cast<int>(taps);
+    group = o / static_cast<int>(og);
+  }
+  const Halide::Type t = TypeOf(id);
+  Expr sum = Const(t, 0);
+  for (int64_t tap = 0; tap < taps; ++tap) {
+    // The tap's kernel index per axis.
+    std::vector<int64_t> k(spatial);
+    for (int s = spatial - 1, rest = static_cast<int>(tap); s >= 0; --s) {
+      k[s] = rest % kernel[s];
+      rest /= static_cast<int>(kernel[s]);
+    }
+    Expr inside = Halide::Internal::const_true();
+    Expr col = l.vars[0];
+    for (int s = 0; s < spatial; ++s) {
+      const int n = static_cast<int>(image[s]);
+      const int ld = static_cast<int>(lhs[s]);
+      Expr q = l.vars[2 + s] * static_cast<int>(strides[s]) +
+               static_cast<int>(k[s] * rhs[s] - low[s]);
+      inside = inside && q >= 0 && q <= (n - 1) * ld;
+      if (ld > 1) {
+        inside = inside && q % ld == 0;
+        q = q / ld;
+      }
+      col = col * n + Halide::clamp(q, 0, n - 1);
+    }
+    sum = sum + Halide::select(
+                    inside, l.product(col, row + static_cast<int>(tap), group),
+                    Const(t, 0));
+  }
+  l.func = Func(absl::StrCat("conv", id));
+  l.func(HalideVars(l.vars)) = sum;
+}
+
+}  // namespace adc::codegen::lowering
