@@ -1,50 +1,82 @@
 #include "models/train/layers.h"
 
 #include <cmath>
-#include <utility>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
 
 namespace adc::train {
 
 namespace {
 
-// PyTorch's default init of a layer with `fan_in` inputs per output: weight
-// (of `weight_dims`) and bias [weight_dims[0]], in that order from `rng`,
-// uniform in +-1/sqrt(fan_in). Returns the parameters "<name>.weight",
-// "<name>.bias".
-std::pair<Value, Value> InitWeightAndBias(GraphBuilder& b,
-                                          const std::string& name,
-                                          const Dims& weight_dims,
-                                          int64_t fan_in, std::mt19937& rng) {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-  std::uniform_real_distribution<double> uniform(-bound, bound);
-  Tensor w({DType::kF32, weight_dims}), bias({DType::kF32, {weight_dims[0]}});
-  for (int64_t i = 0; i < w.num_elements(); ++i) w.SetDouble(i, uniform(rng));
-  for (int64_t i = 0; i < bias.num_elements(); ++i) {
-    bias.SetDouble(i, uniform(rng));
+// A parameter "<name>" of `dims` (f32) with values drawn from `distribution`
+// (of doubles) with `rng`, in row-major order (torch.nn.init's uniform_ and
+// normal_).
+template <typename Distribution>
+Value RandomParameter(GraphBuilder& b, const std::string& name,
+                      const Dims& dims, Distribution distribution,
+                      std::mt19937& rng) {
+  Tensor value({DType::kF32, dims});
+  for (int64_t i = 0; i < value.num_elements(); ++i) {
+    value.SetDouble(i, distribution(rng));
   }
-  return {b.Parameter(name + ".weight", w), b.Parameter(name + ".bias", bias)};
+  return b.Parameter(name, value);
+}
+
+// Uniform in +-bound.
+Value UniformParameter(GraphBuilder& b, const std::string& name,
+                       const Dims& dims, double bound, std::mt19937& rng) {
+  return RandomParameter(b, name, dims,
+                         std::uniform_real_distribution<double>(-bound, bound),
+                         rng);
 }
 
 }  // namespace
 
 Value LinearLayer(GraphBuilder& b, const std::string& name, Value x,
                   int64_t out, std::mt19937& rng) {
+  if (!x.valid()) return Value();
   const int64_t in = x.dims().back();
-  auto [w, bias] = InitWeightAndBias(b, name, {out, in}, in, rng);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+  Value w = UniformParameter(b, name + ".weight", {out, in}, bound, rng);
+  Value bias = UniformParameter(b, name + ".bias", {out}, bound, rng);
   return Linear(x, w, bias);
 }
 
 Value Conv2dLayer(GraphBuilder& b, const std::string& name, Value x,
-                  int64_t out, int64_t k, int64_t pad, std::mt19937& rng) {
+                  int64_t out, int64_t k, std::mt19937& rng,
+                  const Conv2dOptions& options) {
+  if (!x.valid()) return Value();
   const int64_t in = x.dims()[1];
-  auto [w, bias] = InitWeightAndBias(b, name, {out, in, k, k}, in * k * k, rng);
+  const Dims dims = {out, in, k, k};
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in * k * k));
+  Value w;
+  switch (options.init) {
+    case ConvInit::kUniformFanIn:
+      w = UniformParameter(b, name + ".weight", dims, bound, rng);
+      break;
+    case ConvInit::kKaimingNormalFanOut:
+      w = RandomParameter(
+          b, name + ".weight", dims,
+          std::normal_distribution<double>(
+              0.0, std::sqrt(2.0 / static_cast<double>(out * k * k))),
+          rng);
+      break;
+  }
+  std::optional<Value> bias;
+  if (options.bias) {
+    bias = UniformParameter(b, name + ".bias", {out}, bound, rng);
+  }
   WindowOptions o;
-  o.pads_low = o.pads_high = {pad, pad};
+  o.strides = {options.stride, options.stride};
+  o.pads_low = o.pads_high = {options.pad, options.pad};
   return Conv(x, w, bias, o);
 }
 
 Value BatchNorm2dLayer(GraphBuilder& b, const std::string& name, Value x,
                        bool training) {
+  if (!x.valid()) return Value();
   const TensorType channel{DType::kF32, {x.dims()[1]}};
   Value weight = b.Parameter(name + ".weight", Tensor::Filled(channel, 1));
   Value bias = b.Parameter(name + ".bias", Tensor(channel));
@@ -58,6 +90,70 @@ Value BatchNorm2dLayer(GraphBuilder& b, const std::string& name, Value x,
   return r.y;
 }
 
+Value BasicBlock(GraphBuilder& b, const std::string& name, Value x,
+                 int64_t planes, int64_t stride, bool training,
+                 std::mt19937& rng) {
+  if (!x.valid()) return Value();
+  Conv2dOptions conv3x3{.stride = stride,
+                        .pad = 1,
+                        .bias = false,
+                        .init = ConvInit::kKaimingNormalFanOut};
+  Value h = Conv2dLayer(b, name + ".conv1", x, planes, 3, rng, conv3x3);
+  h = Relu(BatchNorm2dLayer(b, name + ".bn1", h, training));
+  conv3x3.stride = 1;
+  h = Conv2dLayer(b, name + ".conv2", h, planes, 3, rng, conv3x3);
+  h = BatchNorm2dLayer(b, name + ".bn2", h, training);
+  Value shortcut = x;
+  if (stride != 1 || x.dims()[1] != planes) {
+    const Conv2dOptions conv1x1{.stride = stride,
+                                .bias = false,
+                                .init = ConvInit::kKaimingNormalFanOut};
+    shortcut = BatchNorm2dLayer(
+        b, name + ".downsample.1",
+        Conv2dLayer(b, name + ".downsample.0", x, planes, 1, rng, conv1x1),
+        training);
+  }
+  return Relu(h + shortcut);
+}
+
+absl::StatusOr<Graph> ResNet18(int64_t batch, int64_t image_size,
+                               int64_t num_classes, uint32_t seed,
+                               bool training) {
+  if (batch < 1 || image_size < 1 || num_classes < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ResNet18: batch (", batch, "), image_size (", image_size,
+        ") and num_classes (", num_classes, ") must be at least 1"));
+  }
+  GraphBuilder b("resnet18");
+  std::mt19937 rng(seed);
+  Value x = b.Input("x", DType::kF32, {batch, 3, image_size, image_size});
+  const Conv2dOptions stem{.stride = 2,
+                           .pad = 3,
+                           .bias = false,
+                           .init = ConvInit::kKaimingNormalFanOut};
+  Value h = Relu(BatchNorm2dLayer(
+      b, "bn1", Conv2dLayer(b, "conv1", x, 64, 7, rng, stem), training));
+  WindowOptions pool;
+  pool.strides = {2, 2};
+  pool.pads_low = pool.pads_high = {1, 1};
+  h = MaxPool(h, {3, 3}, pool);
+  const int64_t planes[] = {64, 128, 256, 512};
+  for (int layer = 0; layer < 4; ++layer) {
+    const std::string name = "layer" + std::to_string(layer + 1);
+    h = BasicBlock(b, name + ".0", h, planes[layer], layer == 0 ? 1 : 2,
+                   training, rng);
+    h = BasicBlock(b, name + ".1", h, planes[layer], 1, training, rng);
+  }
+  Value logits =
+      LinearLayer(b, "fc", Flatten(GlobalAvgPool(h), 1), num_classes, rng);
+  if (training) {
+    b.Output("loss", CrossEntropy(logits, b.Input("y", DType::kI64, {batch})));
+  } else {
+    b.Output("logits", logits);
+  }
+  return b.Build();
+}
+
 absl::StatusOr<Graph> SmallCnn(int64_t batch, uint32_t seed, bool with_loss,
                                bool batch_norm) {
   GraphBuilder b("small_cnn");
@@ -68,11 +164,10 @@ absl::StatusOr<Graph> SmallCnn(int64_t batch, uint32_t seed, bool with_loss,
   auto norm = [&](const std::string& name, Value v) {
     return batch_norm ? BatchNorm2dLayer(b, name, v, with_loss) : v;
   };
-  Value h =
-      MaxPool(Relu(norm("bn1", Conv2dLayer(b, "conv1", x, 32, 3, 0, rng))),
-              {2, 2}, pool);
-  h = MaxPool(Relu(norm("bn2", Conv2dLayer(b, "conv2", h, 64, 3, 0, rng))),
-              {2, 2}, pool);
+  Value h = MaxPool(Relu(norm("bn1", Conv2dLayer(b, "conv1", x, 32, 3, rng))),
+                    {2, 2}, pool);
+  h = MaxPool(Relu(norm("bn2", Conv2dLayer(b, "conv2", h, 64, 3, rng))), {2, 2},
+              pool);
   h = Relu(LinearLayer(b, "fc1", Flatten(h, 1), 128, rng));
   Value logits = LinearLayer(b, "fc2", h, 10, rng);
   if (with_loss) {

@@ -20,10 +20,29 @@ namespace adc::train {
 Value LinearLayer(GraphBuilder& b, const std::string& name, Value x,
                   int64_t out, std::mt19937& rng);
 
-// PyTorch's Conv2d (weight [out, in, k, k], bias [out], both uniform in
-// +-1/sqrt(in k k)), stride 1, padding `pad`: "<name>.weight", "<name>.bias".
+// How a Conv2dLayer's weight is initialized.
+enum class ConvInit {
+  // torch.nn.Conv2d's default: uniform in +-1/sqrt(in k k) (as its bias).
+  kUniformFanIn,
+  // torchvision's ResNet: kaiming_normal_(mode="fan_out",
+  // nonlinearity="relu"), normal with standard deviation sqrt(2 / (out k k)).
+  kKaimingNormalFanOut,
+};
+
+// torch.nn.Conv2d's stride, padding (both sides, both axes) and bias.
+struct Conv2dOptions {
+  int64_t stride = 1;
+  int64_t pad = 0;
+  bool bias = true;
+  ConvInit init = ConvInit::kUniformFanIn;
+};
+
+// PyTorch's Conv2d with a k x k kernel: "<name>.weight" [out, in, k, k] and,
+// with options.bias, "<name>.bias" [out] (uniform in +-1/sqrt(in k k)),
+// drawn from `rng` in that order.
 Value Conv2dLayer(GraphBuilder& b, const std::string& name, Value x,
-                  int64_t out, int64_t k, int64_t pad, std::mt19937& rng);
+                  int64_t out, int64_t k, std::mt19937& rng,
+                  const Conv2dOptions& options = {});
 
 // PyTorch's BatchNorm2d (momentum 0.1, eps 1e-5): parameters
 // "<name>.weight" (ones) and "<name>.bias" (zeros), and the running
@@ -42,6 +61,38 @@ Value BatchNorm2dLayer(GraphBuilder& b, const std::string& name, Value x,
 // in training mode when with_loss.
 absl::StatusOr<Graph> SmallCnn(int64_t batch, uint32_t seed, bool with_loss,
                                bool batch_norm = false);
+
+// torchvision's BasicBlock (ResNet-18 and -34) with `planes` output
+// channels: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut), where conv1 is
+// 3x3 with `stride`, conv2 3x3, both without bias ("<name>.conv1",
+// "<name>.bn1", "<name>.conv2", "<name>.bn2"), and the shortcut is x, or,
+// when the stride is not 1 or the channels change, a 1x1 convolution with
+// `stride` and no bias and a batch norm ("<name>.downsample.0",
+// "<name>.downsample.1"). Batch norm in training mode when `training`
+// (BatchNorm2dLayer). Weights drawn from `rng` in torchvision's module order
+// (the shortcut's last) with torchvision's init (ConvInit).
+Value BasicBlock(GraphBuilder& b, const std::string& name, Value x,
+                 int64_t planes, int64_t stride, bool training,
+                 std::mt19937& rng);
+
+// torchvision.models.resnet18(num_classes=num_classes) for input "x" [batch,
+// 3, image_size, image_size] f32 (32x32 images reach layer4 at 1x1): conv1
+// (7x7, stride 2, padding 3, no bias), bn1, ReLU, max pool (3x3, stride 2,
+// padding 1), layer1..layer4 of two BasicBlocks each (64, 128, 256, 512
+// channels; stride 2 and a downsample shortcut in the first block of
+// layer2..4), global average pool, flatten, fc. Parameter names, shapes and
+// order are torchvision's state_dict's (without num_batches_tracked): 62
+// trained parameters and the 40 running statistics of the 20 batch norms.
+// Initialized as torchvision does (Kaiming-normal convolutions, batch norm
+// weight 1 and bias 0, PyTorch's Linear init for fc), from `seed`. Evaluation
+// (training = false): output "logits" [batch, num_classes], batch norm with the
+// running statistics. Training: input "y" [batch] i64, output "loss" (mean
+// cross entropy), batch norm with the batch's statistics and the outputs
+// "<bn>.running_mean.next" and "<bn>.running_var.next" (which AddTrainStep
+// keeps as the statistics' updates).
+absl::StatusOr<Graph> ResNet18(int64_t batch, int64_t image_size,
+                               int64_t num_classes, uint32_t seed,
+                               bool training);
 
 // An MLP classifier: input "x" [batch, features] f32, Linear + ReLU layers
 // "fc1", "fc2", ... of the `hidden` sizes, a last Linear to `classes`. With

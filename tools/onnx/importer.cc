@@ -565,29 +565,48 @@ absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model,
   return onnx_import::Importer(model, options, model_dir).Run();
 }
 
+namespace {
+
+constexpr char kNotAModel[] =
+    "not an ONNX model: the bytes do not parse as an onnx.ModelProto";
+
+}  // namespace
+
 absl::StatusOr<Graph> ImportOnnxBytes(const std::string& bytes,
                                       const ImportOptions& options,
                                       const std::string& model_dir) {
   onnx::ModelProto model;
   if (!model.ParseFromString(bytes)) {
-    return absl::InvalidArgumentError(
-        "not an ONNX model: the bytes do not parse as an onnx.ModelProto");
+    return absl::InvalidArgumentError(kNotAModel);
   }
   return ImportOnnxModel(model, options, model_dir);
 }
 
-absl::StatusOr<Graph> ImportOnnx(const std::string& path,
-                                 const ImportOptions& options) {
+absl::StatusOr<onnx::ModelProto> ReadOnnxModel(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
   }
   std::ostringstream bytes;
   bytes << file.rdbuf();
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes.str())) {
+    return onnx_import::Annotate(absl::InvalidArgumentError(kNotAModel), path);
+  }
+  return model;
+}
+
+std::string OnnxModelDir(const std::string& path) {
   const size_t slash = path.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : path.substr(0, slash);
-  absl::StatusOr<Graph> graph = ImportOnnxBytes(bytes.str(), options, dir);
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+absl::StatusOr<Graph> ImportOnnx(const std::string& path,
+                                 const ImportOptions& options) {
+  absl::StatusOr<onnx::ModelProto> model = ReadOnnxModel(path);
+  if (!model.ok()) return model.status();
+  absl::StatusOr<Graph> graph =
+      ImportOnnxModel(*model, options, OnnxModelDir(path));
   if (!graph.ok()) return onnx_import::Annotate(graph.status(), path);
   return graph;
 }

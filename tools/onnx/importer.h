@@ -78,6 +78,14 @@ struct ImportOptions {
 absl::StatusOr<Graph> ImportOnnx(const std::string& path,
                                  const ImportOptions& options = {});
 
+// Reads and parses the model file `path`, without further checks: NotFound
+// if it cannot be opened, InvalidArgument (naming the file) if it does not
+// parse as an onnx.ModelProto.
+absl::StatusOr<onnx::ModelProto> ReadOnnxModel(const std::string& path);
+// The directory of the model file `path` (where its external tensor data
+// lives): "." for a bare file name.
+std::string OnnxModelDir(const std::string& path);
+
 // Imports a serialized ModelProto. `model_dir` is where external tensor data
 // lives ("" if the model has none).
 absl::StatusOr<Graph> ImportOnnxBytes(const std::string& bytes,
