@@ -63,7 +63,7 @@ void Lowering::LowerConv(ValueId id) {
   const ValueId x = c.x, w = c.w;
   const Dims &xd = c.xd, &yd = c.yd, &kernel = c.kernel;
   const int spatial = c.spatial;
-  const std::vector<int64_t>&strides = c.strides, &low = c.low, &lhs = c.lhs,
+  const std::vector<int64_t>&strides = c.strides, &lhs = c.lhs, &low = c.low,
         &rhs = c.rhs;
   const int64_t groups = c.groups, cg = c.cg, og = c.og;
   const Dims pixels(yd.begin() + 2, yd.end());
@@ -95,49 +95,64 @@ void Lowering::LowerConv(ValueId id) {
     chunk = std::max<int64_t>(64, kMaxWindowElements / k / 64 * 64);
   }
   const int64_t chunks = (total_columns + chunk - 1) / chunk;
-  ProductShape shape;
-  shape.m = og;
-  shape.n = chunk;
-  shape.k = k;
-  shape.batch = {chunks, groups};
   const Halide::Type t = TypeOf(id);
-  Lowered& l = values_[id];
-  // The weights as rows: a_rows(kk, o, g) = w[g Og + o, (c, k) = kk].
-  {
-    Var kk("ak"), o("ao"), g("ag");
-    Index wi = {g * static_cast<int>(og) + o};
-    for (const Expr& e : Unflatten(kk, terms)) wi.push_back(e);
-    l.a_rows = Func(absl::StrCat("a_rows", id));
-    l.a_rows(kk, o, g) = At(w, wi);
-  }
-  Func a_rows = l.a_rows;
-  auto a = [a_rows](Expr row, Expr term, const std::vector<Expr>& batch) {
-    return a_rows(term, row, batch[1]);
-  };
-  auto b = [&, this](Expr term, Expr col, const std::vector<Expr>& batch) {
+  // The window element (c, k) = term of column (n, p) = col of chunk
+  // `part`, group g.
+  auto window = [&, this](Expr term, Expr col, Expr part, Expr g) {
     // The last chunk may pass the last column: zeros, never stored.
-    col = batch[0] * static_cast<int>(chunk) + col;
+    col = part * static_cast<int>(chunk) + col;
     Expr inside = col < static_cast<int>(total_columns);
     col = Halide::min(col, static_cast<int>(total_columns - 1));
     const std::vector<Expr> ci = Unflatten(col, columns);  // n, p...
     const std::vector<Expr> ti = Unflatten(term, terms);   // c, k...
-    Index xi = {ci[0], batch[1] * static_cast<int>(cg) + ti[0]};
+    Index xi = {ci[0], g * static_cast<int>(cg) + ti[0]};
     for (int s = 0; s < spatial; ++s) {
       const int n = static_cast<int>(xd[2 + s]);
-      const int ld = static_cast<int>(lhs[s]);
       Expr q = ci[1 + s] * static_cast<int>(strides[s]) +
                ti[1 + s] * static_cast<int>(rhs[s]) - static_cast<int>(low[s]);
-      inside = inside && q >= 0 && q <= (n - 1) * ld;
-      if (ld > 1) {
-        inside = inside && q % ld == 0;
-        q = q / ld;
-      }
+      inside = inside && q >= 0 && q < n;
       xi.push_back(Halide::clamp(q, 0, n - 1));
     }
     return Halide::select(inside, At(x, xi), Const(t, 0));
   };
+  // The weight of term (c, k) for output channel o of group g.
+  auto weight = [&, this](Expr term, Expr o, Expr g) {
+    Index wi = {g * static_cast<int>(og) + o};
+    for (const Expr& e : Unflatten(term, terms)) wi.push_back(e);
+    return At(w, wi);
+  };
+  // Fewer columns than a vector (a weight gradient whose "pixels" are a
+  // small kernel's, with few input channels) but many channels: the
+  // product transposed, rows of windows (stored first: few) times columns
+  // of weights, so the channels fill the vectors.
+  const bool transposed = chunks == 1 &&
+                          total_columns < target_.natural_vector_size(t) &&
+                          og >= target_.natural_vector_size(t);
+  ProductShape shape;
+  shape.m = transposed ? total_columns : og;
+  shape.n = transposed ? og : chunk;
+  shape.k = k;
+  shape.batch = {chunks, groups};
+  shape.b_transposed = transposed;  // Weights: contiguous along terms.
+  Lowered& l = values_[id];
+  // The rows of a, stored first: a_rows(kk, row, g, part).
+  {
+    Var kk("ak"), r("ar"), g("ag"), part("ap");
+    l.a_rows = Func(absl::StrCat("a_rows", id));
+    l.a_rows(kk, r, g, part) =
+        transposed ? window(kk, r, part, g) : weight(kk, r, g);
+  }
+  Func a_rows = l.a_rows;
+  auto a = [a_rows](Expr row, Expr term, const std::vector<Expr>& batch) {
+    return a_rows(term, row, batch[1], batch[0]);
+  };
+  auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
+    return transposed ? weight(term, col, batch[1])
+                      : window(term, col, batch[0], batch[1]);
+  };
   DefineProduct(id, shape, a, b, ReadsConstant(g_, x) || ReadsConstant(g_, w));
-  // y[n, o, p...] = product[g = o / Og][o % Og][(n, p)].
+  // y[n, o, p...] = product[part][g = o / Og][o % Og][(n, p)] (transposed:
+  // [(n, p)][o % Og]).
   l.vars = MakeVars(static_cast<int>(yd.size()));
   Expr col = l.vars[0];
   for (int s = 0; s < spatial; ++s) {
@@ -153,6 +168,7 @@ void Lowering::LowerConv(ValueId id) {
     chunk_index = col / static_cast<int>(chunk);
     col = col % static_cast<int>(chunk);
   }
+  if (transposed) std::swap(col, row);
   l.func = Func(absl::StrCat("conv", id));
   l.func(HalideVars(l.vars)) = l.product(col, row, group, chunk_index);
 }

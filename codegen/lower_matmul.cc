@@ -214,7 +214,7 @@ void Lowering::ScheduleMatMul(ValueId v) {
   int64_t batch = 1;
   for (int64_t d : shape.batch) batch *= d;
   const bool parallel = batch * m * n * k >= kParallelThreshold;
-  if (l.a_rows.defined()) {  // conv: its weights as rows, copied first.
+  if (l.a_rows.defined()) {  // conv: the rows of a, stored first.
     const std::vector<Var> av = l.a_rows.args();
     l.a_rows.compute_root();
     if (k >= vec) l.a_rows.vectorize(av[0], vec, TailStrategy::GuardWithIf);

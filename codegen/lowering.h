@@ -72,7 +72,7 @@ struct Lowered {
   ProductShape shape;
   Func packed;  // b packed into panels.
   Func b_cols;  // b indexed (k, column, batch...).
-  Func a_rows;  // conv: the weights as rows of a (k, row, batch...).
+  Func a_rows;  // conv: the rows of a (k, row, batch...), stored first.
   // conv with a dilated input: its Func sums taps of the product (a
   // materialized value, not a view of the product).
   bool gathered = false;

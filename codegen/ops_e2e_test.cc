@@ -830,6 +830,11 @@ std::vector<Case> ConvPoolCases() {
       {"conv2d",
        {{"x", {2, 4, 9, 17}}, {"w", {6, 2, 3, 3}}, {"b", {6}}},
        [strided](V v) { return Conv(v[0], v[1], v[2], strided, 2); }},
+      // One input channel, many outputs: the weight gradient's product
+      // has fewer columns than a vector (transposed, lower_conv.cc).
+      {"conv2d_narrow",
+       {{"x", {3, 1, 6, 5}}, {"w", {20, 1, 2, 2}}},
+       [](V v) { return Conv(v[0], v[1]); }},
       {"conv1d_depthwise_same",
        {{"x", {3, 5, 33}}, {"w", {5, 1, 4}}},
        [same](V v) { return Conv(v[0], v[1], std::nullopt, same, 5); }},

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -217,10 +218,12 @@ absl::Status SaveRun(const Trainer& trainer, const PlotData& loss_curve,
 std::string OutputDir(int argc, char** argv) {
   if (argc < 2) return ".";
   const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (wd != nullptr && argv[1][0] != '/') {
-    return std::string(wd) + "/" + argv[1];
-  }
-  return argv[1];
+  std::string dir = argv[1];
+  if (wd != nullptr && dir[0] != '/') dir = std::string(wd) + "/" + dir;
+  // Created if missing (a failure shows when the first file is written).
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
+  return dir;
 }
 
 Progress::Progress(int64_t total_steps, int64_t examples_per_step)

@@ -87,7 +87,7 @@ absl::Status SaveRun(const Trainer& trainer, const PlotData& loss_curve,
                      const std::string& out_dir, const std::string& label);
 
 // A training program's output directory: argv[1] (relative to where `bazel
-// run` was started), else ".".
+// run` was started), else "."; created if missing.
 std::string OutputDir(int argc, char** argv);
 
 // A progress line for training: on a terminal one line redrawn in place
