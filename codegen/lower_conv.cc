@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "codegen/lowering.h"
 #include "graph/ops/op_def.h"
+#include "graph/ops/op_util.h"
 
 namespace adc::codegen::lowering {
 namespace {
@@ -49,6 +50,12 @@ struct ConvParts {
         groups(node.attrs.GetInt("groups")),
         cg(g.type(w).dims[1]),
         og(g.type(w).dims[0] / groups) {}
+  bool dilated_input() const {
+    for (int64_t d : lhs) {
+      if (d > 1) return true;
+    }
+    return false;
+  }
   ValueId x, w;
   Dims xd, yd, kernel;
   int spatial;
@@ -60,29 +67,15 @@ struct ConvParts {
 
 void Lowering::LowerConv(ValueId id) {
   const ConvParts c(g_, g_.node(id));
-  const ValueId x = c.x, w = c.w;
-  const Dims &xd = c.xd, &yd = c.yd, &kernel = c.kernel;
-  const int spatial = c.spatial;
-  const std::vector<int64_t>&strides = c.strides, &lhs = c.lhs, &low = c.low,
-        &rhs = c.rhs;
-  const int64_t groups = c.groups, cg = c.cg, og = c.og;
-  const Dims pixels(yd.begin() + 2, yd.end());
-  const Dims columns = [&] {
-    Dims c = pixels;
-    c.insert(c.begin(), yd[0]);
-    return c;
-  }();
-  const Dims terms = [&] {
-    Dims t = kernel;
-    t.insert(t.begin(), cg);
-    return t;
-  }();
-  bool dilated_input = false;
-  for (int64_t d : lhs) dilated_input = dilated_input || d > 1;
-  if (dilated_input) {
+  if (c.dilated_input()) {
     LowerTransposedConv(id);
     return;
   }
+  const Dims pixels(c.yd.begin() + 2, c.yd.end());
+  Dims columns = pixels;  // (n, p...)
+  columns.insert(columns.begin(), c.yd[0]);
+  Dims terms = c.kernel;  // (c, k...)
+  terms.insert(terms.begin(), c.cg);
   // Columns in chunks when the windows of all columns would pass
   // kMaxWindowElements: Halide 14's simplifier bounds a packed panel's
   // index over every panel of the product, in 32-bit bytes, and code whose
@@ -105,21 +98,22 @@ void Lowering::LowerConv(ValueId id) {
     col = Halide::min(col, static_cast<int>(total_columns - 1));
     const std::vector<Expr> ci = Unflatten(col, columns);  // n, p...
     const std::vector<Expr> ti = Unflatten(term, terms);   // c, k...
-    Index xi = {ci[0], g * static_cast<int>(cg) + ti[0]};
-    for (int s = 0; s < spatial; ++s) {
-      const int n = static_cast<int>(xd[2 + s]);
-      Expr q = ci[1 + s] * static_cast<int>(strides[s]) +
-               ti[1 + s] * static_cast<int>(rhs[s]) - static_cast<int>(low[s]);
+    Index xi = {ci[0], g * static_cast<int>(c.cg) + ti[0]};
+    for (int s = 0; s < c.spatial; ++s) {
+      const int n = static_cast<int>(c.xd[2 + s]);
+      Expr q = ci[1 + s] * static_cast<int>(c.strides[s]) +
+               ti[1 + s] * static_cast<int>(c.rhs[s]) -
+               static_cast<int>(c.low[s]);
       inside = inside && q >= 0 && q < n;
       xi.push_back(Halide::clamp(q, 0, n - 1));
     }
-    return Halide::select(inside, At(x, xi), Const(t, 0));
+    return Halide::select(inside, At(c.x, xi), Const(t, 0));
   };
   // The weight of term (c, k) for output channel o of group g.
   auto weight = [&, this](Expr term, Expr o, Expr g) {
-    Index wi = {g * static_cast<int>(og) + o};
+    Index wi = {g * static_cast<int>(c.og) + o};
     for (const Expr& e : Unflatten(term, terms)) wi.push_back(e);
-    return At(w, wi);
+    return At(c.w, wi);
   };
   // Fewer columns than a vector (a weight gradient whose "pixels" are a
   // small kernel's, with few input channels) but many channels: the
@@ -127,41 +121,42 @@ void Lowering::LowerConv(ValueId id) {
   // of weights, so the channels fill the vectors.
   const bool transposed = chunks == 1 &&
                           total_columns < target_.natural_vector_size(t) &&
-                          og >= target_.natural_vector_size(t);
+                          c.og >= target_.natural_vector_size(t);
   ProductShape shape;
-  shape.m = transposed ? total_columns : og;
-  shape.n = transposed ? og : chunk;
+  shape.m = transposed ? total_columns : c.og;
+  shape.n = transposed ? c.og : chunk;
   shape.k = k;
-  shape.batch = {chunks, groups};
+  shape.batch = {chunks, c.groups};
   shape.b_transposed = transposed;  // Weights: contiguous along terms.
   Lowered& l = values_[id];
-  // The rows of a, stored first: a_rows(kk, row, g, part).
+  // The rows of a, stored first: a_rows(kk, row, g) (transposed, there is
+  // one chunk).
   {
-    Var kk("ak"), r("ar"), g("ag"), part("ap");
+    Var kk("ak"), r("ar"), g("ag");
     l.a_rows = Func(absl::StrCat("a_rows", id));
-    l.a_rows(kk, r, g, part) =
-        transposed ? window(kk, r, part, g) : weight(kk, r, g);
+    l.a_rows(kk, r, g) = transposed ? window(kk, r, 0, g) : weight(kk, r, g);
   }
   Func a_rows = l.a_rows;
   auto a = [a_rows](Expr row, Expr term, const std::vector<Expr>& batch) {
-    return a_rows(term, row, batch[1], batch[0]);
+    return a_rows(term, row, batch[1]);
   };
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
     return transposed ? weight(term, col, batch[1])
                       : window(term, col, batch[0], batch[1]);
   };
-  DefineProduct(id, shape, a, b, ReadsConstant(g_, x) || ReadsConstant(g_, w));
+  DefineProduct(id, shape, a, b,
+                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
   // y[n, o, p...] = product[part][g = o / Og][o % Og][(n, p)] (transposed:
   // [(n, p)][o % Og]).
-  l.vars = MakeVars(static_cast<int>(yd.size()));
+  l.vars = MakeVars(static_cast<int>(c.yd.size()));
   Expr col = l.vars[0];
-  for (int s = 0; s < spatial; ++s) {
+  for (int s = 0; s < c.spatial; ++s) {
     col = col * static_cast<int>(pixels[s]) + l.vars[2 + s];
   }
   Expr o = l.vars[1], row = o, group = 0;
-  if (groups > 1) {
-    row = o % static_cast<int>(og);
-    group = o / static_cast<int>(og);
+  if (c.groups > 1) {
+    row = o % static_cast<int>(c.og);
+    group = o / static_cast<int>(c.og);
   }
   Expr chunk_index = 0;
   if (chunks > 1) {
@@ -185,31 +180,25 @@ void Lowering::LowerConv(ValueId id) {
 // the last spatial axis) and materialized.
 void Lowering::LowerTransposedConv(ValueId id) {
   const ConvParts c(g_, g_.node(id));
-  const ValueId x = c.x, w = c.w;
-  const Dims &xd = c.xd, &yd = c.yd, &kernel = c.kernel;
-  const int spatial = c.spatial;
-  const std::vector<int64_t>&strides = c.strides, &low = c.low, &lhs = c.lhs,
-        &rhs = c.rhs;
-  const int64_t groups = c.groups, cg = c.cg, og = c.og;
-  const Dims image(xd.begin() + 2, xd.end());
-  const int64_t taps = NumElements(kernel);
+  const Dims image(c.xd.begin() + 2, c.xd.end());
+  const int64_t taps = NumElements(c.kernel);
   const int64_t pixels = NumElements(image);
   ProductShape shape;
-  shape.m = og * taps;
-  shape.n = xd[0] * pixels;
-  shape.k = cg;
-  shape.batch = {groups};
+  shape.m = c.og * taps;
+  shape.n = c.xd[0] * pixels;
+  shape.k = c.cg;
+  shape.batch = {c.groups};
   Lowered& l = values_[id];
   l.gathered = true;
   {
     // a_rows(c, (o, k), g) = w[g Og + o, c, k].
-    Var c("ak"), row("ao"), g("ag");
-    Index wi = {g * static_cast<int>(og) + row / static_cast<int>(taps), c};
-    for (const Expr& e : Unflatten(row % static_cast<int>(taps), kernel)) {
+    Var ch("ak"), row("ao"), g("ag");
+    Index wi = {g * static_cast<int>(c.og) + row / static_cast<int>(taps), ch};
+    for (const Expr& e : Unflatten(row % static_cast<int>(taps), c.kernel)) {
       wi.push_back(e);
     }
     l.a_rows = Func(absl::StrCat("a_rows", id));
-    l.a_rows(c, row, g) = At(w, wi);
+    l.a_rows(ch, row, g) = At(c.w, wi);
   }
   Func a_rows = l.a_rows;
   auto a = [a_rows](Expr row, Expr term, const std::vector<Expr>& batch) {
@@ -217,36 +206,31 @@ void Lowering::LowerTransposedConv(ValueId id) {
   };
   auto b = [&, this](Expr term, Expr col, const std::vector<Expr>& batch) {
     Index xi = {col / static_cast<int>(pixels),
-                batch[0] * static_cast<int>(cg) + term};
+                batch[0] * static_cast<int>(c.cg) + term};
     for (const Expr& e : Unflatten(col % static_cast<int>(pixels), image)) {
       xi.push_back(e);
     }
-    return At(x, xi);
+    return At(c.x, xi);
   };
-  DefineProduct(id, shape, a, b, ReadsConstant(g_, x) || ReadsConstant(g_, w));
-  l.vars = MakeVars(static_cast<int>(yd.size()));
+  DefineProduct(id, shape, a, b,
+                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
+  l.vars = MakeVars(static_cast<int>(c.yd.size()));
   const Expr o = l.vars[1];
   Expr row = o * static_cast<int>(taps), group = 0;
-  if (groups > 1) {
-    row = (o % static_cast<int>(og)) * static_cast<int>(taps);
-    group = o / static_cast<int>(og);
+  if (c.groups > 1) {
+    row = (o % static_cast<int>(c.og)) * static_cast<int>(taps);
+    group = o / static_cast<int>(c.og);
   }
   const Halide::Type t = TypeOf(id);
   Expr sum = Const(t, 0);
-  for (int64_t tap = 0; tap < taps; ++tap) {
-    // The tap's kernel index per axis.
-    std::vector<int64_t> k(spatial);
-    for (int s = spatial - 1, rest = static_cast<int>(tap); s >= 0; --s) {
-      k[s] = rest % kernel[s];
-      rest /= static_cast<int>(kernel[s]);
-    }
+  ops::ForEachIndex(c.kernel, [&](const std::vector<int64_t>& k, int64_t tap) {
     Expr inside = Halide::Internal::const_true();
     Expr col = l.vars[0];
-    for (int s = 0; s < spatial; ++s) {
+    for (int s = 0; s < c.spatial; ++s) {
       const int n = static_cast<int>(image[s]);
-      const int ld = static_cast<int>(lhs[s]);
-      Expr q = l.vars[2 + s] * static_cast<int>(strides[s]) +
-               static_cast<int>(k[s] * rhs[s] - low[s]);
+      const int ld = static_cast<int>(c.lhs[s]);
+      Expr q = l.vars[2 + s] * static_cast<int>(c.strides[s]) +
+               static_cast<int>(k[s] * c.rhs[s] - c.low[s]);
       inside = inside && q >= 0 && q <= (n - 1) * ld;
       if (ld > 1) {
         inside = inside && q % ld == 0;
@@ -257,7 +241,7 @@ void Lowering::LowerTransposedConv(ValueId id) {
     sum = sum + Halide::select(
                     inside, l.product(col, row + static_cast<int>(tap), group),
                     Const(t, 0));
-  }
+  });
   l.func = Func(absl::StrCat("conv", id));
   l.func(HalideVars(l.vars)) = sum;
 }

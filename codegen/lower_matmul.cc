@@ -132,8 +132,7 @@ void Lowering::LowerMatMul(ValueId id) {
                 ReadsConstant(g_, a) || ReadsConstant(g_, b));
   Lowered& l = values_[id];
   l.func = l.product;
-  l.vars.clear();
-  for (const Var& v : l.func.args()) l.vars.insert(l.vars.begin(), v);
+  l.vars = MakeVars(r);  // The product's vars: batch..., i, j.
 }
 
 // b's zero-padded panels (matmul), in blocks of rows of b by one vector of

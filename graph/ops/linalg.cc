@@ -238,6 +238,12 @@ absl::StatusOr<Tensor> EvalConv(const Node& node,
   return out;
 }
 
+// head followed by tail.
+Dims Joined(Dims head, absl::Span<const int64_t> tail) {
+  head.insert(head.end(), tail.begin(), tail.end());
+  return head;
+}
+
 // Moves axis `from` of v to position `to` (the others keep their order).
 Value MoveAxis(Value v, int from, int to) {
   std::vector<int64_t> perm;
@@ -268,10 +274,6 @@ std::vector<Value> GradConv(const GradContext& c) {
   const Dims sp_x(x.dims().begin() + 2, x.dims().end());
   const Dims sp_w(w.dims().begin() + 2, w.dims().end());
   const Dims sp_y(dy.dims().begin() + 2, dy.dims().end());
-  auto with = [](Dims head, const Dims& tail) {
-    head.insert(head.end(), tail.begin(), tail.end());
-    return head;
-  };
   ConvGeometry gx, gw;
   gx.groups = gw.groups = groups;
   std::vector<int64_t> flip;
@@ -293,13 +295,13 @@ std::vector<Value> GradConv(const GradContext& c) {
   }
   // w [G, Og, Cg, K] -> [G, Cg, Og, K], flipped -> [G Cg, Og, K].
   Value wf =
-      Reverse(MoveAxis(Reshape(w, with({groups, og, cg}, sp_w)), 2, 1), flip);
-  Value dx = ConvGeneral(dy, Reshape(wf, with({ch, og}, sp_w)), gx);
+      Reverse(MoveAxis(Reshape(w, Joined({groups, og, cg}, sp_w)), 2, 1), flip);
+  Value dx = ConvGeneral(dy, Reshape(wf, Joined({ch, og}, sp_w)), gx);
   // x [N, G, Cg, S] -> [Cg, G, N, S] -> [Cg, G N, S].
   std::vector<int64_t> perm = {2, 1, 0};
   for (int a = 0; a < spatial; ++a) perm.push_back(3 + a);
-  Value xt = Reshape(Transpose(Reshape(x, with({n, groups, cg}, sp_x)), perm),
-                     with({cg, groups * n}, sp_x));
+  Value xt = Reshape(Transpose(Reshape(x, Joined({n, groups, cg}, sp_x)), perm),
+                     Joined({cg, groups * n}, sp_x));
   // dy [N, O, P] -> [O, N, P].
   Value dyt = MoveAxis(dy, 0, 1);
   Value dw = MoveAxis(ConvGeneral(xt, dyt, gw), 0, 1);  // [Cg, O, K] -> [O, ..]
@@ -314,29 +316,25 @@ Value BatchConv(const BatchContext& c) {
   const ConvGeometry g = GeometryOf(c.node);
   const int64_t b = c.size;
   const TensorType& out = c.node.type;
-  auto with = [](Dims head, Dims::const_iterator from,
-                 Dims::const_iterator to) {
-    head.insert(head.end(), from, to);
-    return head;
-  };
   if (!c.batched[1]) {
     Value x = c.x[0];
     Value flat = Reshape(
-        x, with({b * x.dims()[1]}, x.dims().begin() + 2, x.dims().end()));
-    return Reshape(ConvGeneral(flat, c.x[1], g),
-                   with({b}, out.dims.begin(), out.dims.end()));
+        x, Joined({b * x.dims()[1]}, absl::MakeConstSpan(x.dims()).subspan(2)));
+    return Reshape(ConvGeneral(flat, c.x[1], g), Joined({b}, out.dims));
   }
   Value x = MoveAxis(ops::Batched(c, 0), 0, 1);  // [N, B, C, S]
   const Dims& xd = x.dims();
-  Value xs = Reshape(x, with({xd[0], b * xd[2]}, xd.begin() + 3, xd.end()));
+  Value xs = Reshape(
+      x, Joined({xd[0], b * xd[2]}, absl::MakeConstSpan(xd).subspan(3)));
   Value w = c.x[1];
   const Dims& wd = w.dims();
-  Value ws = Reshape(w, with({b * wd[1]}, wd.begin() + 2, wd.end()));
+  Value ws =
+      Reshape(w, Joined({b * wd[1]}, absl::MakeConstSpan(wd).subspan(2)));
   ConvGeometry gb = g;
   gb.groups = b * g.groups;
   Value y = ConvGeneral(xs, ws, gb);  // [N, B O, P]
-  Value split = Reshape(y, with({out.dims[0], b, out.dims[1]},
-                                out.dims.begin() + 2, out.dims.end()));
+  Value split = Reshape(y, Joined({out.dims[0], b, out.dims[1]},
+                                  absl::MakeConstSpan(out.dims).subspan(2)));
   return MoveAxis(split, 1, 0);
 }
 
