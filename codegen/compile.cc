@@ -274,7 +274,7 @@ class Compilation {
           .count();
     };
     ADC_ASSIGN_OR_RETURN(codegen::LoweredGraph lowered,
-                         codegen::LowerGraph(graph, target_));
+                         codegen::LowerGraph(graph, target_, options_.limits));
     if (verbose) {
       std::fprintf(stderr,
                    "adc: %slowered %d nodes: %zu materialized values in %zu "

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "codegen/limits.h"
 #include "graph/graph.h"
 
 namespace adc {
@@ -29,6 +30,8 @@ struct CompileOptions {
   // and an access outside fails the run with an error naming the buffer.
   // For finding bugs in code generation; costs some speed.
   bool check_bounds = false;
+  // Code generation's limits (codegen/limits.h).
+  LowerLimits limits;
 };
 
 // Whether `target` (CompileOptions::target) has Halide's asan feature: its

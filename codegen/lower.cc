@@ -391,7 +391,8 @@ LoweredStage LowerControl(const Graph& graph, const Plan& plan, int s,
 }  // namespace
 
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
-                                        const Halide::Target& target) {
+                                        const Halide::Target& target,
+                                        const LowerLimits& limits) {
   const int n = graph.num_nodes();
   const Plan plan = MakePlan(graph);
   LoweredGraph result;
@@ -500,7 +501,7 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
     for (ValueId v = 0; v < n; ++v) {
       external[v] = ready[v] == -1 || (ready[v] >= 0 && ready[v] < s);
     }
-    lowering::Lowering lowering(graph, target, plan, s);
+    lowering::Lowering lowering(graph, target, plan, s, limits);
     ADC_RETURN_IF_ERROR(lowering.Run(outputs, external));
     for (size_t i = 0; i < lowering.params().size(); ++i) {
       const ValueId v = lowering.param_values()[i];

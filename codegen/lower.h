@@ -30,6 +30,7 @@
 #include "Halide.h"
 #include "absl/status/statusor.h"
 #include "codegen/fusion_plan.h"
+#include "codegen/limits.h"
 #include "codegen/stages.h"
 #include "graph/graph.h"
 #include "graph/ops/op_kind.h"
@@ -68,7 +69,8 @@ struct LoweredGraph {
 // of control-flow nodes are looked up in `graph`'s library (a function
 // body being compiled shares its graph's: Graph::ShareFunctions).
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
-                                        const Halide::Target& target);
+                                        const Halide::Target& target,
+                                        const LowerLimits& limits = {});
 
 // Whether codegen lowers `op` (every op kind must: the checklist in
 // graph/ops/README.md; OpsE2eCoverageTest checks). Calls are inlined first;

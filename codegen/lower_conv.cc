@@ -20,9 +20,6 @@
 namespace adc::codegen::lowering {
 namespace {
 
-// The most window elements (columns times terms) one product packs.
-constexpr int64_t kMaxWindowElements = int64_t{1} << 27;
-
 // Splits a flat row-major index over `dims` into one index per axis.
 std::vector<Expr> Unflatten(Expr flat, const Dims& dims) {
   std::vector<Expr> index(dims.size());
@@ -77,15 +74,16 @@ void Lowering::LowerConv(ValueId id) {
   Dims terms = c.kernel;  // (c, k...)
   terms.insert(terms.begin(), c.cg);
   // Columns in chunks when the windows of all columns would pass
-  // kMaxWindowElements: Halide 14's simplifier bounds a packed panel's
-  // index over every panel of the product, in 32-bit bytes, and code whose
-  // bound overflows is dropped as unreachable (a 7x7 convolution's input
+  // limits_.max_conv_window_elements: Halide 14's simplifier bounds a packed
+  // panel's index over every panel of the product, in 32-bit bytes, and code
+  // whose bound overflows is dropped as unreachable (a 7x7 convolution's input
   // gradient at 4x224x224 did).
   const int64_t total_columns = NumElements(columns);
   const int64_t k = NumElements(terms);
   int64_t chunk = total_columns;
-  if (total_columns * k > kMaxWindowElements) {
-    chunk = std::max<int64_t>(64, kMaxWindowElements / k / 64 * 64);
+  const int64_t limit = limits_.max_conv_window_elements;
+  if (total_columns * k > limit) {
+    chunk = std::max<int64_t>(64, limit / k / 64 * 64);
   }
   const int64_t chunks = (total_columns + chunk - 1) / chunk;
   const Halide::Type t = TypeOf(id);

@@ -6,6 +6,7 @@
 #include "codegen/lowering.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
+#include "graph/ops/random.h"
 
 namespace adc::codegen::lowering {
 namespace {
@@ -66,6 +67,27 @@ Expr MulNoNan(const Elements& e) {
   return Halide::select(e.x[1] == zero, zero, e.x[0] * e.x[1]);
 }
 
+// random_uniform(key, counter): graph/ops/random.h's SplitMix64 on uint64
+// lanes (integers sign-extended to 64 bits, arithmetic mod 2^64), the top
+// 24 or 53 bits scaled to [0, 1).
+Expr RandomUniform(const Elements& e) {
+  using Halide::UInt;
+  auto u64 = [](Expr v) {
+    return Halide::cast(UInt(64), Halide::cast(Halide::Int(64), v));
+  };
+  auto k = [](uint64_t c) { return Expr(c); };
+  Expr z = u64(e.x[0]) + (u64(e.x[1]) + k(1)) * k(random::kGamma);
+  z = (z ^ (z >> k(random::kShift1))) * k(random::kMix1);
+  z = (z ^ (z >> k(random::kShift2))) * k(random::kMix2);
+  z = z ^ (z >> k(random::kShift3));
+  if (e.node.type.dtype == DType::kF32) {
+    // 24 bits fit a uint32 and convert exactly.
+    Expr top = Halide::cast(UInt(32), z >> k(40));
+    return Halide::cast(Halide::Float(32), top) * Expr(0x1p-24f);
+  }
+  return Halide::cast(Halide::Float(64), z >> k(11)) * Expr(0x1p-53);
+}
+
 const absl::flat_hash_map<OpKind, ElementFn>& ElementLowerings() {
   using E = const Elements&;
   static const auto* table = new absl::flat_hash_map<OpKind, ElementFn>{
@@ -103,6 +125,7 @@ const absl::flat_hash_map<OpKind, ElementFn>& ElementLowerings() {
       {OpKind::kGreaterEqual, [](E e) { return Compare(e.x[0] >= e.x[1]); }},
       {OpKind::kEqual, [](E e) { return Compare(e.x[0] == e.x[1]); }},
       {OpKind::kNotEqual, [](E e) { return Compare(e.x[0] != e.x[1]); }},
+      {OpKind::kRandomUniform, RandomUniform},
       {OpKind::kSelect,
        [](E e) { return Halide::select(e.x[0] != 0, e.x[1], e.x[2]); }},
   };

@@ -195,9 +195,10 @@ Index ReshapeSource(const Dims& in, const Dims& out, const Index& o);
 class Lowering {
  public:
   Lowering(const Graph& graph, const Halide::Target& target, const Plan& plan,
-           int stage)
+           int stage, const LowerLimits& limits)
       : g_(graph),
         target_(target),
+        limits_(limits),
         plan_(plan),
         stage_(stage),
         values_(graph.num_nodes()) {}
@@ -272,6 +273,7 @@ class Lowering {
 
   const Graph& g_;
   Halide::Target target_;
+  LowerLimits limits_;
   const Plan& plan_;
   const int stage_;
   std::vector<Lowered> values_;

@@ -144,7 +144,9 @@ const std::set<std::string> kOnEveryLevel = {"Tails",
                                              "Shapes",
                                              "IntegerReductions",
                                              "ControlFlow",
-                                             "ConvPool"};
+                                             "ConvPool",
+                                             "ConvChunked",
+                                             "Random"};
 
 class OpsE2eTest : public ::testing::TestWithParam<testing::FeatureLevel> {
  protected:
@@ -863,6 +865,70 @@ TEST_P(OpsE2eTest, ConvPool) {
   CheckGroup({"conv_pool", ConvPoolCases()}, GetParam());
 }
 
+// Random numbers and dropout, compiled: the same bits as the interpreter
+// (exactly: rtol 0) for f32 and f64, i32 and i64 seeds (a negative one:
+// 64-bit wrap-around), streams, and lengths leaving every remainder; the
+// dropout's gradient through the same mask.
+Graph RandomGraph(std::map<std::string, Tensor>* feeds) {
+  GraphBuilder b("random");
+  Value seed = b.Input("seed", DType::kI64, {});
+  Value seed32 = b.Input("seed32", DType::kI32, {});
+  Value x = b.Input("x", DType::kF32, {9, 65});
+  b.Output("u64", RandomUniform(seed, {3, 33, 17}, DType::kF64, 5));
+  b.Output("u32", RandomUniform(seed32, {1001}, DType::kF32));
+  b.Output("u_small", RandomUniform(seed, {7}, DType::kF32, 1));
+  // The op on i32 operands (sign-extended; the builder casts seeds to i64).
+  b.Output("u_i32",
+           b.AddOp(OpKind::kRandomUniform,
+                   {BroadcastTo(seed32, {37}),
+                    Iota(b, DType::kI32, {37}) - Scalar(b, 5, DType::kI32)},
+                   Attrs().Set("dtype", DType::kF64)));
+  Value mask;
+  b.Output("drop", Dropout(x, 0.25, seed, 3, &mask));
+  b.Output("mask", mask);
+  b.Output("loss", Sum(Square(b.Find("drop"))));
+  auto g = b.Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  Graph graph = *std::move(g);
+  EXPECT_TRUE(AddGradients(&graph, {.of = "loss", .wrt = {"x"}}).ok());
+  (*feeds)["seed"] =
+      Tensor::FromInts({DType::kI64, {}}, {-8070450532247928832});
+  (*feeds)["seed32"] = Tensor::FromInts({DType::kI32, {}}, {-7});
+  Tensor tx(TensorType{DType::kF32, {9, 65}});
+  for (int64_t i = 0; i < tx.num_elements(); ++i) tx.SetDouble(i, i - 300.5);
+  (*feeds)["x"] = tx;
+  return graph;
+}
+
+TEST_P(OpsE2eTest, Random) {
+  std::map<std::string, Tensor> feeds;
+  const Graph g = RandomGraph(&feeds);
+  absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+      g, {feeds}, GetParam().options(), /*rtol_f32=*/0, /*rtol_f64=*/0);
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+// The conv lowering's column chunks (lower_conv.cc), which real sizes reach
+// only past 2^27 window elements: with the limit lowered to 4096, the
+// forward convolution (210 columns of 27 terms) runs in chunks of 128, the
+// last one partial, and so do its gradients' products.
+TEST_P(OpsE2eTest, ConvChunked) {
+  CompileOptions options = GetParam().options();
+  options.limits.max_conv_window_elements = 4096;
+  const Group group{
+      "conv_chunked",
+      {{"conv2d", {{"x", {2, 3, 9, 17}}, {"w", {5, 3, 3, 3}}}, [](V v) {
+          return Conv(v[0], v[1]);
+        }}}};
+  for (DType dtype : {DType::kF32, DType::kF64}) {
+    std::map<std::string, Tensor> feeds;
+    Graph g = BuildGroup(group, dtype, &feeds, 42);
+    absl::Status s =
+        testing::ExpectCompiledMatchesInterpreter(g, {feeds}, options);
+    EXPECT_TRUE(s.ok()) << DTypeName(dtype) << ": " << s;
+  }
+}
+
 TEST_P(OpsE2eTest, ControlFlow) {
   for (DType dtype : {DType::kF32, DType::kF64}) {
     std::map<std::string, Tensor> feeds;
@@ -892,6 +958,7 @@ TEST(OpsE2eCoverageTest, EveryOpKindIsCompiled) {
   std::map<std::string, Tensor> feeds;
   collect(TailGraph(DType::kF32, &feeds));
   collect(ControlFlowGraph(DType::kF32, &feeds));
+  collect(RandomGraph(&feeds));
   std::vector<std::string> missing;
   for (int k = 0; k < kNumOpKinds; ++k) {
     const OpKind kind = static_cast<OpKind>(k);

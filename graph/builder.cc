@@ -359,6 +359,32 @@ Value Iota(GraphBuilder& b, DType dtype, Dims dims, int64_t axis) {
   return b.AddOp(OpKind::kIota, {}, std::move(attrs));
 }
 
+Value RandomUniform(Value seed, const Dims& dims, DType dtype, int64_t stream) {
+  if (!seed.valid()) return Value();
+  GraphBuilder& b = *seed.builder();
+  if (seed.rank() != 0 || !IsInteger(seed.dtype()) || !IsFloat(dtype) ||
+      stream < 0 || stream >= (int64_t{1} << 31)) {
+    return b.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "random_uniform: seed ", seed.type().ToString(), ", dtype ",
+        DTypeName(dtype), ", stream ", stream,
+        " (expected an integer scalar seed, f32 or f64, 0 <= stream < 2^31)")));
+  }
+  // The row-major index of each element, in the high half the stream.
+  Value counter = Reshape(Iota(b, DType::kI64, {NumElements(dims)}), dims);
+  if (stream != 0)
+    counter = counter + Scalar(b, stream * 4294967296.0, DType::kI64);
+  Value key = BroadcastTo(Cast(seed, DType::kI64), dims);
+  Attrs attrs;
+  attrs.Set("dtype", dtype);
+  return b.AddOp(OpKind::kRandomUniform, {key, counter}, std::move(attrs));
+}
+
+int64_t RandomStream(absl::string_view name) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  return static_cast<int64_t>(h % (uint64_t{1} << 31));
+}
+
 Value Arange(GraphBuilder& b, double start, double stop, double step,
              DType dtype) {
   if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) ||
@@ -921,20 +947,38 @@ Value Linear(Value x, Value w, std::optional<Value> bias) {
 Value MseLoss(Value pred, Value target) { return Mean(Square(pred - target)); }
 
 // ce = -mean_n sum_c onehot(labels)[n, c] * log_softmax(logits)[n, c].
-Value CrossEntropy(Value logits, Value labels) {
-  GraphBuilder* b = SharedBuilder({logits, labels});
+namespace {
+
+// -mean over the rows of scores[i, labels[i]], with the scores given by
+// `to_log_probs` (checked first: [N, C] and integer labels [N]).
+Value MeanNegativeLabelScore(absl::string_view op, absl::string_view what,
+                             Value scores, Value labels,
+                             Value (*to_log_probs)(Value)) {
+  GraphBuilder* b = SharedBuilder({scores, labels});
   if (!b) return Value();
-  if (logits.rank() != 2 || labels.rank() != 1 ||
-      labels.dim(0) != logits.dim(0) || !IsInteger(labels.dtype())) {
+  if (scores.rank() != 2 || labels.rank() != 1 ||
+      labels.dim(0) != scores.dim(0) || !IsInteger(labels.dtype())) {
     return b->Fail(absl::InvalidArgumentError(absl::StrCat(
-        "cross_entropy: needs logits [N, C] and integer labels [N], got '",
-        logits.name(), "' ", logits.type().ToString(), " and '", labels.name(),
+        op, ": needs ", what, " [N, C] and integer labels [N], got '",
+        scores.name(), "' ", scores.type().ToString(), " and '", labels.name(),
         "' ", labels.type().ToString())));
   }
-  Value classes = Iota(*b, labels.dtype(), logits.dims(), 1);
-  Value onehot = Cast(Eq(ExpandDims(labels, 1), classes), logits.dtype());
-  return -Sum(LogSoftmax(logits, 1) * onehot) /
-         static_cast<double>(logits.dim(0));
+  Value classes = Iota(*b, labels.dtype(), scores.dims(), 1);
+  Value onehot = Cast(Eq(ExpandDims(labels, 1), classes), scores.dtype());
+  return -Sum(to_log_probs(scores) * onehot) /
+         static_cast<double>(scores.dim(0));
+}
+
+}  // namespace
+
+Value CrossEntropy(Value logits, Value labels) {
+  return MeanNegativeLabelScore("cross_entropy", "logits", logits, labels,
+                                [](Value x) { return LogSoftmax(x, 1); });
+}
+
+Value NllLoss(Value log_probs, Value labels) {
+  return MeanNegativeLabelScore("nll_loss", "log_probs", log_probs, labels,
+                                [](Value x) { return x; });
 }
 
 std::vector<Value> Inline(GraphBuilder& b, const Graph& body,

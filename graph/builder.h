@@ -163,6 +163,20 @@ Value Iota(GraphBuilder& b, DType dtype, Dims dims, int64_t axis = 0);
 Value Arange(GraphBuilder& b, double start, double stop, double step = 1,
              DType dtype = DType::kF32);
 
+// Random numbers, uniform in [0, 1), of `dtype` (f32 or f64) and `dims`,
+// from an integer scalar `seed` (i32 or i64; typically a graph input fed a
+// new value per step): element i (row-major) of stream `stream` is
+// random_uniform(seed, i + stream * 2^32), a counter-based generator
+// (SplitMix64, graph/ops/random.h), the same numbers in the interpreter and
+// in generated code on every target. Independent streams for one seed come
+// from different `stream` numbers (e.g. one per dropout layer); the same
+// seed, stream and shape give the same numbers. Not differentiable.
+Value RandomUniform(Value seed, const Dims& dims, DType dtype = DType::kF32,
+                    int64_t stream = 0);
+// A stream number for RandomUniform from a name (FNV-1a, mod 2^31): layers
+// and imported nodes draw from the stream of their own name.
+int64_t RandomStream(absl::string_view name);
+
 // ---------------------------------------------------------------------------
 // Element-wise arithmetic, with NumPy broadcasting and dtype promotion.
 // ---------------------------------------------------------------------------
@@ -505,11 +519,24 @@ Value LayerNorm(Value x, int64_t first_axis,
 // InstanceNormalization).
 Value InstanceNorm(Value x, Value scale, Value bias, double epsilon = 1e-5);
 
+// Dropout in training mode (torch.nn.functional.dropout): each element of x
+// is kept with probability 1 - p, drawn by RandomUniform(seed, x's shape,
+// x's dtype, stream) >= p, and the kept ones scaled by 1 / (1 - p):
+// y = x * (mask / (1 - p)), as PyTorch computes it (the scale in x's
+// dtype; dropped elements are x * 0, so -0 for negative x). The gradient is dy
+// * mask / (1 - p), the same mask. p = 0 returns x; p = 1 zeros. In evaluation
+// a model simply leaves dropout out. With `mask`, the kept elements as bool.
+Value Dropout(Value x, double p, Value seed, int64_t stream = 0,
+              Value* mask = nullptr);
+
 // mean((pred - target)^2).
 Value MseLoss(Value pred, Value target);
 // mean over the batch of -log_softmax(logits)[label]; logits [N, C], labels
 // [N] of an integer dtype.
 Value CrossEntropy(Value logits, Value labels);
+// torch.nn.NLLLoss: mean over the batch of -log_probs[label] (log_probs
+// [N, C], e.g. a LogSoftmax; labels [N] of an integer dtype).
+Value NllLoss(Value log_probs, Value labels);
 
 }  // namespace adc
 

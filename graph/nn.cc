@@ -305,6 +305,30 @@ Value AvgPool(Value x, std::vector<int64_t> kernel,
   return sum / count;
 }
 
+// y = x * (mask / (1 - p)) with mask = u >= p for u uniform in [0, 1):
+// P(kept) = 1 - p. (A composition: the gradient, dy * mask / (1 - p), comes
+// from mul's rule.)
+Value Dropout(Value x, double p, Value seed, int64_t stream, Value* mask) {
+  if (!x.valid() || !seed.valid()) return Value();
+  GraphBuilder& b = *x.builder();
+  if (!IsFloat(x.dtype()) || !(p >= 0 && p <= 1)) {
+    return b.Fail(absl::InvalidArgumentError(
+        absl::StrCat("dropout: p = ", p, " on ", x.type().ToString(),
+                     " (expected 0 <= p <= 1 on a float tensor)")));
+  }
+  Value keep = p == 0 ? Full(b, TensorType{DType::kBool, x.dims()}, 1)
+                      : Ge(RandomUniform(seed, x.dims(), x.dtype(), stream), p);
+  if (!keep.valid()) return Value();
+  if (mask) *mask = keep;
+  if (p == 0) return x;
+  // PyTorch divides by 1 - p in the tensor's dtype: 1.0f / float(1 - p).
+  double scale = p == 1 ? 0.0 : 1.0 / (1.0 - p);
+  if (p != 1 && x.dtype() == DType::kF32) {
+    scale = 1.0f / static_cast<float>(1.0 - p);
+  }
+  return x * (Cast(keep, x.dtype()) * Scalar(b, scale, x.dtype()));
+}
+
 Value GlobalAvgPool(Value x) {
   if (!x.valid()) return Value();
   std::vector<int64_t> axes;

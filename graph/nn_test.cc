@@ -1,5 +1,5 @@
-// Convolution and pooling (graph/nn.cc) against direct loops written from
-// PyTorch's definitions, and ConvTranspose as the adjoint of Conv.
+// Convolution, pooling and dropout (graph/nn.cc) against direct loops written
+// from PyTorch's definitions, and ConvTranspose as the adjoint of Conv.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -262,6 +262,128 @@ TEST(NnTest, BatchNormTrainingFollowsPyTorch) {
   EXPECT_NEAR(out.GetDouble(9), 0.1 * m1, 1e-12);
   EXPECT_NEAR(out.GetDouble(10), 0.9 + 0.1 * v0 * 4 / 3, 1e-12);
   EXPECT_NEAR(out.GetDouble(11), 0.9 + 0.1 * v1 * 4 / 3, 1e-12);
+}
+
+Tensor I64Scalar(int64_t v) {
+  return Tensor::FromInts(TensorType{DType::kI64, {}}, {v});
+}
+
+TEST(RandomTest, SplitMix64ReferenceOutputs) {
+  // Vigna's splitmix64.c seeded with 1234567 gives these first five outputs;
+  // random_uniform(seed, i) is output i + 1, its top 53 (f64) or 24 (f32)
+  // bits scaled to [0, 1).
+  const std::vector<uint64_t> reference = {
+      6457827717110365317ull, 3203168211198807973ull, 9817491932198370423ull,
+      4593380528125082431ull, 16408922859458223821ull};
+  for (DType dtype : {DType::kF64, DType::kF32}) {
+    const Tensor u =
+        Eval({I64Scalar(1234567)}, [&](GraphBuilder&, std::vector<Value> v) {
+          return Cast(RandomUniform(v[0], {5}, dtype), DType::kF64);
+        });
+    const int bits = dtype == DType::kF64 ? 53 : 24;
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_EQ(
+          u.GetDouble(i),
+          std::ldexp(static_cast<double>(reference[i] >> (64 - bits)), -bits))
+          << DTypeName(dtype) << " element " << i;
+    }
+  }
+}
+
+TEST(RandomTest, UniformStatisticsSeedsAndStreams) {
+  // 2^16 numbers: mean 1/2 and variance 1/12 within 5 standard errors,
+  // every one in [0, 1); another stream or seed gives other numbers
+  // (fewer than 0.1% equal), the same ones the same numbers; an i32 seed
+  // equals the i64 one.
+  const int64_t n = 1 << 16;
+  auto draw = [&](int64_t seed, int64_t stream, DType seed_type) {
+    Tensor s = Tensor::FromInts(TensorType{seed_type, {}}, {seed});
+    return Eval({s}, [&](GraphBuilder&, std::vector<Value> v) {
+      return RandomUniform(v[0], {16, n / 16}, DType::kF64, stream);
+    });
+  };
+  const Tensor a = draw(42, 0, DType::kI64);
+  double sum = 0, sq = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double u = a.GetDouble(i);
+    ASSERT_TRUE(u >= 0 && u < 1) << u;
+    sum += u;
+    sq += (u - 0.5) * (u - 0.5);
+  }
+  EXPECT_NEAR(sum / n, 0.5, 5 * std::sqrt(1.0 / 12 / n));
+  EXPECT_NEAR(sq / n, 1.0 / 12, 5 * std::sqrt(1.0 / 180 / n));
+  auto equal = [&](const Tensor& x, const Tensor& y) {
+    int64_t same = 0;
+    for (int64_t i = 0; i < n; ++i) same += x.GetDouble(i) == y.GetDouble(i);
+    return same;
+  };
+  EXPECT_EQ(equal(a, draw(42, 0, DType::kI64)), n);
+  EXPECT_EQ(equal(a, draw(42, 0, DType::kI32)), n);
+  EXPECT_LT(equal(a, draw(42, 1, DType::kI64)), n / 1000);
+  EXPECT_LT(equal(a, draw(43, 0, DType::kI64)), n / 1000);
+  EXPECT_LT(equal(a, draw(-42, 0, DType::kI64)), n / 1000);
+}
+
+TEST(RandomTest, DropoutKeepsScalesAndRoutesTheGradient) {
+  // x = 1..n: y is x / (1 - p) where kept, 0 elsewhere, kept with
+  // probability 1 - p (within 5 standard errors); the mask output agrees;
+  // the gradient of sum(y) is mask / (1 - p); p = 0 is the identity.
+  const int64_t n = 4096;
+  const double p = 0.3;
+  Tensor x({DType::kF64, {n}});
+  for (int64_t i = 0; i < n; ++i) x.SetDouble(i, i + 1);
+  GraphBuilder b("dropout");
+  Value xv = b.Input("x", DType::kF64, {n});
+  Value seed = b.Input("seed", DType::kI64, {});
+  Value mask;
+  Value y = Dropout(xv, p, seed, 0, &mask);
+  b.Output("y", y);
+  b.Output("mask", mask);
+  b.Output("s", Sum(y));
+  b.Output("identity", Dropout(xv, 0, seed));
+  absl::StatusOr<Graph> g = b.Build();
+  ASSERT_TRUE(g.ok()) << g.status();
+  GradOptions options;
+  options.of = "s";
+  options.wrt = {"x"};
+  ASSERT_TRUE(AddGradients(&*g, options).ok());
+  std::vector<Tensor> masks;
+  for (int64_t s : {1, 2}) {
+    auto out = Interpret(*g, {{"x", x}, {"seed", I64Scalar(s)}});
+    ASSERT_TRUE(out.ok()) << out.status();
+    int64_t kept = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const bool m = out->at("mask").GetInt(i) != 0;
+      kept += m;
+      const double scale = m ? 1 / (1 - p) : 0.0;
+      ASSERT_EQ(out->at("y").GetDouble(i), (i + 1) * scale) << i;
+      ASSERT_EQ(out->at("x.grad").GetDouble(i), scale) << i;
+      ASSERT_EQ(out->at("identity").GetDouble(i), i + 1);
+    }
+    EXPECT_NEAR(kept, n * (1 - p), 5 * std::sqrt(n * p * (1 - p)));
+    masks.push_back(out->at("mask"));
+  }
+  // Another seed, another mask: independent masks differ in 2 p (1 - p) of
+  // the elements.
+  int64_t differ = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    differ += masks[0].GetInt(i) != masks[1].GetInt(i);
+  }
+  EXPECT_NEAR(differ, n * 2 * p * (1 - p), 5 * std::sqrt(n * 0.25));
+}
+
+TEST(RandomTest, BadArgumentsAreErrors) {
+  GraphBuilder b("bad");
+  Value x = b.Input("x", DType::kF32, {4});
+  Dropout(x, 1.5, b.Input("seed", DType::kI64, {}));
+  absl::StatusOr<Graph> g = b.Build();
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("dropout: p = 1.5"));
+  GraphBuilder b2("bad2");
+  RandomUniform(b2.Input("seed", DType::kF32, {}), {3});
+  g = b2.Build();
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("integer scalar seed"));
 }
 
 }  // namespace

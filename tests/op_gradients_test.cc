@@ -318,6 +318,12 @@ std::vector<GradCase> AllCases() {
                    {Rand("logits", {3, 4}, -3, 3),
                     Vals("labels", {3}, {2, 0, 3}, DType::kI32)},
                    [](B, V x) { return CrossEntropy(x[0], x[1]); }),
+              Case("NllLoss",
+                   {Rand("x", {3, 4}, -3, 3),
+                    Vals("labels", {3}, {1, 3, 1}, DType::kI64)},
+                   [](B, V x) {
+                     return NllLoss(LogSoftmax(x[0], 1) * Sin(x[0]), x[1]);
+                   }),
               // --- Shapes and data movement
               // ----------------------------------------
               Case("Reshape", {Rand("x", {2, 3})},
@@ -523,6 +529,14 @@ std::vector<GradCase> AllCases() {
                    [](B, V x) {
                      return Sq(LayerNorm(x[0], 1, x[1], x[2])) * Cos(x[0]) +
                             Sin(InstanceNorm(x[0], x[3], x[3], 1e-3));
+                   }),
+              // Dropout (random_uniform, a comparison and mul), the seed an
+              // integer input (batching checks batch the float x only).
+              Case("DropoutTrainingMode",
+                   {Rand("x", {3, 7}), Vals("seed", {}, {11}, DType::kI64)},
+                   [](B, V x) {
+                     return Sq(Dropout(x[0], 0.4, x[1], /*stream=*/2)) *
+                            Sin(x[0]);
                    }),
               // --- Leaves in differentiable expressions
               // ----------------------------
@@ -794,7 +808,7 @@ TEST(OpGradientCoverageTest, NonDifferentiableKindsAreExactlyTheExpected) {
       OpKind::kConstant,  OpKind::kIota,         OpKind::kSign,
       OpKind::kRound,     OpKind::kStopGradient, OpKind::kLess,
       OpKind::kLessEqual, OpKind::kGreater,      OpKind::kGreaterEqual,
-      OpKind::kEqual,     OpKind::kNotEqual};
+      OpKind::kEqual,     OpKind::kNotEqual,     OpKind::kRandomUniform};
   for (int k = 0; k < kNumOpKinds; ++k) {
     const OpKind kind = static_cast<OpKind>(k);
     const OpDef& def = GetOpDef(kind);
@@ -816,7 +830,12 @@ TEST(OpGradientCoverageTest, NonDifferentiableOpsPassNoGradient) {
     GraphBuilder b;
     Value x = b.Input("x", DType::kF64, {3});
     std::vector<Value> operands(def.min_inputs, x);
-    Value r = b.AddOp(kind, operands);
+    Attrs attrs;
+    if (kind == OpKind::kRandomUniform) {  // Integer operands.
+      operands.assign(2, Cast(x, DType::kI64));
+      attrs.Set("dtype", DType::kF64);
+    }
+    Value r = b.AddOp(kind, operands, std::move(attrs));
     b.Output("y", Sum(Cast(r, DType::kF64) * 2.0));
     absl::StatusOr<Graph> g = b.Build();
     ASSERT_TRUE(g.ok()) << g.status();

@@ -18,6 +18,7 @@
 #include <cmath>
 
 #include "graph/ops/op_util.h"
+#include "graph/ops/random.h"
 
 namespace adc {
 namespace {
@@ -71,6 +72,21 @@ absl::StatusOr<TensorType> InferCompare(const Node&,
 absl::StatusOr<TensorType> InferCast(const Node& node,
                                      absl::Span<const TensorType> in) {
   return TensorType{node.attrs.GetDType("dtype"), in[0].dims};
+}
+
+// random_uniform(key, counter): integer operands of one dtype, a float
+// result of attr dtype.
+absl::StatusOr<TensorType> InferRandomUniform(const Node& node,
+                                              absl::Span<const TensorType> in) {
+  ADC_RETURN_IF_ERROR(ops::RequireSameTypes(in));
+  if (!IsInteger(in[0].dtype)) {
+    return Error("key and counter must be integers, got ", in[0].ToString());
+  }
+  const DType dtype = node.attrs.GetDType("dtype");
+  if (!IsFloat(dtype)) {
+    return Error("dtype must be f32 or f64, got ", DTypeName(dtype));
+  }
+  return TensorType{dtype, in[0].dims};
 }
 
 absl::StatusOr<TensorType> InferSelect(const Node&,
@@ -260,6 +276,18 @@ COMPARE_EVAL(EvalNotEqual, !=)
 absl::StatusOr<Tensor> EvalCast(const Node& node,
                                 absl::Span<const Tensor* const> in) {
   return in[0]->CastTo(node.type.dtype);
+}
+
+absl::StatusOr<Tensor> EvalRandomUniform(const Node& node,
+                                         absl::Span<const Tensor* const> in) {
+  Tensor out(node.type);
+  const int mantissa = node.type.dtype == DType::kF32 ? 24 : 53;
+  for (int64_t i = 0; i < out.num_elements(); ++i) {
+    out.SetDouble(
+        i, random::Uniform(random::Bits(in[0]->ints()[i], in[1]->ints()[i]),
+                           mantissa));
+  }
+  return out;
 }
 
 absl::StatusOr<Tensor> EvalSelect(const Node& node,
@@ -550,6 +578,15 @@ std::vector<OpDef> ElementwiseOpDefs() {
       binary(OpKind::kNotEqual, "not_equal", InferCompare, EvalNotEqual)
           .NoGrad()
           .Commutative()
+          .NegZero(NZ::kNever),
+      // Random numbers are in [0, 1): never -0. No gradient (integer
+      // operands); about ten integer operations, three of them 64-bit
+      // multiplies.
+      binary(OpKind::kRandomUniform, "random_uniform", InferRandomUniform,
+             EvalRandomUniform)
+          .Attr("dtype", AttrKind::kDType)
+          .NoGrad()
+          .Cost(10)
           .NegZero(NZ::kNever),
       op(OpKind::kSelect, "select", 3, InferSelect, EvalSelect)
           .Grad(GradSelect)

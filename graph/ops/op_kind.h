@@ -52,6 +52,9 @@ enum class OpKind {
   kGreaterEqual,
   kEqual,
   kNotEqual,
+  // Counter-based random numbers: random_uniform(key, counter) with integer
+  // operands, attr dtype (f32 or f64): uniform in [0, 1) (graph/ops/random.h).
+  kRandomUniform,
 
   // Element-wise ternary: select(cond, on_true, on_false).
   kSelect,

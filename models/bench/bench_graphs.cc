@@ -17,6 +17,9 @@
 //                      4, 224x224 images): the convolution alone, and
 //   conv_<layer>_grad.pb  with the gradients of x and w for a seed dy (a
 //                      training step's three convolutions).
+//   maxpool_grad.pb    ResNet-18's max pool (3x3, stride 2, padding 1) on
+//                      4x64x112x112, value and VJP.
+//   dropout_grad.pb    dropout (p = 0.5) on 256x4096, value and VJP.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -141,6 +144,25 @@ absl::Status WriteAll(const std::string& dir) {
     b.Output("y", y);
     GradOptions grad{.of = "y", .wrt = {"x"}, .seed = "dy"};
     ADC_RETURN_IF_ERROR(Save(b, dir + "/softmax_grad.pb", &grad));
+  }
+  {
+    GraphBuilder b("maxpool_grad");
+    Value x = b.Input("x", DType::kF32, {4, 64, 112, 112});
+    WindowOptions o;
+    o.strides = {2, 2};
+    o.pads_low = o.pads_high = {1, 1};
+    b.Output("y", MaxPool(x, {3, 3}, o));
+    GradOptions grad{.of = "y", .wrt = {"x"}, .seed = "dy"};
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/maxpool_grad.pb", &grad));
+  }
+  {
+    GraphBuilder b("dropout_grad");
+    Value x = b.Input("x", DType::kF32, {256, 4096});
+    Value seed =
+        b.Parameter("seed", Tensor::FromInts(TensorType{DType::kI64, {}}, {1}));
+    b.Output("y", Dropout(x, 0.5, seed));
+    GradOptions grad{.of = "y", .wrt = {"x"}, .seed = "dy"};
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/dropout_grad.pb", &grad));
   }
   return WriteConvs(dir, rng);
 }

@@ -131,9 +131,28 @@ def torch_cases():
         y.backward(dy)
         return xs.grad
 
+    px = torch.rand(4, 64, 112, 112, generator=g)
+    pdy = torch.rand(4, 64, 56, 56, generator=g)
+
+    def maxpool():
+        xs = px.clone().requires_grad_()
+        y = torch.nn.functional.max_pool2d(xs, 3, stride=2, padding=1)
+        y.backward(pdy)
+        return y, xs.grad
+
+    dx = torch.rand(256, 4096, generator=g)
+    ddy = torch.rand(256, 4096, generator=g)
+
+    def dropout():
+        xs = dx.clone().requires_grad_()
+        y = torch.nn.functional.dropout(xs, 0.5, training=True)
+        y.backward(ddy)
+        return y, xs.grad
+
     cases = {"composite_grad": composite, "mlp_step": mlp_step,
              "matmul": matmul, "matmul_tn": matmul_tn, "matmul_nt": matmul_nt,
-             "softmax_grad": softmax}
+             "softmax_grad": softmax, "maxpool_grad": maxpool,
+             "dropout_grad": dropout}
     for name, cin, cout, size, k, stride in CONV_SHAPES:
         cx = torch.rand(CONV_BATCH, cin, size, size, generator=g)
         cw = torch.rand(cout, cin, k, k, generator=g) / (cin * k * k) ** 0.5
@@ -179,6 +198,8 @@ DESCRIPTIONS = {
     "matmul_tn": "matmul (256x784)^T @ 256x512 (weight gradient)",
     "matmul_nt": "matmul 256x512 @ (784x512)^T (input gradient)",
     "softmax_grad": "log_softmax rows of 256x10000, value + VJP",
+    "maxpool_grad": "max pool 3x3/2 pad 1 on 4x64x112x112, value + VJP",
+    "dropout_grad": "dropout p=0.5 on 256x4096, value + VJP",
 }
 
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "models/train/modules.h"
 
 namespace adc::train {
 
@@ -90,6 +91,21 @@ Value BatchNorm2dLayer(GraphBuilder& b, const std::string& name, Value x,
   return r.y;
 }
 
+Value DropoutLayer(GraphBuilder& b, const std::string& name, Value x, double p,
+                   bool training, int64_t initial_seed) {
+  if (!x.valid() || !training) return x;
+  constexpr absl::string_view kSeed = "dropout_seed";
+  Value seed;
+  if (std::optional<ValueId> id = b.graph()->FindOutputOrValue(kSeed)) {
+    seed = b.Wrap(*id);
+  } else {
+    seed = b.Parameter(
+        kSeed, Tensor::FromInts(TensorType{DType::kI64, {}}, {initial_seed}));
+    b.Output(absl::StrCat(kSeed, ".next"), seed + Scalar(b, 1, DType::kI64));
+  }
+  return Dropout(x, p, seed, RandomStream(name));
+}
+
 Value BasicBlock(GraphBuilder& b, const std::string& name, Value x,
                  int64_t planes, int64_t stride, bool training,
                  std::mt19937& rng) {
@@ -156,45 +172,42 @@ absl::StatusOr<Graph> ResNet18(int64_t batch, int64_t image_size,
 
 absl::StatusOr<Graph> SmallCnn(int64_t batch, uint32_t seed, bool with_loss,
                                bool batch_norm) {
-  GraphBuilder b("small_cnn");
-  std::mt19937 rng(seed);
-  Value x = b.Input("x", DType::kF32, {batch, 1, 28, 28});
-  WindowOptions pool;
-  pool.strides = {2, 2};
-  auto norm = [&](const std::string& name, Value v) {
-    return batch_norm ? BatchNorm2dLayer(b, name, v, with_loss) : v;
+  using namespace nn;  // NOLINT: the torch.nn names.
+  std::vector<std::pair<std::string, ModulePtr>> layers;
+  auto conv_block = [&](int k, int64_t in, int64_t out) {
+    layers.push_back({absl::StrCat("conv", k), Conv2d(in, out, 3)});
+    if (batch_norm) layers.push_back({absl::StrCat("bn", k), BatchNorm2d(out)});
+    layers.push_back({absl::StrCat("relu", k), ReLU()});
+    layers.push_back({absl::StrCat("pool", k), MaxPool2d(2)});
   };
-  Value h = MaxPool(Relu(norm("bn1", Conv2dLayer(b, "conv1", x, 32, 3, rng))),
-                    {2, 2}, pool);
-  h = MaxPool(Relu(norm("bn2", Conv2dLayer(b, "conv2", h, 64, 3, rng))), {2, 2},
-              pool);
-  h = Relu(LinearLayer(b, "fc1", Flatten(h, 1), 128, rng));
-  Value logits = LinearLayer(b, "fc2", h, 10, rng);
-  if (with_loss) {
-    b.Output("loss", CrossEntropy(logits, b.Input("y", DType::kI64, {batch})));
-  } else {
-    b.Output("logits", logits);
-  }
-  return b.Build();
+  conv_block(1, 1, 32);
+  conv_block(2, 32, 64);
+  layers.push_back({"flatten", Flatten()});
+  layers.push_back({"fc1", Linear(64 * 5 * 5, 128)});
+  layers.push_back({"relu3", ReLU()});
+  layers.push_back({"fc2", Linear(128, 10)});
+  return BuildClassifier(*Sequential(std::move(layers)), "small_cnn",
+                         {batch, 1, 28, 28}, seed, with_loss);
 }
 
 absl::StatusOr<Graph> Mlp(const std::string& name, int64_t features,
                           const std::vector<int64_t>& hidden, int64_t classes,
-                          int64_t batch, uint32_t seed, bool with_loss) {
-  GraphBuilder b(name);
-  std::mt19937 rng(seed);
-  Value h = b.Input("x", DType::kF32, {batch, features});
-  int layer = 1;
-  for (int64_t size : hidden) {
-    h = Relu(LinearLayer(b, "fc" + std::to_string(layer++), h, size, rng));
+                          int64_t batch, uint32_t seed, bool with_loss,
+                          double dropout) {
+  using namespace nn;  // NOLINT: the torch.nn names.
+  std::vector<std::pair<std::string, ModulePtr>> layers;
+  int64_t in = features;
+  for (size_t k = 0; k < hidden.size(); ++k) {
+    const std::string n = std::to_string(k + 1);
+    layers.push_back({"fc" + n, Linear(in, hidden[k])});
+    layers.push_back({"relu" + n, ReLU()});
+    if (dropout > 0) layers.push_back({"dropout" + n, Dropout(dropout)});
+    in = hidden[k];
   }
-  Value logits = LinearLayer(b, "fc" + std::to_string(layer), h, classes, rng);
-  if (with_loss) {
-    b.Output("loss", CrossEntropy(logits, b.Input("y", DType::kI64, {batch})));
-  } else {
-    b.Output("logits", logits);
-  }
-  return b.Build();
+  layers.push_back(
+      {"fc" + std::to_string(hidden.size() + 1), Linear(in, classes)});
+  return BuildClassifier(*Sequential(std::move(layers)), name,
+                         {batch, features}, seed, with_loss);
 }
 
 }  // namespace adc::train

@@ -62,6 +62,17 @@ Value BatchNorm2dLayer(GraphBuilder& b, const std::string& name, Value x,
 absl::StatusOr<Graph> SmallCnn(int64_t batch, uint32_t seed, bool with_loss,
                                bool batch_norm = false);
 
+// torch.nn.Dropout(p) named `name`: in training, Dropout (graph/builder.h)
+// on the stream of its name (RandomStream) with the model's seed, the i64
+// scalar parameter "dropout_seed" (added by the first dropout layer with
+// the value `initial_seed`, and the output "dropout_seed.next" = seed + 1,
+// so AddTrainStep keeps it as state: each step draws new masks, and
+// checkpoints resume them); in evaluation the identity. (Nothing is drawn
+// from the parameters' generator: with or without dropout, in training or
+// evaluation, a model's parameters start the same.)
+Value DropoutLayer(GraphBuilder& b, const std::string& name, Value x, double p,
+                   bool training, int64_t initial_seed);
+
 // torchvision's BasicBlock (ResNet-18 and -34) with `planes` output
 // channels: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut), where conv1 is
 // 3x3 with `stride`, conv2 3x3, both without bias ("<name>.conv1",
@@ -95,12 +106,15 @@ absl::StatusOr<Graph> ResNet18(int64_t batch, int64_t image_size,
                                bool training);
 
 // An MLP classifier: input "x" [batch, features] f32, Linear + ReLU layers
-// "fc1", "fc2", ... of the `hidden` sizes, a last Linear to `classes`. With
-// `with_loss`: input "y" [batch] i64 and output "loss" (mean cross entropy);
-// else output "logits" [batch, classes]. Parameters from `seed`.
+// "fc1", "fc2", ... of the `hidden` sizes (each followed by a
+// DropoutLayer "dropout<k>" when dropout > 0, on in training), a last Linear
+// to `classes`. With `with_loss` (training): input "y" [batch] i64 and
+// output "loss" (mean cross entropy); else output "logits" [batch, classes].
+// Parameters from `seed`. (A nn::Sequential; modules.h.)
 absl::StatusOr<Graph> Mlp(const std::string& name, int64_t features,
                           const std::vector<int64_t>& hidden, int64_t classes,
-                          int64_t batch, uint32_t seed, bool with_loss);
+                          int64_t batch, uint32_t seed, bool with_loss,
+                          double dropout = 0);
 
 }  // namespace adc::train
 

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "models/train/datasets.h"
 #include "models/train/layers.h"
+#include "models/train/modules.h"
 #include "models/train/optimizers.h"
 #include "models/train/trainer.h"
 
@@ -97,6 +98,97 @@ TEST(OptimizerTest, StepsFollowTheUpdateRulesByHand) {
       }
     }
   }
+}
+
+// The parameter names of a graph, in order.
+std::vector<std::string> ParameterNames(const Graph& g) {
+  std::vector<std::string> names;
+  for (ValueId id : g.parameters()) names.push_back(g.node(id).name);
+  return names;
+}
+
+TEST(ModulesTest, SequentialNamesParametersAsPyTorch) {
+  using namespace nn;  // NOLINT
+  ModulePtr model = Sequential(
+      {Linear(4, 3), ReLU(),
+       Sequential({{"inner", Linear(3, 3)}, {"norm", LayerNorm({3})}}),
+       Residual(Sequential({Linear(3, 3), Tanh()})), GELU(), Dropout(0.5),
+       Linear(3, 2)});
+  absl::StatusOr<Graph> eval = BuildClassifier(*model, "m", {5, 4}, 1, false);
+  ASSERT_TRUE(eval.ok()) << eval.status();
+  EXPECT_THAT(ParameterNames(*eval),
+              ::testing::ElementsAre("0.weight", "0.bias", "2.inner.weight",
+                                     "2.inner.bias", "2.norm.weight",
+                                     "2.norm.bias", "3.body.0.weight",
+                                     "3.body.0.bias", "6.weight", "6.bias"));
+  // Linear's init: uniform in +-1/sqrt(in).
+  const Tensor& w =
+      eval->node(*eval->Find("0.weight")).attrs.GetTensor("value");
+  for (int64_t i = 0; i < w.num_elements(); ++i) {
+    EXPECT_LE(std::abs(w.GetDouble(i)), 0.5);
+  }
+  // Training adds the dropout seed, kept as state by AddTrainStep.
+  absl::StatusOr<Graph> g = BuildClassifier(*model, "m", {5, 4}, 1, true);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_TRUE(g->Find("dropout_seed").has_value());
+  absl::StatusOr<TrainStep> step =
+      AddTrainStep(&*g, "loss", Optimizer::Sgd(0.1));
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_THAT(step->updates,
+              ::testing::Contains(std::pair<std::string, std::string>(
+                  "dropout_seed", "dropout_seed.next")));
+}
+
+TEST(ModulesTest, LayersComputeWhatTheirNamesSay) {
+  // GELU, Residual, Flatten, pooling and LayerNorm against their formulas.
+  using namespace nn;  // NOLINT
+  GraphBuilder b("layers");
+  std::mt19937 rng(1);
+  ModuleContext ctx{b, rng, false};
+  Value x = b.Input("x", DType::kF64, {1, 1, 4, 4});
+  b.Output("gelu", GELU()->Build(ctx, "g", x));
+  b.Output("res", Residual(Sigmoid())->Build(ctx, "r", x));
+  b.Output("pool",
+           Flatten()->Build(ctx, "f",
+                            MaxPool2d(2)->Build(ctx, "p", x) +
+                                AvgPool2d(3, 2, 1)->Build(ctx, "a", x)));
+  b.Output("norm", LayerNorm({4, 4})->Build(ctx, "n", x));
+  b.Output("flat2", Flatten(2)->Build(ctx, "f2", x));  // torch: [1, 1, 16].
+  absl::StatusOr<Graph> g = b.Build();
+  ASSERT_TRUE(g.ok()) << g.status();
+  Tensor xv({DType::kF64, {1, 1, 4, 4}});
+  for (int i = 0; i < 16; ++i) xv.SetDouble(i, (i % 5) - 2.0);
+  auto out = Interpret(*g, {{"x", xv}});
+  ASSERT_TRUE(out.ok()) << out.status();
+  double mean = 0, var = 0;
+  for (int i = 0; i < 16; ++i) mean += xv.GetDouble(i) / 16;
+  for (int i = 0; i < 16; ++i) var += std::pow(xv.GetDouble(i) - mean, 2) / 16;
+  for (int i = 0; i < 16; ++i) {
+    const double v = xv.GetDouble(i);
+    EXPECT_NEAR(out->at("gelu").GetDouble(i),
+                v * 0.5 * (1 + std::erf(v / std::sqrt(2.0))), 1e-15);
+    EXPECT_NEAR(out->at("res").GetDouble(i), v + 1 / (1 + std::exp(-v)), 1e-15);
+    EXPECT_NEAR(out->at("norm").GetDouble(i),
+                (v - mean) / std::sqrt(var + 1e-5), 1e-12);
+  }
+  // Window (0, 0): max of {-2, -1, 2, -2} is 2; the 3x3 average with
+  // count_include_pad over rows 0-1, cols 0-1: (-2 - 1 + 2 - 2) / 9.
+  EXPECT_EQ(out->at("pool").dims(), (Dims{1, 4}));
+  EXPECT_EQ(out->at("flat2").dims(), (Dims{1, 1, 16}));
+  EXPECT_NEAR(out->at("pool").GetDouble(0), 2 + (-2 - 1 + 2 - 2) / 9.0, 1e-15);
+}
+
+TEST(ModulesTest, ShapeErrorsNameTheModule) {
+  using namespace nn;  // NOLINT
+  absl::StatusOr<Graph> g = BuildClassifier(
+      *Sequential({Linear(8, 4), ReLU(), Linear(3, 2)}), "m", {2, 8}, 1, false);
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(),
+              ::testing::HasSubstr("Linear '2': input f32[2,4]"));
+  g = BuildClassifier(*Sequential({{"features", Conv2d(3, 8, 3)}}), "m",
+                      {2, 1, 8, 8}, 1, false);
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), ::testing::HasSubstr("Conv2d 'features'"));
 }
 
 TEST(DatasetTest, DigitsAndFashionMnist) {
@@ -228,8 +320,12 @@ TEST(TrainingTest, CheckpointsResumeWithTheSameResults) {
   absl::StatusOr<Dataset> digits = LoadDigits();
   ASSERT_TRUE(digits.ok()) << digits.status();
   constexpr int64_t kBatch = 16;
-  absl::StatusOr<Graph> g = Mlp("mlp", 64, {32}, 10, kBatch, 5, true);
-  ASSERT_TRUE(g.ok());
+  // With dropout: the masks' seed is state the checkpoint carries.
+  absl::StatusOr<Graph> g =
+      Mlp("mlp", 64, {32}, 10, kBatch, 5, true, /*dropout=*/0.2);
+  ASSERT_TRUE(g.ok()) << g.status();
+  const int64_t seed0 =
+      g->node(*g->Find("dropout_seed")).attrs.GetTensor("value").GetInt(0);
   absl::StatusOr<TrainStep> step =
       AddTrainStep(&*g, "loss", Optimizer::Adam(0.01));
   ASSERT_TRUE(step.ok()) << step.status();
@@ -268,6 +364,10 @@ TEST(TrainingTest, CheckpointsResumeWithTheSameResults) {
   ASSERT_TRUE(saved.ok());
   EXPECT_EQ(saved->node(*saved->Find("adam.step")).attrs.GetTensor("value"),
             Tensor::Scalar(10, DType::kF32));
+  EXPECT_EQ(saved->node(*saved->Find("dropout_seed"))
+                .attrs.GetTensor("value")
+                .GetInt(0),
+            seed0 + 10);
   EXPECT_THAT((*b)->Restore(dir + "/nope.pb").message(),
               ::testing::HasSubstr("nope.pb"));
 }

@@ -181,6 +181,52 @@ const std::map<std::string, std::string>& KnownBadReferenceData() {
   return *cases;
 }
 
+// Training-mode Dropout cases: their expected outputs are one draw of
+// NumPy's generator (onnx/backend/test/case/node/dropout.py), and the
+// operator leaves the draw to the backend. What every draw must satisfy is
+// checked instead (CheckDropoutDraw).
+bool IsRandomDropoutCase(const std::string& name) {
+  return absl::StartsWith(name, "test_training_dropout") &&
+         !absl::StrContains(name, "zero_ratio");
+}
+
+// y = x * mask / (1 - ratio) element by element (dropped elements 0), the
+// mask output (if any) the kept elements, and the fraction kept within five
+// standard deviations of 1 - ratio.
+std::string CheckDropoutDraw(const Tensor& x, double ratio, const Tensor& y,
+                             const Tensor* mask) {
+  if (y.type() != x.type() || (mask && mask->dims() != x.dims())) {
+    return absl::StrCat("dropout output ", y.type().ToString(), " for input ",
+                        x.type().ToString());
+  }
+  const double scale = 1 / (1 - ratio);
+  int64_t kept = 0;
+  const int64_t n = x.num_elements();
+  for (int64_t i = 0; i < n; ++i) {
+    const double xi = x.GetDouble(i), yi = y.GetDouble(i);
+    const double want = static_cast<float>(xi * scale);
+    const bool is_kept = yi != 0 || xi == 0;
+    if (is_kept && std::abs(yi - want) > 1e-6 * std::abs(want)) {
+      return absl::StrCat("dropout element ", i, ": ", yi, " is neither 0 nor ",
+                          want);
+    }
+    if (mask && xi != 0 && (mask->GetInt(i) != 0) != is_kept) {
+      return absl::StrCat("dropout mask element ", i, " is ", mask->GetInt(i),
+                          " for output ", yi);
+    }
+    kept += mask ? mask->GetInt(i) != 0 : is_kept;
+  }
+  // (With ratio 0.75 and 60 elements, the band alone would let all or none
+  // be kept: neither is a plausible draw, at 1e-8.)
+  const double expected = n * (1 - ratio);
+  if (std::abs(kept - expected) > 5 * std::sqrt(n * ratio * (1 - ratio)) ||
+      (ratio > 0 && n >= 16 && (kept == 0 || kept == n))) {
+    return absl::StrCat("dropout kept ", kept, " of ", n,
+                        " elements with ratio ", ratio);
+  }
+  return "";
+}
+
 // Whether every op of the model is in `ops`.
 bool UsesOnly(const onnx::ModelProto& model, const std::set<std::string>& ops) {
   for (const onnx::NodeProto& node : model.graph().node()) {
@@ -290,32 +336,64 @@ CaseResult RunCase(const std::string& case_dir, const onnx::ModelProto& model,
       return Fail(result,
                   absl::StrCat(ds, ": run: ", outputs.status().message()));
     }
-    if (static_cast<int>(output_files.size()) != model.graph().output_size()) {
-      return Fail(result, absl::StrCat(
-                              ds, " has ", output_files.size(), " outputs for ",
-                              model.graph().output_size(), " graph outputs"));
-    }
-    for (size_t i = 0; i < output_files.size(); ++i) {
-      const std::string& name = model.graph().output(i).name();
-      absl::StatusOr<onnx::TensorProto> proto =
-          ReadTensorProto(output_files[i]);
-      absl::StatusOr<Tensor> want =
-          proto.ok() ? TensorFromOnnx(*proto)
-                     : absl::StatusOr<Tensor>(proto.status());
-      if (!want.ok()) {
-        if (want.status().code() == absl::StatusCode::kUnimplemented) {
-          return Skip(result, absl::StrCat(ds, " output ", i, ": ",
+    if (IsRandomDropoutCase(result.name)) {
+      const onnx::NodeProto* dropout = nullptr;
+      for (const onnx::NodeProto& n : model.graph().node()) {
+        if (n.op_type() == "Dropout") dropout = &n;
+      }
+      if (dropout == nullptr) return Fail(result, "no Dropout node");
+      const onnx::NodeProto& node = *dropout;
+      auto in = [&](int i) -> const Tensor* {
+        if (i >= node.input_size()) return nullptr;
+        auto f = feeds.find(node.input(i));
+        if (f != feeds.end()) return &f->second;
+        auto c = import_options.constant_inputs.find(node.input(i));
+        return c != import_options.constant_inputs.end() ? &c->second : nullptr;
+      };
+      const Tensor* x = in(0);
+      const Tensor* r = in(1);
+      auto out = [&](int i) -> const Tensor* {
+        if (i >= node.output_size()) return nullptr;
+        auto o = outputs->find(node.output(i));
+        return o != outputs->end() ? &o->second : nullptr;
+      };
+      if (x == nullptr || out(0) == nullptr) {
+        return Fail(result, absl::StrCat(ds, ": no dropout input or output"));
+      }
+      std::string error =
+          CheckDropoutDraw(*x, r ? r->GetDouble(0) : 0.5, *out(0),
+                           node.output_size() > 1 ? out(1) : nullptr);
+      if (!error.empty()) return Fail(result, absl::StrCat(ds, ": ", error));
+    } else {
+      if (static_cast<int>(output_files.size()) !=
+          model.graph().output_size()) {
+        return Fail(
+            result,
+            absl::StrCat(ds, " has ", output_files.size(), " outputs for ",
+                         model.graph().output_size(), " graph outputs"));
+      }
+      for (size_t i = 0; i < output_files.size(); ++i) {
+        const std::string& name = model.graph().output(i).name();
+        absl::StatusOr<onnx::TensorProto> proto =
+            ReadTensorProto(output_files[i]);
+        absl::StatusOr<Tensor> want =
+            proto.ok() ? TensorFromOnnx(*proto)
+                       : absl::StatusOr<Tensor>(proto.status());
+        if (!want.ok()) {
+          if (want.status().code() == absl::StatusCode::kUnimplemented) {
+            return Skip(result, absl::StrCat(ds, " output ", i, ": ",
+                                             want.status().message()));
+          }
+          return Fail(result, absl::StrCat(ds, " output ", i, ": ",
                                            want.status().message()));
         }
-        return Fail(result, absl::StrCat(ds, " output ", i, ": ",
-                                         want.status().message()));
+        auto got = outputs->find(name);
+        if (got == outputs->end()) {
+          return Fail(result, absl::StrCat(ds, ": no output '", name, "'"));
+        }
+        std::string diff = Compare(name, got->second, *want);
+        if (!diff.empty()) return Fail(result, absl::StrCat(ds, ": ", diff));
       }
-      auto got = outputs->find(name);
-      if (got == outputs->end()) {
-        return Fail(result, absl::StrCat(ds, ": no output '", name, "'"));
-      }
-      std::string diff = Compare(name, got->second, *want);
-      if (!diff.empty()) return Fail(result, absl::StrCat(ds, ": ", diff));
     }
     if (options.check_gradients) {
       std::string error = CheckGradients(*graph, feeds, options);

@@ -42,8 +42,13 @@
 //                                  padding (constant mode), Shape, Size, ...;
 //   tools/onnx/ops_constant.cc     Constant, ConstantOfShape, Range (of
 //                                  static operands);
-//   tools/onnx/ops_layers.cc       inference-mode BatchNormalization,
-//                                  LayerNormalization, Dropout.
+//   tools/onnx/ops_layers.cc       BatchNormalization (both modes),
+//                                  Instance- and LayerNormalization,
+//                                  Dropout (both modes; training mode's
+//                                  seed is the node's `seed` attribute,
+//                                  else an i64 scalar parameter
+//                                  "dropout_seed" (stored 0) fed per
+//                                  step).
 // Attribute-vs-input forms (Squeeze, Unsqueeze and ReduceSum axes; Slice
 // bounds; Clip bounds; Pad pads and value; Split sizes) are both accepted,
 // and Softmax/LogSoftmax follow the model's opset (before 13: coerced to

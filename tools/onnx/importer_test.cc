@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "graph/builder.h"
 #include "graph/interpreter.h"
 #include "graph/verifier.h"
 #include "gtest/gtest.h"
@@ -260,6 +261,71 @@ TEST(OnnxImporterTest, ClipBoundsAsAttributesOrInputs) {
       g (float[4] x, float lo) => (float[4] y) { y = Clip(x, lo, ) })"));
   EXPECT_THAT(Values(Eval(now, {{"x", x}, {"lo", Tensor::Scalar(0)}})),
               ElementsAre(0, 0, 1, 3));
+}
+
+TEST(OnnxImporterTest, DropoutTrainingModeSeeds) {
+  // Without a seed attribute, training-mode Dropouts share one i64 scalar
+  // parameter "dropout_seed" (stored 0) and draw independent masks (a stream
+  // per node); a new seed gives new masks. With `seed`, the mask is fixed.
+  const std::string text = Model(13, R"(
+      g (float[64] x) => (float[64] y, float[64] z, bool[64] m) {
+        r = Constant <value = float {0.5}> ()
+        t = Constant <value = bool {1}> ()
+        y, m = Dropout(x, r, t)
+        z = Dropout(x, r, t)
+      })");
+  Graph g = MustImport(text);
+  ASSERT_EQ(g.parameters().size(), 1u);
+  const Node& seed = g.node(g.parameters()[0]);
+  EXPECT_EQ(seed.name, "dropout_seed");
+  EXPECT_EQ(seed.type, (TensorType{DType::kI64, {}}));
+  Tensor x(TensorType{DType::kF32, {64}});
+  for (int i = 0; i < 64; ++i) x.SetDouble(i, i + 1);
+  auto run = [&](int64_t s) {
+    auto out = Interpret(g, {{"x", x}, {"dropout_seed", I64({}, {s})}});
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *std::move(out) : std::map<std::string, Tensor>();
+  };
+  auto differ = [](const Tensor& a, const Tensor& b) {
+    int n = 0;
+    for (int64_t i = 0; i < a.num_elements(); ++i) {
+      n += (a.GetDouble(i) == 0) != (b.GetDouble(i) == 0);
+    }
+    return n;
+  };
+  std::map<std::string, Tensor> one = run(1), two = run(2);
+  ASSERT_FALSE(one.empty());
+  ASSERT_FALSE(two.empty());
+  for (int i = 0; i < 64; ++i) {
+    const double y = one["y"].GetDouble(i);
+    EXPECT_TRUE(y == 0 || y == 2 * (i + 1)) << y;
+    EXPECT_EQ(one["m"].GetInt(i) != 0, y != 0);
+  }
+  EXPECT_GT(differ(one["y"], one["z"]), 8);  // Two nodes, two masks.
+  EXPECT_GT(differ(one["y"], two["y"]), 8);  // Two steps, two masks.
+  Graph fixed = MustImport(Model(13, R"(
+      g (float[64] x) => (float[64] y) {
+        r = Constant <value = float {0.5}> ()
+        t = Constant <value = bool {1}> ()
+        y = Dropout <seed = 3> (x, r, t)
+      })"));
+  EXPECT_TRUE(fixed.parameters().empty());
+  // The builder's Dropout with seed 3 on the node's stream (its output's
+  // name).
+  GraphBuilder b("expected");
+  b.Output("y", Dropout(b.Input("x", DType::kF32, {64}), 0.5,
+                        Constant(b, I64({}, {3})), RandomStream("y")));
+  absl::StatusOr<Graph> expected = b.Build();
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  EXPECT_EQ(Eval(fixed, {{"x", x}}), Eval(*expected, {{"x", x}}));
+  EXPECT_GT(differ(Eval(fixed, {{"x", x}}), one["y"]), 8);
+  EXPECT_FALSE(Import(Model(13, R"(
+      g (float[4] x) => (float[4] y) {
+        r = Constant <value = float {1.0}> ()
+        t = Constant <value = bool {1}> ()
+        y = Dropout(x, r, t)
+      })"))
+                   .ok());
 }
 
 TEST(OnnxImporterTest, ReduceSumAxesFormsAndNoop) {

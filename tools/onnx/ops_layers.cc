@@ -1,12 +1,12 @@
 // ONNX layers: BatchNormalization (inference and training mode),
-// InstanceNormalization, LayerNormalization and Dropout (inference mode;
-// training mode is unsupported), on the builder's normalizations
-// (graph/nn.cc).
+// InstanceNormalization, LayerNormalization and Dropout (inference and
+// training mode), on the builder's normalizations and dropout (graph/nn.cc).
 #include <cstdint>
 #include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "graph/builder.h"
 #include "graph/types.h"
 #include "tools/onnx/node_ctx.h"
@@ -65,9 +65,35 @@ Outs ImportLayerNormalization(NodeCtx& c) {
   return {y, mean, inv_std};
 }
 
-// Dropout in inference mode: output = input and an all-true mask. Training
-// mode (training_mode = true; before opset 7, is_test = 0) with a non-zero
-// ratio is unsupported.
+// The seed of a Dropout in training mode: its `seed` attribute, else the
+// parameter "dropout_seed" (i64 scalar, stored value 0, one for the whole
+// model, added by the first such Dropout): a training loop feeds it a new
+// value per step (`adc run --in dropout_seed=...`).
+Value DropoutSeed(NodeCtx& c) {
+  GraphBuilder& b = c.b();
+  if (c.HasAttr("seed")) {
+    return Constant(
+        b, Tensor::FromInts(TensorType{DType::kI64, {}}, {c.Int("seed", 0)}));
+  }
+  constexpr absl::string_view kName = "dropout_seed";
+  if (std::optional<ValueId> id = b.graph()->FindOutputOrValue(kName)) {
+    Value seed = b.Wrap(*id);
+    if (seed.type() != TensorType{DType::kI64, {}}) {
+      c.Error("the model's value 'dropout_seed' is ", seed.type().ToString(),
+              "; Dropout in training mode needs that name for its i64 scalar "
+              "seed");
+      return Value();
+    }
+    return seed;
+  }
+  return b.Parameter(kName, Tensor::FromInts(TensorType{DType::kI64, {}}, {0}));
+}
+
+// Dropout. Inference (training_mode false, the default; before opset 7,
+// is_test = 1 or opset 7-11, which have no training mode): output = input
+// and an all-true mask. Training: the builder's Dropout (each element kept
+// with probability 1 - ratio, scaled by 1 / (1 - ratio)) and its mask, from
+// DropoutSeed.
 Outs ImportDropout(NodeCtx& c) {
   Value x = c.In(0);
   bool training = c.opset() < 7 && c.Int("is_test", 0) == 0;
@@ -77,12 +103,21 @@ Outs ImportDropout(NodeCtx& c) {
     ratio = c.Has(1) ? c.StaticScalar(1) : 0.5;
   }
   if (!c.ok()) return {};
-  if (training && ratio != 0) {
-    return c.Fail(
-        absl::UnimplementedError("Dropout in training mode is not supported"));
+  if (!training) {
+    if (!c.Wants(1)) return {x};
+    return {x, Full(c.b(), TensorType{DType::kBool, x.dims()}, 1)};
   }
-  if (!c.Wants(1)) return {x};
-  return {x, Full(c.b(), TensorType{DType::kBool, x.dims()}, 1)};
+  if (!(ratio >= 0 && ratio < 1)) {
+    return c.Error("ratio must be in [0, 1) in training mode, got ", ratio);
+  }
+  Value seed = DropoutSeed(c);
+  if (!c.ok() || !seed.valid()) return {};
+  Value mask;
+  // The node's own stream (by its first output's name): two Dropouts of one
+  // model draw independent masks.
+  Value y = Dropout(x, ratio, seed, RandomStream(c.node().output(0)), &mask);
+  if (!c.Wants(1)) return {y};
+  return {y, mask};
 }
 
 }  // namespace
