@@ -130,6 +130,43 @@ TEST(CompileTest, GatherAndScatterClampWideIndices) {
 
 // Compiled code addresses at most 2^31 - 1 bytes per tensor: larger ones are
 // refused at compile time, naming the value.
+// A long chain of element-wise ops (issue 10's W5 pattern: sin, tanh,
+// * 0.5, + x, sigmoid, repeated) and its gradient compile and match the
+// interpreter. (Inlined whole, a chain of 1000 such ops took more than ten
+// minutes to compile: the fusion plan now cuts chains at kMaxInlineCost,
+// and each op binds its operands once.)
+TEST(CompileTest, LongElementwiseChainAndItsGradient) {
+  GraphBuilder b("chain");
+  Value x = b.Input("x", DType::kF32, {37});
+  Value v = x;
+  for (int k = 0; k < 250; ++k) {
+    switch (k % 5) {
+      case 0:
+        v = Sin(v);
+        break;
+      case 1:
+        v = Tanh(v);
+        break;
+      case 2:
+        v = v * 0.5;
+        break;
+      case 3:
+        v = v + x;
+        break;
+      case 4:
+        v = Sigmoid(v);
+        break;
+    }
+  }
+  b.Output("f", Sum(v));
+  absl::StatusOr<Graph> g = b.Build();
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(AddGradients(&*g, {.of = "f", .wrt = {"x"}}).ok());
+  absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+      *g, testing::RandomFeeds(*g, 3));
+  EXPECT_TRUE(s.ok()) << s;
+}
+
 TEST(CompileTest, TensorsTooLargeToAddressAreRefused) {
   for (const Dims& dims : std::vector<Dims>{
            {int64_t{1} << 29}, {3, int64_t{1} << 28}, {int64_t{3} << 30, 0}}) {

@@ -97,6 +97,8 @@ Plan MakePlan(const Graph& g) {
     cost[v] = std::min(c, 1 << 20);
     if (uses[v] >= 2 && cost[v] > kRecomputeBudget) {
       materialize(v, "used more than once");
+    } else if (cost[v] > kMaxInlineCost && plan.why[v].empty()) {
+      materialize(v, "inline expression too large");
     }
   }
   // Stages: consecutive runs of kMaxFuncsPerStage materialized values, and

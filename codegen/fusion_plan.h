@@ -7,7 +7,8 @@
 // Materialized: outputs, ops with update definitions (reductions, matmul,
 // cumsum, scatter_add), values used more than once whose recomputation per
 // use costs more than kRecomputeBudget simple operations (OpDef
-// inline_cost), the operands of matmul (what a transposed operand
+// inline_cost), values whose inline expression would cost more than
+// kMaxInlineCost, the operands of matmul (what a transposed operand
 // transposes: the product reads it in place) and of broadcasts that grow
 // (which would otherwise be recomputed per element of the result). Values
 // as cheap to recompute as to load (Cheap) never are.
@@ -35,10 +36,20 @@
 
 namespace adc::codegen {
 
-inline constexpr int kMaxFuncsPerStage = 24;
+// Compile time of a 1000-op element-wise chain and its gradient (402
+// materialized values): 66 s in stages of 24 values, 55 s in stages of 8.
+inline constexpr int kMaxFuncsPerStage = 8;
 // Measured on the composite gradient (2^22 elements): budget 6 -> 12.9 ms,
 // 24 -> 11.5 ms, 48 -> 9.8 ms (outputs and one shared value materialized).
 inline constexpr int kRecomputeBudget = 48;
+// A value whose inline expression (its operands' inlined ones included)
+// would cost more than this is materialized: one long chain of element-wise
+// ops is cut into loops of about this much work per element. Halide's
+// compile time grows faster than linearly with an expression's depth (a
+// chain of 1000 element-wise ops inlined into one loop took more than ten
+// minutes), while one more round trip through memory costs about as much
+// as a few simple ops.
+inline constexpr int kMaxInlineCost = 256;
 
 struct Plan {
   std::vector<bool> needed;      // Computed for some output.

@@ -165,10 +165,32 @@ TEST(FusionPlanTest, StagesHoldAtMostMaxFuncsPerStage) {
   const Plan plan = MakePlan(g);
   EXPECT_EQ(plan.num_stages, 3);
   EXPECT_EQ(plan.stage[g.Find("e0").value()], 0);
-  EXPECT_EQ(plan.stage[g.Find("e23").value()], 0);
-  EXPECT_EQ(plan.stage[g.Find("e24").value()], 1);
-  EXPECT_EQ(plan.stage[g.Find("e48").value()], 2);
+  EXPECT_EQ(
+      plan.stage[g.Find(absl::StrCat("e", kMaxFuncsPerStage - 1)).value()], 0);
+  EXPECT_EQ(plan.stage[g.Find(absl::StrCat("e", kMaxFuncsPerStage)).value()],
+            1);
+  EXPECT_EQ(plan.stage[g.Find(absl::StrCat("e", n - 1)).value()], 2);
   EXPECT_EQ(plan.stage[g.Find("x").value()], -1);
+}
+
+TEST(FusionPlanTest, LongChainsAreCutWhereTheirInlineCostPassesTheLimit) {
+  // sin costs 20 inline and x 1: s_k costs 21 + 20 k, over kMaxInlineCost
+  // (256) at s12; after a cut the count starts again.
+  static_assert(kMaxInlineCost == 256);
+  std::string body = kVec;
+  std::string prev = "x";
+  for (int k = 0; k < 40; ++k) {
+    const std::string name = absl::StrCat("s", k);
+    absl::StrAppend(&body, "nodes { name: \"", name,
+                    "\" op: \"sin\" inputs: \"", prev, "\" }\n");
+    prev = name;
+  }
+  absl::StrAppend(&body, "outputs { name: \"y\" value: \"s39\" }\n");
+  EXPECT_THAT(Materialized(Parse(body)),
+              ElementsAre(Pair("s12", "inline expression too large"),
+                          Pair("s25", "inline expression too large"),
+                          Pair("s38", "inline expression too large"),
+                          Pair("s39", "output")));
 }
 
 TEST(FusionPlanTest, PlanToStringListsMaterializedValues) {

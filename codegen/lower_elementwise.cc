@@ -141,7 +141,25 @@ Expr ElementwiseExpr(const Node& node, const std::vector<Expr>& args) {
   ADC_CHECK_MSG(
       row != ElementLowerings().end(),
       absl::StrCat("no element-wise lowering of ", GetOpDef(node.op).name));
-  const Elements e{node, args, args[0].type(), args[0].type().is_float()};
+  // Each operand is bound once (a Let) unless it is a constant or a
+  // variable: kernels read their operands several times (special cases,
+  // range reduction), and Halide inlines a Func once per read, so a chain of
+  // such ops grew exponentially in size inside Halide's simplifier (a chain
+  // of 1000 element-wise ops took more than ten minutes to compile).
+  std::vector<Expr> operands;
+  std::vector<std::pair<std::string, Expr>> lets;
+  for (const Expr& a : args) {
+    if (a.as<Halide::Internal::IntImm>() || a.as<Halide::Internal::UIntImm>() ||
+        a.as<Halide::Internal::FloatImm>() ||
+        a.as<Halide::Internal::Variable>()) {
+      operands.push_back(a);
+      continue;
+    }
+    lets.push_back({Halide::Internal::unique_name('x'), a});
+    operands.push_back(
+        Halide::Internal::Variable::make(a.type(), lets.back().first));
+  }
+  const Elements e{node, operands, args[0].type(), args[0].type().is_float()};
   // Every element-wise op with a float operand or result is strict as a
   // whole, its comparisons included: the compiled code evaluates exactly
   // the graph's expression, as the interpreter does. Halide's default
@@ -153,7 +171,11 @@ Expr ElementwiseExpr(const Node& node, const std::vector<Expr>& args) {
   Expr result = row->second(e);
   bool fp = result.type().is_float();
   for (const Expr& a : args) fp = fp || a.type().is_float();
-  return fp ? Halide::strict_float(StrictComparisons(result)) : result;
+  if (fp) result = Halide::strict_float(StrictComparisons(result));
+  for (auto let = lets.rbegin(); let != lets.rend(); ++let) {
+    result = Halide::Internal::Let::make(let->first, let->second, result);
+  }
+  return result;
 }
 
 void Lowering::LowerElementwise(ValueId id) {
