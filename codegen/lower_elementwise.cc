@@ -143,9 +143,10 @@ Expr ElementwiseExpr(const Node& node, const std::vector<Expr>& args) {
       absl::StrCat("no element-wise lowering of ", GetOpDef(node.op).name));
   // Each operand is bound once (a Let) unless it is a constant or a
   // variable: kernels read their operands several times (special cases,
-  // range reduction), and Halide inlines a Func once per read, so a chain of
-  // such ops grew exponentially in size inside Halide's simplifier (a chain
-  // of 1000 element-wise ops took more than ten minutes to compile).
+  // range reduction), and Halide inlines a Func once per read, so an
+  // inlined chain of such ops grew multiplicatively inside Halide's
+  // simplifier (a 1000-op chain, already cut into loops by the fusion
+  // plan, compiled in 31 s instead of 41).
   std::vector<Expr> operands;
   std::vector<std::pair<std::string, Expr>> lets;
   for (const Expr& a : args) {
