@@ -884,9 +884,10 @@ Graph RandomGraph(std::map<std::string, Tensor>* feeds) {
                     Iota(b, DType::kI32, {37}) - Scalar(b, 5, DType::kI32)},
                    Attrs().Set("dtype", DType::kF64)));
   Value mask;
-  b.Output("drop", Dropout(x, 0.25, seed, 3, &mask));
+  Value drop = Dropout(x, 0.25, seed, 3, &mask);
+  b.Output("drop", drop);
   b.Output("mask", mask);
-  b.Output("loss", Sum(Square(b.Find("drop"))));
+  b.Output("loss", Sum(Square(drop)));
   auto g = b.Build();
   EXPECT_TRUE(g.ok()) << g.status();
   Graph graph = *std::move(g);

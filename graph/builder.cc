@@ -9,6 +9,7 @@
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
 #include "graph/ops/op_util.h"
+#include "graph/ops/random.h"
 #include "graph/verifier.h"
 
 namespace adc {
@@ -380,9 +381,7 @@ Value RandomUniform(Value seed, const Dims& dims, DType dtype, int64_t stream) {
 }
 
 int64_t RandomStream(absl::string_view name) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
-  return static_cast<int64_t>(h % (uint64_t{1} << 31));
+  return static_cast<int64_t>(random::Fnv1a(name) % (uint64_t{1} << 31));
 }
 
 Value Arange(GraphBuilder& b, double start, double stop, double step,

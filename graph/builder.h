@@ -528,6 +528,11 @@ Value InstanceNorm(Value x, Value scale, Value bias, double epsilon = 1e-5);
 // a model simply leaves dropout out. With `mask`, the kept elements as bool.
 Value Dropout(Value x, double p, Value seed, int64_t stream = 0,
               Value* mask = nullptr);
+// A model's dropout seed: its value named "dropout_seed" (an error unless
+// it is an i64 scalar), else a new parameter of that name holding
+// `initial`; *added (if given) says which. Training loops feed or advance
+// it per step (the training library's dropout layer, ONNX's Dropout).
+Value DropoutSeed(GraphBuilder& b, int64_t initial, bool* added = nullptr);
 
 // mean((pred - target)^2).
 Value MseLoss(Value pred, Value target);

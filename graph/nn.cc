@@ -316,17 +316,36 @@ Value Dropout(Value x, double p, Value seed, int64_t stream, Value* mask) {
         absl::StrCat("dropout: p = ", p, " on ", x.type().ToString(),
                      " (expected 0 <= p <= 1 on a float tensor)")));
   }
-  Value keep = p == 0 ? Full(b, TensorType{DType::kBool, x.dims()}, 1)
-                      : Ge(RandomUniform(seed, x.dims(), x.dtype(), stream), p);
+  if (p == 0) {
+    if (mask) *mask = Full(b, TensorType{DType::kBool, x.dims()}, 1);
+    return x;
+  }
+  Value keep = Ge(RandomUniform(seed, x.dims(), x.dtype(), stream), p);
   if (!keep.valid()) return Value();
   if (mask) *mask = keep;
-  if (p == 0) return x;
   // PyTorch divides by 1 - p in the tensor's dtype: 1.0f / float(1 - p).
-  double scale = p == 1 ? 0.0 : 1.0 / (1.0 - p);
-  if (p != 1 && x.dtype() == DType::kF32) {
-    scale = 1.0f / static_cast<float>(1.0 - p);
-  }
+  const double scale = p == 1 ? 0.0
+                       : x.dtype() == DType::kF32
+                           ? 1.0f / static_cast<float>(1.0 - p)
+                           : 1.0 / (1.0 - p);
   return x * (Cast(keep, x.dtype()) * Scalar(b, scale, x.dtype()));
+}
+
+Value DropoutSeed(GraphBuilder& b, int64_t initial, bool* added) {
+  constexpr absl::string_view kName = "dropout_seed";
+  const TensorType type{DType::kI64, {}};
+  if (added) *added = false;
+  if (std::optional<ValueId> id = b.graph()->FindOutputOrValue(kName)) {
+    Value seed = b.Wrap(*id);
+    if (seed.type() != type) {
+      return b.Fail(absl::InvalidArgumentError(absl::StrCat(
+          "the graph's value 'dropout_seed' is ", seed.type().ToString(),
+          "; dropout needs that name for its i64 scalar seed")));
+    }
+    return seed;
+  }
+  if (added) *added = true;
+  return b.Parameter(kName, Tensor::FromInts(type, {initial}));
 }
 
 Value GlobalAvgPool(Value x) {

@@ -27,6 +27,7 @@
 #include "graph/interpreter.h"
 #include "graph/ops/op_def.h"
 #include "graph/ops/op_util.h"
+#include "graph/ops/random.h"
 #include "gtest/gtest.h"
 #include "passes/autodiff.h"
 #include "passes/forward_mode.h"
@@ -555,18 +556,11 @@ std::vector<GradCase> AllCases() {
   return cases;
 }
 
-// FNV-1a: a stable per-case seed.
-uint64_t Fnv(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 // Builds the case's graph (output "y") and the feeds of its inputs.
 absl::StatusOr<Graph> BuildCase(const GradCase& c,
                                 std::map<std::string, Tensor>* feeds) {
   GraphBuilder b(c.name);
-  std::mt19937_64 rng(Fnv(c.name));
+  std::mt19937_64 rng(random::Fnv1a(c.name));
   std::vector<Value> values;
   for (const In& in : c.inputs) {
     TensorType type{in.dtype, in.dims};
@@ -697,7 +691,7 @@ void CheckBatching(const GradCase& c, bool only_first) {
   ASSERT_TRUE(g.ok()) << g.status();
   VmapOptions options;
   options.size = k;
-  std::mt19937_64 rng(Fnv(c.name) + 5);
+  std::mt19937_64 rng(random::Fnv1a(c.name) + 5);
   std::vector<std::map<std::string, Tensor>> instances(k, feeds);
   std::map<std::string, Tensor> batched_feeds = feeds;
   for (const In& in : c.inputs) {

@@ -11,6 +11,7 @@
 #include "graph/builder.h"
 #include "graph/check.h"
 #include "graph/interpreter.h"
+#include "graph/ops/random.h"
 #include "passes/autodiff.h"
 #include "passes/forward_mode.h"
 
@@ -18,12 +19,6 @@ namespace adc {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-uint64_t Fnv(absl::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 // Adds an output "gradcheck_projection" (made unique) = sum_k sum(values_k *
 // r_k), with fixed random constants r_k.
@@ -393,9 +388,9 @@ absl::StatusOr<std::vector<std::string>> AddRandomInputs(
           absl::StrCat(node.name, " (", node.type.ToString(), ")"));
       continue;
     }
-    (*feeds)[node.name] =
-        RandomTensor(node.type, seed * 0x9e3779b97f4a7c15ull + Fnv(node.name),
-                     kRandomInputLo, kRandomInputHi);
+    (*feeds)[node.name] = RandomTensor(
+        node.type, seed * 0x9e3779b97f4a7c15ull + random::Fnv1a(node.name),
+        kRandomInputLo, kRandomInputHi);
     filled.push_back(node.name);
   }
   if (!missing.empty()) {

@@ -22,6 +22,7 @@ namespace adc {
 namespace {
 
 using ops::Error;
+using ops::MoveAxis;
 
 absl::StatusOr<TensorType> InferMatMul(const Node&,
                                        absl::Span<const TensorType> in) {
@@ -242,16 +243,6 @@ absl::StatusOr<Tensor> EvalConv(const Node& node,
 Dims Joined(Dims head, absl::Span<const int64_t> tail) {
   head.insert(head.end(), tail.begin(), tail.end());
   return head;
-}
-
-// Moves axis `from` of v to position `to` (the others keep their order).
-Value MoveAxis(Value v, int from, int to) {
-  std::vector<int64_t> perm;
-  for (int i = 0; i < v.rank(); ++i) {
-    if (i != from) perm.push_back(i);
-  }
-  perm.insert(perm.begin() + to, from);
-  return Transpose(v, perm);
 }
 
 // y = conv(x, w) (see the top of the file; G groups, Cg = C / G, Og = O / G;

@@ -106,6 +106,15 @@ Value Unreduce(Value dy, Dims dims, const std::vector<int64_t>& axes,
 
 // --- Batching ---------------------------------------------------------------
 
+Value MoveAxis(Value v, int from, int to) {
+  std::vector<int64_t> perm;
+  for (int i = 0; i < v.rank(); ++i) {
+    if (i != from) perm.push_back(i);
+  }
+  perm.insert(perm.begin() + to, from);
+  return Transpose(v, perm);
+}
+
 Value Batched(const BatchContext& c, size_t k) {
   if (c.batched[k]) return c.x[k];
   return BroadcastTo(c.x[k], WithBatch(c.size, c.x[k].dims()));

@@ -63,6 +63,10 @@ Value SumToShape(Value dy, Dims dims);
 Value Unreduce(Value dy, Dims dims, const std::vector<int64_t>& axes,
                bool keepdims);
 
+// Moves axis `from` of v to position `to`, keeping the others in order (a
+// transpose).
+Value MoveAxis(Value v, int from, int to);
+
 // Batching (passes/vmap.h). Operand k of a batching rule with the leading
 // batch dimension: as it is when batched, else broadcast to it.
 Value Batched(const BatchContext& c, size_t k);

@@ -17,6 +17,8 @@
 
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
+
 namespace adc::random {
 
 inline constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
@@ -37,6 +39,14 @@ inline uint64_t Bits(int64_t key, int64_t counter) {
 inline double Uniform(uint64_t bits, int mantissa_bits) {
   return static_cast<double>(bits >> (64 - mantissa_bits)) /
          static_cast<double>(uint64_t{1} << mantissa_bits);
+}
+
+// FNV-1a (64-bit) of a name: a hash that is the same in every process and
+// build, for streams and seeds derived from names.
+inline uint64_t Fnv1a(absl::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
 }
 
 }  // namespace adc::random

@@ -13,6 +13,7 @@ namespace adc {
 namespace {
 
 using ops::Error;
+using ops::MoveAxis;
 
 // ---------------------------------------------------------------------------
 // reshape: attr shape; same number of elements, same row-major data.
@@ -551,7 +552,6 @@ Value BatchBarrier(const BatchContext& c) {
   return c.b->AddOp(OpKind::kBarrier, std::move(args), c.node.attrs);
 }
 
-
 Value BatchReshape(const BatchContext& c) {
   return Reshape(c.x[0], ops::WithBatch(c.size, c.node.attrs.GetInts("shape")));
 }
@@ -593,16 +593,6 @@ Value BatchPad(const BatchContext& c) {
     attrs.Set(name, ops::WithBatch(0, c.node.attrs.GetInts(name)));
   }
   return c.b->AddOp(OpKind::kPad, {c.x[0]}, std::move(attrs));
-}
-
-// Moves axis `from` of x to position `to`, keeping the others in order.
-Value MoveAxis(Value x, int from, int to) {
-  std::vector<int64_t> perm;
-  for (int i = 0; i < x.rank(); ++i) {
-    if (i != from) perm.push_back(i);
-  }
-  perm.insert(perm.begin() + to, from);
-  return Transpose(x, perm);
 }
 
 // Both x ([k, A..., n, B...]) and the indices ([k, I...]) batched: one gather

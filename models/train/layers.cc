@@ -94,16 +94,22 @@ Value BatchNorm2dLayer(GraphBuilder& b, const std::string& name, Value x,
 Value DropoutLayer(GraphBuilder& b, const std::string& name, Value x, double p,
                    bool training, int64_t initial_seed) {
   if (!x.valid() || !training) return x;
-  constexpr absl::string_view kSeed = "dropout_seed";
-  Value seed;
-  if (std::optional<ValueId> id = b.graph()->FindOutputOrValue(kSeed)) {
-    seed = b.Wrap(*id);
-  } else {
-    seed = b.Parameter(
-        kSeed, Tensor::FromInts(TensorType{DType::kI64, {}}, {initial_seed}));
-    b.Output(absl::StrCat(kSeed, ".next"), seed + Scalar(b, 1, DType::kI64));
+  bool added = false;
+  Value seed = DropoutSeed(b, initial_seed, &added);
+  if (added) {
+    b.Output(seed.name() + ".next", seed + Scalar(b, 1, DType::kI64));
   }
   return Dropout(x, p, seed, RandomStream(name));
+}
+
+void ClassifierOutputs(GraphBuilder& b, Value logits, bool training) {
+  if (!logits.valid()) return;
+  if (training) {
+    b.Output("loss", CrossEntropy(logits, b.Input("y", DType::kI64,
+                                                  {logits.dims()[0]})));
+  } else {
+    b.Output("logits", logits);
+  }
 }
 
 Value BasicBlock(GraphBuilder& b, const std::string& name, Value x,
@@ -160,13 +166,9 @@ absl::StatusOr<Graph> ResNet18(int64_t batch, int64_t image_size,
                    training, rng);
     h = BasicBlock(b, name + ".1", h, planes[layer], 1, training, rng);
   }
-  Value logits =
-      LinearLayer(b, "fc", Flatten(GlobalAvgPool(h), 1), num_classes, rng);
-  if (training) {
-    b.Output("loss", CrossEntropy(logits, b.Input("y", DType::kI64, {batch})));
-  } else {
-    b.Output("logits", logits);
-  }
+  ClassifierOutputs(
+      b, LinearLayer(b, "fc", Flatten(GlobalAvgPool(h), 1), num_classes, rng),
+      training);
   return b.Build();
 }
 

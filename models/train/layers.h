@@ -73,6 +73,11 @@ absl::StatusOr<Graph> SmallCnn(int64_t batch, uint32_t seed, bool with_loss,
 Value DropoutLayer(GraphBuilder& b, const std::string& name, Value x, double p,
                    bool training, int64_t initial_seed);
 
+// A classifier graph's outputs for its `logits` [batch, classes]: in
+// training, input "y" [batch] i64 and output "loss" (mean cross entropy);
+// else output "logits".
+void ClassifierOutputs(GraphBuilder& b, Value logits, bool training);
+
 // torchvision's BasicBlock (ResNet-18 and -34) with `planes` output
 // channels: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut), where conv1 is
 // 3x3 with `stride`, conv2 3x3, both without bias ("<name>.conv1",

@@ -225,12 +225,7 @@ absl::StatusOr<Graph> BuildClassifier(const Module& model,
         absl::StrCat("the model gives ", logits.type().ToString(),
                      "; a classifier gives [batch, classes]"));
   }
-  if (training) {
-    b.Output("loss",
-             CrossEntropy(logits, b.Input("y", DType::kI64, {x_dims[0]})));
-  } else {
-    b.Output("logits", logits);
-  }
+  ClassifierOutputs(b, logits, training);
   return b.Build();
 }
 

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "graph/builder.h"
 #include "graph/types.h"
 #include "tools/onnx/node_ctx.h"
@@ -69,31 +68,20 @@ Outs ImportLayerNormalization(NodeCtx& c) {
 // parameter "dropout_seed" (i64 scalar, stored value 0, one for the whole
 // model, added by the first such Dropout): a training loop feeds it a new
 // value per step (`adc run --in dropout_seed=...`).
-Value DropoutSeed(NodeCtx& c) {
+Value NodeDropoutSeed(NodeCtx& c) {
   GraphBuilder& b = c.b();
   if (c.HasAttr("seed")) {
     return Constant(
         b, Tensor::FromInts(TensorType{DType::kI64, {}}, {c.Int("seed", 0)}));
   }
-  constexpr absl::string_view kName = "dropout_seed";
-  if (std::optional<ValueId> id = b.graph()->FindOutputOrValue(kName)) {
-    Value seed = b.Wrap(*id);
-    if (seed.type() != TensorType{DType::kI64, {}}) {
-      c.Error("the model's value 'dropout_seed' is ", seed.type().ToString(),
-              "; Dropout in training mode needs that name for its i64 scalar "
-              "seed");
-      return Value();
-    }
-    return seed;
-  }
-  return b.Parameter(kName, Tensor::FromInts(TensorType{DType::kI64, {}}, {0}));
+  return DropoutSeed(b, 0);
 }
 
 // Dropout. Inference (training_mode false, the default; before opset 7,
 // is_test = 1 or opset 7-11, which have no training mode): output = input
 // and an all-true mask. Training: the builder's Dropout (each element kept
 // with probability 1 - ratio, scaled by 1 / (1 - ratio)) and its mask, from
-// DropoutSeed.
+// NodeDropoutSeed.
 Outs ImportDropout(NodeCtx& c) {
   Value x = c.In(0);
   bool training = c.opset() < 7 && c.Int("is_test", 0) == 0;
@@ -110,7 +98,7 @@ Outs ImportDropout(NodeCtx& c) {
   if (!(ratio >= 0 && ratio < 1)) {
     return c.Error("ratio must be in [0, 1) in training mode, got ", ratio);
   }
-  Value seed = DropoutSeed(c);
+  Value seed = NodeDropoutSeed(c);
   if (!c.ok() || !seed.valid()) return {};
   Value mask;
   // The node's own stream (by its first output's name): two Dropouts of one
