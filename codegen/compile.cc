@@ -1,5 +1,6 @@
 #include "codegen/compile.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "Halide.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -295,7 +297,8 @@ class Compilation {
             .with_feature(Halide::Target::NoAsserts)
             .with_feature(Halide::Target::NoBoundsQuery);
     const size_t num_stages = lowered.stages.size();
-    std::vector<size_t> halide;  // The pipeline stages.
+    std::vector<size_t> halide;  // The pipeline stages to compile.
+    absl::flat_hash_map<std::string, std::vector<size_t>> by_shape;
     std::vector<std::string> objects(num_stages);
     for (size_t k = 0; k < num_stages; ++k) {
       codegen::LoweredStage& stage = lowered.stages[k];
@@ -320,7 +323,20 @@ class Compilation {
         calls->push_back(std::move(call));
         continue;
       }
-      call.function = absl::StrCat(pipeline_name, "_s", k);
+      // A stage computing what an earlier one does calls its code.
+      std::vector<size_t>& same = by_shape[stage.shape];
+      const auto earlier =
+          std::find_if(same.begin(), same.end(), [&](size_t j) {
+            return codegen::SameShape(lowered.stages[j], stage);
+          });
+      if (earlier != same.end()) {
+        call.function = (*calls)[*earlier].function;
+      } else {
+        same.push_back(k);
+        call.function = absl::StrCat(pipeline_name, "_s", k);
+        objects[k] = absl::StrCat(library_path_, ".", file_tag, k, ".o");
+        halide.push_back(k);
+      }
       call.buffers = stage.inputs;
       call.buffers.insert(call.buffers.end(), stage.outputs.begin(),
                           stage.outputs.end());
@@ -328,8 +344,6 @@ class Compilation {
       call.types.insert(call.types.end(), stage.output_types.begin(),
                         stage.output_types.end());
       calls->push_back(call);
-      objects[k] = absl::StrCat(library_path_, ".", file_tag, k, ".o");
-      halide.push_back(k);
     }
     // Each stage is lowered by Halide and compiled by LLVM into an object
     // of its own (LLVM time grows with module size), on all cores.
@@ -391,8 +405,9 @@ class Compilation {
     }
     for (size_t k : halide) objects_.push_back(objects[k]);
     if (verbose) {
-      std::fprintf(stderr, "adc: %sstages compiled at %.2fs\n", what.c_str(),
-                   seconds());
+      std::fprintf(stderr,
+                   "adc: %s%zu distinct pipeline stages compiled at %.2fs\n",
+                   what.c_str(), halide.size(), seconds());
     }
     return absl::OkStatus();
   }

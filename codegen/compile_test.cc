@@ -128,8 +128,6 @@ TEST(CompileTest, GatherAndScatterClampWideIndices) {
   EXPECT_TRUE(s.ok()) << s;
 }
 
-// Compiled code addresses at most 2^31 - 1 bytes per tensor: larger ones are
-// refused at compile time, naming the value.
 // A long chain of element-wise ops (issue 10's W5 pattern: sin, tanh,
 // * 0.5, + x, sigmoid, repeated) and its gradient compile and match the
 // interpreter. (Inlined whole, a chain of 1000 such ops took more than ten
@@ -167,6 +165,8 @@ TEST(CompileTest, LongElementwiseChainAndItsGradient) {
   EXPECT_TRUE(s.ok()) << s;
 }
 
+// Compiled code addresses at most 2^31 - 1 bytes per tensor: larger ones are
+// refused at compile time, naming the value.
 TEST(CompileTest, TensorsTooLargeToAddressAreRefused) {
   for (const Dims& dims : std::vector<Dims>{
            {int64_t{1} << 29}, {3, int64_t{1} << 28}, {int64_t{3} << 30, 0}}) {

@@ -229,6 +229,30 @@ void Lowering::Schedule(const std::vector<bool>& here) {
   }
 }
 
+void Lowering::DescribeShape(const std::vector<ValueId>& outputs,
+                             const std::vector<bool>& here) {
+  std::vector<int> position(g_.num_nodes(), -1);
+  int next = 0;
+  for (ValueId v = 0; v < g_.num_nodes(); ++v) {
+    if (!here[v]) continue;
+    position[v] = next++;
+    const Node& node = g_.node(v);
+    absl::StrAppend(&shape_, node.type.ToString());
+    if (external_[v]) {
+      absl::StrAppend(&shape_, " arg;");
+      continue;
+    }
+    absl::StrAppend(&shape_, " ", static_cast<int>(node.op));
+    for (ValueId in : node.inputs) absl::StrAppend(&shape_, " ", position[in]);
+    const bool materialized = plan_.stage[v] == stage_ && !plan_.why[v].empty();
+    absl::StrAppend(&shape_, materialized ? " m" : "", Cheap(g_, v) ? " c" : "",
+                    ";");
+    shape_attrs_.push_back(&node.attrs);
+  }
+  absl::StrAppend(&shape_, " out");
+  for (ValueId v : outputs) absl::StrAppend(&shape_, " ", position[v]);
+}
+
 absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
                            const std::vector<bool>& external) {
   const int n = g_.num_nodes();
@@ -241,6 +265,7 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
     if (!here[v] || external_[v]) continue;
     for (ValueId in : g_.node(v).inputs) here[in] = true;
   }
+  DescribeShape(outputs, here);
   for (ValueId v = 0; v < n; ++v) {
     if (!here[v]) continue;
     const Node& node = g_.node(v);
@@ -390,6 +415,14 @@ LoweredStage LowerControl(const Graph& graph, const Plan& plan, int s,
 
 }  // namespace
 
+bool SameShape(const LoweredStage& a, const LoweredStage& b) {
+  if (a.control || b.control || a.shape != b.shape) return false;
+  for (size_t i = 0; i < a.shape_attrs.size(); ++i) {
+    if (!(*a.shape_attrs[i] == *b.shape_attrs[i])) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
                                         const Halide::Target& target,
                                         const LowerLimits& limits) {
@@ -517,6 +550,8 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
                                            ")"));
       }
     }
+    stage.shape = std::move(lowering.shape());
+    stage.shape_attrs = std::move(lowering.shape_attrs());
     stage.pipeline = Halide::Pipeline(lowering.output_funcs());
     result.stages.push_back(std::move(stage));
   }

@@ -46,6 +46,16 @@ struct LoweredStage {
   // Where each pipeline output is written.
   std::vector<StageBuffer> outputs;
   std::vector<TensorType> output_types;
+  // What the pipeline computes up to names: for each value it reads or
+  // computes, in id order, whether it is an argument, its type, and else
+  // its op, operands (by position in that order), whether it is
+  // materialized here and whether it is cheap (Cheap), then the outputs;
+  // with the attributes of the computed values (compared by value). The
+  // lowering and schedule depend on nothing else, so stages with equal
+  // shapes compile to the same code, with arguments in the same order:
+  // compiled once and called for each (SameShape).
+  std::string shape;
+  std::vector<const Attrs*> shape_attrs;
   // The nodes this stage computes, as "name (op)", for error messages.
   std::vector<std::string> nodes;
   // A control-flow stage (no pipeline): the first needed node of its
@@ -53,6 +63,9 @@ struct LoweredStage {
   ValueId control_node = -1;
   std::optional<ControlCall> control;
 };
+
+// Whether two pipeline stages compute the same function of their arguments.
+bool SameShape(const LoweredStage& a, const LoweredStage& b);
 
 struct LoweredGraph {
   std::vector<LoweredStage> stages;

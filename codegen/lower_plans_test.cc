@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "codegen/lowering.h"
 #include "codegen/testing.h"
 #include "graph/builder.h"
@@ -184,6 +185,70 @@ TEST(ReshapeSourceTest, MapsEveryElementToTheSameFlatIndex) {
       EXPECT_EQ(Flat(in, src), f);
     }
   }
+}
+
+// Three stages of kMaxFuncsPerStage outputs each, sin(a * c) - b for
+// constants c: stage 0 reads x and y, stage 1 z and w with the same
+// constants (the same function of other buffers), stage 2 x and y with
+// other constants.
+Graph ThreeStages() {
+  GraphBuilder b("stages");
+  Value x = b.Input("x", DType::kF32, {37});
+  Value y = b.Input("y", DType::kF32, {37});
+  Value z = b.Input("z", DType::kF32, {37});
+  Value w = b.Input("w", DType::kF32, {37});
+  for (int s = 0; s < 3; ++s) {
+    for (int i = 0; i < kMaxFuncsPerStage; ++i) {
+      const double c = (s == 2 ? 0.25 : 0.5) + i;
+      b.Output(absl::StrCat("o", s, "_", i),
+               s == 1 ? Sin(z * c) - w : Sin(x * c) - y);
+    }
+  }
+  absl::StatusOr<Graph> g = b.Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  return *std::move(g);
+}
+
+TEST(StageShapeTest, StagesComputingTheSameFunctionHaveOneShape) {
+  const Graph g = ThreeStages();
+  absl::StatusOr<LoweredGraph> lowered =
+      LowerGraph(g, Halide::get_host_target(), LowerLimits{});
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ASSERT_EQ(lowered->stages.size(), 3u);
+  const std::vector<LoweredStage>& st = lowered->stages;
+  // Stage 1 computes sin(z * c) - w as stage 0 computes sin(x * c) - y.
+  EXPECT_TRUE(SameShape(st[0], st[1]));
+  // The same ops and wiring, other constants.
+  EXPECT_EQ(st[0].shape, st[2].shape);
+  EXPECT_FALSE(SameShape(st[0], st[2]));
+  // Compiled: stage 1 calls stage 0's code, stage 2 has its own.
+  absl::Status s =
+      testing::ExpectCompiledMatchesInterpreter(g, testing::RandomFeeds(g, 5));
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST(StageShapeTest, OperandOrderIsPartOfTheShape) {
+  // Stage 1 computes y - e where stage 0 computes e - y: the same ops, the
+  // subtraction's operands wired the other way round.
+  GraphBuilder b("order");
+  Value x = b.Input("x", DType::kF32, {37});
+  Value y = b.Input("y", DType::kF32, {37});
+  for (int s = 0; s < 2; ++s) {
+    for (int i = 0; i < kMaxFuncsPerStage; ++i) {
+      Value e = Exp(x * (0.5 + i));
+      b.Output(absl::StrCat("o", s, "_", i), s == 0 ? e - y : y - e);
+    }
+  }
+  absl::StatusOr<Graph> g = b.Build();
+  ASSERT_TRUE(g.ok()) << g.status();
+  absl::StatusOr<LoweredGraph> lowered =
+      LowerGraph(*g, Halide::get_host_target(), LowerLimits{});
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ASSERT_EQ(lowered->stages.size(), 2u);
+  EXPECT_NE(lowered->stages[0].shape, lowered->stages[1].shape);
+  absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+      *g, testing::RandomFeeds(*g, 6));
+  EXPECT_TRUE(s.ok()) << s;
 }
 
 }  // namespace

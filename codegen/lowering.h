@@ -19,6 +19,7 @@
 
 #include "Halide.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "codegen/fusion_plan.h"
 #include "codegen/lower.h"
@@ -200,8 +201,7 @@ class Lowering {
         target_(target),
         limits_(limits),
         plan_(plan),
-        stage_(stage),
-        values_(graph.num_nodes()) {}
+        stage_(stage) {}
 
   // Lowers the values of this stage (and what they inline), reading `external`
   // values (graph arguments, values of earlier stages) from buffers.
@@ -212,6 +212,9 @@ class Lowering {
   std::vector<Halide::ImageParam>& params() { return params_; }
   std::vector<ValueId>& param_values() { return param_values_; }
   std::vector<Func>& output_funcs() { return output_funcs_; }
+  // What the stage computes, up to names (LoweredStage::shape).
+  std::string& shape() { return shape_; }
+  std::vector<const Attrs*>& shape_attrs() { return shape_attrs_; }
 
  private:
   // ------------------------------------------------------------------------
@@ -263,6 +266,8 @@ class Lowering {
   // Schedule.
   // ------------------------------------------------------------------------
   void Schedule(const std::vector<bool>& here);  // lower.cc
+  void DescribeShape(const std::vector<ValueId>& outputs,
+                     const std::vector<bool>& here);  // lower.cc
   void ScheduleDense(Func f, const Dims& dims, Halide::Type t);
   void ScheduleScan(ValueId v);       // lower_scan.cc
   void ScheduleScatter(ValueId v);    // lower_scan.cc
@@ -276,11 +281,15 @@ class Lowering {
   LowerLimits limits_;
   const Plan& plan_;
   const int stage_;
-  std::vector<Lowered> values_;
+  // The values this stage reads or computes (a map: a default Lowered holds
+  // Halide Funcs, each with a unique name, and stages are many).
+  absl::node_hash_map<ValueId, Lowered> values_;
   std::vector<bool> external_;
   std::vector<Halide::ImageParam> params_;
   std::vector<ValueId> param_values_;
   std::vector<Func> output_funcs_;
+  std::string shape_;
+  std::vector<const Attrs*> shape_attrs_;
 };
 
 }  // namespace adc::codegen::lowering

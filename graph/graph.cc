@@ -1,5 +1,6 @@
 #include "graph/graph.h"
 
+#include <algorithm>
 #include <queue>
 
 #include "absl/strings/str_cat.h"
@@ -82,9 +83,13 @@ std::optional<ValueId> Graph::Find(absl::string_view name) const {
 
 std::string Graph::UniqueName(absl::string_view base) const {
   if (!index_.contains(base)) return std::string(base);
-  for (int k = 1;; ++k) {
+  int& next = next_suffix_[base];
+  for (int k = std::max(next, 1);; ++k) {
     std::string name = absl::StrCat(base, "_", k);
-    if (!index_.contains(name)) return name;
+    if (!index_.contains(name)) {
+      next = k + 1;
+      return name;
+    }
   }
 }
 

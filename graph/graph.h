@@ -109,7 +109,8 @@ class Graph {
   // callers validate user data first).
   ValueId AddNode(Node node);
   std::optional<ValueId> Find(absl::string_view name) const;
-  // `base` if unused, else the first unused of base_1, base_2, ...
+  // `base` if unused, else an unused base_k: the first unused of base_1,
+  // base_2, ... after the last base_k this graph handed out.
   std::string UniqueName(absl::string_view base) const;
   // Renames a node; false if `name` is taken by another node.
   bool Rename(ValueId id, std::string name);
@@ -177,6 +178,9 @@ class Graph {
   std::deque<Node> nodes_;
   std::vector<GraphOutput> outputs_;
   absl::flat_hash_map<std::string, ValueId> index_;
+  // UniqueName: per base, the suffix to try first (the one after the last
+  // handed out), so naming n nodes from one base costs O(n), not O(n^2).
+  mutable absl::flat_hash_map<std::string, int> next_suffix_;
   using Library = std::map<std::string, std::shared_ptr<const Graph>>;
   std::shared_ptr<const Library> functions_;
 };
