@@ -332,6 +332,9 @@ if "$ADC" compile g.pbtxt -o g.so 2>"$T/stderr"; then
   expect_ok "$ADC" bench g.so --reps 5 --in x1="$DATA/x1.npy"
   tail -n 1 "$T/stdout" | grep -qE '^median_ms=[0-9]+\.[0-9]+ min_ms=[0-9]+\.[0-9]+ reps=5$' &&
     pass || fail "bench last line: $(tail -n 1 "$T/stdout")"
+  # Three f32 scalar outputs; intermediates fit in registers or a few bytes.
+  tail -n 2 "$T/stdout" | head -n 1 | grep -qE '^peak_intermediate_bytes=[0-9]+ output_bytes=12$' &&
+    pass || fail "bench peak line: $(tail -n 2 "$T/stdout" | head -n 1)"
   expect_error "no value for input x2" "$ADC" run g.so --in x1="$DATA/x1.npy"
   expect_error "holds f32[3] but input 'x2' is f32[]" "$ADC" run g.so \
     --in x1="$DATA/x1.npy" --in x2="$DATA/x2_vec.npy"

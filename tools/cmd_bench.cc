@@ -106,6 +106,7 @@ absl::Status RunBench(const Args& args) {
   };
 
   // Warm-up (first-touch allocations, thread pool start-up).
+  module->PeakIntermediateBytes(/*reset=*/true);
   const Clock::time_point start = Clock::now();
   ADC_RETURN_IF_ERROR(run_once());
   std::vector<double> times;
@@ -138,6 +139,10 @@ absl::Status RunBench(const Args& args) {
       n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   std::cout << "artifact " << path << " (graph " << signature.graph_name
             << ", target " << signature.target << ")\n";
+  int64_t output_bytes = 0;
+  for (const rt::Tensor& t : output_storage) output_bytes += t.size_bytes();
+  std::cout << "peak_intermediate_bytes=" << module->PeakIntermediateBytes()
+            << " output_bytes=" << output_bytes << "\n";
   std::cout << absl::StrFormat("median_ms=%.6f min_ms=%.6f reps=%d\n", median,
                                sorted.front(), reps);
   return absl::OkStatus();
@@ -154,6 +159,10 @@ Command BenchCommand() {
       "prints,\n"
       "as the last line of its output:\n"
       "  median_ms=<float> min_ms=<float> reps=<int>\n"
+      "after a line with the most intermediate memory in use at once over\n"
+      "the runs and the bytes of the outputs (-1: not measured, as in\n"
+      "memory-checked builds):\n"
+      "  peak_intermediate_bytes=<int> output_bytes=<int>\n"
       "Inputs not given with --in are filled with deterministic random values\n"
       "(fixed seed; uniform in [-1, 1) for floats, integers in [0, 10),\n"
       "random bools); parameters use their stored values unless --in\n"

@@ -16,7 +16,7 @@
 # (AVX2) kernels too. adc's side never reads them.
 set -euo pipefail
 missing=()
-for p in python3-torch libopenblas0-openmp; do
+for p in python3-torch python3-onnx libopenblas0-openmp; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     missing+=("$p")
   fi

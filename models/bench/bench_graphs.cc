@@ -20,6 +20,16 @@
 //   maxpool_grad.pb    ResNet-18's max pool (3x3, stride 2, padding 1) on
 //                      4x64x112x112, value and VJP.
 //   dropout_grad.pb    dropout (p = 0.5) on 256x4096, value and VJP.
+//   composite_fwd.pb,  the forward parts of composite_grad and mlp_step
+//   mlp_fwd.pb         alone (for the backward/forward time ratio).
+//   scalar_grad.pb     f = x1 x2 - sin(x2) on f32 scalars and both
+//                      gradients: the cost of one call.
+//   hvp.pb             the Hessian-vector product of sum(x^3 sin x), x of
+//                      2^20 elements (AddHvp: input x.tangent).
+//   hessian.pb         the full Hessian of sum(tanh(A x)), A 64x64, x 64.
+//   cnn_step.pb        a training step of train::SmallCnn (two 3x3 convs,
+//                      max pools, two linear layers) on a batch of 64
+//                      28x28 images: the loss and all parameter gradients.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -28,7 +38,9 @@
 #include "graph/builder.h"
 #include "graph/check.h"
 #include "graph/serialize.h"
+#include "models/train/layers.h"
 #include "passes/autodiff.h"
+#include "passes/jacobian.h"
 
 namespace adc {
 namespace {
@@ -163,6 +175,71 @@ absl::Status WriteAll(const std::string& dir) {
     b.Output("y", Dropout(x, 0.5, seed));
     GradOptions grad{.of = "y", .wrt = {"x"}, .seed = "dy"};
     ADC_RETURN_IF_ERROR(Save(b, dir + "/dropout_grad.pb", &grad));
+  }
+  {
+    GraphBuilder b("composite_fwd");
+    const int64_t n = 1 << 22;
+    Value x1 = b.Input("x1", DType::kF32, {n});
+    Value x2 = b.Input("x2", DType::kF32, {n});
+    b.Output("f", (1 + Sin(x2)) / (x2 + Exp(x1)) + x1 * x2);
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/composite_fwd.pb", nullptr));
+  }
+  {
+    // mlp_step's graph without its gradients: the same parameters.
+    absl::StatusOr<Graph> g = LoadGraph(dir + "/mlp_step.pb");
+    if (!g.ok()) return g.status();
+    GraphBuilder b("mlp_fwd");
+    Value x = b.Input("x", DType::kF32, {256, 784});
+    Value labels = b.Input("labels", DType::kI64, {256});
+    Value h = x;
+    for (int l = 0; l < 3; ++l) {
+      const std::string s = std::to_string(l);
+      auto param = [&](const std::string& name) {
+        return b.Parameter(name,
+                           g->node(*g->Find(name)).attrs.GetTensor("value"));
+      };
+      h = Linear(h, param("w" + s), param("b" + s));
+      if (l < 2) h = Tanh(h);
+    }
+    b.Output("loss", CrossEntropy(h, labels));
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/mlp_fwd.pb", nullptr));
+  }
+  {
+    GraphBuilder b("scalar_grad");
+    Value x1 = b.Input("x1", DType::kF32, {});
+    Value x2 = b.Input("x2", DType::kF32, {});
+    b.Output("f", x1 * x2 - Sin(x2));
+    GradOptions grad{.of = "f", .wrt = {"x1", "x2"}};
+    ADC_RETURN_IF_ERROR(Save(b, dir + "/scalar_grad.pb", &grad));
+  }
+  {
+    GraphBuilder b("hvp");
+    Value x = b.Input("x", DType::kF32, {1 << 20});
+    b.Output("f", Sum(x * x * x * Sin(x)));
+    absl::StatusOr<Graph> g = b.Build();
+    if (!g.ok()) return g.status();
+    ADC_RETURN_IF_ERROR(AddHvp(&*g, "f", "x").status());
+    ADC_RETURN_IF_ERROR(SaveGraph(*g, dir + "/hvp.pb"));
+  }
+  {
+    GraphBuilder b("hessian");
+    Value a = b.Parameter("a", RandomTensor({64, 64}, 0.125, rng));
+    Value x = b.Input("x", DType::kF32, {64});
+    b.Output("f", Sum(Tanh(MatMul(a, x))));
+    absl::StatusOr<Graph> g = b.Build();
+    if (!g.ok()) return g.status();
+    ADC_RETURN_IF_ERROR(AddHessian(&*g, "f", "x").status());
+    ADC_RETURN_IF_ERROR(SaveGraph(*g, dir + "/hessian.pb"));
+  }
+  {
+    absl::StatusOr<Graph> g =
+        train::SmallCnn(/*batch=*/64, /*seed=*/1, /*with_loss=*/true);
+    if (!g.ok()) return g.status();
+    g->set_name("cnn_step");
+    GradOptions grad{.of = "loss"};
+    for (ValueId p : g->parameters()) grad.wrt.push_back(g->node(p).name);
+    ADC_RETURN_IF_ERROR(AddGradients(&*g, grad).status());
+    ADC_RETURN_IF_ERROR(SaveGraph(*g, dir + "/cnn_step.pb"));
   }
   return WriteConvs(dir, rng);
 }

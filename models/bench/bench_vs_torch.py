@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Times adc's compiled artifacts against the same computations in PyTorch.
 
-Both run in this process's run on this machine, with the same thread count;
-the figures are medians over --reps runs after warm-up. adc's are from
-`adc bench` (its last line: median_ms=... min_ms=... reps=...).
+Both run in one run on this machine, with the same thread count; each
+PyTorch case runs in a process of its own. Per case: median and min over
+--reps runs after warm-up, peak memory, and where one applies the bound on
+this machine (the arrays the case must move at the measured streaming
+bandwidth, or its FLOPs at PyTorch's own sgemm rate) with adc's time as a
+multiple of it; then the backward/forward time ratios and the compile time
+of a 10,000-op chain (issue 10's W1-W6). adc's figures are from `adc bench`
+(median_ms=... min_ms=... and peak_intermediate_bytes=...).
 
-  bazel run //models/bench -- [--reps N] [--threads N]
+  bazel run //models/bench -- [--reps N] [--threads N] [--only REGEX]
 """
 import argparse
+import ctypes
 import os
 import re
 import subprocess
@@ -20,11 +26,16 @@ import torch
 
 
 def adc_bench(adc, so, reps, threads):
+    """adc bench's median and min (ms) and peak memory (bytes: the most
+    intermediate memory in use at once, plus the outputs)."""
     out = subprocess.run([adc, "bench", so, "--reps", str(reps), "--threads",
                           str(threads)], check=True, capture_output=True,
                          text=True).stdout
     m = re.search(r"median_ms=([0-9.]+) min_ms=([0-9.]+) reps=(\d+)\s*$", out)
-    return float(m.group(1))
+    mem = re.search(r"peak_intermediate_bytes=(-?\d+) output_bytes=(\d+)", out)
+    peak = int(mem.group(1)) + int(mem.group(2)) if int(mem.group(1)) >= 0 \
+        else -1
+    return float(m.group(1)), float(m.group(2)), peak
 
 
 GFLOP = {"matmul": 2 * 256 * 784 * 512 / 1e9,
@@ -64,8 +75,18 @@ def describe_machine(threads):
                  "libopenblas0-openmp (bench.sh does) so the baseline is fair")
     a = torch.rand(1024, 1024)
     b = torch.rand(1024, 1024)
-    ms = torch_bench(lambda: a @ b, 20)
-    print(f"torch sgemm 1024^3: {2 * 1024 ** 3 / ms / 1e6:.1f} GFLOP/s")
+    ms, best = torch_bench(lambda: a @ b, 20)
+    sgemm = 2 * 1024 ** 3 / best / 1e6  # The bound: the best run's rate.
+    print(f"torch sgemm 1024^3: {2 * 1024 ** 3 / ms / 1e6:.1f} GFLOP/s "
+          f"(median), {sgemm:.1f} (best)")
+    # Streaming bandwidth: c = a + b on 2^24 floats (192 MiB moved), best of
+    # 10 with these threads.
+    n = 1 << 24
+    sa, sb, sc = torch.rand(n), torch.rand(n), torch.empty(n)
+    _, ms = torch_bench(lambda: torch.add(sa, sb, out=sc), 10)
+    bandwidth = 3 * 4 * n / ms / 1e6
+    print(f"streaming bandwidth (c = a + b, 2^24 f32): {bandwidth:.1f} GB/s")
+    return sgemm, bandwidth
 
 
 def torch_bench(fn, reps):
@@ -76,7 +97,7 @@ def torch_bench(fn, reps):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(times))
+    return float(np.median(times)), float(np.min(times))
 
 
 def torch_cases():
@@ -149,7 +170,60 @@ def torch_cases():
         y.backward(ddy)
         return y, xs.grad
 
-    cases = {"composite_grad": composite, "mlp_step": mlp_step,
+    def composite_fwd():
+        with torch.no_grad():
+            return (1 + torch.sin(x2)) / (x2 + torch.exp(x1)) + x1 * x2
+
+    def mlp_fwd():
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(mlp(x), labels)
+
+    s1 = torch.tensor(0.3, requires_grad=True)
+    s2 = torch.tensor(-0.7, requires_grad=True)
+
+    def scalar_grad():
+        s1.grad = None
+        s2.grad = None
+        f = s1 * s2 - torch.sin(s2)
+        f.backward()
+        return f, s1.grad, s2.grad
+
+    hx = torch.rand(1 << 20, generator=g) * 2 - 1
+    hv = torch.rand(1 << 20, generator=g) * 2 - 1
+
+    def hvp():
+        xs = hx.clone().requires_grad_()
+        f = (xs * xs * xs * torch.sin(xs)).sum()
+        (grad,) = torch.autograd.grad(f, xs, create_graph=True)
+        (h,) = torch.autograd.grad(grad, xs, hv)
+        return f, h
+
+    ha = torch.randn(64, 64, generator=g) * 0.125
+    hx64 = torch.rand(64, generator=g) * 2 - 1
+
+    def hessian():
+        # vectorize=True batches the Hessian's rows (vmap): faster than the
+        # default row-by-row loop on this size.
+        return torch.autograd.functional.hessian(
+            lambda v: torch.tanh(ha @ v).sum(), hx64, vectorize=True)
+
+    cx28 = torch.rand(64, 1, 28, 28, generator=g)
+    cy = torch.randint(0, 10, (64,), generator=g)
+    cnn = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(64 * 5 * 5, 128), torch.nn.ReLU(),
+        torch.nn.Linear(128, 10))
+
+    def cnn_step():
+        cnn.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(cnn(cx28), cy)
+        loss.backward()
+
+    cases = {"composite_grad": composite, "composite_fwd": composite_fwd,
+             "mlp_step": mlp_step, "mlp_fwd": mlp_fwd,
+             "scalar_grad": scalar_grad, "hvp": hvp, "hessian": hessian,
+             "cnn_step": cnn_step,
              "matmul": matmul, "matmul_tn": matmul_tn, "matmul_nt": matmul_nt,
              "softmax_grad": softmax, "maxpool_grad": maxpool,
              "dropout_grad": dropout}
@@ -200,45 +274,169 @@ DESCRIPTIONS = {
     "softmax_grad": "log_softmax rows of 256x10000, value + VJP",
     "maxpool_grad": "max pool 3x3/2 pad 1 on 4x64x112x112, value + VJP",
     "dropout_grad": "dropout p=0.5 on 256x4096, value + VJP",
+    "composite_fwd": "  its forward part alone",
+    "mlp_fwd": "  its forward part (the loss) alone",
+    "scalar_grad": "f = x1 x2 - sin x2 on scalars, both gradients, per call",
+    "hvp": "Hessian-vector product of sum(x^3 sin x), 2^20 elems",
+    "hessian": "full Hessian of sum(tanh(A x)), n = 64",
+    "cnn_step": "small CNN (2 conv, 2 linear) train step, batch 64, 28x28",
 }
+
+# Arrays of 4 bytes each case must read or write at least once (the bound
+# at the measured streaming bandwidth).
+STREAM_ARRAYS = {"composite_grad": 5 * (1 << 22), "composite_fwd": 3 * (1 << 22),
+                 "hvp": 3 * (1 << 20), "dropout_grad": 4 * 256 * 4096,
+                 "softmax_grad": 4 * 256 * 10000}
+GFLOP["mlp_step"] = 3 * 2 * 256 * (784 * 512 + 512 * 512 + 512 * 10) / 1e9
+GFLOP["mlp_fwd"] = 2 * 256 * (784 * 512 + 512 * 512 + 512 * 10) / 1e9
+
+
+def rss_bytes(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return -1
+
+
+def torch_case(name, reps):
+    """Child process: times one PyTorch case, then measures its peak memory:
+    the growth of the resident set over one more run (glibc held to
+    returning every block over 64 KiB, as adc's allocator does, so cached
+    free memory does not hide it), which includes its outputs."""
+    fn = torch_cases()[name]
+    median, low = torch_bench(fn, reps)
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD
+    libc.malloc_trim(0)
+    fn()
+    libc.malloc_trim(0)
+    base = rss_bytes("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # Resets VmHWM to the current resident set.
+    fn()
+    peak = rss_bytes("VmHWM") - base
+    print(f"torch_case median_ms={median} min_ms={low} peak_bytes={peak}")
+
+
+def run_torch_case(name, reps, threads):
+    out = subprocess.run([sys.executable, __file__, "--torch-case", name,
+                          "--reps", str(reps), "--threads", str(threads)],
+                         check=True, capture_output=True, text=True).stdout
+    m = re.search(r"median_ms=(\S+) min_ms=(\S+) peak_bytes=(-?\d+)", out)
+    return float(m.group(1)), float(m.group(2)), int(m.group(3))
+
+
+def mib(b):
+    return f"{b / 1048576:7.1f}" if b >= 0 else "      ?"
+
+
+def chain_compile_time(adc, d, n):
+    """W5: an n-op ONNX chain (sin, tanh, * 0.5, + x, sigmoid, repeated;
+    then ReduceSum) through adc import, grad and compile, in seconds."""
+    try:
+        import onnx
+        from onnx import helper, TensorProto
+    except ImportError:
+        print("chain: python3-onnx is not installed; skipped")
+        return
+    nodes, cur = [], "x"
+    ops = ["Sin", "Tanh", "Mul", "Add", "Sigmoid"]
+    for i in range(n):
+        op, out = ops[i % 5], f"v{i}"
+        inputs = [cur, "half"] if op == "Mul" else [cur, "x"] if op == "Add" \
+            else [cur]
+        nodes.append(helper.make_node(op, inputs, [out]))
+        cur = out
+    nodes.append(helper.make_node("ReduceSum", [cur], ["f"], keepdims=0))
+    graph = helper.make_graph(
+        nodes, "chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1024])],
+        [helper.make_tensor_value_info("f", TensorProto.FLOAT, [])],
+        initializer=[helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])])
+    model = helper.make_model(graph,
+                              opset_imports=[helper.make_opsetid("", 13)])
+    path = os.path.join(d, "chain.onnx")
+    onnx.save(model, path)
+    times = []
+    for cmd in ([adc, "import", path, "-o", path + ".pb"],
+                [adc, "grad", path + ".pb", "--of", "f", "--wrt", "x", "-o",
+                 path + ".grad.pb"],
+                [adc, "compile", path + ".grad.pb", "-o", path + ".so"]):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    print(f"chain{n}: import {times[0]:.2f} s + grad {times[1]:.2f} s + "
+          f"compile {times[2]:.1f} s = {sum(times):.1f} s "
+          f"(the element-wise chain of {n} ONNX ops and its gradient)")
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--adc", required=True)
-    p.add_argument("--graphs", required=True)
+    p.add_argument("--adc")
+    p.add_argument("--graphs")
     p.add_argument("--reps", type=int, default=30)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--only", default="",
-                   help="a regular expression: the cases whose names match")
+                   help="a regular expression: the cases whose names match "
+                        "(chain: the W5 compile-time case)")
     p.add_argument("--target", default="host",
                    help="adc's Halide target, e.g. "
                         "x86-64-linux-avx-avx2-f16c-fma-sse41 for AVX2 code")
+    p.add_argument("--torch-case", help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.torch_case:
+        return torch_case(args.torch_case, args.reps)
+    if not args.adc or not args.graphs:
+        p.error("--adc and --graphs are required")
     with tempfile.TemporaryDirectory() as d:
         subprocess.run([args.graphs, d], check=True)
-        cases = torch_cases()
-        describe_machine(args.threads)
+        sgemm, bandwidth = describe_machine(args.threads)
         print(f"threads={args.threads} reps={args.reps}; adc target: "
-              f"{args.target}")
-        print(f"{'case':16s} {'adc ms':>9s} {'torch ms':>9s} {'speedup':>8s}  what")
-        for name, fn in cases.items():
+              f"{args.target}; PyTorch runs each case in a process of its own")
+        print("ms: median (min) over the reps; MiB: peak memory beyond the "
+              "inputs (adc: intermediates + outputs; PyTorch: resident set "
+              "growth over a run); bound: the case's arrays at the streaming "
+              "bandwidth, or its FLOPs at PyTorch's best sgemm rate")
+        print(f"{'case':16s} {'adc ms':>17s} {'torch ms':>17s} {'speedup':>8s}"
+              f" {'adc MiB':>7s} {'torch MiB':>9s} {'bound ms':>8s} "
+              f"{'adc/bound':>9s}  what")
+        medians = {}
+        for name in torch_cases().keys():
             if not re.search(args.only, name):
                 continue
             so = os.path.join(d, name + ".so")
             subprocess.run([args.adc, "compile", os.path.join(d, name + ".pb"),
                             "-o", so, "--target", args.target], check=True)
             time.sleep(0.3)  # Let other threads settle between libraries.
-            adc_ms = adc_bench(args.adc, so, args.reps, args.threads)
+            adc_ms, adc_min, adc_peak = adc_bench(args.adc, so, args.reps,
+                                                  args.threads)
             time.sleep(0.3)
-            torch_ms = torch_bench(fn, args.reps)
-            rate = ""
+            torch_ms, torch_min, torch_peak = run_torch_case(
+                name, args.reps, args.threads)
+            medians[name] = (adc_ms, torch_ms)
+            rate, bound = "", None
             if name in GFLOP:
                 rate = (f" [adc {GFLOP[name] / adc_ms * 1e3:.0f}, torch "
                         f"{GFLOP[name] / torch_ms * 1e3:.0f} GFLOP/s]")
-            print(f"{name:16s} {adc_ms:9.3f} {torch_ms:9.3f} {torch_ms / adc_ms:7.2f}x"
-                  f"  {DESCRIPTIONS[name]}{rate}", flush=True)
+                bound = GFLOP[name] / sgemm * 1e3
+            if name in STREAM_ARRAYS:
+                bound = 4 * STREAM_ARRAYS[name] / bandwidth / 1e6
+            bounds = (f"{bound:8.4g} {adc_ms / bound:8.2f}x" if bound
+                      else f"{'':8s} {'':9s}")
+            print(f"{name:16s} {adc_ms:8.4g} ({adc_min:6.4g}) "
+                  f"{torch_ms:8.4g} ({torch_min:6.4g}) "
+                  f"{torch_ms / adc_ms:7.2f}x {mib(adc_peak)} {mib(torch_peak):>9s}"
+                  f" {bounds}  {DESCRIPTIONS[name]}{rate}", flush=True)
+        for grad, fwd in (("composite_grad", "composite_fwd"),
+                          ("mlp_step", "mlp_fwd")):
+            if grad in medians and fwd in medians:
+                print(f"backward/forward {grad}: adc "
+                      f"{medians[grad][0] / medians[fwd][0]:.2f}, PyTorch "
+                      f"{medians[grad][1] / medians[fwd][1]:.2f}")
+        if re.search(args.only, "chain"):
+            chain_compile_time(args.adc, d, 10000)
 
 
 if __name__ == "__main__":
