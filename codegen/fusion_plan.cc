@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "graph/check.h"
 #include "graph/control_flow.h"
@@ -98,6 +99,58 @@ Plan MakePlan(const Graph& g) {
     if (uses[v] >= 2 && cost[v] > kRecomputeBudget) {
       materialize(v, "used more than once");
     } else if (cost[v] > kMaxInlineCost && plan.why[v].empty()) {
+      materialize(v, "inline expression too large");
+    }
+  }
+  // A value used more than once whose uses all lead, through inlined
+  // element-wise ops of its own shape, to graph outputs of that shape that
+  // nothing else reads needs no buffer: the lowering computes those outputs
+  // in one loop nest (one Tuple-valued Func), where the value's work is done
+  // once per element. (W1's gradient: its shared quotient made two more
+  // passes over memory.) Later values first, so that chains of such values
+  // all fuse; then costs are recomputed, and a value whose inline
+  // expression became too large is materialized after all.
+  std::vector<std::vector<ValueId>> users(n);
+  for (ValueId v = 0; v < n; ++v) {
+    if (!plan.needed[v]) continue;
+    for (ValueId in : g.node(v).inputs) users[in].push_back(v);
+  }
+  bool fused_any = false;
+  for (ValueId v = n - 1; v >= 0; --v) {
+    if (plan.why[v] != std::string("used more than once") ||
+        FamilyOf(g.node(v).op) != OpFamily::kElementwise) {
+      continue;
+    }
+    const Dims& dims = g.type(v).dims;
+    std::vector<ValueId> stack = users[v];
+    absl::flat_hash_set<ValueId> seen;
+    bool ok = true;
+    while (ok && !stack.empty()) {
+      const ValueId u = stack.back();
+      stack.pop_back();
+      if (!seen.insert(u).second) continue;
+      if (FamilyOf(g.node(u).op) != OpFamily::kElementwise ||
+          g.type(u).dims != dims) {
+        ok = false;
+      } else if (plan.why[u].empty()) {
+        stack.insert(stack.end(), users[u].begin(), users[u].end());
+      } else {
+        ok = plan.why[u] == std::string("output") && uses[u] == 1;
+      }
+    }
+    if (ok) {
+      plan.why[v].clear();
+      fused_any = true;
+    }
+  }
+  for (ValueId v = 0; v < n && fused_any; ++v) {
+    if (!plan.needed[v]) continue;
+    int c = GetOpDef(g.node(v).op).inline_cost;
+    for (ValueId in : g.node(v).inputs) {
+      c += plan.why[in].empty() ? cost[in] : 1;
+    }
+    cost[v] = std::min(c, 1 << 20);
+    if (cost[v] > kMaxInlineCost && plan.why[v].empty()) {
       materialize(v, "inline expression too large");
     }
   }

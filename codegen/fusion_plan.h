@@ -7,7 +7,10 @@
 // Materialized: outputs, ops with update definitions (reductions, matmul,
 // cumsum, scatter_add), values used more than once whose recomputation per
 // use costs more than kRecomputeBudget simple operations (OpDef
-// inline_cost), values whose inline expression would cost more than
+// inline_cost) unless all their uses lead, through inlined element-wise
+// ops, to graph outputs of their shape that nothing else reads (the
+// lowering computes those outputs in one loop nest, where the shared value
+// is computed once per element), values whose inline expression would cost more than
 // kMaxInlineCost, the operands of matmul (what a transposed operand
 // transposes: the product reads it in place) and of broadcasts that grow
 // (which would otherwise be recomputed per element of the result). Values

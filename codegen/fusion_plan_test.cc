@@ -91,22 +91,56 @@ TEST(FusionPlanTest, ReductionIsMaterializedAndItsOperandFused) {
 TEST(FusionPlanTest, SharedValueIsRecomputedWhenCheapAndStoredWhenNot) {
   // n = -x and c = x * 3 are cheap: recomputed in each consumer. The chain
   // of transcendentals costs more than kRecomputeBudget per element.
-  const Graph g = Parse(absl::StrCat(kVec, R"pb(
-    nodes { name: "n" op: "neg" inputs: "x" }
-    nodes { name: "c" op: "add" inputs: "n" inputs: "x" }
-    nodes { name: "e1" op: "exp" inputs: "c" }
+  const Graph g = Parse(
+      absl::StrCat(kVec, R"pb(
+                     nodes { name: "n" op: "neg" inputs: "x" }
+                     nodes { name: "c" op: "add" inputs: "n" inputs: "x" }
+                     nodes { name: "e1" op: "exp" inputs: "c" }
+                     nodes { name: "e2" op: "tanh" inputs: "e1" }
+                     nodes { name: "e3" op: "sin" inputs: "e2" }
+                     nodes { name: "p" op: "mul" inputs: "c" inputs: "n" }
+                     nodes { name: "q" op: "mul" inputs: "e3" inputs: "e3" }
+                     nodes { name: "y" op: "add" inputs: "p" inputs: "q" }
+                     nodes { name: "z" op: "sub" inputs: "p" inputs: "c" }
+                     outputs { name: "y" value: "y" }
+                     outputs { name: "z" value: "z" }
+                   )pb",
+                   WithInts("s", "reduce_sum", "e3", "axes", {0}),
+                   R"pb(
+                     outputs { name: "s" value: "s" }
+                   )pb"));
+  // e3 also feeds a reduction (another loop nest): stored.
+  EXPECT_THAT(
+      Materialized(g),
+      ElementsAre(Pair("e3", "used more than once"), Pair("s", "reduction"),
+                  Pair("y", "output"), Pair("z", "output")));
+}
+
+// A shared value whose uses all lead, through inlined element-wise ops, to
+// outputs of its shape is computed once in their common loop nest (the
+// lowering's output tuple), not stored.
+TEST(FusionPlanTest, SharedValueFeedingOnlyOutputsOfItsShapeIsFused) {
+  const std::string chain = R"pb(
+    nodes { name: "e1" op: "exp" inputs: "x" }
     nodes { name: "e2" op: "tanh" inputs: "e1" }
     nodes { name: "e3" op: "sin" inputs: "e2" }
-    nodes { name: "p" op: "mul" inputs: "c" inputs: "n" }
     nodes { name: "q" op: "mul" inputs: "e3" inputs: "e3" }
-    nodes { name: "y" op: "add" inputs: "p" inputs: "q" }
-    nodes { name: "z" op: "sub" inputs: "p" inputs: "c" }
+    nodes { name: "y" op: "add" inputs: "q" inputs: "x" }
+    nodes { name: "z" op: "sub" inputs: "e3" inputs: "x" }
     outputs { name: "y" value: "y" }
     outputs { name: "z" value: "z" }
-  )pb"));
-  EXPECT_THAT(Materialized(g),
-              ElementsAre(Pair("e3", "used more than once"),
-                          Pair("y", "output"), Pair("z", "output")));
+  )pb";
+  EXPECT_THAT(Materialized(Parse(absl::StrCat(kVec, chain))),
+              ElementsAre(Pair("y", "output"), Pair("z", "output")));
+  // The same, but y is also read by another node (so y is written by a loop
+  // of its own, which z's does not share): e3 is stored.
+  EXPECT_THAT(
+      Materialized(Parse(absl::StrCat(kVec, chain, R"pb(
+        nodes { name: "w" op: "mul" inputs: "y" inputs: "y" }
+        outputs { name: "w" value: "w" }
+      )pb"))),
+      ElementsAre(Pair("e3", "used more than once"), Pair("w", "output"),
+                  Pair("y", "output"), Pair("z", "output")));
 }
 
 TEST(FusionPlanTest, MatMulOperandsAreMaterializedThroughTransposes) {

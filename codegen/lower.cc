@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -219,6 +220,7 @@ void Lowering::Schedule(const std::vector<bool>& here) {
     for (const Func& f : output_funcs_) {
       is_output = is_output || f.name() == l.func.name();
     }
+    if (in_tuple_.contains(v)) continue;  // Computed inside its tuple's loop.
     // Materialized values of this stage, and the outputs it writes.
     const bool read_in_place = node.op == OpKind::kConv && !l.gathered;
     if (is_output || (plan_.stage[v] == stage_ && !plan_.why[v].empty() &&
@@ -289,13 +291,49 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
       for (ValueId in : g_.node(v).inputs) ++reads[in];
     }
     for (ValueId v : outputs) ++reads[v];
-    for (ValueId v : outputs) {
+    // Element-wise outputs of one shape that nothing else here reads are
+    // computed in one loop nest, as the elements of one Tuple-valued Func:
+    // their operands are read once per element, and work they share (the
+    // inlined Funcs they both call) is computed once (LLVM merges the
+    // identical code of one loop body). The pipeline's output buffers are
+    // then in the order of output_order_.
+    std::vector<std::vector<size_t>> groups;
+    std::map<Dims, size_t> group_of_dims;
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      const ValueId v = outputs[k];
+      const bool fusable = reads[v] == 1 && !external_[v] &&
+                           FamilyOf(g_.node(v).op) == OpFamily::kElementwise &&
+                           g_.type(v).rank() > 0;
+      if (!fusable) {
+        groups.push_back({k});
+        continue;
+      }
+      auto [it, added] = group_of_dims.emplace(g_.type(v).dims, groups.size());
+      if (added) groups.emplace_back();
+      groups[it->second].push_back(k);
+    }
+    for (const std::vector<size_t>& group : groups) {
+      const ValueId v = outputs[group[0]];
       const Dims& dims = g_.type(v).dims;
+      std::vector<Var> hv = HalideVars(MakeVars(g_.type(v).rank()));
+      std::vector<Expr> args(hv.begin(), hv.end());
       Func f;
-      if (reads[v] > 1 || external_[v]) {
+      if (group.size() > 1) {
+        f = Func(absl::StrCat("outs", output_funcs_.size(), "_v", v));
+        std::vector<Expr> values;
+        Halide::Type widest = TypeOf(v);
+        for (size_t k : group) {
+          values.push_back(values_[outputs[k]].func(args));
+          in_tuple_.insert(outputs[k]);
+          if (TypeOf(outputs[k]).bits() > widest.bits()) {
+            widest = TypeOf(outputs[k]);
+          }
+        }
+        f(hv) = Halide::Tuple(values);
+        f.compute_root();
+        ScheduleDense(f, dims, widest);
+      } else if (reads[v] > 1 || external_[v]) {
         f = Func(absl::StrCat("out", output_funcs_.size(), "_v", v));
-        std::vector<Var> hv = HalideVars(MakeVars(g_.type(v).rank()));
-        std::vector<Expr> args(hv.begin(), hv.end());
         f(hv) = values_[v].func(args);
         f.compute_root();
         ScheduleDense(f, dims, TypeOf(v));
@@ -303,12 +341,18 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
         f = values_[v].func;
       }
       const std::vector<int64_t> strides = RowMajorStrides(dims);
-      for (int d = 0; d < static_cast<int>(dims.size()); ++d) {
-        const int h = static_cast<int>(dims.size()) - 1 - d;
-        f.output_buffer().dim(h).set_bounds(0, static_cast<int>(dims[d]));
-        f.output_buffer().dim(h).set_stride(static_cast<int>(strides[d]));
+      // (A tuple's other buffers share the first one's bounds.)
+      const std::vector<Halide::OutputImageParam> buffers = f.output_buffers();
+      for (size_t i = 0; i < buffers.size(); ++i) {
+        for (int d = 0; d < static_cast<int>(dims.size()); ++d) {
+          const int h = static_cast<int>(dims.size()) - 1 - d;
+          Halide::OutputImageParam buffer = buffers[i];
+          if (i == 0) buffer.dim(h).set_bounds(0, static_cast<int>(dims[d]));
+          buffer.dim(h).set_stride(static_cast<int>(strides[d]));
+        }
       }
       output_funcs_.push_back(f);
+      output_order_.insert(output_order_.end(), group.begin(), group.end());
     }
     Schedule(here);
   } catch (const Halide::Error& e) {
@@ -536,6 +580,17 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
     }
     lowering::Lowering lowering(graph, target, plan, s, limits);
     ADC_RETURN_IF_ERROR(lowering.Run(outputs, external));
+    {
+      // The pipeline writes its outputs in the lowering's order.
+      std::vector<StageBuffer> buffers;
+      std::vector<TensorType> types;
+      for (size_t k : lowering.output_order()) {
+        buffers.push_back(stage.outputs[k]);
+        types.push_back(stage.output_types[k]);
+      }
+      stage.outputs = std::move(buffers);
+      stage.output_types = std::move(types);
+    }
     for (size_t i = 0; i < lowering.params().size(); ++i) {
       const ValueId v = lowering.param_values()[i];
       ADC_CHECK(has_home[v]);

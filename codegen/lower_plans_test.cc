@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "codegen/lowering.h"
 #include "codegen/testing.h"
+#include "gmock/gmock.h"
 #include "graph/builder.h"
 #include "gtest/gtest.h"
 
@@ -249,6 +250,50 @@ TEST(StageShapeTest, OperandOrderIsPartOfTheShape) {
   absl::Status s = testing::ExpectCompiledMatchesInterpreter(
       *g, testing::RandomFeeds(*g, 6));
   EXPECT_TRUE(s.ok()) << s;
+}
+
+// Element-wise outputs of one shape are one Tuple-valued Func (one loop
+// nest), whatever their dtypes; an output of another shape, and one that
+// another output reads, have loops of their own. Compiled on every feature
+// level this CPU runs (bounds-checked ones included), shapes with remainders
+// modulo every vector width, against the interpreter.
+TEST(OutputTupleTest, SameShapeElementwiseOutputsShareOneLoopNest) {
+  for (const Dims& dims : std::vector<Dims>{{37}, {3, 5, 19}}) {
+    GraphBuilder b("tuple");
+    Value x = b.Input("x", DType::kF32, dims);
+    Value y = b.Input("y", DType::kF32, dims);
+    Value shared = Exp(Sin(x) * Tanh(y));
+    b.Output("a", shared + y);
+    b.Output("c", Cast(shared, DType::kF64) * 2.0);
+    b.Output("m", Lt(shared, x));
+    b.Output("s", Sum(shared));
+    Value d = Sigmoid(x) * y;
+    b.Output("d", d);
+    b.Output("e", d * x);
+    absl::StatusOr<Graph> g = b.Build();
+    ASSERT_TRUE(g.ok()) << g.status();
+    absl::StatusOr<LoweredGraph> lowered =
+        LowerGraph(*g, Halide::get_host_target(), LowerLimits{});
+    ASSERT_TRUE(lowered.ok()) << lowered.status();
+    ASSERT_EQ(lowered->stages.size(), 1u);
+    const LoweredStage& stage = lowered->stages[0];
+    // a, c, m and e in one tuple; d (read by e) and s on their own.
+    std::vector<int> tuple_sizes;
+    for (const Halide::Func& f : stage.pipeline.outputs()) {
+      tuple_sizes.push_back(f.outputs());
+    }
+    EXPECT_THAT(tuple_sizes, ::testing::UnorderedElementsAre(4, 1, 1));
+    ASSERT_EQ(stage.outputs.size(), 6u);
+    for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
+      if (!testing::WhyNotRunnable(level).empty()) continue;
+      const CompileOptions options = level.options();
+      SCOPED_TRACE(options.target);
+      absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+          *g, {testing::RandomFeeds(*g, 7)}, options, /*rtol_f32=*/1e-5,
+          /*rtol_f64=*/1e-6);  // c is an f32 value (within an ulp) in f64.
+      EXPECT_TRUE(s.ok()) << s;
+    }
+  }
 }
 
 }  // namespace

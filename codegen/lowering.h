@@ -19,6 +19,7 @@
 
 #include "Halide.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "codegen/fusion_plan.h"
@@ -212,6 +213,9 @@ class Lowering {
   std::vector<Halide::ImageParam>& params() { return params_; }
   std::vector<ValueId>& param_values() { return param_values_; }
   std::vector<Func>& output_funcs() { return output_funcs_; }
+  // The pipeline's output buffers (output_funcs, each tuple's elements in
+  // order), as indices into Run's `outputs`.
+  const std::vector<size_t>& output_order() const { return output_order_; }
   // What the stage computes, up to names (LoweredStage::shape).
   std::string& shape() { return shape_; }
   std::vector<const Attrs*>& shape_attrs() { return shape_attrs_; }
@@ -288,6 +292,9 @@ class Lowering {
   std::vector<Halide::ImageParam> params_;
   std::vector<ValueId> param_values_;
   std::vector<Func> output_funcs_;
+  std::vector<size_t> output_order_;
+  // Outputs computed as elements of a Tuple-valued output Func.
+  absl::flat_hash_set<ValueId> in_tuple_;
   std::string shape_;
   std::vector<const Attrs*> shape_attrs_;
 };
