@@ -21,6 +21,7 @@
 #include "codegen/artifact_writer.h"
 #include "codegen/bounds_check.h"
 #include "codegen/lower.h"
+#include "codegen/math_kernels.h"
 #include "codegen/process.h"
 #include "graph/check.h"
 #include "graph/control_flow.h"
@@ -353,6 +354,7 @@ class Compilation {
       for (size_t h = next++; h < halide.size(); h = next++) {
         const size_t k = halide[h];
         try {
+          codegen::AddMathLoweringPasses(lowered.stages[k].pipeline);
           codegen::BoundsCheck* pass = nullptr;
           if (options_.check_bounds) {
             pass = new codegen::BoundsCheck();  // Owned by the pipeline.

@@ -109,8 +109,19 @@ Expr TanhF32(Expr x) {
 // Range reduction in f64: j = round(x * 2/pi), r = x - j * pi/2 (exact to far
 // below f32 precision for |x| < 2^20), then Cephes' minimax polynomials for
 // sin and cos on [-pi/4, pi/4] in f32 (about 1 ulp) and the quadrant
-// q = j mod 4 picks +-sin(r) or +-cos(r). inf and NaN give NaN.
+// q = j mod 4 picks +-sin(r) or +-cos(r). From |x| = 2^20 on (where one f64
+// constant no longer reduces exactly) and for inf and NaN, libm's sinf,
+// cosf or tanf (Payne-Hanek reduction), lane by lane, in a branch taken
+// only by vectors that hold such an argument (RarePath).
 enum class Trig { kSin, kCos, kTan };
+
+Expr TrigLibm(Expr x, Trig fn) {
+  const char* name = fn == Trig::kSin   ? "sinf"
+                     : fn == Trig::kCos ? "cosf"
+                                        : "tanf";
+  return Halide::Internal::Call::make(x.type(), name, {x},
+                                      Halide::Internal::Call::PureExtern);
+}
 
 Expr TrigF32(Expr x, Trig fn) {
   Expr xd = Halide::cast<double>(x);
@@ -127,18 +138,69 @@ Expr TrigF32(Expr x, Trig fn) {
                    (4.166664568298827e-2f +
                     r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
   // sin(-0) = tan(-0) = -0: the reduction gives r = -0 - (-0) = +0.
+  Expr fast;
   if (fn == Trig::kTan) {
-    return Halide::select(x == 0.0f, x, q % 2 == 0, sin_r / cos_r,
-                          -cos_r / sin_r);
-  }
-  if (fn == Trig::kSin) {
-    return Halide::select(x == 0.0f, x, q == 0, sin_r, q == 1, cos_r, q == 2,
+    fast =
+        Halide::select(x == 0.0f, x, q % 2 == 0, sin_r / cos_r, -cos_r / sin_r);
+  } else if (fn == Trig::kSin) {
+    fast = Halide::select(x == 0.0f, x, q == 0, sin_r, q == 1, cos_r, q == 2,
                           -sin_r, -cos_r);
+  } else {
+    fast = Halide::select(q == 0, sin_r, q == 1, cos_r, q == 2, -sin_r, -cos_r);
   }
-  return Halide::select(q == 0, sin_r, q == 1, cos_r, q == 2, -sin_r, -cos_r);
+  return RarePath(Halide::is_nan(x) || Halide::abs(x) >= 1048576.0f,
+                  TrigLibm(x, fn), fast);
 }
 
+constexpr char kRarePath[] = "adc_rare_path";
+
+// RarePath(cond, slow, fast) -> let f = fast in
+//   if_then_else(any lane of cond, select(cond, slow, f), f)
+// A scalar condition is a branch in LLVM (a vector one would be
+// scalarized: CodeGen_LLVM), so the slow side runs only when needed.
+class RarePathPass : public Halide::Internal::IRMutator {
+ public:
+  using IRMutator::visit;
+
+ protected:
+  Expr visit(const Halide::Internal::Call* op) override {
+    using Halide::Internal::Call;
+    if (op->name != kRarePath || op->call_type != Call::PureExtern) {
+      return IRMutator::visit(op);
+    }
+    Expr cond = mutate(op->args[0]);
+    Expr slow = mutate(op->args[1]);
+    Expr fast = mutate(op->args[2]);
+    const std::string name = Halide::Internal::unique_name('r');
+    Expr f = Halide::Internal::Variable::make(fast.type(), name);
+    Expr any = cond.type().is_vector()
+                   ? Halide::Internal::VectorReduce::make(
+                         Halide::Internal::VectorReduce::Or, cond, 1)
+                   : cond;
+    Expr branch =
+        Call::make(op->type, Call::if_then_else,
+                   {any, Halide::Internal::Select::make(cond, slow, f), f},
+                   Call::PureIntrinsic);
+    return Halide::Internal::Let::make(name, fast, branch);
+  }
+};
+
 }  // namespace
+
+Expr RarePath(Expr cond, Expr slow, Expr fast) {
+  // Equal types (a Select's rule), checked here where the caller is known.
+  if (slow.type() != fast.type() || !cond.type().is_bool()) {
+    throw Halide::CompileError("RarePath: operands of different types");
+  }
+  return Halide::Internal::Call::make(fast.type(), kRarePath,
+                                      {cond, slow, fast},
+                                      Halide::Internal::Call::PureExtern);
+}
+
+void AddMathLoweringPasses(Halide::Pipeline& pipeline) {
+  RarePathPass* pass = new RarePathPass();  // Owned by the pipeline.
+  pipeline.add_custom_lowering_pass(pass, [pass] { delete pass; });
+}
 
 // sign(x) = 1, -1 or x (0, -0, NaN stay).
 Expr SignOf(Expr x) {

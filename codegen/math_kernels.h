@@ -38,6 +38,17 @@ Halide::Expr PowOf(Halide::Expr x, Halide::Expr y);
 // e with every comparison of floats in it strict (see math_kernels.cc).
 Halide::Expr StrictComparisons(Halide::Expr e);
 
+// select(cond, slow, fast) for a `cond` that rarely holds, where `slow` is
+// expensive: vectorized, `slow` is computed only for vectors in which some
+// lane needs it (a branch per vector; plain select computes both sides of
+// every lane). Needs the lowering pass of AddMathLoweringPasses.
+Halide::Expr RarePath(Halide::Expr cond, Halide::Expr slow, Halide::Expr fast);
+
+// Adds the custom lowering pass that every pipeline using these kernels
+// needs (it turns RarePath's marker into the branch; without it the
+// marker would be an undefined function at link time).
+void AddMathLoweringPasses(Halide::Pipeline& pipeline);
+
 }  // namespace adc::codegen
 
 #endif  // ADC_CODEGEN_MATH_KERNELS_H_
