@@ -106,13 +106,13 @@ Expr TanhF32(Expr x) {
 }
 
 // Vectorized f32 sin, cos and tan (Halide 14 calls scalar libm for them).
-// Range reduction in f64: j = round(x * 2/pi), r = x - j * pi/2 (exact to far
-// below f32 precision for |x| < 2^20), then Cephes' minimax polynomials for
-// sin and cos on [-pi/4, pi/4] in f32 (about 1 ulp) and the quadrant
-// q = j mod 4 picks +-sin(r) or +-cos(r). From |x| = 2^20 on (where one f64
-// constant no longer reduces exactly) and for inf and NaN, libm's sinf,
-// cosf or tanf (Payne-Hanek reduction), lane by lane, in a branch taken
-// only by vectors that hold such an argument (RarePath).
+// Range reduction in f64: j = round(x * 2/pi), r = x - j * pi/2 (Cody-Waite
+// with two constants: far below f32 precision for |x| < 2^20), then Cephes'
+// minimax polynomials for sin and cos on [-pi/4, pi/4] in f32 (about 1 ulp) and
+// the quadrant q = j mod 4 picks +-sin(r) or +-cos(r). From |x| = 2^20 on
+// (where one f64 constant no longer reduces exactly) and for inf and NaN,
+// libm's sinf, cosf or tanf (Payne-Hanek reduction), lane by lane, in a branch
+// taken only by vectors that hold such an argument (RarePath).
 enum class Trig { kSin, kCos, kTan };
 
 Expr TrigLibm(Expr x, Trig fn) {
@@ -126,7 +126,20 @@ Expr TrigLibm(Expr x, Trig fn) {
 Expr TrigF32(Expr x, Trig fn) {
   Expr xd = Halide::cast<double>(x);
   Expr j = Halide::round(xd * Expr(0.63661977236758134308));  // 2 / pi
-  Expr r = Halide::cast<float>(xd - j * Expr(1.57079632679489661923));
+  // Cody-Waite in f64: pi/2 = kPio2Hi + kPio2Lo, kPio2Hi with 33 significant
+  // bits, so j * kPio2Hi is exact for |j| < 2^20 and so is the first
+  // subtraction; the error left is about |j| 3.5e-27. (One f64 constant,
+  // an error of |j| 6e-17, gave 2931 ulp at x = -534117.875, where r =
+  // 6.9e-8.)
+  // The two products must not be merged into j * (kPio2Hi + kPio2Lo), which
+  // Halide's simplifier and LLVM's fast-math do to float arithmetic outside
+  // strict_float: common-subexpression elimination lifts r (both
+  // polynomials use it) out of the strict_float around the kernel, unless
+  // it carries its own.
+  constexpr double kPio2Hi = 1.5707963267341256;
+  constexpr double kPio2Lo = 6.077100506506192e-11;
+  Expr r = Halide::strict_float(Halide::cast<float>(
+      Halide::strict_float((xd - j * Expr(kPio2Hi)) - j * Expr(kPio2Lo))));
   Expr q = Halide::cast<int>(j - Expr(4.0) * Halide::floor(j * Expr(0.25)));
   if (fn == Trig::kCos) q = (q + 1) % 4;
   Expr r2 = r * r;

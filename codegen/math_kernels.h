@@ -8,6 +8,9 @@
 #ifndef ADC_CODEGEN_MATH_KERNELS_H_
 #define ADC_CODEGEN_MATH_KERNELS_H_
 
+#include <cstdint>
+#include <cstring>
+
 #include "Halide.h"
 
 namespace adc::codegen {
@@ -34,6 +37,18 @@ Halide::Expr SigmoidOf(Halide::Expr x);
 Halide::Expr SignOf(Halide::Expr x);
 // x^y as C's pow.
 Halide::Expr PowOf(Halide::Expr x, Halide::Expr y);
+
+// The distance in ulps between two finite floats (floats ordered as
+// integers: adjacent floats are 1 apart, +0 and -0 are 0 apart).
+inline int64_t UlpDistance(float a, float b) {
+  auto ordered = [](float f) {
+    int32_t i;
+    std::memcpy(&i, &f, sizeof i);
+    return i < 0 ? int64_t{INT32_MIN} - i : int64_t{i};
+  };
+  const int64_t d = ordered(a) - ordered(b);
+  return d < 0 ? -d : d;
+}
 
 // e with every comparison of floats in it strict (see math_kernels.cc).
 Halide::Expr StrictComparisons(Halide::Expr e);
