@@ -1,5 +1,8 @@
 #include "codegen/compile.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -8,6 +11,7 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -34,6 +38,25 @@ namespace {
 
 constexpr char kNeedsCc[] =
     "adc compile needs a C compiler and binutils (apt-get install gcc)";
+
+// Loads the autoscheduler plugin `name` (CompileOptions::schedule) once.
+absl::Status LoadAutoscheduler(const std::string& name) {
+  static std::mutex mu;
+  static std::set<std::string>* loaded = new std::set<std::string>();
+  std::lock_guard<std::mutex> lock(mu);
+  if (loaded->count(name) > 0) return absl::OkStatus();
+  const std::string path = absl::StrCat(
+      "/usr/lib/x86_64-linux-gnu/halide14/libautoschedule_", name, ".so");
+  try {
+    Halide::load_plugin(path);
+  } catch (const Halide::Error& e) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot load the ", name, " autoscheduler (", path,
+                     ", from libhalide14-0-dev): ", e.what()));
+  }
+  loaded->insert(name);
+  return absl::OkStatus();
+}
 
 std::string CCompiler() {
   const char* cc = std::getenv("CC");
@@ -276,8 +299,10 @@ class Compilation {
                                            t0)
           .count();
     };
-    ADC_ASSIGN_OR_RETURN(codegen::LoweredGraph lowered,
-                         codegen::LowerGraph(graph, target_, options_.limits));
+    const bool autoschedule = options_.schedule != "default";
+    ADC_ASSIGN_OR_RETURN(
+        codegen::LoweredGraph lowered,
+        codegen::LowerGraph(graph, target_, options_.limits, autoschedule));
     if (verbose) {
       std::fprintf(stderr,
                    "adc: %slowered %d nodes: %zu materialized values in %zu "
@@ -345,6 +370,13 @@ class Compilation {
       call.types.insert(call.types.end(), stage.output_types.begin(),
                         stage.output_types.end());
       calls->push_back(call);
+    }
+    if (autoschedule) {
+      // One stage at a time (the autoschedulers keep global state).
+      for (size_t k : halide) {
+        ADC_RETURN_IF_ERROR(
+            AutoSchedule(lowered.stages[k], k, num_stages, stage_target));
+      }
     }
     // Each stage is lowered by Halide and compiled by LLVM into an object
     // of its own (LLVM time grows with module size), on all cores.
@@ -414,6 +446,51 @@ class Compilation {
     return absl::OkStatus();
   }
 
+  // Schedules a stage with options_.schedule's autoscheduler.
+  absl::Status AutoSchedule(codegen::LoweredStage& stage, size_t k,
+                            size_t num_stages, const Halide::Target& target) {
+    static const std::map<std::string, std::string> kNames = {
+        {"adams2019", "Adams2019"},
+        {"li2018", "Li2018"},
+        {"mullapudi2016", "Mullapudi2016"}};
+    const std::string& name = kNames.at(options_.schedule);
+    ADC_RETURN_IF_ERROR(LoadAutoscheduler(options_.schedule));
+    // Their progress reports go to stderr: kept for ADC_VERBOSE only.
+    const bool verbose = std::getenv("ADC_VERBOSE") != nullptr;
+    std::fflush(stderr);
+    const int saved = verbose ? -1 : dup(STDERR_FILENO);
+    if (saved >= 0) {
+      const int null = open("/dev/null", O_WRONLY);
+      if (null >= 0) {
+        dup2(null, STDERR_FILENO);
+        close(null);
+      }
+    }
+    std::string error;
+    try {
+      // 40: the autoschedulers' default ratio of a load's cost to an
+      // arithmetic op's; the last-level cache of a 2-core share.
+      stage.pipeline.auto_schedule(
+          name, target,
+          Halide::MachineParams(static_cast<int>(std::max(
+                                    1u, std::thread::hardware_concurrency())),
+                                32 << 20, 40));
+    } catch (const Halide::Error& e) {
+      error = e.what();
+    }
+    if (saved >= 0) {
+      std::fflush(stderr);
+      dup2(saved, STDERR_FILENO);
+      close(saved);
+    }
+    if (!error.empty()) {
+      return absl::InternalError(absl::StrCat(
+          "the ", options_.schedule, " autoscheduler failed on stage ", k + 1,
+          " of ", num_stages, ": ", absl::StripAsciiWhitespace(error)));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Archive() {
     const bool verbose = std::getenv("ADC_VERBOSE") != nullptr;
     try {
@@ -442,6 +519,16 @@ class Compilation {
   std::vector<std::string> objects_;
 };
 
+absl::Status CheckSchedule(const std::string& schedule) {
+  const std::vector<std::string>& names = ScheduleNames();
+  if (std::find(names.begin(), names.end(), schedule) == names.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown schedule '", schedule,
+                     "'; expected one of: ", absl::StrJoin(names, ", ")));
+  }
+  return absl::OkStatus();
+}
+
 // Artifact arguments (inputs, parameters, outputs) share one namespace.
 absl::Status CheckArgumentNames(const Graph& graph) {
   for (const GraphOutput& out : graph.outputs()) {
@@ -462,6 +549,12 @@ absl::Status CheckArgumentNames(const Graph& graph) {
 
 }  // namespace
 
+const std::vector<std::string>& ScheduleNames() {
+  static const std::vector<std::string>* names = new std::vector<std::string>{
+      "default", "adams2019", "li2018", "mullapudi2016"};
+  return *names;
+}
+
 bool IsMemoryCheckedTarget(const std::string& target) {
   absl::StatusOr<Halide::Target> t = ParseTarget(target);
   return t.ok() && t->has_feature(Halide::Target::ASAN);
@@ -473,6 +566,7 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
   ADC_RETURN_IF_ERROR(Verify(graph));
   ADC_RETURN_IF_ERROR(CheckArgumentNames(graph));
   ADC_RETURN_IF_ERROR(CheckAddressable(graph));
+  ADC_RETURN_IF_ERROR(CheckSchedule(options.schedule));
   ADC_ASSIGN_OR_RETURN(Halide::Target target, ParseTarget(options.target));
   TempDir dir;
   if (!dir.ok())
@@ -512,6 +606,7 @@ absl::Status CompileToStaticLibrary(const Graph& graph,
   ADC_RETURN_IF_ERROR(Verify(graph));
   ADC_RETURN_IF_ERROR(CheckArgumentNames(graph));
   ADC_RETURN_IF_ERROR(CheckAddressable(graph));
+  ADC_RETURN_IF_ERROR(CheckSchedule(options.schedule));
   if (codegen::CIdentifier(function_name) != function_name) {
     return absl::InvalidArgumentError(absl::StrCat(
         "function name '", function_name, "' is not a C identifier"));

@@ -10,6 +10,7 @@
 #define ADC_CODEGEN_COMPILE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "codegen/limits.h"
@@ -32,7 +33,16 @@ struct CompileOptions {
   bool check_bounds = false;
   // Code generation's limits (codegen/limits.h).
   LowerLimits limits;
+  // Who schedules each stage: "default" (adc's own schedule: the fusion
+  // plan's loops, parallel and vectorized, register-blocked products), or
+  // one of Halide 14's autoschedulers, "adams2019", "li2018" (made for
+  // gradient pipelines) or "mullapudi2016", given the algorithm alone and
+  // this machine's core count (their plugins ship in libhalide14-0-dev).
+  std::string schedule = "default";
 };
+
+// The schedule names CompileOptions::schedule accepts.
+const std::vector<std::string>& ScheduleNames();
 
 // Whether `target` (CompileOptions::target) has Halide's asan feature: its
 // artifacts need AddressSanitizer in the process that loads them

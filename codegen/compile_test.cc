@@ -212,6 +212,35 @@ TEST(CompileTest, EveryFeatureLevelCompiles) {
                   .ok());
 }
 
+// Halide's autoschedulers schedule the algorithm alone: element-wise ops,
+// a reduction, a product and their gradients compile and match the
+// interpreter, bounds-checked (odd sizes: every vector remainder).
+TEST(CompileTest, AutoschedulersScheduleTheAlgorithm) {
+  GraphBuilder b("auto");
+  Value x = b.Input("x", DType::kF32, {13, 37});
+  Value w = b.Input("w", DType::kF32, {37, 19});
+  Value h = Tanh(MatMul(x, w));
+  b.Output("loss", Sum(LogSoftmax(h, 1) * Sin(h)));
+  Graph g = Build(b);
+  ASSERT_TRUE(AddGradients(&g, {.of = "loss", .wrt = {"x", "w"}}).ok());
+  for (const std::string& schedule : ScheduleNames()) {
+    SCOPED_TRACE(schedule);
+    CompileOptions options{.schedule = schedule};
+    options.check_bounds = true;
+    absl::Status s = testing::ExpectCompiledMatchesInterpreter(
+        g, {testing::RandomFeeds(g, 1), testing::RandomFeeds(g, 2)}, options);
+    EXPECT_TRUE(s.ok()) << s;
+  }
+  absl::Status s = CompileToSharedLibrary(
+      g, absl::StrCat(std::getenv("TEST_TMPDIR"), "/bad.so"),
+      {.schedule = "fastest"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::HasSubstr("unknown schedule 'fastest'; expected one "
+                                   "of: default, adams2019, li2018, "
+                                   "mullapudi2016"));
+}
+
 // A memory-checked artifact (Halide's asan feature) runs in
 // codegen/memcheck_run under AddressSanitizer, with the same results.
 TEST(CompileTest, MemoryCheckedArtifactRunsUnderAddressSanitizer) {

@@ -10,10 +10,10 @@
 // inline_cost) unless all their uses lead, through inlined element-wise
 // ops, to graph outputs of their shape that nothing else reads (the
 // lowering computes those outputs in one loop nest, where the shared value
-// is computed once per element), values whose inline expression would cost more than
-// kMaxInlineCost, the operands of matmul (what a transposed operand
-// transposes: the product reads it in place) and of broadcasts that grow
-// (which would otherwise be recomputed per element of the result). Values
+// is computed once per element), values whose inline expression would
+// cost more than kMaxInlineCost, the operands of matmul (what a transposed
+// operand transposes: the product reads it in place) and of broadcasts that
+// grow (which would otherwise be recomputed per element of the result). Values
 // as cheap to recompute as to load (Cheap) never are.
 //
 // Control flow (cond, while_loop; graph/control_flow.h) is a boundary: each

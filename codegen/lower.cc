@@ -93,6 +93,7 @@ void Lowering::LowerExternal(ValueId id) {
   for (int d = 0; d < node.type.rank(); ++d) {
     const int h = node.type.rank() - 1 - d;
     p.dim(h).set_bounds(0, static_cast<int>(node.type.dims[d]));
+    p.dim(h).set_estimate(0, static_cast<int>(node.type.dims[d]));
     p.dim(h).set_stride(static_cast<int>(strides[d]));
   }
   params_.push_back(p);
@@ -330,13 +331,17 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
           }
         }
         f(hv) = Halide::Tuple(values);
-        f.compute_root();
-        ScheduleDense(f, dims, widest);
+        if (!unscheduled_) {
+          f.compute_root();
+          ScheduleDense(f, dims, widest);
+        }
       } else if (reads[v] > 1 || external_[v]) {
         f = Func(absl::StrCat("out", output_funcs_.size(), "_v", v));
         f(hv) = values_[v].func(args);
-        f.compute_root();
-        ScheduleDense(f, dims, TypeOf(v));
+        if (!unscheduled_) {
+          f.compute_root();
+          ScheduleDense(f, dims, TypeOf(v));
+        }
       } else {
         f = values_[v].func;
       }
@@ -351,10 +356,15 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
           buffer.dim(h).set_stride(static_cast<int>(strides[d]));
         }
       }
+      Halide::Region estimates;
+      for (auto d = dims.rbegin(); d != dims.rend(); ++d) {
+        estimates.push_back({0, static_cast<int>(*d)});
+      }
+      f.set_estimates(estimates);
       output_funcs_.push_back(f);
       output_order_.insert(output_order_.end(), group.begin(), group.end());
     }
-    Schedule(here);
+    if (!unscheduled_) Schedule(here);
   } catch (const Halide::Error& e) {
     return absl::InternalError(
         absl::StrCat("while scheduling the pipeline: ", e.what()));
@@ -469,7 +479,8 @@ bool SameShape(const LoweredStage& a, const LoweredStage& b) {
 
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
                                         const Halide::Target& target,
-                                        const LowerLimits& limits) {
+                                        const LowerLimits& limits,
+                                        bool unscheduled) {
   const int n = graph.num_nodes();
   const Plan plan = MakePlan(graph);
   LoweredGraph result;
@@ -578,7 +589,7 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
     for (ValueId v = 0; v < n; ++v) {
       external[v] = ready[v] == -1 || (ready[v] >= 0 && ready[v] < s);
     }
-    lowering::Lowering lowering(graph, target, plan, s, limits);
+    lowering::Lowering lowering(graph, target, plan, s, limits, unscheduled);
     ADC_RETURN_IF_ERROR(lowering.Run(outputs, external));
     {
       // The pipeline writes its outputs in the lowering's order.

@@ -76,14 +76,17 @@ struct LoweredGraph {
   std::vector<std::pair<ValueId, std::string>> materialized;
 };
 
-// Builds the Halide algorithm and default schedule for `graph` on `target`.
+// Builds the Halide algorithm and default schedule for `graph` on `target`
+// (with `unscheduled`, the algorithm alone, every input and output carrying
+// its exact extents as Halide estimates, for an autoscheduler to schedule).
 // Signature argument order: graph inputs, parameters (both in id order),
 // then outputs in graph output order. Errors name the node. The functions
 // of control-flow nodes are looked up in `graph`'s library (a function
 // body being compiled shares its graph's: Graph::ShareFunctions).
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
                                         const Halide::Target& target,
-                                        const LowerLimits& limits = {});
+                                        const LowerLimits& limits = {},
+                                        bool unscheduled = false);
 
 // Whether codegen lowers `op` (every op kind must: the checklist in
 // graph/ops/README.md; OpsE2eCoverageTest checks). Calls are inlined first;

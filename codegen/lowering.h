@@ -196,13 +196,16 @@ Index ReshapeSource(const Dims& in, const Dims& out, const Index& o);
 // Lowers and schedules one stage.
 class Lowering {
  public:
+  // `unscheduled`: the algorithm without the schedule (for an
+  // autoscheduler).
   Lowering(const Graph& graph, const Halide::Target& target, const Plan& plan,
-           int stage, const LowerLimits& limits)
+           int stage, const LowerLimits& limits, bool unscheduled = false)
       : g_(graph),
         target_(target),
         limits_(limits),
         plan_(plan),
-        stage_(stage) {}
+        stage_(stage),
+        unscheduled_(unscheduled) {}
 
   // Lowers the values of this stage (and what they inline), reading `external`
   // values (graph arguments, values of earlier stages) from buffers.
@@ -285,6 +288,7 @@ class Lowering {
   LowerLimits limits_;
   const Plan& plan_;
   const int stage_;
+  const bool unscheduled_;
   // The values this stage reads or computes (a map: a default Lowered holds
   // Halide Funcs, each with a unique name, and stages are many).
   absl::node_hash_map<ValueId, Lowered> values_;

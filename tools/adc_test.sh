@@ -339,6 +339,14 @@ if "$ADC" compile g.pbtxt -o g.so 2>"$T/stderr"; then
   expect_error "holds f32[3] but input 'x2' is f32[]" "$ADC" run g.so \
     --in x1="$DATA/x1.npy" --in x2="$DATA/x2_vec.npy"
   expect_error "--reps must be at least 1" "$ADC" bench g.so --reps 0
+  # Scheduled by one of Halide's autoschedulers: the same values.
+  expect_ok "$ADC" compile g.pbtxt -o g_li.so --schedule li2018
+  expect_ok "$ADC" run g_li.so --in x1="$DATA/x1.npy" --in x2="$DATA/x2.npy" \
+    --out-dir compiled_li
+  expect_same compiled_li/y.npy "$DATA/expected_y.npy"
+  expect_same compiled_li/x2.grad.npy "$DATA/expected_x2_grad.npy"
+  expect_error "unknown schedule 'fast'; expected one of: default, adams2019" \
+    "$ADC" compile g.pbtxt -o g_bad.so --schedule fast
   expect_error "this looks like a graph" "$ADC" run g.pbtxt \
     --in x1="$DATA/x1.npy" --in x2="$DATA/x2.npy"
 else

@@ -1,5 +1,5 @@
 // adc compile IN.pb -o OUT.so [--target host|<halide target>]
-//             [--emit-assembly] [--check-bounds]
+//             [--emit-assembly] [--check-bounds] [--schedule NAME]
 // adc compile IN.pb -o OUT.a --function NAME   (static library + OUT.h, for
 //             the adc_library Bazel rule)
 #include "absl/flags/flag.h"
@@ -23,6 +23,10 @@ ABSL_FLAG(bool, emit_assembly, false,
 ABSL_FLAG(bool, optimize, true,
           "Run the optimization pipeline before code generation "
           "(--optimize=false compiles the graph as it is).");
+ABSL_FLAG(std::string, schedule, "default",
+          "Who schedules the generated code: default (adc's schedule), or "
+          "Halide 14's autoschedulers adams2019, li2018 (made for gradient "
+          "pipelines) or mullapudi2016.");
 ABSL_FLAG(std::string, function, "",
           "With -o OUT.a: the name of the typed C++ entry point declared in "
           "OUT.h (a C identifier).");
@@ -40,6 +44,7 @@ absl::Status RunCompile(const Args& args) {
   options.emit_assembly = absl::GetFlag(FLAGS_emit_assembly);
   options.optimize = absl::GetFlag(FLAGS_optimize);
   options.check_bounds = absl::GetFlag(FLAGS_check_bounds);
+  options.schedule = absl::GetFlag(FLAGS_schedule);
   const std::string function = absl::GetFlag(FLAGS_function);
   if (out.size() > 2 && out.substr(out.size() - 2) == ".a") {
     if (function.empty()) {
@@ -60,7 +65,8 @@ Command CompileCommand() {
   return {
       "compile",
       "IN.pb -o OUT.so|OUT.a [--target host|<halide target>] "
-      "[--emit-assembly] [--check-bounds] [--function NAME]",
+      "[--emit-assembly] [--check-bounds] [--schedule NAME] [--function "
+      "NAME]",
       "compile a graph ahead of time to a shared library",
       "Verifies the graph and compiles it with Halide to a shared library "
       "that\n"
@@ -74,6 +80,7 @@ Command CompileCommand() {
        {"emit-assembly", ""},
        {"optimize", ""},
        {"check-bounds", ""},
+       {"schedule", "NAME"},
        {"function", "NAME"}},
       {"IN.pb"},
       RunCompile,

@@ -384,6 +384,9 @@ def main():
     p.add_argument("--target", default="host",
                    help="adc's Halide target, e.g. "
                         "x86-64-linux-avx-avx2-f16c-fma-sse41 for AVX2 code")
+    p.add_argument("--schedule", default="default",
+                   help="adc compile --schedule: default, adams2019, li2018 "
+                        "or mullapudi2016")
     p.add_argument("--torch-case", help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -395,7 +398,8 @@ def main():
         subprocess.run([args.graphs, d], check=True)
         sgemm, bandwidth = describe_machine(args.threads)
         print(f"threads={args.threads} reps={args.reps}; adc target: "
-              f"{args.target}; PyTorch runs each case in a process of its own")
+              f"{args.target}, schedule: {args.schedule}; PyTorch runs each "
+              f"case in a process of its own")
         print("ms: median (min) over the reps; MiB: peak memory beyond the "
               "inputs (adc: intermediates + outputs; PyTorch: resident set "
               "growth over a run); bound: the case's arrays at the streaming "
@@ -409,7 +413,8 @@ def main():
                 continue
             so = os.path.join(d, name + ".so")
             subprocess.run([args.adc, "compile", os.path.join(d, name + ".pb"),
-                            "-o", so, "--target", args.target], check=True)
+                            "-o", so, "--target", args.target,
+                            "--schedule", args.schedule], check=True)
             time.sleep(0.3)  # Let other threads settle between libraries.
             adc_ms, adc_min, adc_peak = adc_bench(args.adc, so, args.reps,
                                                   args.threads)
