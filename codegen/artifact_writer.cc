@@ -282,18 +282,15 @@ void WriteSteps(const Body& body, const std::string& prefix,
     absl::StrAppend(c, "  /* Stage ", k, ": ",
                     stage.control->is_loop ? "while_loop" : "cond", " ",
                     CString(stage.control->name), ". */\n");
-    for (int t : allocs[k]) {
-      const int64_t bytes = TemporaryBytes(temporaries[t]);
-      absl::StrAppend(c, "  temps[", t, "] = adc_malloc(NULL, ", bytes,
-                      ");\n  if (temps[", t,
-                      "] == NULL) { adc_record_error(ctx, \"out of memory for "
-                      "a temporary of ",
-                      bytes, " bytes\"); result = -1; goto done; }\n");
+    if (!allocs[k].empty()) {
+      absl::StrAppend(c, "  result = adc_alloc_temps(temps, ", temp_bytes, ", ",
+                      list(k, "allocs", allocs[k]), ", ", allocs[k].size(),
+                      ", ctx);\n  if (result != 0) goto done;\n");
     }
     WriteControl(*stage.control, prefix, scratch[k], c);
-    for (int t : frees[k]) {
-      absl::StrAppend(c, "  adc_free(NULL, temps[", t, "]);\n  temps[", t,
-                      "] = NULL;\n");
+    if (!frees[k].empty()) {
+      absl::StrAppend(c, "  adc_free_temps(temps, ", list(k, "frees", frees[k]),
+                      ", ", frees[k].size(), ");\n");
     }
     ++k;
   }
@@ -490,12 +487,12 @@ typedef struct {
   const int* frees;
 } adc_step;
 
-static int adc_run_step(const adc_step* s, void* const* args, void** temps,
-                        const int64_t* temp_bytes, adc_call_context* ctx) {
-  void* ptrs[%d];
-  int i, result;
-  for (i = 0; i < s->num_allocs; ++i) {
-    const int t = s->allocs[i];
+/* Allocates temporaries list[0..n) (every step's, Halide or control). */
+static int adc_alloc_temps(void** temps, const int64_t* temp_bytes,
+                           const int* list, int n, adc_call_context* ctx) {
+  int i;
+  for (i = 0; i < n; ++i) {
+    const int t = list[i];
     temps[t] = adc_malloc(NULL, (size_t)temp_bytes[t]);
     if (temps[t] == NULL) {
       char message[96];
@@ -506,16 +503,30 @@ static int adc_run_step(const adc_step* s, void* const* args, void** temps,
       return -1;
     }
   }
+  return 0;
+}
+
+static void adc_free_temps(void** temps, const int* list, int n) {
+  int i;
+  for (i = 0; i < n; ++i) {
+    adc_free(NULL, temps[list[i]]);
+    temps[list[i]] = NULL;
+  }
+}
+
+static int adc_run_step(const adc_step* s, void* const* args, void** temps,
+                        const int64_t* temp_bytes, adc_call_context* ctx) {
+  void* ptrs[%d];
+  int i, result;
+  result = adc_alloc_temps(temps, temp_bytes, s->allocs, s->num_allocs, ctx);
+  if (result != 0) return result;
   for (i = 0; i < s->num_buffers; ++i) {
     const int b = s->buffers[i];
     ptrs[i] = b >= 0 ? args[b] : temps[-1 - b];
   }
   result = adc_call_stage(s->fn, s->desc, s->num_buffers, ptrs, ctx);
   if (result != 0) return result;
-  for (i = 0; i < s->num_frees; ++i) {
-    adc_free(NULL, temps[s->frees[i]]);
-    temps[s->frees[i]] = NULL;
-  }
+  adc_free_temps(temps, s->frees, s->num_frees);
   return 0;
 }
 

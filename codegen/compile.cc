@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -372,11 +373,7 @@ class Compilation {
       calls->push_back(call);
     }
     if (autoschedule) {
-      // One stage at a time (the autoschedulers keep global state).
-      for (size_t k : halide) {
-        ADC_RETURN_IF_ERROR(
-            AutoSchedule(lowered.stages[k], k, num_stages, stage_target));
-      }
+      ADC_RETURN_IF_ERROR(AutoSchedule(lowered.stages, halide, stage_target));
     }
     // Each stage is lowered by Halide and compiled by LLVM into an object
     // of its own (LLVM time grows with module size), on all cores.
@@ -446,15 +443,20 @@ class Compilation {
     return absl::OkStatus();
   }
 
-  // Schedules a stage with options_.schedule's autoscheduler.
-  absl::Status AutoSchedule(codegen::LoweredStage& stage, size_t k,
-                            size_t num_stages, const Halide::Target& target) {
-    static const std::map<std::string, std::string> kNames = {
-        {"adams2019", "Adams2019"},
-        {"li2018", "Li2018"},
-        {"mullapudi2016", "Mullapudi2016"}};
-    const std::string& name = kNames.at(options_.schedule);
+  // Schedules the `halide` stages with options_.schedule's autoscheduler,
+  // one at a time (the autoschedulers keep global state).
+  absl::Status AutoSchedule(std::vector<codegen::LoweredStage>& stages,
+                            const std::vector<size_t>& halide,
+                            const Halide::Target& target) {
     ADC_RETURN_IF_ERROR(LoadAutoscheduler(options_.schedule));
+    // The plugin registers its name capitalized ("li2018": "Li2018").
+    std::string name = options_.schedule;
+    name[0] = static_cast<char>(std::toupper(name[0]));
+    // 40: the autoschedulers' default ratio of a load's cost to an
+    // arithmetic op's; the last-level cache of a 2-core share.
+    const Halide::MachineParams machine(
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+        32 << 20, 40);
     // Their progress reports go to stderr: kept for ADC_VERBOSE only.
     const bool verbose = std::getenv("ADC_VERBOSE") != nullptr;
     std::fflush(stderr);
@@ -467,16 +469,15 @@ class Compilation {
       }
     }
     std::string error;
-    try {
-      // 40: the autoschedulers' default ratio of a load's cost to an
-      // arithmetic op's; the last-level cache of a 2-core share.
-      stage.pipeline.auto_schedule(
-          name, target,
-          Halide::MachineParams(static_cast<int>(std::max(
-                                    1u, std::thread::hardware_concurrency())),
-                                32 << 20, 40));
-    } catch (const Halide::Error& e) {
-      error = e.what();
+    size_t failed = 0;
+    for (size_t k : halide) {
+      try {
+        stages[k].pipeline.auto_schedule(name, target, machine);
+      } catch (const Halide::Error& e) {
+        error = e.what();
+        failed = k;
+        break;
+      }
     }
     if (saved >= 0) {
       std::fflush(stderr);
@@ -484,9 +485,10 @@ class Compilation {
       close(saved);
     }
     if (!error.empty()) {
-      return absl::InternalError(absl::StrCat(
-          "the ", options_.schedule, " autoscheduler failed on stage ", k + 1,
-          " of ", num_stages, ": ", absl::StripAsciiWhitespace(error)));
+      return absl::InternalError(
+          absl::StrCat("the ", options_.schedule,
+                       " autoscheduler failed on stage ", failed + 1, " of ",
+                       stages.size(), ": ", absl::StripAsciiWhitespace(error)));
     }
     return absl::OkStatus();
   }

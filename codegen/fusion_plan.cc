@@ -90,12 +90,17 @@ Plan MakePlan(const Graph& g) {
   // work of computing one element of v inline.
   const std::vector<int> uses = g.UseCounts();
   std::vector<int> cost(n, 0);
-  for (ValueId v = 0; v < n; ++v) {
-    if (!plan.needed[v]) continue;
+  // The work of one element of v inline, from its operands' (a stored
+  // operand costs a load).
+  auto inline_cost = [&](ValueId v) {
     const Node& node = g.node(v);
     int c = GetOpDef(node.op).inline_cost;
     for (ValueId in : node.inputs) c += plan.why[in].empty() ? cost[in] : 1;
-    cost[v] = std::min(c, 1 << 20);
+    return std::min(c, 1 << 20);
+  };
+  for (ValueId v = 0; v < n; ++v) {
+    if (!plan.needed[v]) continue;
+    cost[v] = inline_cost(v);
     if (uses[v] >= 2 && cost[v] > kRecomputeBudget) {
       materialize(v, "used more than once");
     } else if (cost[v] > kMaxInlineCost && plan.why[v].empty()) {
@@ -145,11 +150,7 @@ Plan MakePlan(const Graph& g) {
   }
   for (ValueId v = 0; v < n && fused_any; ++v) {
     if (!plan.needed[v]) continue;
-    int c = GetOpDef(g.node(v).op).inline_cost;
-    for (ValueId in : g.node(v).inputs) {
-      c += plan.why[in].empty() ? cost[in] : 1;
-    }
-    cost[v] = std::min(c, 1 << 20);
+    cost[v] = inline_cost(v);
     if (cost[v] > kMaxInlineCost && plan.why[v].empty()) {
       materialize(v, "inline expression too large");
     }

@@ -217,15 +217,14 @@ void Lowering::Schedule(const std::vector<bool>& here) {
       case OpFamily::kControl:
         break;
     }
+    if (in_tuple_.contains(v)) continue;  // Computed inside its tuple's loop.
     bool is_output = false;
     for (const Func& f : output_funcs_) {
       is_output = is_output || f.name() == l.func.name();
     }
-    if (in_tuple_.contains(v)) continue;  // Computed inside its tuple's loop.
     // Materialized values of this stage, and the outputs it writes.
     const bool read_in_place = node.op == OpKind::kConv && !l.gathered;
-    if (is_output || (plan_.stage[v] == stage_ && !plan_.why[v].empty() &&
-                      !Cheap(g_, v) && !read_in_place)) {
+    if (is_output || (MaterializedHere(v) && !Cheap(g_, v) && !read_in_place)) {
       l.func.compute_root();
       ScheduleDense(l.func, node.type.dims, TypeOf(v));
     }
@@ -247,9 +246,8 @@ void Lowering::DescribeShape(const std::vector<ValueId>& outputs,
     }
     absl::StrAppend(&shape_, " ", static_cast<int>(node.op));
     for (ValueId in : node.inputs) absl::StrAppend(&shape_, " ", position[in]);
-    const bool materialized = plan_.stage[v] == stage_ && !plan_.why[v].empty();
-    absl::StrAppend(&shape_, materialized ? " m" : "", Cheap(g_, v) ? " c" : "",
-                    ";");
+    absl::StrAppend(&shape_, MaterializedHere(v) ? " m" : "",
+                    Cheap(g_, v) ? " c" : "", ";");
     shape_attrs_.push_back(&node.attrs);
   }
   absl::StrAppend(&shape_, " out");

@@ -273,6 +273,10 @@ class Lowering {
   // Schedule.
   // ------------------------------------------------------------------------
   void Schedule(const std::vector<bool>& here);  // lower.cc
+  // The fusion plan stores v in this stage.
+  bool MaterializedHere(ValueId v) const {
+    return plan_.stage[v] == stage_ && !plan_.why[v].empty();
+  }
   void DescribeShape(const std::vector<ValueId>& outputs,
                      const std::vector<bool>& here);  // lower.cc
   void ScheduleDense(Func f, const Dims& dims, Halide::Type t);
