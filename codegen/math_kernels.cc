@@ -106,13 +106,17 @@ Expr TanhF32(Expr x) {
 }
 
 // Vectorized f32 sin, cos and tan (Halide 14 calls scalar libm for them).
-// Range reduction in f64: j = round(x * 2/pi), r = x - j * pi/2 (Cody-Waite
-// with two constants: far below f32 precision for |x| < 2^20), then Cephes'
-// minimax polynomials for sin and cos on [-pi/4, pi/4] in f32 (about 1 ulp) and
-// the quadrant q = j mod 4 picks +-sin(r) or +-cos(r). From |x| = 2^20 on
-// (where one f64 constant no longer reduces exactly) and for inf and NaN,
-// libm's sinf, cosf or tanf (Payne-Hanek reduction), lane by lane, in a branch
-// taken only by vectors that hold such an argument (RarePath).
+// The argument is reduced to r = x - j pi/2, |r| <= pi/4 (about), j an
+// integer, then Cephes' minimax polynomials for sin and cos on [-pi/4, pi/4]
+// in f32 (about 1 ulp) give the result: the quadrant q = j mod 4 picks
+// +-sin(r) or +-cos(r). Three reductions, each for the arguments the one
+// before cannot reduce exactly:
+//  - |x| < 4096 (every vector of ordinary arguments): in f32, Cody-Waite
+//    with pi/2 in four pieces (TrigReduceF32);
+//  - |x| < 2^20: in f64, Cody-Waite with two constants (TrigReduceF64), in
+//    a branch taken only by vectors that hold such an argument (RarePath);
+//  - beyond, and inf and NaN: libm's sinf, cosf or tanf (Payne-Hanek
+//    reduction), lane by lane, likewise in a branch of its own.
 enum class Trig { kSin, kCos, kTan };
 
 Expr TrigLibm(Expr x, Trig fn) {
@@ -123,25 +127,63 @@ Expr TrigLibm(Expr x, Trig fn) {
                                       Halide::Internal::Call::PureExtern);
 }
 
-Expr TrigF32(Expr x, Trig fn) {
+// The reduced argument and the quadrant.
+struct Reduced {
+  Expr r;  // f32
+  Expr q;  // int32 in [0, 3]
+};
+
+// For |x| < 4096 (so |j| <= 2608 < 2^12): pi/2 = kC1 + kC2 + kC3 + kC4 to
+// 2e-21, kC1..kC3 with 12 significant bits each, so every j * kCi is exact
+// in f32, and so is x - j * kC1 (Sterbenz); the two subtractions after it
+// keep their rounding errors; what is left is one rounding of r, far
+// smaller ones of the error terms, and |j| 2e-21 from the constants: for the
+// f32 arguments nearest a multiple of pi/2 (r down to about 1e-7 here) that is
+// far below an ulp of r. strict_float keeps the order: the simplifier and
+// LLVM's fast-math would merge j * kC1 + j * kC2 into j * (kC1 + kC2) and
+// fold (r1 - r2) - j * kC2 to 0.
+Reduced TrigReduceF32(Expr x) {
+  constexpr float kC1 = 1.57080078125f;           // 0x1.922p+0
+  constexpr float kC2 = -4.453584551811218e-06f;  // -0x1.2aep-18
+  constexpr float kC3 = -8.706138032721356e-10f;  // -0x1.deap-31
+  constexpr float kC4 = 6.223371969669989e-14f;   // 0x1.184698p-44
+  Expr j = Halide::round(x * 0.636619772f);       // 2 / pi
+  // Each step strict: common-subexpression elimination lifts r1, r2 and r3
+  // (used twice) into lets outside any strict_float around them.
+  auto strict = [](Expr e) { return Halide::strict_float(e); };
+  Expr r1 = strict(x - j * kC1);
+  // r1 - j kC2 = r2 + e2 and r2 - j kC3 = r3 + e3 exactly (Fast2Sum: the
+  // first operand is the larger, or the difference is exact and e is 0),
+  // so r is rounded once.
+  Expr r2 = strict(r1 - j * kC2);
+  Expr e2 = strict((r1 - r2) - j * kC2);
+  Expr r3 = strict(r2 - j * kC3);
+  Expr e3 = strict((r2 - r3) - j * kC3);
+  Expr r = strict(r3 + ((e2 + e3) - j * kC4));
+  return {r, Halide::cast<int>(j) & 3};
+}
+
+// For |x| < 2^20: in f64, pi/2 = kPio2Hi + kPio2Lo, kPio2Hi with 33
+// significant bits, so j * kPio2Hi is exact for |j| < 2^20 and so is the
+// first subtraction; the error left is about |j| 3.5e-27. (One f64
+// constant, an error of |j| 6e-17, gave 2931 ulp at x = -534117.875, where
+// r = 6.9e-8.) Strict for the same reasons as above.
+Reduced TrigReduceF64(Expr x) {
   Expr xd = Halide::cast<double>(x);
   Expr j = Halide::round(xd * Expr(0.63661977236758134308));  // 2 / pi
-  // Cody-Waite in f64: pi/2 = kPio2Hi + kPio2Lo, kPio2Hi with 33 significant
-  // bits, so j * kPio2Hi is exact for |j| < 2^20 and so is the first
-  // subtraction; the error left is about |j| 3.5e-27. (One f64 constant,
-  // an error of |j| 6e-17, gave 2931 ulp at x = -534117.875, where r =
-  // 6.9e-8.)
-  // The two products must not be merged into j * (kPio2Hi + kPio2Lo), which
-  // Halide's simplifier and LLVM's fast-math do to float arithmetic outside
-  // strict_float: common-subexpression elimination lifts r (both
-  // polynomials use it) out of the strict_float around the kernel, unless
-  // it carries its own.
   constexpr double kPio2Hi = 1.5707963267341256;
   constexpr double kPio2Lo = 6.077100506506192e-11;
   Expr r = Halide::strict_float(Halide::cast<float>(
       Halide::strict_float((xd - j * Expr(kPio2Hi)) - j * Expr(kPio2Lo))));
   Expr q = Halide::cast<int>(j - Expr(4.0) * Halide::floor(j * Expr(0.25)));
-  if (fn == Trig::kCos) q = (q + 1) % 4;
+  return {r, q};
+}
+
+// sin, cos or tan of x from its reduction.
+Expr TrigKernel(Expr x, Reduced reduced, Trig fn) {
+  Expr r = reduced.r;
+  Expr q = reduced.q;
+  if (fn == Trig::kCos) q = (q + 1) & 3;
   Expr r2 = r * r;
   Expr sin_r = r + r * r2 *
                        (-1.6666654611e-1f +
@@ -151,26 +193,92 @@ Expr TrigF32(Expr x, Trig fn) {
                    (4.166664568298827e-2f +
                     r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
   // sin(-0) = tan(-0) = -0: the reduction gives r = -0 - (-0) = +0.
-  Expr fast;
   if (fn == Trig::kTan) {
-    fast =
-        Halide::select(x == 0.0f, x, q % 2 == 0, sin_r / cos_r, -cos_r / sin_r);
-  } else if (fn == Trig::kSin) {
-    fast = Halide::select(x == 0.0f, x, q == 0, sin_r, q == 1, cos_r, q == 2,
-                          -sin_r, -cos_r);
-  } else {
-    fast = Halide::select(q == 0, sin_r, q == 1, cos_r, q == 2, -sin_r, -cos_r);
+    return Halide::select(x == 0.0f, x, q % 2 == 0, sin_r / cos_r,
+                          -cos_r / sin_r);
   }
-  return RarePath(Halide::is_nan(x) || Halide::abs(x) >= 1048576.0f,
-                  TrigLibm(x, fn), fast);
+  if (fn == Trig::kSin) {
+    return Halide::select(x == 0.0f, x, q == 0, sin_r, q == 1, cos_r, q == 2,
+                          -sin_r, -cos_r);
+  }
+  return Halide::select(q == 0, sin_r, q == 1, cos_r, q == 2, -sin_r, -cos_r);
+}
+
+Expr TrigF32(Expr x, Trig fn) {
+  Expr a = Halide::abs(x);
+  Expr wide = RarePath(Halide::is_nan(x) || a >= 1048576.0f, TrigLibm(x, fn),
+                       TrigKernel(x, TrigReduceF64(x), fn));
+  // !(a < 4096): NaN too.
+  return RarePath(!(a < 4096.0f), wide, TrigKernel(x, TrigReduceF32(x), fn));
 }
 
 constexpr char kRarePath[] = "adc_rare_path";
+
+bool IsRarePath(const Halide::Internal::Call* op) {
+  return op->name == kRarePath &&
+         op->call_type == Halide::Internal::Call::PureExtern;
+}
+
+// Counts the uses of a variable outside the slow sides of RarePath markers.
+class UsesOutsideSlow : public Halide::Internal::IRVisitor {
+ public:
+  explicit UsesOutsideSlow(const std::string& name) : name_(name) {}
+  int count = 0;
+
+ private:
+  using IRVisitor::visit;
+  void visit(const Halide::Internal::Variable* op) override {
+    if (op->name == name_) ++count;
+  }
+  // Loads and stores name their buffer's host pointer, a let too.
+  void visit(const Halide::Internal::Load* op) override {
+    if (op->name == name_) ++count;
+    IRVisitor::visit(op);
+  }
+  void visit(const Halide::Internal::Store* op) override {
+    if (op->name == name_) ++count;
+    IRVisitor::visit(op);
+  }
+  void visit(const Halide::Internal::Call* op) override {
+    if (!IsRarePath(op)) return IRVisitor::visit(op);
+    op->args[0].accept(this);
+    op->args[2].accept(this);
+  }
+  const std::string& name_;
+};
+
+// Binds a variable inside the slow side of every RarePath marker that uses
+// it: let name = value in slow.
+class SinkIntoSlow : public Halide::Internal::IRMutator {
+ public:
+  SinkIntoSlow(const std::string& name, Expr value)
+      : name_(name), value_(std::move(value)) {}
+
+ private:
+  using IRMutator::visit;
+  Expr visit(const Halide::Internal::Call* op) override {
+    if (!IsRarePath(op)) return IRMutator::visit(op);
+    Expr slow = op->args[1];
+    if (Halide::Internal::expr_uses_var(slow, name_)) {
+      slow = Halide::Internal::Let::make(name_, value_, slow);
+    }
+    return Halide::Internal::Call::make(
+        op->type, op->name, {mutate(op->args[0]), slow, mutate(op->args[2])},
+        op->call_type);
+  }
+  const std::string& name_;
+  Expr value_;
+};
 
 // RarePath(cond, slow, fast) -> let f = fast in
 //   if_then_else(any lane of cond, select(cond, slow, f), f)
 // A scalar condition is a branch in LLVM (a vector one would be
 // scalarized: CodeGen_LLVM), so the slow side runs only when needed.
+// Custom lowering passes run after Halide's common-subexpression
+// elimination, which lifts what a slow side computes twice (the f64
+// reduction of sin, or what sin and cos of one argument share) into lets
+// around the whole store, computed for every vector: such lets, used only
+// on slow sides, are moved back into them first.
 class RarePathPass : public Halide::Internal::IRMutator {
  public:
   using IRMutator::visit;
@@ -178,9 +286,7 @@ class RarePathPass : public Halide::Internal::IRMutator {
  protected:
   Expr visit(const Halide::Internal::Call* op) override {
     using Halide::Internal::Call;
-    if (op->name != kRarePath || op->call_type != Call::PureExtern) {
-      return IRMutator::visit(op);
-    }
+    if (!IsRarePath(op)) return IRMutator::visit(op);
     Expr cond = mutate(op->args[0]);
     Expr slow = mutate(op->args[1]);
     Expr fast = mutate(op->args[2]);
@@ -196,6 +302,56 @@ class RarePathPass : public Halide::Internal::IRMutator {
                    Call::PureIntrinsic);
     return Halide::Internal::Let::make(name, fast, branch);
   }
+  Expr visit(const Halide::Internal::Let* op) override {
+    return SinkLets<Halide::Internal::Let>(op);
+  }
+  Halide::Internal::Stmt visit(const Halide::Internal::LetStmt* op) override {
+    return SinkLets<Halide::Internal::LetStmt>(op);
+  }
+
+ private:
+  // A chain of lets (Let or LetStmt) and its body: the lets used only on
+  // slow sides move into them, the others stay; then markers are lowered.
+  template <typename LetT>
+  auto SinkLets(const LetT* op) -> decltype(op->body) {
+    std::vector<std::pair<std::string, Expr>> chain;
+    decltype(op->body) body = op->body;
+    chain.emplace_back(op->name, op->value);
+    while (const LetT* inner = body.template as<LetT>()) {
+      chain.emplace_back(inner->name, inner->value);
+      body = inner->body;
+    }
+    // Innermost first: a let's value may use the lets around it.
+    std::vector<std::pair<std::string, Expr>> kept;  // Innermost first.
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      UsesOutsideSlow outside(it->first);
+      body.accept(&outside);
+      for (const auto& [name, value] : kept) value.accept(&outside);
+      const bool on_slow_side_only =
+          outside.count == 0 &&
+          (Halide::Internal::stmt_or_expr_uses_var(body, it->first) ||
+           KeptUse(kept, it->first));
+      if (!on_slow_side_only) {
+        kept.emplace_back(*it);
+        continue;
+      }
+      SinkIntoSlow sink(it->first, it->second);
+      body = sink.mutate(body);
+      for (auto& [name, value] : kept) value = sink.mutate(value);
+    }
+    body = mutate(body);
+    for (const auto& [name, value] : kept) {
+      body = LetT::make(name, mutate(value), body);
+    }
+    return body;
+  }
+  static bool KeptUse(const std::vector<std::pair<std::string, Expr>>& kept,
+                      const std::string& name) {
+    for (const auto& [unused, value] : kept) {
+      if (Halide::Internal::expr_uses_var(value, name)) return true;
+    }
+    return false;
+  }
 };
 
 }  // namespace
@@ -208,6 +364,10 @@ Expr RarePath(Expr cond, Expr slow, Expr fast) {
   return Halide::Internal::Call::make(fast.type(), kRarePath,
                                       {cond, slow, fast},
                                       Halide::Internal::Call::PureExtern);
+}
+
+Halide::Internal::Stmt LowerRarePaths(const Halide::Internal::Stmt& s) {
+  return RarePathPass().mutate(s);
 }
 
 void AddMathLoweringPasses(Halide::Pipeline& pipeline) {

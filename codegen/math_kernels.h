@@ -59,6 +59,11 @@ Halide::Expr StrictComparisons(Halide::Expr e);
 // every lane). Needs the lowering pass of AddMathLoweringPasses.
 Halide::Expr RarePath(Halide::Expr cond, Halide::Expr slow, Halide::Expr fast);
 
+// RarePath's lowering on a lowered statement (what the pass of
+// AddMathLoweringPasses does): each marker becomes a branch per vector, and
+// the lets that only slow sides use move into them.
+Halide::Internal::Stmt LowerRarePaths(const Halide::Internal::Stmt& s);
+
 // Adds the custom lowering pass that every pipeline using these kernels
 // needs (it turns RarePath's marker into the branch; without it the
 // marker would be an undefined function at link time).

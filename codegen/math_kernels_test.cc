@@ -15,6 +15,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -47,6 +48,21 @@ std::vector<float> Sweep(float lo, float hi, float max_magnitude) {
     xs.push_back(static_cast<float>(-m));
   }
   for (int i = -100000; i <= 100000; ++i) xs.push_back(i * 1e-4f);
+  // The floats nearest the multiples k pi/2 (two on each side), where sin,
+  // cos and tan need the most of pi/2: every k the f32 reduction takes
+  // (|x| < 4096), then every 97th up to 2^20.
+  for (int k = 1; k < 700000; k += k < 2700 ? 1 : 97) {
+    const float near = static_cast<float>(k * (M_PI / 2));
+    float up = near, down = near;
+    for (int i = 0; i < 3; ++i) {
+      for (float v : {up, down}) {
+        xs.push_back(v);
+        xs.push_back(-v);
+      }
+      up = std::nextafter(up, kInf);
+      down = std::nextafter(down, 0.0f);
+    }
+  }
   std::vector<float> kept;
   for (float x : xs) {
     if (std::isnan(x) || (x >= lo && x <= hi) || std::isinf(x)) {
@@ -150,7 +166,8 @@ INSTANTIATE_TEST_SUITE_P(
                           Case{"log", LogOf, std::log, -kInf, kInf, 3},
                           Case{"log1p", Log1pOf, std::log1p, -kInf, kInf, 3},
                           Case{"expm1", Expm1Of, std::expm1, -kInf, kInf, 3},
-                          // Reduced in f64 below 2^20, by libm above.
+                          // Reduced in f32 below 4096, f64 below 2^20, then
+                          // by libm.
                           Case{"sin", SinOf, std::sin, -kInf, kInf, 1},
                           Case{"cos", CosOf, std::cos, -kInf, kInf, 2},
                           Case{"tan", TanOf, std::tan, -kInf, kInf, 3},
@@ -212,6 +229,36 @@ TEST(MathKernelsPowTest, AgreesWithLibm) {
 // Comparisons with NaN and infinities, strict as lowering makes them:
 // only != holds for a NaN operand. (Halide 14's strict <= and >= said
 // NaN <= 0.)
+// What a slow side alone uses is computed only on it, also when Halide's
+// common-subexpression elimination has lifted it into a let around the
+// store (f64 trig reduction shared by sin and cos): let t = x * 2 in
+// out[0] = RarePath(x > 1, t + t, x) + t2 (t2 used outside too).
+TEST(RarePathTest, LetsUsedOnlyOnSlowSidesMoveIntoThem) {
+  using namespace Halide::Internal;
+  using Halide::Expr;
+  Expr x = Variable::make(Halide::Float(32), "x");
+  Expr t = Variable::make(Halide::Float(32), "t");
+  Expr t2 = Variable::make(Halide::Float(32), "t2");
+  Expr value = RarePath(x > 1.0f, t + t + t2, x) + t2;
+  Stmt store = Store::make("out", value, 0, Parameter(), const_true(),
+                           ModulusRemainder());
+  Stmt s = LetStmt::make("t", x * 2.0f, LetStmt::make("t2", x * 3.0f, store));
+  Stmt lowered = LowerRarePaths(s);
+  std::ostringstream text;
+  text << lowered;
+  SCOPED_TRACE(text.str());
+  // t2 stays around the store; t is bound inside the branch's slow side.
+  const LetStmt* outer = lowered.as<LetStmt>();
+  ASSERT_NE(outer, nullptr);
+  EXPECT_EQ(outer->name, "t2");
+  const Store* inner = outer->body.as<Store>();
+  ASSERT_NE(inner, nullptr);
+  EXPECT_NE(text.str().find("select((float32)x > 1.000000f, let t = "),
+            std::string::npos);
+  EXPECT_NE(text.str().find("if_then_else"), std::string::npos);
+  EXPECT_EQ(text.str().find("adc_rare_path"), std::string::npos);
+}
+
 TEST(StrictComparisonsTest, NaNAndInfinities) {
   const std::vector<float> values = {kNaN, -kInf, -1.0f, -0.0f,
                                      0.0f, 1.0f,  kInf};
