@@ -227,6 +227,17 @@ absl::Status CheckAddressable(const Graph& graph) {
 // Compiles a prepared graph and the functions its control flow calls
 // (recursively, each once) into Halide objects, the calls of their steps and
 // their temporaries, for the artifact writer.
+// Threads that compile stages: one per core, or ADC_COMPILE_THREADS (the
+// ThreadSanitizer config sets 1: libHalide is not instrumented, and TSan
+// misreads its synchronization as races between compiling threads).
+size_t CompileThreads() {
+  if (const char* env = std::getenv("ADC_COMPILE_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return static_cast<size_t>(n);
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 class Compilation {
  public:
   Compilation(const Graph& graph, const Halide::Target& target,
@@ -414,8 +425,8 @@ class Compilation {
         }
       }
     };
-    const size_t num_threads = std::min<size_t>(
-        halide.size(), std::max(1u, std::thread::hardware_concurrency()));
+    const size_t num_threads =
+        std::min<size_t>(halide.size(), CompileThreads());
     std::vector<std::thread> threads;
     for (size_t t = 1; t < num_threads; ++t) threads.emplace_back(worker);
     worker();

@@ -8,6 +8,8 @@
 set -euo pipefail
 
 allowed='^(libc\.so\.6|libm\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libdl\.so\.2|libpthread\.so\.0|ld-linux-x86-64\.so\.2|ld-linux-[a-z0-9_-]+\.so\.[0-9]+)$'
+# A sanitizer build (bazel --config=asan/ubsan/tsan) adds its runtime.
+sanitizer_runtimes='^(libasan|libubsan|libtsan|liblsan)\.so\.[0-9]+$'
 forbidden_symbols='halide_|Halide|llvm|LLVM|absl|google.*protobuf'
 
 status=0
@@ -19,7 +21,7 @@ for file in "$@"; do
     status=1
   fi
   for lib in $needed; do
-    if ! [[ "$lib" =~ $allowed ]]; then
+    if ! [[ "$lib" =~ $allowed || "$lib" =~ $sanitizer_runtimes ]]; then
       echo "FAIL: $file needs $lib"
       status=1
     fi

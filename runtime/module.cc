@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,10 +16,11 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <shared_mutex>
+#include <shared_mutex>  // std::shared_lock
 #include <unordered_map>
 
 #include "runtime/artifact_abi.h"
+#include "runtime/module_internal.h"
 
 namespace adc::rt {
 namespace {
@@ -267,6 +269,42 @@ ConstBuffer Tensor::buffer() const {
 // ---------------------------------------------------------------------------
 // Module
 
+// A shared mutex that prefers the exclusive side: once set_num_threads
+// waits, runs that start wait behind it. (glibc's rwlock, under
+// std::shared_mutex, prefers readers: with runs always in progress,
+// set_num_threads waited until they all stopped; stress_test found it.)
+class PoolGate {
+ public:
+  void lock_shared() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return writers_ == 0; });
+    ++readers_;
+  }
+  void unlock_shared() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--readers_ == 0) changed_.notify_all();
+  }
+  void lock() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ++writers_;  // Waiting or writing: new readers wait.
+    changed_.wait(lock, [&] { return readers_ == 0 && !writing_; });
+    writing_ = true;
+  }
+  void unlock() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    writing_ = false;
+    --writers_;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int readers_ = 0;
+  int writers_ = 0;
+  bool writing_ = false;
+};
+
 struct Module::Impl {
   ~Impl() {
     if (handle != nullptr) dlclose(handle);
@@ -281,7 +319,7 @@ struct Module::Impl {
   // it exclusively, so it waits for the runs in progress. One per loaded
   // artifact (PoolMutexFor), since Modules loaded from the same file share
   // its thread pool.
-  std::shared_ptr<std::shared_mutex> pool_mutex;
+  std::shared_ptr<PoolGate> pool_mutex;
 
   // Argument name -> position in the artifact's buffer array (signature
   // order: inputs, then parameters, then outputs).
@@ -292,20 +330,19 @@ namespace {
 
 // The pool lock of the artifact loaded at `handle`, shared by every Module
 // that holds it (dlopen returns the same handle for a file already loaded).
-std::shared_ptr<std::shared_mutex> PoolMutexFor(void* handle) {
+std::shared_ptr<PoolGate> PoolMutexFor(void* handle) {
   static std::mutex registry_mutex;
-  static auto* registry =
-      new std::map<void*, std::weak_ptr<std::shared_mutex>>();
+  static auto* registry = new std::map<void*, std::weak_ptr<PoolGate>>();
   std::lock_guard<std::mutex> lock(registry_mutex);
   // Entries of artifacts no Module holds any more go (a process may load
   // many artifacts over its life).
   for (auto it = registry->begin(); it != registry->end();) {
     it = it->second.expired() ? registry->erase(it) : std::next(it);
   }
-  std::weak_ptr<std::shared_mutex>& entry = (*registry)[handle];
-  std::shared_ptr<std::shared_mutex> mutex = entry.lock();
+  std::weak_ptr<PoolGate>& entry = (*registry)[handle];
+  std::shared_ptr<PoolGate> mutex = entry.lock();
   if (mutex == nullptr) {
-    mutex = std::make_shared<std::shared_mutex>();
+    mutex = std::make_shared<PoolGate>();
     entry = mutex;
   }
   return mutex;
@@ -321,12 +358,8 @@ Module::Module(std::string path, std::unique_ptr<Impl> impl,
 
 Module::~Module() = default;
 
-namespace {
+namespace internal {
 
-// dlopen maps an ELF file's segments without checking that the file holds
-// them, and touching a page past the end of a truncated file raises SIGBUS.
-// This rejects such files before dlopen. Anything that is not a well-formed
-// ELF header of this machine's class is left for dlopen to diagnose.
 Status CheckSegmentsInFile(const std::string& path, uint64_t file_size,
                            const std::string& where) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
@@ -367,7 +400,6 @@ Status CheckSegmentsInFile(const std::string& path, uint64_t file_size,
   return Status::Ok();
 }
 
-// Converts and validates the artifact's signature. `where` prefixes errors.
 Status ConvertSignature(const adc_signature& raw, const std::string& where,
                         Signature* signature) {
   if (raw.num_args < 0 || raw.num_args > kMaxArgs) {
@@ -454,7 +486,7 @@ Status ConvertSignature(const adc_signature& raw, const std::string& where,
   return Status::Ok();
 }
 
-}  // namespace
+}  // namespace internal
 
 StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
   const std::string where = "cannot load " + Quoted(path) + ": ";
@@ -465,7 +497,8 @@ StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
   }
   if (S_ISDIR(st.st_mode)) return Status::Error(where + "is a directory");
   if (!S_ISREG(st.st_mode)) return Status::Error(where + "not a regular file");
-  if (Status s = CheckSegmentsInFile(path, st.st_size, where); !s.ok()) {
+  if (Status s = internal::CheckSegmentsInFile(path, st.st_size, where);
+      !s.ok()) {
     return s;
   }
 
@@ -526,7 +559,8 @@ StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
         "; recompile it with a matching adc");
   }
   Signature signature;
-  if (Status s = ConvertSignature(*raw, where, &signature); !s.ok()) return s;
+  if (Status s = internal::ConvertSignature(*raw, where, &signature); !s.ok())
+    return s;
 
   size_t position = 0;
   for (const auto* group :
@@ -646,7 +680,7 @@ Status Module::Run(const std::map<std::string, ConstBuffer>& inputs,
   // 3. Run, then add accumulated gradients into the caller's buffers.
   int rc;
   {
-    std::shared_lock<std::shared_mutex> lock(*impl_->pool_mutex);
+    std::shared_lock<PoolGate> lock(*impl_->pool_mutex);
     rc = impl_->run(buffers.data());
   }
   if (rc != 0) {
@@ -682,7 +716,7 @@ int64_t Module::PeakIntermediateBytes(bool reset) const {
 }
 
 void Module::set_num_threads(int n) {
-  std::unique_lock<std::shared_mutex> lock(*impl_->pool_mutex);
+  std::unique_lock<PoolGate> lock(*impl_->pool_mutex);
   impl_->set_num_threads(std::max(n, 0));
 }
 

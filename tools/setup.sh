@@ -3,7 +3,8 @@
 # missing; idempotent, needs root) and then runs the demo or the tests:
 #
 #   tools/setup.sh demo    # build, differentiate, compile and run the examples
-#   tools/setup.sh test    # the whole test suite (bazel test //...)
+#   tools/setup.sh test    # the whole test suite (bazel test //...), the
+#                          # sanitizer builds and bounded fuzzing
 #   tools/setup.sh         # only install
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,8 @@ packages=(
   python3-sklearn      # the handwritten digits (a data file; no Python runs)
   dataset-fashion-mnist  # Fashion-MNIST (IDX files)
   zlib1g-dev           # reading the gzipped datasets
+  clang                # fuzzing: libFuzzer targets (tools/fuzz.sh)
+  libclang-rt-14-dev   # fuzzing: libFuzzer and the sanitizer runtimes for clang
 )
 
 missing=()
@@ -43,9 +46,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q "${missing[@]}"
 fi
 
+sanitized=(//graph/... //passes/... //runtime/... //tests/... //tools/...)
 case "${1:-}" in
   demo) exec bazel run //models/demo -- demo_out ;;
-  test) exec bazel test //... ;;
+  test)
+    # The suite, then the core, runtime and tools tests under
+    # AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz target
+    # for a bounded time (README "Testing").
+    bazel test //...
+    bazel test --config=asan --config=ubsan "${sanitized[@]}"
+    exec tools/fuzz.sh 15
+    ;;
   "") ;;
   *) echo "usage: tools/setup.sh [demo|test]" >&2; exit 2 ;;
 esac

@@ -174,11 +174,40 @@ class Importer {
   std::vector<onnx::ValueInfoProto> inferred_;
 };
 
+// ONNX's shape inference (libonnx 1.12) divides by strides, dilations,
+// kernel sizes, groups and block sizes without checking them: a zero stops
+// the process with SIGFPE (found by tests/fuzz/onnx_fuzzer). Such models
+// are invalid; this refuses them first, naming the node and attribute.
+absl::Status CheckDivisorAttributes(const onnx::GraphProto& graph) {
+  for (const onnx::NodeProto& node : graph.node()) {
+    for (const onnx::AttributeProto& a : node.attribute()) {
+      const std::string& n = a.name();
+      const bool divisor_list =
+          n == "strides" || n == "dilations" || n == "kernel_shape";
+      const bool divisor = n == "group" || n == "blocksize";
+      auto error = [&](int64_t v) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid ONNX model: node '", node.name(), "' (", node.op_type(),
+            "): attribute ", n, " must be positive, has ", v));
+      };
+      if (divisor_list) {
+        for (int64_t v : a.ints()) {
+          if (v <= 0) return error(v);
+        }
+      } else if (divisor && a.has_i() && a.i() <= 0) {
+        return error(a.i());
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Importer::CheckModel() {
   if (!model_.has_graph()) {
     return absl::InvalidArgumentError("invalid ONNX model: it has no graph");
   }
   ADC_RETURN_IF_ERROR(CheckOpsSupported(model_.graph()));
+  ADC_RETURN_IF_ERROR(CheckDivisorAttributes(model_.graph()));
   opset_ = -1;
   for (const onnx::OperatorSetIdProto& imp : model_.opset_import()) {
     if (IsDefaultDomain(imp.domain())) opset_ = static_cast<int>(imp.version());

@@ -592,6 +592,23 @@ TEST(OnnxImporterTest, MalformedInputIsAnErrorNotACrash) {
   }
 }
 
+// libonnx's shape inference divides by these (a zero stride was SIGFPE:
+// tests/fuzz/regressions/onnx).
+TEST(OnnxImporterTest, ZeroStridesAndKernelsAreRefusedByName) {
+  for (const std::string attr : {"strides = [0, 2]", "dilations = [1, 0]",
+                                 "kernel_shape = [3, -1]", "group = 0"}) {
+    absl::StatusOr<Graph> g = Import(Model(13, absl::StrCat(R"(
+        g (float[1,1,7,5] x, float[1,1,3,3] w) => (float[1,1,4,3] y) {
+          y = Conv <)",
+                                                            attr, R"(> (x, w)
+        })")));
+    ASSERT_FALSE(g.ok()) << attr;
+    EXPECT_THAT(g.status().message(),
+                AllOf(HasSubstr("(Conv)"), HasSubstr("must be positive"),
+                      HasSubstr(attr.substr(0, attr.find(' ')))));
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Differentiation.
 // ---------------------------------------------------------------------------
