@@ -399,9 +399,16 @@ std::vector<Value> GradDiv(const GradContext& c) {
 // z = x^w; dx = dy * w * x^(w-1), dw = dy * z * log(x)
 // Written mul_no_nan(x^(w-1), w * dy) and mul_no_nan(log(x), z * dy), so
 // w = 0 gives dx = 0 and x = 0 with z = 0 gives dw = 0 (as PyTorch).
+// z = x^w; dx = w x^(w-1) dy, dw = log(x) z dy, except at x = 0 with
+// w >= 0, where dw is 0 (log(0) z is -inf at w = 0 and NaN beyond), as in
+// PyTorch and JAX: 0^w is flat or has no derivative there
+// (codegen/edge_cases_test.cc).
 std::vector<Value> GradPow(const GradContext& c) {
   Value x = c.x[0], w = c.x[1];
-  return {MulNoNan(Pow(x, w - 1.0), w * c.dy), MulNoNan(Log(x), c.y * c.dy)};
+  Value zdy = c.y * c.dy;
+  return {
+      MulNoNan(Pow(x, w - 1.0), w * c.dy),
+      MulNoNan(Log(x), Select(Eq(x, 0.0), Select(Ge(w, 0.0), 0.0, zdy), zdy))};
 }
 
 // z = max(x, w); dx = dy where x > w, dy / 2 where x == w, else 0 (and dw
