@@ -6,7 +6,6 @@
 #include <fstream>
 #include <limits>
 #include <optional>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -246,7 +245,32 @@ absl::string_view NpyDescr(DType dtype) {
   ADC_CHECK_MSG(false, "bad dtype");
 }
 
-absl::StatusOr<NpyArray> ParseNpy(absl::string_view contents) {
+namespace {
+
+// The header length a file's first bytes claim (none if they are not a
+// .npy prefix of a known version).
+std::optional<uint32_t> ClaimedHeaderLength(absl::string_view contents) {
+  if (contents.size() < kMagicLen + 2 ||
+      contents.substr(0, kMagicLen) != absl::string_view(kMagic, kMagicLen)) {
+    return std::nullopt;
+  }
+  const int major = static_cast<uint8_t>(contents[kMagicLen]);
+  const int len_bytes = major == 1 ? 2 : 4;
+  if (contents.size() < kMagicLen + 2 + len_bytes) return std::nullopt;
+  return ReadLittleEndian(contents.substr(kMagicLen + 2), len_bytes);
+}
+
+absl::Status CheckHeaderLength(uint32_t header_len, const NpyLimits& limits) {
+  if (header_len <= limits.max_header_bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the .npy header is ", header_len, " bytes, more than the limit of ",
+      limits.max_header_bytes, " (NpyLimits::max_header_bytes)"));
+}
+
+}  // namespace
+
+absl::StatusOr<NpyArray> ParseNpy(absl::string_view contents,
+                                  const NpyLimits& limits) {
   if (contents.size() < kMagicLen + 2 ||
       contents.substr(0, kMagicLen) != absl::string_view(kMagic, kMagicLen)) {
     return Malformed("bad magic string (expected \\x93NUMPY)");
@@ -263,6 +287,9 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view contents) {
   if (contents.size() < prefix) return Malformed("truncated header");
   const uint32_t header_len =
       ReadLittleEndian(contents.substr(kMagicLen + 2), len_bytes);
+  if (absl::Status s = CheckHeaderLength(header_len, limits); !s.ok()) {
+    return s;
+  }
   if (contents.size() - prefix < header_len)
     return Malformed("truncated header");
   const absl::string_view header_text = contents.substr(prefix, header_len);
@@ -272,6 +299,11 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view contents) {
   absl::StatusOr<DType> dtype = DTypeFromDescr(*header->descr);
   if (!dtype.ok()) return dtype.status();
   const Dims& dims = *header->shape;
+  if (static_cast<int64_t>(dims.size()) > limits.max_rank) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the .npy array has ", dims.size(), " dimensions, more than the limit ",
+        "of ", limits.max_rank, " (NpyLimits::max_rank)"));
+  }
   int nontrivial = 0;
   for (int64_t d : dims) nontrivial += d > 1;
   if (*header->fortran_order && nontrivial > 1) {
@@ -360,17 +392,37 @@ std::string SerializeNpy(DType dtype, absl::Span<const int64_t> dims,
   return out;
 }
 
-absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
+absl::StatusOr<NpyArray> ReadNpy(const std::string& path,
+                                 const NpyLimits& limits) {
+  std::ifstream file(path, std::ios::binary | std::ios::ate);
   if (!file) {
     return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
   }
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  if (file.bad()) {
+  const std::streamoff size = file.tellg();
+  if (size < 0) {
     return absl::DataLossError(absl::StrCat("cannot read '", path, "'"));
   }
-  absl::StatusOr<NpyArray> array = ParseNpy(buffer.str());
+  // The prefix first: a header longer than the limit is refused before the
+  // file is read.
+  constexpr std::streamoff kPrefix = 12;
+  std::string contents(
+      static_cast<size_t>(std::min<std::streamoff>(size, kPrefix)), '\0');
+  file.seekg(0);
+  file.read(contents.data(), static_cast<std::streamsize>(contents.size()));
+  if (std::optional<uint32_t> len = ClaimedHeaderLength(contents)) {
+    if (absl::Status s = CheckHeaderLength(*len, limits); !s.ok()) {
+      return WithPath(path, s);
+    }
+  }
+  if (size > kPrefix) {
+    contents.resize(static_cast<size_t>(size));
+    file.read(contents.data() + kPrefix,
+              static_cast<std::streamsize>(size - kPrefix));
+  }
+  if (file.bad() || file.fail()) {
+    return absl::DataLossError(absl::StrCat("cannot read '", path, "'"));
+  }
+  absl::StatusOr<NpyArray> array = ParseNpy(contents, limits);
   if (!array.ok()) return WithPath(path, array.status());
   return array;
 }

@@ -41,15 +41,27 @@ struct NpyArray {
   TensorType type() const { return {dtype, dims}; }
 };
 
+// What a .npy file may claim before it is refused (hostile or corrupt
+// files: nothing is allocated for more than the file holds).
+struct NpyLimits {
+  // Header bytes (numpy's writer pads headers to 64 bytes and its reader
+  // refuses more than 10,000 by default).
+  int64_t max_header_bytes = int64_t{1} << 16;
+  // Dimensions (the runtime's limit).
+  int max_rank = 32;
+};
+
 // Parses the contents of a .npy file.
-absl::StatusOr<NpyArray> ParseNpy(absl::string_view contents);
+absl::StatusOr<NpyArray> ParseNpy(absl::string_view contents,
+                                  const NpyLimits& limits = {});
 // Serializes raw bytes; `data` must hold exactly NumElements(dims) elements
 // of `dtype` (ADC_CHECKed: callers pass buffers they sized themselves).
 std::string SerializeNpy(DType dtype, absl::Span<const int64_t> dims,
                          absl::Span<const uint8_t> data);
 
 // Files. Errors name the path.
-absl::StatusOr<NpyArray> ReadNpy(const std::string& path);
+absl::StatusOr<NpyArray> ReadNpy(const std::string& path,
+                                 const NpyLimits& limits = {});
 absl::Status WriteNpy(const std::string& path, DType dtype,
                       absl::Span<const int64_t> dims,
                       absl::Span<const uint8_t> data);

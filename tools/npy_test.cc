@@ -1,8 +1,10 @@
 #include "tools/npy.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
+#include "graph/file_io.h"
 #include "gtest/gtest.h"
 
 namespace adc {
@@ -86,7 +88,12 @@ TEST(NpyTest, LargeHeaderUsesVersion2) {
   const std::string file =
       SerializeNpy(DType::kI32, dims, std::vector<uint8_t>(4));
   EXPECT_EQ(file[6], 2);
-  absl::StatusOr<NpyArray> array = ParseNpy(file);
+  // Beyond the default limits (64 KiB of header, rank 32): raised here.
+  EXPECT_FALSE(ParseNpy(file).ok());
+  NpyLimits limits;
+  limits.max_header_bytes = int64_t{1} << 20;
+  limits.max_rank = 30000;
+  absl::StatusOr<NpyArray> array = ParseNpy(file, limits);
   ASSERT_TRUE(array.ok()) << array.status();
   EXPECT_EQ(array->dims, dims);
 }
@@ -257,6 +264,50 @@ TEST(NpyTest, FilesRoundTripAndErrorsNameThePath) {
       << malformed.status();
 
   EXPECT_FALSE(WriteNpyTensor(dir + "/no/such/dir/x.npy", t).ok());
+}
+
+// Hostile or corrupt files are refused by what they claim, before anything
+// is allocated for it: a header over NpyLimits::max_header_bytes (ReadNpy
+// reads only the first 12 bytes of such a file), a rank over max_rank. The
+// limits are settable.
+TEST(NpyTest, LimitsRefuseHugeHeadersAndRanks) {
+  // Version 2: a 4-byte header length claiming 2^31 bytes.
+  std::string huge("\x93NUMPY\x02\x00\x00\x00\x00\x80", 12);
+  absl::StatusOr<NpyArray> a = ParseNpy(huge);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("NpyLimits::max_header_bytes"),
+            std::string::npos)
+      << a.status();
+  const std::string path =
+      std::string(std::getenv("TEST_TMPDIR")) + "/huge_header.npy";
+  ASSERT_TRUE(WriteFile(path, huge + std::string(1000, ' ')).ok());
+  absl::StatusOr<NpyArray> read = ReadNpy(path);
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.status().message().find("max_header_bytes"),
+            std::string::npos);
+  EXPECT_NE(read.status().message().find("huge_header.npy"), std::string::npos);
+
+  std::string shape = "(";
+  for (int i = 0; i < 33; ++i) shape += "1, ";
+  shape += ")";
+  const std::string deep = FileWithHeader(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }",
+      std::string(4, '\0'));
+  absl::StatusOr<NpyArray> b = ParseNpy(deep);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("NpyLimits::max_rank"), std::string::npos)
+      << b.status();
+  NpyLimits wide;
+  wide.max_rank = 40;
+  EXPECT_TRUE(ParseNpy(deep, wide).ok());
+
+  const std::string small = FileWithHeader(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+      std::string(4, '\0'));
+  EXPECT_TRUE(ParseNpy(small).ok());
+  NpyLimits tight;
+  tight.max_header_bytes = 16;
+  EXPECT_FALSE(ParseNpy(small, tight).ok());
 }
 
 }  // namespace
