@@ -1,5 +1,11 @@
 #include "graph/interpreter.h"
 
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -79,10 +85,58 @@ absl::StatusOr<std::vector<Tensor>> RunConstruct(
   return carried;
 }
 
+}  // namespace
+
+uint64_t MaxInterpretedBytes() {
+  if (const char* env = std::getenv("ADC_MAX_TENSOR_BYTES")) {
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(env, &end, 10);
+    if (end != env && *end == '\0') return v;
+  }
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return std::numeric_limits<uint64_t>::max();
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
+
+namespace {
+
+// A value larger than the limit (the machine's memory) cannot be computed:
+// it is refused by its declared type before its kernel allocates (a hostile
+// or mistaken graph, e.g. broadcast_to [2^20, 2^20] of a scalar).
+absl::Status CheckValueSize(const Node& node) {
+  const uint64_t bytes = static_cast<uint64_t>(node.type.num_elements()) *
+                         static_cast<uint64_t>(DTypeSize(node.type.dtype));
+  const uint64_t limit = MaxInterpretedBytes();
+  if (bytes <= limit) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("its value ", node.type.ToString(), " needs ", bytes,
+                   " bytes, more than the interpreter's limit of ", limit,
+                   " (the machine's memory; ADC_MAX_TENSOR_BYTES sets it)"));
+}
+
+absl::StatusOr<Tensor> RunKernelUnchecked(
+    const Node& node, absl::Span<const Tensor* const> args,
+    const Graph& library,
+    std::map<std::string, std::vector<Tensor>>* constructs);
+
 // `node`'s kernel on its inputs' values (calls resolve in `library`).
 // Control flow computes its whole construct once, kept in `constructs` (by
 // ConstructKey) for the construct's other nodes.
 absl::StatusOr<Tensor> RunKernel(
+    const Node& node, absl::Span<const Tensor* const> args,
+    const Graph& library,
+    std::map<std::string, std::vector<Tensor>>* constructs) {
+  if (absl::Status s = CheckValueSize(node); !s.ok()) return s;
+  try {
+    return RunKernelUnchecked(node, args, library, constructs);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "out of memory computing its value ", node.type.ToString()));
+  }
+}
+
+absl::StatusOr<Tensor> RunKernelUnchecked(
     const Node& node, absl::Span<const Tensor* const> args,
     const Graph& library,
     std::map<std::string, std::vector<Tensor>>* constructs) {

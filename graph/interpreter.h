@@ -8,6 +8,7 @@
 #ifndef ADC_GRAPH_INTERPRETER_H_
 #define ADC_GRAPH_INTERPRETER_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -19,6 +20,11 @@
 #include "graph/graph.h"
 
 namespace adc {
+
+// The largest value (bytes) the interpreter computes: the machine's memory,
+// or ADC_MAX_TENSOR_BYTES. A node whose declared type is larger fails with
+// ResourceExhausted naming it, before anything is allocated for it.
+uint64_t MaxInterpretedBytes();
 
 // Evaluates the graph's outputs. `feeds` must give every input (by name, with
 // its exact type); it may also override parameters, which otherwise take

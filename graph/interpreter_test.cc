@@ -2,6 +2,8 @@
 // semantics and NaN propagation), feeding errors and parameter overrides.
 #include "graph/interpreter.h"
 
+#include <stdlib.h>
+
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -612,6 +614,42 @@ TEST(ValueEvaluatorTest, BlockedNodesAndKernelErrors) {
   absl::Status status = mapped.Evaluate(big.id()).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(status.message(), "at p: input 'p' was not fed");
+}
+
+// A value larger than memory (or ADC_MAX_TENSOR_BYTES) is refused by its
+// declared type, naming the node, before anything is allocated for it.
+TEST(InterpreterLimitsTest, HugeValuesAreRefusedByName) {
+  GraphBuilder b("huge");
+  Value x = b.Input("x", DType::kF32, {});
+  Value big = BroadcastTo(x, {int64_t{1} << 20, int64_t{1} << 20});
+  b.Output("s", Sum(big));
+  absl::StatusOr<Graph> g = b.Build();
+  ASSERT_TRUE(g.ok()) << g.status();
+  const std::string big_name = g->node(big.id()).name;
+  absl::StatusOr<std::map<std::string, Tensor>> out =
+      Interpret(*g, {{"x", Tensor::Scalar(1, DType::kF32)}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(out.status().message(),
+              ::testing::AllOf(::testing::HasSubstr(big_name),
+                               ::testing::HasSubstr("4398046511104 bytes"),
+                               ::testing::HasSubstr("ADC_MAX_TENSOR_BYTES")));
+
+  // The limit is settable: 16 bytes refuses a 5-element f32 value.
+  GraphBuilder s("small");
+  Value y = s.Input("y", DType::kF32, {5});
+  s.Output("z", Exp(y));
+  absl::StatusOr<Graph> small = s.Build();
+  ASSERT_TRUE(small.ok());
+  const std::map<std::string, Tensor> feeds = {
+      {"y", Tensor::FromDoubles({DType::kF32, {5}}, {1, 2, 3, 4, 5})}};
+  ASSERT_TRUE(Interpret(*small, feeds).ok());
+  setenv("ADC_MAX_TENSOR_BYTES", "16", 1);
+  absl::StatusOr<std::map<std::string, Tensor>> refused =
+      Interpret(*small, feeds);
+  unsetenv("ADC_MAX_TENSOR_BYTES");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("limit of 16"));
 }
 
 }  // namespace
