@@ -248,15 +248,14 @@ TEST_P(EdgeCaseTest, MatchesPyTorchInterpretedAndCompiled) {
   RunCase(GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(PyTorch, EdgeCaseTest, ::testing::ValuesIn(Cases()),
-                         [](const ::testing::TestParamInfo<EdgeCase>& info) {
-                           return info.param.name;
-                         });
+std::string CaseName(const ::testing::TestParamInfo<EdgeCase>& info) {
+  return info.param.name;
+}
 
+INSTANTIATE_TEST_SUITE_P(PyTorch, EdgeCaseTest, ::testing::ValuesIn(Cases()),
+                         CaseName);
 INSTANTIATE_TEST_SUITE_P(Where, EdgeCaseTest, ::testing::ValuesIn(WhereCases()),
-                         [](const ::testing::TestParamInfo<EdgeCase>& info) {
-                           return info.param.name;
-                         });
+                         CaseName);
 
 // Shapes and dtypes at their edges compile, run and differentiate, compiled
 // as interpreted: empty tensors, rank-0 scalars, size-1 broadcasting, mixed

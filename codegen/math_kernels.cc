@@ -219,32 +219,39 @@ bool IsRarePath(const Halide::Internal::Call* op) {
          op->call_type == Halide::Internal::Call::PureExtern;
 }
 
-// Counts the uses of a variable outside the slow sides of RarePath markers.
-class UsesOutsideSlow : public Halide::Internal::IRVisitor {
+// Counts the uses of a variable outside and inside the slow sides of
+// RarePath markers.
+class SlowSideUses : public Halide::Internal::IRVisitor {
  public:
-  explicit UsesOutsideSlow(const std::string& name) : name_(name) {}
-  int count = 0;
+  explicit SlowSideUses(const std::string& name) : name_(name) {}
+  int outside = 0;
+  int inside = 0;
 
  private:
   using IRVisitor::visit;
+  void Use() { ++(slow_depth_ > 0 ? inside : outside); }
   void visit(const Halide::Internal::Variable* op) override {
-    if (op->name == name_) ++count;
+    if (op->name == name_) Use();
   }
   // Loads and stores name their buffer's host pointer, a let too.
   void visit(const Halide::Internal::Load* op) override {
-    if (op->name == name_) ++count;
+    if (op->name == name_) Use();
     IRVisitor::visit(op);
   }
   void visit(const Halide::Internal::Store* op) override {
-    if (op->name == name_) ++count;
+    if (op->name == name_) Use();
     IRVisitor::visit(op);
   }
   void visit(const Halide::Internal::Call* op) override {
     if (!IsRarePath(op)) return IRVisitor::visit(op);
     op->args[0].accept(this);
+    ++slow_depth_;
+    op->args[1].accept(this);
+    --slow_depth_;
     op->args[2].accept(this);
   }
   const std::string& name_;
+  int slow_depth_ = 0;
 };
 
 // Binds a variable inside the slow side of every RarePath marker that uses
@@ -324,14 +331,10 @@ class RarePathPass : public Halide::Internal::IRMutator {
     // Innermost first: a let's value may use the lets around it.
     std::vector<std::pair<std::string, Expr>> kept;  // Innermost first.
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-      UsesOutsideSlow outside(it->first);
-      body.accept(&outside);
-      for (const auto& [name, value] : kept) value.accept(&outside);
-      const bool on_slow_side_only =
-          outside.count == 0 &&
-          (Halide::Internal::stmt_or_expr_uses_var(body, it->first) ||
-           KeptUse(kept, it->first));
-      if (!on_slow_side_only) {
+      SlowSideUses uses(it->first);
+      body.accept(&uses);
+      for (const auto& [name, value] : kept) value.accept(&uses);
+      if (uses.outside > 0 || uses.inside == 0) {
         kept.emplace_back(*it);
         continue;
       }
@@ -344,13 +347,6 @@ class RarePathPass : public Halide::Internal::IRMutator {
       body = LetT::make(name, mutate(value), body);
     }
     return body;
-  }
-  static bool KeptUse(const std::vector<std::pair<std::string, Expr>>& kept,
-                      const std::string& name) {
-    for (const auto& [unused, value] : kept) {
-      if (Halide::Internal::expr_uses_var(value, name)) return true;
-    }
-    return false;
   }
 };
 

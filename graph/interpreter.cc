@@ -93,10 +93,14 @@ uint64_t MaxInterpretedBytes() {
     const unsigned long long v = std::strtoull(env, &end, 10);
     if (end != env && *end == '\0') return v;
   }
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page = sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page <= 0) return std::numeric_limits<uint64_t>::max();
-  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+  // Asked once (a system call; this runs for every node evaluated).
+  static const uint64_t physical = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0) return std::numeric_limits<uint64_t>::max();
+    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+  }();
+  return physical;
 }
 
 namespace {

@@ -247,17 +247,24 @@ absl::string_view NpyDescr(DType dtype) {
 
 namespace {
 
-// The header length a file's first bytes claim (none if they are not a
-// .npy prefix of a known version).
-std::optional<uint32_t> ClaimedHeaderLength(absl::string_view contents) {
+// Where a .npy file's header starts and how long its first bytes say it is
+// (none if they are not the prefix of a known version): the one reader of
+// the length field.
+struct HeaderSpan {
+  size_t offset;
+  uint32_t length;
+};
+std::optional<HeaderSpan> ClaimedHeader(absl::string_view contents) {
   if (contents.size() < kMagicLen + 2 ||
       contents.substr(0, kMagicLen) != absl::string_view(kMagic, kMagicLen)) {
     return std::nullopt;
   }
   const int major = static_cast<uint8_t>(contents[kMagicLen]);
   const int len_bytes = major == 1 ? 2 : 4;
-  if (contents.size() < kMagicLen + 2 + len_bytes) return std::nullopt;
-  return ReadLittleEndian(contents.substr(kMagicLen + 2), len_bytes);
+  const size_t offset = kMagicLen + 2 + len_bytes;
+  if (contents.size() < offset) return std::nullopt;
+  return HeaderSpan{
+      offset, ReadLittleEndian(contents.substr(kMagicLen + 2), len_bytes)};
 }
 
 absl::Status CheckHeaderLength(uint32_t header_len, const NpyLimits& limits) {
@@ -282,11 +289,10 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view contents,
         absl::StrCat("unsupported .npy format version ", major, ".", minor,
                      " (adc reads 1.0, 2.0 and 3.0)"));
   }
-  const int len_bytes = major == 1 ? 2 : 4;
-  const size_t prefix = kMagicLen + 2 + len_bytes;
-  if (contents.size() < prefix) return Malformed("truncated header");
-  const uint32_t header_len =
-      ReadLittleEndian(contents.substr(kMagicLen + 2), len_bytes);
+  const std::optional<HeaderSpan> span = ClaimedHeader(contents);
+  if (!span) return Malformed("truncated header");
+  const size_t prefix = span->offset;
+  const uint32_t header_len = span->length;
   if (absl::Status s = CheckHeaderLength(header_len, limits); !s.ok()) {
     return s;
   }
@@ -409,8 +415,8 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path,
       static_cast<size_t>(std::min<std::streamoff>(size, kPrefix)), '\0');
   file.seekg(0);
   file.read(contents.data(), static_cast<std::streamsize>(contents.size()));
-  if (std::optional<uint32_t> len = ClaimedHeaderLength(contents)) {
-    if (absl::Status s = CheckHeaderLength(*len, limits); !s.ok()) {
+  if (std::optional<HeaderSpan> span = ClaimedHeader(contents)) {
+    if (absl::Status s = CheckHeaderLength(span->length, limits); !s.ok()) {
       return WithPath(path, s);
     }
   }

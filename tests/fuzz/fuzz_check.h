@@ -15,10 +15,6 @@ inline void Check(bool condition, const std::string& what) {
   std::abort();
 }
 
-// Silences protobuf's own logging (parse errors of the text format are
-// printed to stderr otherwise: noise at millions of inputs).
-void QuietProtobuf();
-
 }  // namespace adc::fuzz
 
 #endif  // ADC_TESTS_FUZZ_FUZZ_CHECK_H_

@@ -16,11 +16,6 @@
 #include "passes/autodiff.h"
 #include "tests/fuzz/fuzz_check.h"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  adc::fuzz::QuietProtobuf();
-  return 0;
-}
-
 namespace {
 
 // Differentiates `of` in a copy of `graph` and checks what comes out.

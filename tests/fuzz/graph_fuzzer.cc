@@ -10,11 +10,6 @@
 #include "graph/verifier.h"
 #include "tests/fuzz/fuzz_check.h"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  adc::fuzz::QuietProtobuf();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   adc::proto::GraphDef def;
   if (!def.ParseFromArray(data, static_cast<int>(size))) return 0;

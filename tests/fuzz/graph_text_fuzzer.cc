@@ -6,11 +6,6 @@
 #include "graph/serialize.h"
 #include "tests/fuzz/fuzz_check.h"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  adc::fuzz::QuietProtobuf();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<adc::Graph> graph = adc::GraphFromText(
       std::string(reinterpret_cast<const char*>(data), size));

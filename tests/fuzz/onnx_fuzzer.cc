@@ -9,11 +9,6 @@
 #include "tests/fuzz/fuzz_check.h"
 #include "tools/onnx/importer.h"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  adc::fuzz::QuietProtobuf();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<adc::Graph> graph = adc::ImportOnnxBytes(
       std::string(reinterpret_cast<const char*>(data), size));
