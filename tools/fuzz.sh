@@ -12,6 +12,12 @@
 # undefined behaviour stops the target and fails the script; the input is
 # left in $ADC_FUZZ_DIR/<name>/crashes: check it in under
 # tests/fuzz/regressions/<name> with the fix, and the suite replays it.
+#
+# Reproducible runs (what CI does): ADC_FUZZ_RUNS=N ADC_FUZZ_SEED=S run each
+# target for N inputs from seed S instead of for SECONDS, so the same commit
+# always tries the same inputs; use a fresh ADC_FUZZ_DIR, as the scratch
+# corpus is part of the start. Open-ended campaigns find new bugs; CI must
+# not fail on a commit for a bug that an earlier commit already had.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
@@ -37,11 +43,18 @@ for t in "${targets[@]}"; do
   dir="$work/$t"
   mkdir -p "$dir/corpus" "$dir/crashes"
   mkdir -p "tests/fuzz/regressions/$t"
-  echo "fuzz: $t for ${seconds}s"
+  if [ -n "${ADC_FUZZ_RUNS:-}" ]; then
+    budget=(-runs="$ADC_FUZZ_RUNS" -seed="${ADC_FUZZ_SEED:-1}")
+    echo "fuzz: $t for $ADC_FUZZ_RUNS inputs from seed ${ADC_FUZZ_SEED:-1}"
+  else
+    budget=(-max_total_time="$seconds")
+    [ -n "${ADC_FUZZ_SEED:-}" ] && budget+=(-seed="$ADC_FUZZ_SEED")
+    echo "fuzz: $t for ${seconds}s"
+  fi
   # -rss_limit_mb: the machine has 24 GB and two targets never run at once;
   # a graph or array that asks for more must be refused, not allocated.
   if ! ADC_FUZZ_ARTIFACT="$bin/${t}_fuzzer.runfiles/adc/runtime/testdata/libfake_affine.so" \
-      "$bin/${t}_fuzzer" -max_total_time="$seconds" -timeout=20 \
+      "$bin/${t}_fuzzer" "${budget[@]}" -timeout=20 \
       -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$dir/crashes/" \
       "$dir/corpus" "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t" \
@@ -55,4 +68,8 @@ if [ "${#failed[@]}" -gt 0 ]; then
   echo "fuzz: FAILED: ${failed[*]} (inputs in $work/<target>/crashes)" >&2
   exit 1
 fi
-echo "fuzz: ${targets[*]}: no crash in ${seconds}s each"
+if [ -n "${ADC_FUZZ_RUNS:-}" ]; then
+  echo "fuzz: ${targets[*]}: no crash in $ADC_FUZZ_RUNS inputs each"
+else
+  echo "fuzz: ${targets[*]}: no crash in ${seconds}s each"
+fi

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "graph/check.h"
 #include "graph/file_io.h"
+#include "graph/ops/op_util.h"
 
 namespace adc {
 namespace {
@@ -309,6 +310,12 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view contents,
     return absl::InvalidArgumentError(absl::StrCat(
         "the .npy array has ", dims.size(), " dimensions, more than the limit ",
         "of ", limits.max_rank, " (NpyLimits::max_rank)"));
+  }
+  // Like NumPy's "array is too big": the product of the nonzero dimensions is
+  // bounded even when another dimension is 0, so that no later element count
+  // or stride overflows.
+  if (absl::Status st = ops::CheckDims(dims, "the .npy shape"); !st.ok()) {
+    return absl::InvalidArgumentError(st.message());
   }
   int nontrivial = 0;
   for (int64_t d : dims) nontrivial += d > 1;

@@ -205,7 +205,13 @@ TEST(NpyTest, RejectsBadFiles) {
       {FileWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': "
                       "(4294967296, 4294967296, 4294967296)}",
                       data),
-       "truncated .npy data"},
+       "has more than 1099511627776 elements"},
+      // Found by the npy fuzzer: no elements, but the nonzero dimensions
+      // multiply past int64 (NumPy refuses it too: "array is too big").
+      {FileWithHeader("{'descr': '|b1', 'fortran_order': False, 'shape': "
+                      "(8, 30, 2222222222222, 9, 0)}",
+                      ""),
+       "the .npy shape [8,30,2222222222222,9,0] has more than"},
       {FileWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)",
                       data),
        "expected ',' or '}'"},
