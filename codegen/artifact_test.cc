@@ -3,6 +3,8 @@
 // accumulation and argument checking.
 #include <atomic>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -318,6 +320,47 @@ TEST(CompileErrorsTest, ClearErrors) {
   EXPECT_THAT(s.message(), HasSubstr("GPU"));
   s = CompileToSharedLibrary(*g2, "/nonexistent-dir/out.so");
   ASSERT_FALSE(s.ok());
+}
+
+// adc compile seals what it writes, and the runtime checks the seal, the
+// ELF machine and the CPU features of the target before running anything.
+TEST_F(ArtifactTest, CorruptedOrForeignArtifactsAreRefusedAtLoad) {
+  const std::string path = TempPath("regression.so");
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in),
+                 std::istreambuf_iterator<char>());
+  }
+  ASSERT_GT(bytes.size(), 1000u);
+  // The stored parameter values sit in the file; flip one bit of w's.
+  const std::string corrupted = TempPath("corrupted.so");
+  std::string flipped = bytes;
+  std::vector<float> w(32);  // RegressionGraph's w, as stored (f32).
+  for (int i = 0; i < 32; ++i)
+    w[i] = static_cast<float>(0.05 * ((i * 7) % 11 - 5));
+  const std::string w_bytes(reinterpret_cast<const char*>(w.data()),
+                            w.size() * sizeof(float));
+  const size_t at = flipped.find(w_bytes);
+  ASSERT_NE(at, std::string::npos);
+  flipped[at + 5] ^= 4;
+  std::ofstream(corrupted, std::ios::binary) << flipped;
+  auto m = rt::Module::Load(corrupted);
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(m.status().message(), HasSubstr("checksum mismatch"));
+
+  // Compiled for a CPU feature this one lacks (Knights Landing's AVX-512
+  // extensions): refused with the missing features named, not run into an
+  // illegal instruction.
+  CompileOptions knl;
+  knl.target = "x86-64-linux-avx-avx2-avx512-avx512_knl-f16c-fma-sse41";
+  const std::string knl_path = TempPath("knl.so");
+  ASSERT_TRUE(CompileToSharedLibrary(*graph_, knl_path, knl).ok());
+  auto k = rt::Module::Load(knl_path);
+  ASSERT_FALSE(k.ok());
+  EXPECT_THAT(k.status().message(),
+              HasSubstr("needs CPU features this CPU lacks (avx512pf, "
+                        "avx512er)"));
 }
 
 }  // namespace

@@ -33,6 +33,7 @@
 #include "graph/verifier.h"
 #include "passes/inline_calls.h"
 #include "passes/pipeline.h"
+#include "runtime/seal.h"
 
 namespace adc {
 namespace {
@@ -605,11 +606,16 @@ absl::Status CompileToSharedLibrary(const Graph& graph,
       "    adc_artifact_last_error;\n    adc_artifact_set_num_threads;\n"
       "    adc_artifact_peak_bytes;\n"
       "  local: *;\n};\n"));
-  return RunTool(
+  ADC_RETURN_IF_ERROR(RunTool(
       {CCompiler(), "-shared", "-fPIC", "-O2", "-I" + HalideIncludeDir(), stub,
        library, "-o", output_path, "-Wl,--exclude-libs,ALL",
        "-Wl,--version-script=" + exports, "-ldl", "-lpthread", "-lm"},
-      dir.File("cc.log"), kNeedsCc);
+      dir.File("cc.log"), kNeedsCc));
+  // The checksum the runtime verifies before loading it (runtime/seal.h).
+  if (const rt::Status sealed = rt::SealArtifact(output_path); !sealed.ok()) {
+    return absl::InternalError(sealed.message());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CompileToStaticLibrary(const Graph& graph,

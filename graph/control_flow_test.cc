@@ -273,6 +273,57 @@ std::string LoopFile(const std::string& cond_body, const std::string& body) {
          function("c", cond_body) + function("b", body);
 }
 
+// Loops nested `depth` functions deep: function b<i>'s body loops with body
+// b<i+1>; the innermost is the identity.
+std::string NestedLoopsFile(int depth) {
+  auto loop = [](const std::string& input, const std::string& body) {
+    return "nodes { name: \"w\" op: \"while_loop\" inputs: \"" + input +
+           "\" attrs { key: \"cond\" value { s: \"c\" } } "
+           "attrs { key: \"body\" value { s: \"" +
+           body + "\" } } attrs { key: \"max_iterations\" value { i: 1 } } }";
+  };
+  auto function = [](const std::string& name, const std::string& nodes,
+                     const std::string& result) {
+    return "functions { name: \"" + name + "\" body { name: \"" + name +
+           "\" inputs { name: \"x0\" type { dtype: F32 } } " + nodes +
+           " outputs { name: \"y0\" value: \"" + result + "\" } } }\n";
+  };
+  std::string text =
+      "version: 3\nname: \"f\"\ninputs { name: \"x\" type { dtype: F32 } "
+      "}\n" +
+      loop("x", "b0") + "\noutputs { name: \"y\" value: \"w\" }\n" +
+      "functions { name: \"c\" body { name: \"c\" inputs { name: \"x0\" "
+      "type { dtype: F32 } } nodes { name: \"t\" op: \"less\" inputs: "
+      "\"x0\" inputs: \"x0\" } outputs { name: \"y0\" value: \"t\" } } "
+      "}\n";
+  for (int i = 0; i < depth; ++i) {
+    const std::string name = "b" + std::to_string(i);
+    text += i + 1 < depth
+                ? function(name, loop("x0", "b" + std::to_string(i + 1)), "w")
+                : function(name, "", "x0");
+  }
+  return text;
+}
+
+TEST(ControlFlowTest, CallNestingIsLimited) {
+  // b0 calls b1 ... calls b<depth-1>: depth functions deep (the calls of
+  // the condition c are no deeper).
+  absl::StatusOr<Graph> ok = GraphFromText(NestedLoopsFile(kMaxCallDepth));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  const Tensor x = Tensor::Scalar(1.5, DType::kF32);
+  absl::StatusOr<std::map<std::string, Tensor>> y = Interpret(*ok, {{"x", x}});
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_EQ(y->at("y"), x);
+  for (int depth : {kMaxCallDepth + 1, 5000}) {
+    SCOPED_TRACE(depth);
+    absl::StatusOr<Graph> g = GraphFromText(NestedLoopsFile(depth));
+    ASSERT_FALSE(g.ok());
+    EXPECT_EQ(g.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(g.status().message(),
+                HasSubstr("calls nest more than 100 deep (kMaxCallDepth)"));
+  }
+}
+
 TEST(ControlFlowTest, MalformedFilesGetErrorsNotCrashes) {
   const std::string less =
       "nodes { name: \"t\" op: \"less\" inputs: \"x0\" inputs: \"x0\" } "

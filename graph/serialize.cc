@@ -1,9 +1,7 @@
 #include "graph/serialize.h"
 
 #include <cmath>
-#include <fstream>
 #include <queue>
-#include <sstream>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -203,7 +201,25 @@ absl::StatusOr<Graph> GraphBodyFromProto(const proto::GraphDef& def);
 
 }  // namespace
 
-absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def) {
+absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def,
+                                     const GraphLimits& limits) {
+  if (def.functions_size() > limits.max_functions) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the graph has ", def.functions_size(),
+                     " functions, more than the limit of ",
+                     limits.max_functions, " (GraphLimits::max_functions)"));
+  }
+  int64_t nodes = def.nodes_size();
+  for (const proto::Function& f : def.functions()) {
+    nodes += f.body().nodes_size();
+  }
+  if (nodes > limits.max_nodes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the graph has ", nodes, " nodes",
+                     def.functions_size() > 0 ? " (with its functions')" : "",
+                     ", more than the limit of ", limits.max_nodes,
+                     " (GraphLimits::max_nodes, adc --max_graph_nodes)"));
+  }
   ADC_ASSIGN_OR_RETURN(Graph graph, GraphBodyFromProto(def));
   for (const proto::Function& f : def.functions()) {
     if (f.name().empty()) {
@@ -464,6 +480,9 @@ absl::StatusOr<proto::GraphDef> ParseText(const std::string& text,
                                           const std::string& where) {
   proto::GraphDef def;
   google::protobuf::TextFormat::Parser parser;
+  // As the binary parser's default: deeper text would recurse without bound
+  // (the text parser's own default is INT_MAX).
+  parser.SetRecursionLimit(100);
   ErrorCollector errors;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(text, &def)) {
@@ -475,14 +494,12 @@ absl::StatusOr<proto::GraphDef> ParseText(const std::string& text,
 
 }  // namespace
 
-absl::StatusOr<proto::GraphDef> ReadGraphDef(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
-  }
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  const std::string bytes = buffer.str();
+absl::StatusOr<proto::GraphDef> ReadGraphDef(const std::string& path,
+                                             const GraphLimits& limits) {
+  ADC_ASSIGN_OR_RETURN(
+      const std::string bytes,
+      ReadFileAtMost(path, limits.max_file_bytes,
+                     "GraphLimits::max_file_bytes, adc --max_graph_bytes"));
   if (IsTextPath(path)) return ParseText(bytes, path);
   proto::GraphDef def;
   if (!def.ParseFromString(bytes)) {
@@ -544,9 +561,10 @@ absl::Status WriteGraphDef(const proto::GraphDef& def,
   return WriteFile(path, bytes);
 }
 
-absl::StatusOr<Graph> LoadGraph(const std::string& path) {
-  ADC_ASSIGN_OR_RETURN(proto::GraphDef def, ReadGraphDef(path));
-  absl::StatusOr<Graph> graph = GraphFromProto(def);
+absl::StatusOr<Graph> LoadGraph(const std::string& path,
+                                const GraphLimits& limits) {
+  ADC_ASSIGN_OR_RETURN(proto::GraphDef def, ReadGraphDef(path, limits));
+  absl::StatusOr<Graph> graph = GraphFromProto(def, limits);
   if (!graph.ok()) {
     return absl::Status(graph.status().code(),
                         absl::StrCat(path, ": ", graph.status().message()));
@@ -558,9 +576,15 @@ absl::Status SaveGraph(const Graph& graph, const std::string& path) {
   return WriteGraphDef(GraphToProto(graph), path);
 }
 
-absl::StatusOr<Graph> GraphFromText(const std::string& pbtxt) {
+absl::StatusOr<Graph> GraphFromText(const std::string& pbtxt,
+                                    const GraphLimits& limits) {
+  if (static_cast<int64_t>(pbtxt.size()) > limits.max_file_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the text has ", pbtxt.size(), " bytes, more than the limit of ",
+        limits.max_file_bytes, " (GraphLimits::max_file_bytes)"));
+  }
   ADC_ASSIGN_OR_RETURN(proto::GraphDef def, ParseText(pbtxt, "<text>"));
-  return GraphFromProto(def);
+  return GraphFromProto(def, limits);
 }
 
 std::string GraphToText(const Graph& graph) {

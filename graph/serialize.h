@@ -8,6 +8,7 @@
 #ifndef ADC_GRAPH_SERIALIZE_H_
 #define ADC_GRAPH_SERIALIZE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -25,7 +26,23 @@ namespace adc {
 // control flow).
 inline constexpr int kGraphFormatVersion = 3;
 
-absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def);
+// Limits on graph input, checked before the memory and work they bound: a
+// file's size before it is read, node and function counts before a graph is
+// built (every shape is also limited to rank ops::kMaxRank and
+// ops::kMaxElements elements). The defaults are far above the graphs of
+// models/ (hundreds of nodes; tens of thousands for the 10,000-op benchmark
+// chain with its gradient); `adc` sets them with --max-graph-bytes and
+// --max-graph-nodes.
+struct GraphLimits {
+  // Protobuf cannot parse a binary message of 2 GiB or more anyway.
+  int64_t max_file_bytes = (int64_t{2} << 30) - 1;
+  // Nodes of the graph and its functions together.
+  int64_t max_nodes = int64_t{1} << 22;
+  int64_t max_functions = int64_t{1} << 16;
+};
+
+absl::StatusOr<Graph> GraphFromProto(const proto::GraphDef& def,
+                                     const GraphLimits& limits = {});
 proto::GraphDef GraphToProto(const Graph& graph);
 
 absl::StatusOr<Tensor> TensorFromProto(const proto::TensorProto& tensor);
@@ -38,15 +55,18 @@ std::string GraphDefToBytes(const proto::GraphDef& def);
 std::string GraphDefToText(const proto::GraphDef& def);
 
 // Reads/writes a GraphDef file (text for .pbtxt/.txt, else binary).
-absl::StatusOr<proto::GraphDef> ReadGraphDef(const std::string& path);
+absl::StatusOr<proto::GraphDef> ReadGraphDef(const std::string& path,
+                                             const GraphLimits& limits = {});
 absl::Status WriteGraphDef(const proto::GraphDef& def, const std::string& path);
 
 // ReadGraphDef + GraphFromProto; GraphToProto + WriteGraphDef.
-absl::StatusOr<Graph> LoadGraph(const std::string& path);
+absl::StatusOr<Graph> LoadGraph(const std::string& path,
+                                const GraphLimits& limits = {});
 absl::Status SaveGraph(const Graph& graph, const std::string& path);
 
 // Text-format conversions (for tests and tools).
-absl::StatusOr<Graph> GraphFromText(const std::string& pbtxt);
+absl::StatusOr<Graph> GraphFromText(const std::string& pbtxt,
+                                    const GraphLimits& limits = {});
 std::string GraphToText(const Graph& graph);
 
 }  // namespace adc

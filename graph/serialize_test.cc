@@ -286,6 +286,88 @@ TEST(SerializeTest, LoadErrorsNameTheFile) {
               AllOf(HasSubstr(path), HasSubstr("node 'a': unknown op 'nope'")));
 }
 
+TEST(SerializeTest, LimitsRefuseHugeFilesAndGraphsBeforeBuildingThem) {
+  const std::string path = TmpPath("limits.pb");
+  ASSERT_TRUE(SaveGraph(RichGraph(), path).ok());
+  const int64_t size = static_cast<int64_t>(ReadFile(path).size());
+  ASSERT_TRUE(LoadGraph(path).ok());
+  // The file's size, checked before it is read.
+  GraphLimits small;
+  small.max_file_bytes = size - 1;
+  absl::StatusOr<Graph> g = LoadGraph(path, small);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(
+      g.status().message(),
+      HasSubstr(absl::StrCat("'", path, "' has ", size,
+                             " bytes, more than the limit of ", size - 1,
+                             " (GraphLimits::max_file_bytes, "
+                             "adc --max_graph_bytes)")));
+  small.max_file_bytes = size;
+  EXPECT_TRUE(LoadGraph(path, small).ok());
+  // Nodes, counted before any is built.
+  const proto::GraphDef def = GraphToProto(RichGraph());
+  GraphLimits few;
+  few.max_nodes = def.nodes_size() - 1;
+  g = GraphFromProto(def, few);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(g.status().message(),
+              HasSubstr(absl::StrCat("the graph has ", def.nodes_size(),
+                                     " nodes, more than the limit of ",
+                                     def.nodes_size() - 1)));
+  few.max_nodes = def.nodes_size();
+  EXPECT_TRUE(GraphFromProto(def, few).ok());
+  // Functions.
+  proto::GraphDef with_functions = def;
+  with_functions.add_functions()->set_name("f");
+  with_functions.add_functions()->set_name("g");
+  GraphLimits one_function;
+  one_function.max_functions = 1;
+  g = GraphFromProto(with_functions, one_function);
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(),
+              HasSubstr("the graph has 2 functions, more than the limit of 1"));
+  // Text, by its length.
+  GraphLimits short_text;
+  short_text.max_file_bytes = 10;
+  g = GraphFromText("name: \"a long enough name\"", short_text);
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("more than the limit of 10"));
+}
+
+TEST(SerializeTest, DeepNestingAndHighRanksAreRefused) {
+  // Functions nested in functions' bodies, 1000 deep: protobuf stops at its
+  // recursion limit (100) with an error, in binary and in text.
+  proto::GraphDef nested;
+  proto::GraphDef* at = &nested;
+  for (int i = 0; i < 1000; ++i) {
+    proto::Function* f = at->add_functions();
+    f->set_name("f");
+    at = f->mutable_body();
+  }
+  const std::string path = TmpPath("nested.pb");
+  WriteFile(path, GraphDefToBytes(nested));
+  absl::StatusOr<Graph> g = LoadGraph(path);
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("not a binary GraphDef"));
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "functions { name: \"f\" body { ";
+  for (int i = 0; i < 1000; ++i) text += "} } ";
+  g = GraphFromText(text);
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("not a text GraphDef"));
+  // A rank above 32 (NumPy's and the runtime's limit), even of size-1 dims.
+  std::string dims;
+  for (int i = 0; i < 33; ++i) dims += " dims: 1";
+  g = GraphFromText(
+      "name: \"r\" inputs { name: \"x\" type { dtype: F32 "
+      "shape {" +
+      dims + " } } }");
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("has rank 33, more than 32"));
+}
+
 TEST(SerializeTest, UnwritablePath) {
   absl::Status s = SaveGraph(RichGraph(), TmpPath("no/such/dir/g.pb"));
   ASSERT_FALSE(s.ok());

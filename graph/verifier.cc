@@ -182,17 +182,23 @@ absl::Status VerifyBody(const Graph& graph, const Graph& library);
 // own (a vjp function of a call without float arguments has no outputs),
 // and no call cycles.
 absl::Status VerifyLibrary(const Graph& library) {
-  // 0: unvisited, 1: on the stack, 2: done.
-  std::map<std::string, int> state;
-  std::function<absl::Status(const std::string&)> visit =
-      [&](const std::string& name) -> absl::Status {
-    int& s = state[name];
-    if (s == 1) {
+  // The depth of calls below each function: 0 while on the stack (a call
+  // cycle), at least 1 once done. The recursion stops at kMaxCallDepth.
+  std::map<std::string, int> height;
+  std::function<absl::Status(const std::string&, int)> visit =
+      [&](const std::string& name, int depth) -> absl::Status {
+    if (depth > kMaxCallDepth) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("calls nest more than ", kMaxCallDepth,
+                       " deep (kMaxCallDepth) at function '", name, "'"));
+    }
+    auto [it, is_new] = height.emplace(name, 0);
+    if (!is_new && it->second == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("function '", name, "' calls itself"));
     }
-    if (s == 2) return absl::OkStatus();
-    s = 1;
+    if (!is_new) return absl::OkStatus();
+    int below = 0;
     const Graph* body = library.function(name);
     for (const Node& node : body->nodes()) {
       if (GetOpDef(node.op).family != OpFamily::kCall &&
@@ -205,11 +211,17 @@ absl::Status VerifyLibrary(const Graph& library) {
         }
         const std::string& callee = node.attrs.GetString(spec.name);
         if (library.function(callee) != nullptr) {
-          ADC_RETURN_IF_ERROR(visit(callee));
+          ADC_RETURN_IF_ERROR(visit(callee, depth + 1));
+          below = std::max(below, height[callee]);
         }
       }
     }
-    state[name] = 2;
+    if (depth + below > kMaxCallDepth) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("calls nest more than ", kMaxCallDepth,
+                       " deep (kMaxCallDepth) below function '", name, "'"));
+    }
+    height[name] = below + 1;
     return absl::OkStatus();
   };
   for (const std::string& name : library.function_names()) {
@@ -228,7 +240,7 @@ absl::Status VerifyLibrary(const Graph& library) {
     }
     absl::Status status = VerifyBody(*body, library);
     if (!status.ok()) return in_function(status);
-    ADC_RETURN_IF_ERROR(visit(name));
+    ADC_RETURN_IF_ERROR(visit(name, 1));
   }
   return absl::OkStatus();
 }

@@ -28,7 +28,12 @@ absl::Status NodeError(const Node& node, const absl::Status& status);
 // well formed (a parameter's stored value matches its type), every node's
 // attributes and type agree with its op rule, outputs refer to existing values
 // and have unique non-empty names.
+// Function calls (call, cond, while_loop) nest at most kMaxCallDepth deep,
+// so that passes and the interpreter, which recurse into callees, stay far
+// from the stack's end.
 absl::Status Verify(const Graph& graph);
+
+inline constexpr int kMaxCallDepth = 100;
 
 }  // namespace adc
 

@@ -19,6 +19,10 @@
  * (0: one per core) and returns the previous setting; it stops the pool,
  * which restarts at the new size, so it must not run concurrently with
  * adc_artifact_run.
+ *
+ * The file ends with a seal (runtime/seal.h: the CRC-32 of everything before
+ * it), which the runtime checks before dlopen; the signature's `target` must
+ * be one this machine's CPU can run (or empty, for hand-built artifacts).
  */
 #ifndef ADC_RUNTIME_ARTIFACT_ABI_H_
 #define ADC_RUNTIME_ARTIFACT_ABI_H_

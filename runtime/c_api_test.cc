@@ -110,7 +110,7 @@ TEST(CApiLoadTest, Errors) {
 
 TEST_F(CApiTest, Signature) {
   EXPECT_STREQ(adc_module_graph_name(module_), "fake_affine");
-  EXPECT_STREQ(adc_module_target(module_), "fake-target");
+  EXPECT_STREQ(adc_module_target(module_), "x86-64-linux");
   EXPECT_STREQ(adc_module_adc_version(module_), "fake-adc-0");
   ASSERT_EQ(adc_module_num_args(module_), 6);
   const char* names[] = {"x", "p", "y", "loss", "x.grad", "p.grad"};

@@ -7,7 +7,7 @@
 # Usage: link_deps_test.sh BINARY_OR_SO...
 set -euo pipefail
 
-allowed='^(libc\.so\.6|libm\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libdl\.so\.2|libpthread\.so\.0|ld-linux-x86-64\.so\.2|ld-linux-[a-z0-9_-]+\.so\.[0-9]+)$'
+allowed='^(libc\.so\.6|libz\.so\.1|libm\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libdl\.so\.2|libpthread\.so\.0|ld-linux-x86-64\.so\.2|ld-linux-[a-z0-9_-]+\.so\.[0-9]+)$'
 # A sanitizer build (bazel --config=asan/ubsan/tsan) adds its runtime.
 sanitizer_runtimes='^(libasan|libubsan|libtsan|liblsan)\.so\.[0-9]+$'
 forbidden_symbols='halide_|Halide|llvm|LLVM|absl|google.*protobuf'

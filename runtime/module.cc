@@ -5,6 +5,10 @@
 #include <link.h>  // ElfW
 #include <sys/stat.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
@@ -18,9 +22,11 @@
 #include <set>
 #include <shared_mutex>  // std::shared_lock
 #include <unordered_map>
+#include <vector>
 
 #include "runtime/artifact_abi.h"
 #include "runtime/module_internal.h"
+#include "runtime/seal.h"
 
 namespace adc::rt {
 namespace {
@@ -38,6 +44,95 @@ bool IsValidDType(int32_t dtype) {
 }
 
 std::string Quoted(const std::string& s) { return "'" + s + "'"; }
+
+#if defined(__x86_64__)
+constexpr int kHostMachine = EM_X86_64;
+#elif defined(__aarch64__)
+constexpr int kHostMachine = EM_AARCH64;
+#else
+#error "adc's runtime knows x86-64 and AArch64 hosts"
+#endif
+
+std::string MachineName(int machine) {
+  switch (machine) {
+    case EM_X86_64:
+      return "x86-64";
+    case EM_AARCH64:
+      return "AArch64";
+    case EM_386:
+      return "32-bit x86";
+    case EM_ARM:
+      return "32-bit ARM";
+    case EM_RISCV:
+      return "RISC-V";
+    case EM_PPC64:
+      return "POWER";
+    default:
+      return "ELF machine " + std::to_string(machine);
+  }
+}
+
+// One Halide target feature and what the CPU needs to run code using it.
+struct FeatureNeeds {
+  const char* feature;
+  std::vector<std::string> cpu;  // __builtin_cpu_supports names
+};
+
+#if defined(__x86_64__)
+bool CpuHas(const std::string& name) {
+  if (name == "f16c") {
+    // Not among __builtin_cpu_supports' names: CPUID leaf 1, ECX bit 29
+    // (its registers are the AVX ones, whose OS support "avx" checks).
+    unsigned eax, ebx, ecx, edx;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx >> 29 & 1) != 0 &&
+           __builtin_cpu_supports("avx");
+  }
+#define ADC_CPU(x) \
+  if (name == x) return __builtin_cpu_supports(x) != 0;
+  ADC_CPU("sse4.1")
+  ADC_CPU("avx")
+  ADC_CPU("avx2")
+  ADC_CPU("fma")
+  ADC_CPU("fma4")
+  ADC_CPU("avx512f")
+  ADC_CPU("avx512cd")
+  ADC_CPU("avx512vl")
+  ADC_CPU("avx512bw")
+  ADC_CPU("avx512dq")
+  ADC_CPU("avx512pf")
+  ADC_CPU("avx512er")
+  ADC_CPU("avx512ifma")
+  ADC_CPU("avx512vbmi")
+  ADC_CPU("avx512vnni")
+  ADC_CPU("avx512bf16")
+#undef ADC_CPU
+  return false;
+}
+
+// Halide 14's x86 features and the CPUID flags it tests for each
+// (Target.cpp, calculate_host_target).
+const std::vector<FeatureNeeds>& X86Features() {
+  static const auto* features = new std::vector<FeatureNeeds>{
+      {"sse41", {"sse4.1"}},
+      {"avx", {"avx"}},
+      {"avx2", {"avx2"}},
+      {"fma", {"fma"}},
+      {"fma4", {"fma4"}},
+      {"f16c", {"f16c"}},
+      {"avx512", {"avx512f", "avx512cd"}},
+      {"avx512_knl", {"avx512f", "avx512cd", "avx512pf", "avx512er"}},
+      {"avx512_skylake",
+       {"avx512f", "avx512cd", "avx512vl", "avx512bw", "avx512dq"}},
+      {"avx512_cannonlake",
+       {"avx512f", "avx512cd", "avx512vl", "avx512bw", "avx512dq", "avx512ifma",
+        "avx512vbmi"}},
+      {"avx512_sapphirerapids",
+       {"avx512f", "avx512cd", "avx512vl", "avx512bw", "avx512dq", "avx512ifma",
+        "avx512vbmi", "avx512vnni", "avx512bf16"}},
+  };
+  return *features;
+}
+#endif
 
 std::string JoinNames(const std::vector<ArgSpec>& args) {
   if (args.empty()) return "none";
@@ -373,6 +468,11 @@ Status CheckSegmentsInFile(const std::string& path, uint64_t file_size,
       header.e_phentsize != sizeof(ElfW(Phdr))) {
     return Status::Ok();
   }
+  if (header.e_machine != kHostMachine) {
+    return Status::Error(where + "an ELF file for another architecture (" +
+                         MachineName(header.e_machine) + "), this is " +
+                         MachineName(kHostMachine));
+  }
   const uint64_t table_end =
       uint64_t{header.e_phoff} + uint64_t{header.e_phnum} * sizeof(ElfW(Phdr));
   if (table_end > file_size) {
@@ -486,6 +586,57 @@ Status ConvertSignature(const adc_signature& raw, const std::string& where,
   return Status::Ok();
 }
 
+Status CheckTargetRunsHere(const std::string& target,
+                           const std::string& where) {
+  if (target.empty()) return Status::Ok();  // Hand-built: nothing claimed.
+  std::vector<std::string> tokens;
+  for (size_t start = 0;;) {
+    const size_t dash = target.find('-', start);
+    tokens.push_back(target.substr(start, dash - start));
+    if (dash == std::string::npos) break;
+    start = dash + 1;
+  }
+#if defined(__x86_64__)
+  const bool same_arch =
+      tokens.size() >= 2 && tokens[0] == "x86" && tokens[1] == "64";
+  const char* host = "x86-64";
+#else
+  const bool same_arch =
+      tokens.size() >= 2 && tokens[0] == "arm" && tokens[1] == "64";
+  const char* host = "arm-64";
+#endif
+  if (!same_arch) {
+    return Status::Error(where + "compiled for target " + Quoted(target) +
+                         ", not for this machine (" + host + ")");
+  }
+#if defined(__x86_64__)
+  std::vector<std::string> missing;
+  for (size_t i = 2; i < tokens.size(); ++i) {
+    for (const FeatureNeeds& f : X86Features()) {
+      if (tokens[i] != f.feature) continue;
+      for (const std::string& flag : f.cpu) {
+        if (!CpuHas(flag) &&
+            std::find(missing.begin(), missing.end(), flag) == missing.end()) {
+          missing.push_back(flag);
+        }
+      }
+    }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string& flag : missing) {
+      list += (list.empty() ? "" : ", ") + flag;
+    }
+    return Status::Error(
+        where + "compiled for target " + Quoted(target) +
+        ", which needs CPU features this CPU lacks (" + list +
+        "); running it would stop on an illegal instruction. Recompile it "
+        "here (adc compile --target=host) or for a lower feature level");
+  }
+#endif
+  return Status::Ok();
+}
+
 }  // namespace internal
 
 StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
@@ -497,7 +648,9 @@ StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
   }
   if (S_ISDIR(st.st_mode)) return Status::Error(where + "is a directory");
   if (!S_ISREG(st.st_mode)) return Status::Error(where + "not a regular file");
-  if (Status s = internal::CheckSegmentsInFile(path, st.st_size, where);
+  if (Status s = CheckSeal(path, st.st_size, where); !s.ok()) return s;
+  if (Status s = internal::CheckSegmentsInFile(
+          path, static_cast<uint64_t>(st.st_size) - kSealSize, where);
       !s.ok()) {
     return s;
   }
@@ -561,6 +714,10 @@ StatusOr<std::unique_ptr<Module>> Module::Load(const std::string& path) {
   Signature signature;
   if (Status s = internal::ConvertSignature(*raw, where, &signature); !s.ok())
     return s;
+  if (Status s = internal::CheckTargetRunsHere(signature.target, where);
+      !s.ok()) {
+    return s;
+  }
 
   size_t position = 0;
   for (const auto* group :

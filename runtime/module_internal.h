@@ -14,10 +14,15 @@ namespace adc::rt::internal {
 
 // dlopen maps an ELF file's segments without checking that the file holds
 // them, and touching a page past the end of a truncated file raises SIGBUS.
-// This rejects such files before dlopen. Anything that is not a well-formed
-// ELF header of this machine's class is left for dlopen to diagnose.
+// This rejects such files, and ELF files for another architecture, before
+// dlopen. Anything that is not a well-formed ELF header of this machine's
+// class is left for dlopen to diagnose.
 Status CheckSegmentsInFile(const std::string& path, uint64_t file_size,
                            const std::string& where);
+
+// OK if the host can run code compiled for Halide target string `target`
+// (its architecture, and every CPU feature its x86 features need).
+Status CheckTargetRunsHere(const std::string& target, const std::string& where);
 
 // Converts and validates the artifact's signature. `where` prefixes errors.
 Status ConvertSignature(const adc_signature& raw, const std::string& where,

@@ -1,6 +1,7 @@
 #include "runtime/module.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -10,9 +11,12 @@
 #include <iterator>
 #include <limits>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/module_internal.h"
+#include "runtime/seal.h"
 #include "runtime/test_main.h"
 
 namespace adc::rt {
@@ -205,7 +209,7 @@ TEST(LoadTest, Signature) {
   EXPECT_EQ(module->path(), TestPath("affine"));
   const Signature& sig = module->signature();
   EXPECT_EQ(sig.graph_name, "fake_affine");
-  EXPECT_EQ(sig.target, "fake-target");
+  EXPECT_EQ(sig.target, "x86-64-linux");
   EXPECT_EQ(sig.adc_version, "fake-adc-0");
   ASSERT_EQ(sig.inputs.size(), 1u);
   EXPECT_EQ(sig.inputs[0].name, "x");
@@ -268,32 +272,54 @@ std::string TempFile(const std::string& name, const std::string& contents) {
   return path;
 }
 
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+// A copy of `bytes` in a file, sealed as adc compile seals artifacts.
+std::string SealedFile(const std::string& name, const std::string& bytes) {
+  const std::string path = TempFile(name, bytes);
+  const Status s = SealArtifact(path);
+  EXPECT_TRUE(s.ok()) << s.message();
+  return path;
+}
+
 TEST(LoadTest, TruncatedArtifact) {
-  std::ifstream in(TestPath("affine"), std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)),
-                          std::istreambuf_iterator<char>());
+  const std::string bytes = ReadBytes(TestPath("affine"));
   ASSERT_GT(bytes.size(), 4096u);
   // Cut inside the ELF header, the program headers, the first segment, and
-  // half-way (a cut in a later segment would crash dlopen with SIGBUS were it
-  // not caught first).
-  for (size_t size :
-       {size_t{10}, size_t{64}, size_t{200}, size_t{1000}, bytes.size() / 2}) {
+  // half-way: the seal is gone, so the cut is seen before dlopen.
+  for (size_t size : {size_t{10}, size_t{64}, size_t{200}, size_t{1000},
+                      bytes.size() / 2, bytes.size() - 1}) {
     SCOPED_TRACE(size);
     const std::string path = TempFile(
         "truncated_" + std::to_string(size) + ".so", bytes.substr(0, size));
     auto module = Module::Load(path);
     ASSERT_FALSE(module.ok());
     EXPECT_THAT(module.status().message(), HasSubstr(path));
+    EXPECT_THAT(module.status().message(), HasSubstr("no adc seal"));
+  }
+  // Cut and then sealed again: the ELF checks still refuse it (a cut in a
+  // later segment would crash dlopen with SIGBUS were it not caught first).
+  const std::string unsealed = bytes.substr(0, bytes.size() - kSealSize);
+  for (size_t size :
+       {size_t{10}, size_t{64}, size_t{200}, size_t{1000}, bytes.size() / 2}) {
+    SCOPED_TRACE(size);
+    auto module = Module::Load(SealedFile("cut_" + std::to_string(size) + ".so",
+                                          unsealed.substr(0, size)));
+    ASSERT_FALSE(module.ok());
     const std::string& m = module.status().message();
     EXPECT_TRUE(m.find("truncated") != std::string::npos ||
                 m.find("not a loadable shared library") != std::string::npos)
         << m;
   }
-  auto half =
-      Module::Load(TempFile("half.so", bytes.substr(0, bytes.size() / 2)));
+  auto half = Module::Load(
+      SealedFile("half.so", unsealed.substr(0, unsealed.size() / 2)));
   ASSERT_FALSE(half.ok());
   EXPECT_THAT(half.status().message(), HasSubstr("truncated file"));
-  auto tiny = Module::Load(TempFile("tiny.so", bytes.substr(0, 10)));
+  auto tiny = Module::Load(SealedFile("tiny.so", unsealed.substr(0, 10)));
   ASSERT_FALSE(tiny.ok());
   EXPECT_THAT(tiny.status().message(), HasSubstr("file too short"));  // dlerror
 }
@@ -301,8 +327,10 @@ TEST(LoadTest, TruncatedArtifact) {
 TEST(LoadTest, TextFileNamedSo) {
   std::string text;
   for (int i = 0; i < 100; ++i) text += "this is not a shared library\n";
-  const std::string path = TempFile("text.so", text);
-  auto module = Module::Load(path);
+  auto module = Module::Load(TempFile("text.so", text));
+  ASSERT_FALSE(module.ok());
+  EXPECT_THAT(module.status().message(), HasSubstr("no adc seal"));
+  module = Module::Load(SealedFile("sealed_text.so", text));
   ASSERT_FALSE(module.ok());
   EXPECT_THAT(module.status().message(),
               HasSubstr("not a loadable shared library"));
@@ -312,8 +340,114 @@ TEST(LoadTest, TextFileNamedSo) {
 TEST(LoadTest, EmptyFile) {
   auto module = Module::Load(TempFile("empty.so", ""));
   ASSERT_FALSE(module.ok());
+  EXPECT_THAT(module.status().message(), HasSubstr("no adc seal"));
+  module = Module::Load(SealedFile("sealed_empty.so", ""));
+  ASSERT_FALSE(module.ok());
   EXPECT_THAT(module.status().message(),
               HasSubstr("not a loadable shared library"));
+}
+
+TEST(SealTest, UnsealedArtifactIsRefused) {
+  auto module = Module::Load(TestPath("affine_unsealed"));
+  ASSERT_FALSE(module.ok());
+  EXPECT_THAT(module.status().message(), HasSubstr("no adc seal"));
+  EXPECT_THAT(module.status().message(), HasSubstr("adc_seal"));
+  // Sealing it (adc_seal) makes it loadable; sealing twice changes nothing.
+  const std::string path =
+      SealedFile("resealed.so", ReadBytes(TestPath("affine_unsealed")));
+  const std::string once = ReadBytes(path);
+  ASSERT_TRUE(SealArtifact(path).ok());
+  EXPECT_EQ(ReadBytes(path), once);
+  EXPECT_EQ(once, ReadBytes(TestPath("affine")));
+  auto sealed = Module::Load(path);
+  EXPECT_TRUE(sealed.ok()) << sealed.status().message();
+}
+
+TEST(SealTest, EveryFlippedBitIsRefusedBeforeDlopen) {
+  const std::string bytes = ReadBytes(TestPath("affine"));
+  ASSERT_GT(bytes.size(), kSealSize);
+  // Bits spread over the whole file (ELF headers, code, the signature's
+  // data, the parameter values, section tables) and every byte of the seal.
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < bytes.size() - kSealSize; i += 61)
+    positions.push_back(i);
+  for (size_t i = bytes.size() - kSealSize; i < bytes.size(); ++i) {
+    positions.push_back(i);
+  }
+  const std::string path = TempFile("flipped.so", "");
+  for (size_t i : positions) {
+    SCOPED_TRACE(i);
+    std::string flipped = bytes;
+    flipped[i] = static_cast<char>(flipped[i] ^ (1 << (i % 8)));
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << flipped;
+    auto module = Module::Load(path);
+    ASSERT_FALSE(module.ok());
+    const std::string& m = module.status().message();
+    EXPECT_TRUE(m.find("checksum mismatch") != std::string::npos ||
+                m.find("no adc seal") != std::string::npos ||
+                m.find("seal version") != std::string::npos ||
+                m.find("the seal covers") != std::string::npos)
+        << m;
+  }
+  auto appended = Module::Load(TempFile("appended.so", bytes + "x"));
+  ASSERT_FALSE(appended.ok());
+  EXPECT_THAT(appended.status().message(), HasSubstr("no adc seal"));
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 1;
+  auto corrupted = Module::Load(TempFile("corrupted.so", flipped));
+  ASSERT_FALSE(corrupted.ok());
+  EXPECT_THAT(corrupted.status().message(),
+              HasSubstr("checksum mismatch: the contents have CRC-32 0x"));
+  EXPECT_THAT(corrupted.status().message(), HasSubstr("recompile it"));
+}
+
+TEST(SealTest, AnotherArchitectureIsRefused) {
+  std::string bytes = ReadBytes(TestPath("affine"));
+  bytes.resize(bytes.size() - kSealSize);
+  // e_machine (bytes 18-19): AArch64, as if it had been compiled there.
+  bytes[18] = static_cast<char>(EM_AARCH64 & 0xff);
+  bytes[19] = static_cast<char>(EM_AARCH64 >> 8);
+  auto module = Module::Load(SealedFile("aarch64.so", bytes));
+  ASSERT_FALSE(module.ok());
+  EXPECT_THAT(module.status().message(),
+              HasSubstr("an ELF file for another architecture (AArch64), "
+                        "this is x86-64"));
+}
+
+TEST(SealTest, TargetsThisCpuCannotRun) {
+  using internal::CheckTargetRunsHere;
+  EXPECT_TRUE(CheckTargetRunsHere("", "").ok());
+  EXPECT_TRUE(CheckTargetRunsHere("x86-64-linux", "").ok());
+  EXPECT_TRUE(
+      CheckTargetRunsHere("x86-64-linux-no_asserts-no_runtime", "").ok());
+  EXPECT_FALSE(CheckTargetRunsHere("x86-32-linux", "").ok());
+  EXPECT_FALSE(CheckTargetRunsHere("arm-64-linux", "").ok());
+  EXPECT_FALSE(CheckTargetRunsHere("x86", "").ok());
+  // Each feature level the host has is accepted; a missing one is named.
+  const struct {
+    const char* feature;
+    bool host_has;
+  } levels[] = {
+      {"sse41", __builtin_cpu_supports("sse4.1") != 0},
+      {"avx2", __builtin_cpu_supports("avx2") != 0},
+      {"fma", __builtin_cpu_supports("fma") != 0},
+      {"avx512_skylake", __builtin_cpu_supports("avx512f") &&
+                             __builtin_cpu_supports("avx512cd") &&
+                             __builtin_cpu_supports("avx512vl") &&
+                             __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512dq")},
+      {"avx512_knl", false},  // avx512pf and avx512er: Xeon Phi only.
+  };
+  for (const auto& level : levels) {
+    SCOPED_TRACE(level.feature);
+    const Status s = CheckTargetRunsHere(
+        std::string("x86-64-linux-") + level.feature, "at: ");
+    EXPECT_EQ(s.ok(), level.host_has) << s.message();
+    if (!s.ok()) {
+      EXPECT_THAT(s.message(), HasSubstr("at: compiled for target "));
+      EXPECT_THAT(s.message(), HasSubstr("this CPU lacks"));
+    }
+  }
 }
 
 TEST(LoadTest, ForeignSharedLibrary) {
@@ -356,7 +490,13 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"bad_kind", "('x'): invalid kind 5"},
         InvalidCase{"null_dims", "('x'): dims is null"},
         InvalidCase{"negative_dim", "negative dimension in f32[2,-3]"},
-        InvalidCase{"null_args", "args is null"}),
+        InvalidCase{"null_args", "args is null"},
+        InvalidCase{"target_arm",
+                    "compiled for target 'arm-64-linux', not for this "
+                    "machine (x86-64)"},
+        InvalidCase{"target_knl",
+                    "which needs CPU features this CPU lacks (avx512pf, "
+                    "avx512er)"}),
     [](const ::testing::TestParamInfo<InvalidCase>& info) {
       return std::string(info.param.defect);
     });

@@ -142,6 +142,20 @@ expect_ok "$ADC" run --interpret slash.pbtxt --in x1="$DATA/x1.npy" \
   --in x2="$DATA/x2.npy" --out-dir slash
 [ -f slash/a_b.npy ] && pass || fail "no slash/a_b.npy"
 
+# --- limits on input files (every command) -------------------------------------
+expect_error "more than the limit of 10 (GraphLimits::max_file_bytes, adc --max_graph_bytes)" \
+  "$ADC" inspect g.pbtxt --max-graph-bytes 10
+expect_error "nodes, more than the limit of 1 (GraphLimits::max_nodes" \
+  "$ADC" run --interpret g.pbtxt --max_graph_nodes=1 --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/x2.npy"
+expect_error "--in x1: " "$ADC" run --interpret g.pbtxt --in x1="$DATA/x1.npy" \
+  --in x2="$DATA/x2.npy" --max-npy-header-bytes 16
+expect_error "invalid value 'lots' for --max-graph-nodes (expected an integer)" \
+  "$ADC" inspect g.pbtxt --max-graph-nodes lots
+expect_ok "$ADC" inspect --help
+expect_contains "$T/stdout" "limits on input files (every command):" \
+  "--max-graph-bytes N" "--max-npy-header-bytes N"
+
 # --- jvp (forward mode) ---------------------------------------------------------
 # Along t = (1, 1) at x1 = 2, x2 = 0: dy = x2 * 1 + (x1 - cos(x2)) * 1 = 1,
 # the same bytes as dy/dx2.

@@ -28,6 +28,14 @@ ABSL_FLAG(
     "input.");
 ABSL_FLAG(int, threads, 0,
           "Size of the artifact's thread pool (0: one thread per core).");
+ABSL_FLAG(int64_t, max_graph_bytes, adc::GraphLimits().max_file_bytes,
+          "Refuses graph and ONNX files larger than this, before reading "
+          "them.");
+ABSL_FLAG(int64_t, max_graph_nodes, adc::GraphLimits().max_nodes,
+          "Refuses graphs (functions included) and ONNX models with more "
+          "nodes.");
+ABSL_FLAG(int64_t, max_npy_header_bytes, adc::NpyLimits().max_header_bytes,
+          "Refuses .npy files whose header is longer, before reading it.");
 
 namespace adc::cli {
 namespace {
@@ -75,6 +83,34 @@ std::string Wrap(const std::string& text, size_t width, size_t indent) {
     absl::StrAppend(&out, word);
     column += word.size();
   }
+  return out;
+}
+
+// Limits on input files, accepted by every command.
+const std::vector<FlagUse>& LimitFlags() {
+  static const auto* flags = new std::vector<FlagUse>{
+      {"max-graph-bytes", "N"},
+      {"max-graph-nodes", "N"},
+      {"max-npy-header-bytes", "N"},
+  };
+  return *flags;
+}
+
+// "  --name METAVAR     help", wrapped, for CommandHelp.
+std::string FlagHelpLine(const FlagUse& use) {
+  std::string left = Dashed(use.name);
+  if (!use.metavar.empty()) absl::StrAppend(&left, " ", use.metavar);
+  if (use.repeated) absl::StrAppend(&left, " ...");
+  std::string out = absl::StrCat("  ", left);
+  if (left.size() < 24) {
+    out.append(24 - left.size(), ' ');
+  } else {
+    absl::StrAppend(&out, "\n", std::string(26, ' '));
+  }
+  absl::StrAppend(
+      &out,
+      Wrap(use.help.empty() ? FindFlag(use)->Help() : use.help, 80 - 26, 26),
+      "\n");
   return out;
 }
 
@@ -131,6 +167,9 @@ absl::StatusOr<Args> ParseArgs(const Command& command,
     for (const FlagUse& f : command.flags) {
       if (f.name == name) use = &f;
     }
+    for (const FlagUse& f : LimitFlags()) {
+      if (f.name == name) use = &f;
+    }
     if (use == nullptr) {
       return UsageError(
           command.name,
@@ -160,10 +199,11 @@ absl::StatusOr<Args> ParseArgs(const Command& command,
     }
     std::string error;
     if (!flag->ParseFrom(*value, &error)) {
-      const char* expected = is_bool                    ? "true or false"
-                             : flag->IsOfType<int>()    ? "an integer"
-                             : flag->IsOfType<double>() ? "a number"
-                                                        : nullptr;
+      const char* expected =
+          is_bool                                              ? "true or false"
+          : flag->IsOfType<int>() || flag->IsOfType<int64_t>() ? "an integer"
+          : flag->IsOfType<double>()                           ? "a number"
+                                                               : nullptr;
       return UsageError(
           command.name,
           absl::StrCat("invalid value '", *value, "' for ", Dashed(use->name),
@@ -207,24 +247,15 @@ std::string CommandHelp(const Command& command) {
   std::string out =
       absl::StrCat("usage: adc ", command.name, " ", command.synopsis, "\n\n",
                    command.description, "\n");
-  if (command.flags.empty()) return out;
   absl::StrAppend(&out, "\nflags:\n");
   for (const FlagUse& use : command.flags) {
-    std::string left = Dashed(use.name);
-    if (!use.metavar.empty()) absl::StrAppend(&left, " ", use.metavar);
-    if (use.repeated) absl::StrAppend(&left, " ...");
-    absl::StrAppend(&out, "  ", left);
-    if (left.size() < 24) {
-      out.append(24 - left.size(), ' ');
-    } else {
-      absl::StrAppend(&out, "\n", std::string(26, ' '));
-    }
-    absl::StrAppend(
-        &out,
-        Wrap(use.help.empty() ? FindFlag(use)->Help() : use.help, 80 - 26, 26),
-        "\n");
+    absl::StrAppend(&out, FlagHelpLine(use));
   }
   absl::StrAppend(&out, "  -h, --help              Shows this help.\n");
+  absl::StrAppend(&out, "\nlimits on input files (every command):\n");
+  for (const FlagUse& use : LimitFlags()) {
+    absl::StrAppend(&out, FlagHelpLine(use));
+  }
   return out;
 }
 
@@ -283,10 +314,24 @@ int Main(const std::vector<Command>& commands, int argc, char** argv) {
 // Shared helpers.
 // ---------------------------------------------------------------------------
 
+GraphLimits CliGraphLimits() {
+  GraphLimits limits;
+  limits.max_file_bytes = absl::GetFlag(FLAGS_max_graph_bytes);
+  limits.max_nodes = absl::GetFlag(FLAGS_max_graph_nodes);
+  return limits;
+}
+
+NpyLimits CliNpyLimits() {
+  NpyLimits limits;
+  limits.max_header_bytes = absl::GetFlag(FLAGS_max_npy_header_bytes);
+  return limits;
+}
+
 absl::StatusOr<Graph> LoadGraphFile(const std::string& path, int* version) {
-  ADC_ASSIGN_OR_RETURN(proto::GraphDef def, ReadGraphDef(path));
+  const GraphLimits limits = CliGraphLimits();
+  ADC_ASSIGN_OR_RETURN(proto::GraphDef def, ReadGraphDef(path, limits));
   if (version != nullptr) *version = def.version() == 0 ? 1 : def.version();
-  absl::StatusOr<Graph> graph = GraphFromProto(def);
+  absl::StatusOr<Graph> graph = GraphFromProto(def, limits);
   if (!graph.ok()) {
     return absl::Status(graph.status().code(),
                         absl::StrCat(path, ": ", graph.status().message()));
@@ -400,7 +445,7 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadFeeds(
                         : absl::StrCat("it has ", absl::StrJoin(names, ", ")),
           ")"));
     }
-    absl::StatusOr<NpyArray> array = ReadNpy(in.path);
+    absl::StatusOr<NpyArray> array = ReadNpy(in.path, CliNpyLimits());
     if (!array.ok()) {
       return absl::Status(
           array.status().code(),

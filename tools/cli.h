@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "graph/graph.h"
+#include "graph/serialize.h"
 #include "graph/types.h"
 #include "runtime/module.h"
 #include "tools/npy.h"
@@ -77,6 +78,11 @@ struct Command {
 // point to `adc NAME --help`.
 absl::StatusOr<Args> ParseArgs(const Command& command,
                                const std::vector<std::string>& argv);
+
+// The limits on input files that --max-graph-bytes, --max-graph-nodes and
+// --max-npy-header-bytes set (flags every command accepts).
+GraphLimits CliGraphLimits();
+NpyLimits CliNpyLimits();
 
 // `adc help` and `adc NAME --help` text.
 std::string GeneralUsage(const std::vector<Command>& commands);

@@ -50,6 +50,7 @@ absl::Status RunImport(const Args& args) {
   const std::string out = absl::GetFlag(FLAGS_o);
   if (out.empty()) return UsageError("import", "missing -o OUT.pb");
   ImportOptions options;
+  options.limits = CliGraphLimits();
   ADC_ASSIGN_OR_RETURN(options.input_dims,
                        ParseInputShapes(args.Repeated("input-shape")));
   ADC_ASSIGN_OR_RETURN(Graph graph, ImportOnnx(args.positional[0], options));

@@ -306,14 +306,9 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view contents,
   absl::StatusOr<DType> dtype = DTypeFromDescr(*header->descr);
   if (!dtype.ok()) return dtype.status();
   const Dims& dims = *header->shape;
-  if (static_cast<int64_t>(dims.size()) > limits.max_rank) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the .npy array has ", dims.size(), " dimensions, more than the limit ",
-        "of ", limits.max_rank, " (NpyLimits::max_rank)"));
-  }
-  // Like NumPy's "array is too big": the product of the nonzero dimensions is
-  // bounded even when another dimension is 0, so that no later element count
-  // or stride overflows.
+  // The rank, and like NumPy's "array is too big": the product of the
+  // nonzero dimensions is bounded even when another dimension is 0, so that
+  // no later element count or stride overflows.
   if (absl::Status st = ops::CheckDims(dims, "the .npy shape"); !st.ok()) {
     return absl::InvalidArgumentError(st.message());
   }

@@ -47,8 +47,9 @@ struct NpyLimits {
   // Header bytes (numpy's writer pads headers to 64 bytes and its reader
   // refuses more than 10,000 by default).
   int64_t max_header_bytes = int64_t{1} << 16;
-  // Dimensions (the runtime's limit).
-  int max_rank = 32;
+  // Shapes are also held to graph values' limits, which are not settable:
+  // rank ops::kMaxRank (32, NumPy's and the runtime's) and ops::kMaxElements
+  // elements, counting the nonzero dimensions when one is 0.
 };
 
 // Parses the contents of a .npy file.

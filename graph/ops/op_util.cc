@@ -27,6 +27,9 @@ absl::Status RequireSameTypes(absl::Span<const TensorType> inputs) {
 }
 
 absl::Status CheckDims(absl::Span<const int64_t> dims, absl::string_view what) {
+  if (dims.size() > static_cast<size_t>(kMaxRank)) {
+    return Error(what, " has rank ", dims.size(), ", more than ", kMaxRank);
+  }
   int64_t n = 1;
   for (int64_t d : dims) {
     if (d < 0)

@@ -34,8 +34,11 @@ absl::Status RequireSameTypes(absl::Span<const TensorType> inputs);
 // The largest element count of any value (2^40): bounds allocations and
 // keeps index arithmetic far from int64 overflow.
 inline constexpr int64_t kMaxElements = int64_t{1} << 40;
+// The largest rank of any value (NumPy's limit; the runtime's too).
+inline constexpr int kMaxRank = 32;
 
-// Checks that every dim is >= 0 and the element count is at most kMaxElements.
+// Checks that the rank is at most kMaxRank, every dim is >= 0 and the element
+// count is at most kMaxElements.
 absl::Status CheckDims(absl::Span<const int64_t> dims, absl::string_view what);
 // Checks that `axis` is in [0, rank).
 absl::Status CheckAxis(int64_t axis, int rank, absl::string_view what);

@@ -36,7 +36,7 @@ static const adc_arg_desc kArgs[] = {
 static const adc_signature kSignature = {
     ADC_ABI_VERSION, sizeof(kArgs) / sizeof(kArgs[0]),
     kArgs,           "fake_affine",
-    "fake-target",   "fake-adc-0",
+    "x86-64-linux",  "fake-adc-0",
 };
 
 static _Thread_local const char* last_error = "";

@@ -20,6 +20,8 @@
 #define NULL_DIMS 11
 #define NEGATIVE_DIM 12
 #define NULL_ARGS 13
+#define TARGET_ARM 14
+#define TARGET_KNL 15
 
 static const int64_t kXDims[] = {2, 3};
 static const int64_t kPDims[] = {3};
@@ -89,7 +91,14 @@ __attribute__((unused)) static const adc_signature kSignature = {
     kArgs,
 #endif
     "fake_invalid",
+#if DEFECT == TARGET_ARM
+    "arm-64-linux",
+#elif DEFECT == TARGET_KNL
+    /* Knights Landing's avx512pf and avx512er: no current CPU has them. */
+    "x86-64-linux-avx-avx2-avx512-avx512_knl-f16c-fma-sse41",
+#else
     NULL,
+#endif
     NULL,
 };
 

@@ -1,11 +1,12 @@
 // Fuzz target: what the runtime reads of an artifact before trusting it.
-//  - The file check before dlopen (runtime/module.cc CheckSegmentsInFile:
-//    the ELF header and program headers, so that a truncated file is
-//    refused instead of raising SIGBUS in dlopen), on the input's bytes as a
-//    file.
+//  - The file checks before dlopen (runtime/seal.h CheckSeal, the checksum;
+//    runtime/module.cc CheckSegmentsInFile: the ELF header and program
+//    headers, so that a truncated file is refused instead of raising SIGBUS
+//    in dlopen), on the input's bytes as a file.
 //  - The signature an artifact exports (ConvertSignature), built from the
 //    input: argument counts, names, kinds, dtypes, ranks and dimensions of
-//    any value, null pointers included.
+//    any value, null pointers included; and its target string
+//    (CheckTargetRunsHere).
 //  - Argument checking of Module::Run against a loaded artifact (the
 //    runtime's fake_affine), with buffers of any name, dtype, shape and
 //    size.
@@ -25,6 +26,7 @@
 #include "runtime/artifact_abi.h"
 #include "runtime/module.h"
 #include "runtime/module_internal.h"
+#include "runtime/seal.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -76,6 +78,7 @@ void CheckFile(const uint8_t* data, size_t size) {
     written += static_cast<size_t>(n);
   }
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  (void)adc::rt::CheckSeal(path, size, "");
   (void)adc::rt::internal::CheckSegmentsInFile(path, size, "");
   close(fd);
 }
@@ -111,8 +114,11 @@ void CheckSignature(Bytes& in) {
     args.push_back(arg);
   }
   raw.args = in.Take<uint8_t>() & 1 ? nullptr : args.data();
+  const std::string target = in.String(48);
+  raw.target = target.c_str();
   adc::rt::Signature signature;
   if (!adc::rt::internal::ConvertSignature(raw, "", &signature).ok()) return;
+  (void)adc::rt::internal::CheckTargetRunsHere(signature.target, "");
   size_t count = 0;
   for (const auto* group :
        {&signature.inputs, &signature.parameters, &signature.outputs}) {

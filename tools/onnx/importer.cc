@@ -8,10 +8,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "graph/builder.h"
 #include "graph/check.h"
+#include "graph/file_io.h"
 #include "graph/interpreter.h"
 #include "onnx/checker.h"
 #include "onnx/shape_inference/implementation.h"
@@ -591,6 +590,12 @@ absl::StatusOr<Graph> Importer::Run() {
 absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model,
                                       const ImportOptions& options,
                                       const std::string& model_dir) {
+  if (model.graph().node_size() > options.limits.max_nodes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the model has ", model.graph().node_size(),
+        " nodes, more than the limit of ", options.limits.max_nodes,
+        " (GraphLimits::max_nodes, adc --max_graph_nodes)"));
+  }
   return onnx_import::Importer(model, options, model_dir).Run();
 }
 
@@ -611,15 +616,13 @@ absl::StatusOr<Graph> ImportOnnxBytes(const std::string& bytes,
   return ImportOnnxModel(model, options, model_dir);
 }
 
-absl::StatusOr<onnx::ModelProto> ReadOnnxModel(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
-  }
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
+absl::StatusOr<onnx::ModelProto> ReadOnnxModel(const std::string& path,
+                                               int64_t max_bytes) {
+  absl::StatusOr<std::string> bytes = ReadFileAtMost(
+      path, max_bytes, "GraphLimits::max_file_bytes, adc --max_graph_bytes");
+  if (!bytes.ok()) return bytes.status();
   onnx::ModelProto model;
-  if (!model.ParseFromString(bytes.str())) {
+  if (!model.ParseFromString(*bytes)) {
     return onnx_import::Annotate(absl::InvalidArgumentError(kNotAModel), path);
   }
   return model;
@@ -632,7 +635,8 @@ std::string OnnxModelDir(const std::string& path) {
 
 absl::StatusOr<Graph> ImportOnnx(const std::string& path,
                                  const ImportOptions& options) {
-  absl::StatusOr<onnx::ModelProto> model = ReadOnnxModel(path);
+  absl::StatusOr<onnx::ModelProto> model =
+      ReadOnnxModel(path, options.limits.max_file_bytes);
   if (!model.ok()) return model.status();
   absl::StatusOr<Graph> graph =
       ImportOnnxModel(*model, options, OnnxModelDir(path));

@@ -63,6 +63,7 @@
 
 #include "absl/status/statusor.h"
 #include "graph/graph.h"
+#include "graph/serialize.h"
 #include "graph/types.h"
 #include "onnx/onnx_pb.h"
 
@@ -76,6 +77,9 @@ struct ImportOptions {
   // Static dims for graph inputs declared with symbolic or unknown dims (like
   // a fixed batch size); they must agree with the dims that are declared.
   std::map<std::string, Dims> input_dims;
+  // Limits on the model file's size and its node count (as for graph files;
+  // the graph that results is held to them too).
+  GraphLimits limits;
 };
 
 // Imports the model in `path` (external tensor data is read relative to the
@@ -86,7 +90,8 @@ absl::StatusOr<Graph> ImportOnnx(const std::string& path,
 // Reads and parses the model file `path`, without further checks: NotFound
 // if it cannot be opened, InvalidArgument (naming the file) if it does not
 // parse as an onnx.ModelProto.
-absl::StatusOr<onnx::ModelProto> ReadOnnxModel(const std::string& path);
+absl::StatusOr<onnx::ModelProto> ReadOnnxModel(
+    const std::string& path, int64_t max_bytes = GraphLimits().max_file_bytes);
 // The directory of the model file `path` (where its external tensor data
 // lives): "." for a bare file name.
 std::string OnnxModelDir(const std::string& path);

@@ -562,6 +562,36 @@ TEST(OnnxImporterTest, BuilderErrorsNameTheNode) {
               AllOf(HasSubstr("(Add)"), HasSubstr("broadcast")));
 }
 
+TEST(OnnxImporterTest, LimitsRefuseHugeModelsBeforeImport) {
+  const std::string text = Model(13, R"(
+      g (float[2,3] x) => (float[2,3] y) {
+        t = Relu(x)
+        y = Neg(t)
+      })");
+  ImportOptions options;
+  options.limits.max_nodes = 1;
+  absl::StatusOr<Graph> g = Import(text, options);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(g.status().message(),
+              HasSubstr("the model has 2 nodes, more than the limit of 1"));
+  options.limits.max_nodes = 2;
+  EXPECT_TRUE(Import(text, options).ok());
+  // The file's size, before it is read.
+  const std::string path =
+      std::string(std::getenv("TEST_TMPDIR")) + "/limits.onnx";
+  std::string bytes;
+  Parse(text).SerializeToString(&bytes);
+  std::ofstream(path, std::ios::binary) << bytes;
+  options.limits.max_file_bytes = static_cast<int64_t>(bytes.size()) - 1;
+  g = ImportOnnx(path, options);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(g.status().message(), HasSubstr("adc --max_graph_bytes"));
+  options.limits.max_file_bytes = static_cast<int64_t>(bytes.size());
+  EXPECT_TRUE(ImportOnnx(path, options).ok());
+}
+
 TEST(OnnxImporterTest, MalformedInputIsAnErrorNotACrash) {
   EXPECT_EQ(ImportOnnxBytes("this is not an onnx model").status().code(),
             absl::StatusCode::kInvalidArgument);
