@@ -175,7 +175,7 @@ INSTANTIATE_TEST_SUITE_P(
                           Case{"erf", ErfOf, std::erf, -kInf, kInf, 5},
                           Case{"sigmoid", SigmoidOf, Sigmoid, -kInf, kInf, 3,
                                true},
-                          Case{"atan", AtanOf, std::atan, -kInf, kInf, 1},
+                          Case{"atan", AtanOf, std::atan, -kInf, kInf, 2},
                           Case{"sign", SignOf, Sign, -kInf, kInf, 0}),
         ::testing::ValuesIn(testing::FeatureLevels())),
     [](const ::testing::TestParamInfo<MathKernelsTest::ParamType>& info) {
