@@ -29,6 +29,8 @@ packages=(
   python3-sklearn      # the handwritten digits (a data file; no Python runs)
   dataset-fashion-mnist  # Fashion-MNIST (IDX files)
   zlib1g-dev           # reading the gzipped datasets
+  libopenmpi-dev       # data-parallel training (models/train/distributed)
+  openmpi-bin          # mpirun, which starts the workers
   clang                # fuzzing: libFuzzer targets (tools/fuzz.sh)
   libclang-rt-14-dev   # fuzzing: libFuzzer and the sanitizer runtimes for clang
 )

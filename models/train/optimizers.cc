@@ -63,29 +63,67 @@ std::vector<Value> UpdateRule(const Optimizer& opt, Value p, Value g,
   return {p - opt.lr * (m / c1) / denom, m, v};
 }
 
-absl::StatusOr<TrainStep> AddTrainStep(Graph* graph, const std::string& loss,
-                                       const Optimizer& opt) {
-  std::vector<std::string> params, buffers;
+namespace {
+
+// Outputs "<p>.next" and "<p>.<state>.next" for each parameter p with
+// gradient g, its states new parameters "<p>.<state>" of zeros; Adam's
+// step number is t. Records each (state or parameter, output) in `updates`.
+void AppendUpdates(GraphBuilder& b, const std::vector<Value>& params,
+                   const std::vector<Value>& grads, const Optimizer& opt,
+                   Value t,
+                   std::vector<std::pair<std::string, std::string>>* updates) {
+  for (size_t k = 0; k < params.size(); ++k) {
+    Value p = params[k];
+    const std::string name = p.name();
+    std::vector<Value> states;
+    for (const std::string& s : StateNames(opt)) {
+      states.push_back(
+          b.Parameter(absl::StrCat(name, ".", s), Tensor(p.type())));
+    }
+    Value tk = t.valid() && t.dtype() != p.dtype() ? Cast(t, p.dtype()) : t;
+    std::vector<Value> next = UpdateRule(opt, p, grads[k], states, tk);
+    if (!b.ok()) return;
+    b.Output(name + ".next", next[0]);
+    updates->push_back({name, name + ".next"});
+    for (size_t s = 0; s < states.size(); ++s) {
+      const std::string state = states[s].name();
+      b.Output(state + ".next", next[1 + s]);
+      updates->push_back({state, state + ".next"});
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<GradientStep> AddGradientStep(Graph* graph,
+                                             const std::string& loss) {
+  GradientStep step;
+  step.loss = loss;
   for (ValueId id : graph->parameters()) {
     const std::string& name = graph->node(id).name;
     if (graph->FindOutput(name + ".next")) {
-      buffers.push_back(name);
+      step.buffers.push_back(name);
     } else if (IsFloat(graph->type(id).dtype)) {
-      params.push_back(name);
+      step.params.push_back(name);
     }
   }
-  if (params.empty()) {
+  if (step.params.empty()) {
     return absl::InvalidArgumentError("the graph has no parameters to train");
   }
   GradOptions grad;
   grad.of = loss;
-  grad.wrt = params;
-  ADC_ASSIGN_OR_RETURN(std::vector<std::string> grads,
-                       AddGradients(graph, grad));
+  grad.wrt = step.params;
+  ADC_ASSIGN_OR_RETURN(step.grads, AddGradients(graph, grad));
+  return step;
+}
+
+absl::StatusOr<TrainStep> AddTrainStep(Graph* graph, const std::string& loss,
+                                       const Optimizer& opt) {
+  ADC_ASSIGN_OR_RETURN(GradientStep grad, AddGradientStep(graph, loss));
   GraphBuilder b(graph);
   TrainStep step;
   step.loss = loss;
-  for (const std::string& name : buffers) {
+  for (const std::string& name : grad.buffers) {
     step.updates.push_back({name, name + ".next"});
   }
   Value t;
@@ -96,28 +134,15 @@ absl::StatusOr<TrainStep> AddTrainStep(Graph* graph, const std::string& loss,
     step.updates.push_back({"adam.step", "adam.step.next"});
   }
   // The step's nodes belong to the gradient's level (adc dot marks them).
-  for (size_t k = 0; k < params.size(); ++k) {
-    Value p = b.Find(params[k]);
-    Value g = b.Find(grads[k]);
-    std::vector<Value> states;
-    for (const std::string& s : StateNames(opt)) {
-      states.push_back(
-          b.Parameter(absl::StrCat(params[k], ".", s), Tensor(p.type())));
-    }
-    Value tk = t.valid() && t.dtype() != p.dtype() ? Cast(t, p.dtype()) : t;
-    std::vector<Value> next = UpdateRule(opt, p, g, states, tk);
-    if (!b.ok()) return b.status();
-    b.Output(params[k] + ".next", next[0]);
-    step.updates.push_back({params[k], params[k] + ".next"});
-    for (size_t s = 0; s < states.size(); ++s) {
-      const std::string name = states[s].name();
-      b.Output(name + ".next", next[1 + s]);
-      step.updates.push_back({name, name + ".next"});
-    }
+  std::vector<Value> params, grads;
+  for (size_t k = 0; k < grad.params.size(); ++k) {
+    params.push_back(b.Find(grad.params[k]));
+    grads.push_back(b.Find(grad.grads[k]));
   }
+  AppendUpdates(b, params, grads, opt, t, &step.updates);
   // The gradients were only for the update.
   std::vector<GraphOutput>& outputs = graph->mutable_outputs();
-  for (const std::string& name : grads) {
+  for (const std::string& name : grad.grads) {
     for (size_t k = 0; k < outputs.size(); ++k) {
       if (outputs[k].name == name) {
         outputs.erase(outputs.begin() + k);
@@ -127,6 +152,39 @@ absl::StatusOr<TrainStep> AddTrainStep(Graph* graph, const std::string& loss,
   }
   if (!b.ok()) return b.status();
   return step;
+}
+
+absl::StatusOr<Graph> BuildUpdateGraph(
+    const std::string& name,
+    const std::vector<std::pair<std::string, TensorType>>& params,
+    const Optimizer& opt, int64_t grad_divisor) {
+  if (params.empty()) {
+    return absl::InvalidArgumentError("an update graph needs parameters");
+  }
+  if (grad_divisor < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the gradient divisor is ", grad_divisor,
+                     "; it counts the gradients summed (at least 1)"));
+  }
+  GraphBuilder b(name);
+  Value t;
+  if (opt.kind == Optimizer::kAdam) {
+    t = b.Input("adam.step", DType::kF32, {}) + 1.0;
+  }
+  std::vector<Value> ps, grads;
+  for (const auto& [param, type] : params) {
+    if (!IsFloat(type.dtype)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parameter '", param, "' is ", type.ToString(), ", not float"));
+    }
+    ps.push_back(b.Parameter(param, Tensor(type)));
+    Value sum = b.Input(param + ".grad_sum", type.dtype, type.dims);
+    grads.push_back(
+        grad_divisor == 1 ? sum : sum / static_cast<double>(grad_divisor));
+  }
+  std::vector<std::pair<std::string, std::string>> updates;
+  AppendUpdates(b, ps, grads, opt, t, &updates);
+  return b.Build();
 }
 
 }  // namespace adc::train

@@ -68,6 +68,34 @@ struct TrainStep {
 absl::StatusOr<TrainStep> AddTrainStep(Graph* graph, const std::string& loss,
                                        const Optimizer& opt);
 
+// The training step split in two, for gradient accumulation and data
+// parallelism (data_parallel.h): a gradient graph, whose gradients are
+// outputs, and update graphs that apply the optimizer to summed gradients.
+//
+// What AddGradientStep added to a model graph: the gradient outputs of the
+// trained parameters (the float parameters that are not buffers), and the
+// buffers: parameters P with an output "P.next" the model computes itself
+// (batch norm's running statistics, the dropout seed), as AddTrainStep.
+struct GradientStep {
+  std::string loss;
+  std::vector<std::string> params;   // Graph order.
+  std::vector<std::string> grads;    // Their gradient outputs, same order.
+  std::vector<std::string> buffers;  // Each has the output "<name>.next".
+};
+absl::StatusOr<GradientStep> AddGradientStep(Graph* graph,
+                                             const std::string& loss);
+
+// A graph that applies one step of `opt` to `params` (name, type): inputs
+// "<p>.grad_sum", a sum of `grad_divisor` gradients whose mean is the step's
+// gradient, and for Adam the f32 scalar "adam.step" (steps taken before
+// this one); parameters p and the optimizer states ("<p>.<state>", zero);
+// outputs "<p>.next" and "<p>.<state>.next". The rule is AddTrainStep's with
+// g = grad_sum / grad_divisor.
+absl::StatusOr<Graph> BuildUpdateGraph(
+    const std::string& name,
+    const std::vector<std::pair<std::string, TensorType>>& params,
+    const Optimizer& opt, int64_t grad_divisor);
+
 }  // namespace adc::train
 
 #endif  // ADC_MODELS_TRAIN_OPTIMIZERS_H_

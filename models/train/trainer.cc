@@ -229,7 +229,10 @@ std::string OutputDir(int argc, char** argv) {
 Progress::Progress(int64_t total_steps, int64_t examples_per_step)
     : total_(total_steps),
       per_step_(examples_per_step),
-      terminal_(isatty(STDOUT_FILENO) != 0),
+      // mpirun hands its processes a pseudo-terminal even when its own
+      // output goes to a file: plain lines there.
+      terminal_(isatty(STDOUT_FILENO) != 0 &&
+                std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr),
       start_(std::chrono::steady_clock::now()) {}
 
 void Progress::Update(int64_t step, double loss) {
