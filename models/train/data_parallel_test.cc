@@ -203,6 +203,36 @@ TEST(DataParallelTest, CheckpointsResumeAcrossTrainerShapes) {
   EXPECT_EQ(adam_step, 2.0f);
 }
 
+// Each micro-batch draws its own dropout masks (the seed is fed as seed x
+// shards + shard): two micro-batches of the same examples give the mean of
+// two different losses, where shared masks would give the one-shard loss
+// exactly. The stored seed advances by one per step, as in Trainer.
+TEST(DataParallelTest, MicroBatchesDrawTheirOwnDropoutMasks) {
+  auto make = [](int64_t micro, const std::string& dir) {
+    absl::StatusOr<Graph> g = Mlp("mlp_dropout", 64, {32}, 10, 16,
+                                  /*seed=*/0, true, /*dropout=*/0.5);
+    EXPECT_TRUE(g.ok()) << g.status();
+    DataParallelOptions options;
+    options.micro_batches = micro;
+    return DataParallelTrainer::Create(*g, "loss", Optimizer::Sgd(0.1), nullptr,
+                                       ::testing::TempDir() + "/" + dir,
+                                       options);
+  };
+  auto one = make(1, "dp_d1");
+  auto two = make(2, "dp_d2");
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_TRUE(two.ok()) << two.status();
+  Batches b = Cut(0, 3);  // Micro-batches of 16.
+  absl::StatusOr<double> l1 = (*one)->Step({b.feeds[0]});
+  absl::StatusOr<double> l2 = (*two)->Step({b.feeds[0], b.feeds[0]});
+  ASSERT_TRUE(l1.ok()) << l1.status();
+  ASSERT_TRUE(l2.ok()) << l2.status();
+  EXPECT_NE(*l1, *l2);  // (L(seed 0) + L(seed 1)) / 2 against L(seed 0).
+  ASSERT_TRUE((*two)->Step({b.feeds[1], b.feeds[2]}).ok());
+  const rt::ConstBuffer seed = (*two)->Values().at("dropout_seed");
+  EXPECT_EQ(*static_cast<const int64_t*>(seed.data), 2);
+}
+
 TEST(DataParallelTest, ErrorsNameWhatIsWrong) {
   const Optimizer opt = Optimizer::Sgd(0.1);
   std::unique_ptr<DataParallelTrainer> t = MakeSplit(opt, 2, "dp_e");

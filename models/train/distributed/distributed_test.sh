@@ -73,4 +73,11 @@ grep -q "step 3: the sum of bucket 0 of .* did not arrive within 5 s" \
 elapsed=$((SECONDS - start))
 echo "stopped after $elapsed s"
 [ "$elapsed" -lt 60 ] || fail "the hang took $elapsed s to stop"
+# The training program, data-parallel: one epoch of the digits.
+echo "== mpirun -np 2 train_digits"
+mpirun -np 2 "$PWD/models/train/train_digits" "$work/digits" 1 > "$work/out"
+cat "$work/out"
+grep -q "^2 workers" "$work/out" || fail "train_digits: no worker line"
+grep -q "epoch 1: .*test accuracy" "$work/out" || fail "train_digits: no accuracy"
+[ -s "$work/digits/digits_checkpoint.pb" ] || fail "train_digits: no checkpoint"
 echo PASS
