@@ -158,8 +158,7 @@ int Run(MpiCommunicator* comm) {
   options.micro_batches = micro;
   options.bucket_bytes = absl::GetFlag(FLAGS_bucket_bytes);
   options.comm_timeout_seconds = absl::GetFlag(FLAGS_comm_timeout);
-  options.num_threads = std::max<int>(
-      1, std::thread::hardware_concurrency() / comm->local_size());
+  options.num_threads = comm->ThreadsPerWorker();
   const Optimizer opt = TheOptimizer();
   auto trainer = DataParallelTrainer::Create(
       Model(global / (workers * micro)), "loss", opt, comm,

@@ -1,6 +1,7 @@
 #include "models/train/distributed/mpi.h"
 
 #include <mpi.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -76,6 +77,15 @@ absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Init(
 }
 
 MpiCommunicator::~MpiCommunicator() { MPI_Finalize(); }
+
+int MpiCommunicator::ThreadsPerWorker() const {
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < cores) {
+    return std::max(1, CPU_COUNT(&set));
+  }
+  return std::max(1, cores / local_size_);
+}
 
 absl::Status MpiCommunicator::Sum(void* data, rt::DType dtype, int64_t n) {
   if (dtype != rt::DType::kF32 && dtype != rt::DType::kF64) {

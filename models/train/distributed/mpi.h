@@ -41,6 +41,10 @@ class MpiCommunicator : public Communicator {
   // Workers on this machine, and this one's index among them.
   int local_size() const { return local_size_; }
   int local_rank() const { return local_rank_; }
+  // Threads for this worker's artifacts: the cores mpirun bound it to (one
+  // core each by default when it starts at most 2 processes), or, if it is
+  // not bound, this machine's cores shared among its workers.
+  int ThreadsPerWorker() const;
 
   // Reduce-scatter then all-gather, each moving (W - 1)/W of the data per
   // worker as a ring all-reduce does: worker r receives element chunk r of
