@@ -30,6 +30,10 @@
 //   cnn_step.pb        a training step of train::SmallCnn (two 3x3 convs,
 //                      max pools, two linear layers) on a batch of 64
 //                      28x28 images: the loss and all parameter gradients.
+//   resnet18_step.pb   a training step of train::ResNet18 (torchvision's
+//                      resnet18, batch norm in training mode) on a batch of
+//                      8 224x224 images, 1000 classes: the loss, all
+//                      parameter gradients and the running statistics.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -39,6 +43,7 @@
 #include "graph/check.h"
 #include "graph/serialize.h"
 #include "models/train/layers.h"
+#include "models/train/optimizers.h"
 #include "passes/autodiff.h"
 #include "passes/jacobian.h"
 
@@ -240,6 +245,15 @@ absl::Status WriteAll(const std::string& dir) {
     for (ValueId p : g->parameters()) grad.wrt.push_back(g->node(p).name);
     ADC_RETURN_IF_ERROR(AddGradients(&*g, grad).status());
     ADC_RETURN_IF_ERROR(SaveGraph(*g, dir + "/cnn_step.pb"));
+  }
+  {
+    absl::StatusOr<Graph> g = train::ResNet18(/*batch=*/8, /*image_size=*/224,
+                                              /*num_classes=*/1000,
+                                              /*seed=*/1, /*training=*/true);
+    if (!g.ok()) return g.status();
+    g->set_name("resnet18_step");
+    ADC_RETURN_IF_ERROR(train::AddGradientStep(&*g, "loss").status());
+    ADC_RETURN_IF_ERROR(SaveGraph(*g, dir + "/resnet18_step.pb"));
   }
   return WriteConvs(dir, rng);
 }

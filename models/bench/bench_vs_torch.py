@@ -220,10 +220,21 @@ def torch_cases():
         loss = torch.nn.functional.cross_entropy(cnn(cx28), cy)
         loss.backward()
 
+    import torchvision
+    torch.manual_seed(0)
+    resnet = torchvision.models.resnet18(num_classes=1000).train()
+    rx = torch.rand(8, 3, 224, 224, generator=g)
+    ry = torch.randint(0, 1000, (8,), generator=g)
+
+    def resnet18_step():
+        resnet.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(resnet(rx), ry)
+        loss.backward()
+
     cases = {"composite_grad": composite, "composite_fwd": composite_fwd,
              "mlp_step": mlp_step, "mlp_fwd": mlp_fwd,
              "scalar_grad": scalar_grad, "hvp": hvp, "hessian": hessian,
-             "cnn_step": cnn_step,
+             "cnn_step": cnn_step, "resnet18_step": resnet18_step,
              "matmul": matmul, "matmul_tn": matmul_tn, "matmul_nt": matmul_nt,
              "softmax_grad": softmax, "maxpool_grad": maxpool,
              "dropout_grad": dropout}
@@ -280,6 +291,8 @@ DESCRIPTIONS = {
     "hvp": "Hessian-vector product of sum(x^3 sin x), 2^20 elems",
     "hessian": "full Hessian of sum(tanh(A x)), n = 64",
     "cnn_step": "small CNN (2 conv, 2 linear) train step, batch 64, 28x28",
+    "resnet18_step": "ResNet-18 fwd+bwd (batch norm in training), batch 8, "
+                     "224x224",
 }
 
 # Elements (4 bytes each) that a case must read or write at least once: the
@@ -290,6 +303,9 @@ STREAM_ARRAYS = {"composite_grad": 5 * (1 << 22), "composite_fwd": 3 * (1 << 22)
                  "softmax_grad": 4 * 256 * 10000}
 GFLOP["mlp_step"] = 3 * 2 * 256 * (784 * 512 + 512 * 512 + 512 * 10) / 1e9
 GFLOP["mlp_fwd"] = 2 * 256 * (784 * 512 + 512 * 512 + 512 * 10) / 1e9
+# torchvision's resnet18: 1.814 G multiply-adds per 224x224 image forward;
+# the backward's two products per convolution and linear layer double it.
+GFLOP["resnet18_step"] = 3 * 2 * 1.814 * 8
 
 
 def rss_bytes(field):
