@@ -46,6 +46,15 @@ MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
   const int vecs = many_registers ? 4 : 2;
   MatMulBlock b;
   b.cols = n >= vecs * vec ? vecs * vec : n >= vec ? vec : 0;
+  // Narrower than a block but close to a whole number of vectors (a
+  // convolution's output row of 56 or 28 pixels): those vectors, the last
+  // one padded, with the full block's rows.
+  const int64_t whole = (n + vec - 1) / vec;
+  if (n > vec && n < vecs * vec && (whole * vec - n) * 4 <= n) {
+    b.cols = static_cast<int>(whole) * vec;
+    b.rows = static_cast<int>(std::min<int64_t>(rows, m));
+    return b;
+  }
   b.rows =
       static_cast<int>(std::min<int64_t>(b.cols == vecs * vec ? rows : 4, m));
   return b;
@@ -81,8 +90,11 @@ void Lowering::DefineProduct(ValueId id, const ProductShape& shape,
     std::vector<Var> bv = {bk, bc};
     bv.insert(bv.end(), hv.begin() + 2, hv.end());
     l.b_cols = Func(absl::StrCat("b_cols", id));
-    l.b_cols(bv) = Halide::select(bc < n, b(bk, Halide::min(bc, n - 1), batch),
-                                  Const(t, 0));
+    l.b_cols(bv) =
+        shape.b_columns_padded
+            ? b(bk, bc, batch)
+            : Halide::select(bc < n, b(bk, Halide::min(bc, n - 1), batch),
+                             Const(t, 0));
     // packed(jj, kk, panel, batch...) = b_cols(kk, panel * cols + jj).
     Var jj("jj"), kk("kk"), panel("panel");
     std::vector<Var> pv = {jj, kk, panel};
@@ -217,6 +229,15 @@ void Lowering::ScheduleMatMul(ValueId v) {
     const std::vector<Var> av = l.a_rows.args();
     l.a_rows.compute_root();
     if (k >= vec) l.a_rows.vectorize(av[0], vec, TailStrategy::GuardWithIf);
+  }
+  if (l.b_source.defined()) {  // conv by rows: the padded input.
+    const std::vector<Var> sv = l.b_source.args();
+    Var outer("src_outer");
+    l.b_source.compute_root().vectorize(sv[0], vec, TailStrategy::GuardWithIf);
+    if (sv.size() >= 3) {
+      l.b_source.fuse(sv[sv.size() - 2], sv[sv.size() - 1], outer);
+      if (parallel) l.b_source.parallel(outer);
+    }
   }
   Func f = l.product, acc = l.acc;
   const std::vector<Var> hv = f.args();  // (j, i, batch...)

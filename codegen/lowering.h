@@ -55,6 +55,11 @@ struct ProductShape {
   int64_t k = 0;
   Dims batch;
   bool b_transposed = false;
+  // b may be read at columns n.. up to the last panel's end (conv's padded
+  // input): the packing reads it there as it is, with no clamp, so that
+  // runs of columns are dense loads (the extra columns' results are never
+  // stored).
+  bool b_columns_padded = false;
 };
 
 // What the scheduler needs to know about one lowered value.
@@ -72,9 +77,10 @@ struct Lowered {
   // Func reads (lower_conv.cc).
   Func product;
   ProductShape shape;
-  Func packed;  // b packed into panels.
-  Func b_cols;  // b indexed (k, column, batch...).
-  Func a_rows;  // conv: the rows of a (k, row, batch...), stored first.
+  Func packed;    // b packed into panels.
+  Func b_cols;    // b indexed (k, column, batch...).
+  Func a_rows;    // conv: the rows of a (k, row, batch...), stored first.
+  Func b_source;  // conv by rows: the input zero-padded, stored first.
   // conv with a dilated input: its Func sums taps of the product (a
   // materialized value, not a view of the product).
   bool gathered = false;
@@ -244,6 +250,7 @@ class Lowering {
   void LowerMatMul(ValueId id);       // lower_matmul.cc
   void LowerConv(ValueId id);         // lower_conv.cc
   void LowerTransposedConv(ValueId id);
+  void LowerConvByRows(ValueId id);
   // The elements of a product's operands: a(row, term, batch...) and
   // b(term, column, batch...), batch indices outermost first. Rows and
   // columns passed are in range; terms range over [0, k).

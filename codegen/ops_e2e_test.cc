@@ -828,7 +828,29 @@ std::vector<Case> ConvPoolCases() {
   WindowOptions same;
   same.strides = {2};
   same.same = WindowOptions::Same::kLower;
+  WindowOptions row_pad;
+  row_pad.pads_low = row_pad.pads_high = {1, 1};
+  WindowOptions row_strided;
+  row_strided.strides = {1, 2};
+  row_strided.dilations = {1, 2};
+  row_strided.pads_low = {1, 2};
+  row_strided.pads_high = {0, 2};
   return {
+      // Output rows of whole vectors, by rows (LowerConvByRows): 70
+      // pixels (panels with a tail), 29 with stride and dilation (one
+      // padded panel), and a 1-d row of 57; remainders 6, 13, 9 modulo
+      // 16, 6, 5, 1 modulo 8 and 2, 1, 1 modulo 4.
+      {"conv2d_rows",
+       {{"x", {1, 3, 4, 70}}, {"w", {8, 3, 3, 3}}, {"b", {8}}},
+       [row_pad](V v) { return Conv(v[0], v[1], v[2], row_pad); }},
+      {"conv2d_rows_strided",
+       {{"x", {2, 4, 3, 57}}, {"w", {12, 2, 2, 3}}},
+       [row_strided](V v) {
+         return Conv(v[0], v[1], std::nullopt, row_strided, 2);
+       }},
+      {"conv1d_rows",
+       {{"x", {2, 4, 61}}, {"w", {7, 4, 5}}},
+       [](V v) { return Conv(v[0], v[1]); }},
       {"conv2d",
        {{"x", {2, 4, 9, 17}}, {"w", {6, 2, 3, 3}}, {"b", {6}}},
        [strided](V v) { return Conv(v[0], v[1], v[2], strided, 2); }},
