@@ -127,6 +127,18 @@ void Lowering::LowerConv(ValueId id) {
   // division and a scalar load per element. (AVX-512, 2 threads, ResNet-18's
   // 64->64 3x3 at 4x56x56: see LowerConvByRows.)
   const int vec = target_.natural_vector_size(t);
+  // By pixels: few output pixels from long kernels (the weight gradient
+  // of a convolution, whose "kernel" is dy): one product per output pixel,
+  // with the batch as columns and the kernel as the sum, read with dense
+  // loads along the kernel's rows.
+  const int64_t last_kernel = c.kernel.back();
+  const MatMulBlock by_pixels = PlanMatMul(c.og, c.yd[0], target_, t);
+  if (c.groups == 1 && NumElements(pixels) <= 64 && last_kernel >= vec &&
+      c.rhs.back() == 1 && by_pixels.cols > 0 && by_pixels.rows >= 6 &&
+      k * 2 * c.yd[0] <= limit) {
+    LowerConvByPixels(id);
+    return;
+  }
   const int64_t last = pixels.back();
   const MatMulBlock by_rows = PlanMatMul(c.og, last, target_, t);
   if (!transposed && chunks == 1 && last >= vec && by_rows.cols > 0 &&
@@ -265,6 +277,85 @@ void Lowering::LowerConvByRows(ValueId id) {
   }
   l.func = Func(absl::StrCat("conv", id));
   l.func(HalideVars(l.vars)) = l.product(l.vars[1 + S], out_row, group, r);
+}
+
+// One product per output pixel p (groups 1): with the kernel's last axis
+// padded to whole vectors (kw < KWp, zero weights past kw),
+//   c[p, o, n] = sum_{(c, k)} w[o, c, k] xp[n, c, p s + k rd]
+// a the weights (stored first, with the padding's zeros), b the padded
+// input transposed (contiguous along the sum): runs of the last kernel
+// axis are dense loads. The weight gradient of ResNet-18's 3x3
+// convolutions is such a convolution: 9 pixels, the batch of 56x56 dy as
+// the kernel.
+void Lowering::LowerConvByPixels(ValueId id) {
+  const ConvParts c(g_, g_.node(id));
+  const Halide::Type t = TypeOf(id);
+  const int S = c.spatial;
+  const int vec = target_.natural_vector_size(t);
+  const Dims pixels(c.yd.begin() + 2, c.yd.end());
+  const int kw = static_cast<int>(c.kernel.back());
+  const int kwp = (kw + vec - 1) / vec * vec;
+  Dims terms = c.kernel;  // (c, k..., padded last)
+  terms.insert(terms.begin(), c.cg);
+  terms.back() = kwp;
+  Lowered& l = values_[id];
+  {
+    std::vector<Var> xv = MakeVars(S + 2);  // n, ch, i...
+    Index xi = {xv[0], xv[1]};
+    Expr inside = Halide::Internal::const_true();
+    for (int s = 0; s < S; ++s) {
+      const int n = static_cast<int>(c.xd[2 + s]);
+      Expr q = xv[2 + s] - static_cast<int>(c.low[s]);
+      inside = inside && q >= 0 && q < n;
+      xi.push_back(Halide::clamp(q, 0, n - 1));
+    }
+    l.b_source = Func(absl::StrCat("xpad", id));
+    l.b_source(HalideVars(xv)) =
+        Halide::select(inside, At(c.x, xi), Const(t, 0));
+  }
+  Func xp = l.b_source;
+  auto window = [&, xp](Expr term, Expr col, Expr pixel) {
+    const std::vector<Expr> pi = Unflatten(pixel, pixels);
+    const std::vector<Expr> ti = Unflatten(term, terms);  // c, k...
+    std::vector<Expr> xi = {col, ti[0]};
+    for (int s = 0; s < S; ++s) {
+      xi.push_back(pi[s] * static_cast<int>(c.strides[s]) +
+                   ti[1 + s] * static_cast<int>(c.rhs[s]));
+    }
+    return xp(std::vector<Expr>(xi.rbegin(), xi.rend()));
+  };
+  {
+    Var kk("ak"), r("ar"), g("ag");
+    const std::vector<Expr> ti = Unflatten(kk, terms);
+    Index wi = {r};
+    for (int s = 0; s <= S; ++s) wi.push_back(ti[s]);
+    wi.back() = Halide::min(ti[S], kw - 1);
+    l.a_rows = Func(absl::StrCat("a_rows", id));
+    l.a_rows(kk, r, g) = Halide::select(ti[S] < kw, At(c.w, wi), Const(t, 0));
+  }
+  ProductShape shape;
+  shape.m = c.og;
+  shape.n = c.yd[0];
+  shape.k = NumElements(terms);
+  shape.batch = {NumElements(pixels), 1};
+  shape.b_transposed = true;
+  Func a_rows = l.a_rows;
+  auto a = [a_rows](Expr o, Expr term, const std::vector<Expr>& batch) {
+    return a_rows(term, o, batch[1]);
+  };
+  auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
+    return window(term, col, batch[0]);
+  };
+  DefineProduct(id, shape, a, b,
+                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
+  // y[n, o, p...] = product[p][0][o][n].
+  l.vars = MakeVars(static_cast<int>(c.yd.size()));
+  Expr p = 0;
+  for (int s = 0; s < S; ++s) {
+    p = p * static_cast<int>(pixels[s]) + l.vars[2 + s];
+  }
+  l.func = Func(absl::StrCat("conv", id));
+  l.func(HalideVars(l.vars)) = l.product(l.vars[0], l.vars[1], 0, p);
 }
 
 // With the input dilated (a transposed convolution: the input gradient of

@@ -60,6 +60,31 @@ MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
   return b;
 }
 
+namespace {
+
+// Whether tasks share packed panels (ScheduleMatMul's groups > 1).
+bool TasksSharePanels(const ProductShape& shape, const MatMulBlock& block) {
+  int64_t batch = 1;
+  for (int64_t d : shape.batch) batch *= d;
+  const bool parallel =
+      batch * shape.m * shape.n * shape.k >= kParallelThreshold;
+  const int64_t panels = (shape.n + block.cols - 1) / block.cols;
+  return parallel && panels * batch < kMinMatMulTasks;
+}
+
+}  // namespace
+
+int64_t PlanKBlock(const ProductShape& shape, const MatMulBlock& block,
+                   Halide::Type t) {
+  if (block.cols == 0 || TasksSharePanels(shape, block)) return 0;
+  if (shape.k * block.cols * t.bytes() <= kPanelBytes) return 0;
+  const int vec = 16;  // Blocks of whole vectors on every target.
+  for (int64_t kb = 512; kb >= 128; kb -= vec) {
+    if (shape.k % kb == 0) return kb;
+  }
+  return 0;
+}
+
 // c[batch..., i, j] = sum_k a(i, k) * b(k, j), accumulated per register
 // tile in `acc` and copied to `product`. b is first packed into zero-padded
 // panels of `cols` columns (contiguous, whatever b's stride, layout or
@@ -115,9 +140,33 @@ void Lowering::DefineProduct(ValueId id, const ProductShape& shape,
   // data LLVM cannot see; an operand it could see as a constant would let
   // it fold x * NaN or x * 0 to anything (RandomGraphsTest), so then the
   // arithmetic is strict.
-  Expr sum = l.acc(hargs) + a_value * b_value;
-  if (strict && t.is_float()) sum = Halide::strict_float(sum);
-  l.acc(hargs) = sum;
+  auto strictly = [&](Expr e) {
+    return strict && t.is_float() ? Halide::strict_float(e) : e;
+  };
+  const int64_t kb = PlanKBlock(shape, block, t);
+  if (kb > 0) {
+    // acc += partial over the blocks; each partial sums one block.
+    l.rdom = RDom(0, static_cast<int>(kb), absl::StrCat("k_", id));
+    l.blocks = RDom(0, static_cast<int>(shape.k / kb), absl::StrCat("kb_", id));
+    l.kblock = kb;
+    Var blk("kblk");
+    std::vector<Var> pv = hv;
+    pv.push_back(blk);
+    std::vector<Expr> pargs(hargs);
+    pargs.push_back(blk);
+    Expr kk = blk * static_cast<int>(kb) + l.rdom.x;
+    Expr av = a(Halide::min(i, m - 1), kk, batch);
+    std::vector<Expr> bargs = {j % block.cols, kk, j / block.cols};
+    bargs.insert(bargs.end(), batch_h.begin(), batch_h.end());
+    l.kpartial = Func(absl::StrCat("kpartial", id));
+    l.kpartial(pv) = Const(t, 0);
+    l.kpartial(pv) = strictly(l.kpartial(pargs) + av * l.packed(bargs));
+    std::vector<Expr> at_block(hargs);
+    at_block.push_back(l.blocks.x);
+    l.acc(hargs) = strictly(l.acc(hargs) + l.kpartial(at_block));
+  } else {
+    l.acc(hargs) = strictly(l.acc(hargs) + a_value * b_value);
+  }
   l.product = Func(absl::StrCat("v_", id));
   l.product(hv) = l.acc(hargs);
 }
@@ -173,7 +222,9 @@ void Lowering::SchedulePacking(ValueId v, int cols, int panels,
   const bool per_task = task.has_value();
   const bool transposed = shape.b_transposed;
   l.packed.bound(pv[0], 0, cols);
-  if (per_task) {
+  if (l.kpartial.defined()) {  // One block of k at a time.
+    l.packed.compute_at(l.acc, l.blocks.x);
+  } else if (per_task) {
     l.packed.compute_at(l.product, *task);
   } else {
     l.packed.compute_root().bound(pv[2], 0, panels);
@@ -183,8 +234,9 @@ void Lowering::SchedulePacking(ValueId v, int cols, int panels,
   int64_t tasks = transposed ? panels : 1;  // Else rows of all panels.
   for (int64_t d : shape.batch) tasks *= d;
   const int64_t per_k = std::max<int64_t>(1, (kPackTasks + tasks - 1) / tasks);
+  const int64_t kb = l.kpartial.defined() ? l.kblock : k;
   const int task_rows =
-      per_task ? static_cast<int>(std::max<int64_t>(k, 1))
+      per_task ? static_cast<int>(std::max<int64_t>(kb, 1))
                : static_cast<int>(((k + per_k - 1) / per_k + 31) / 32 * 32);
   Var kt("kt"), kr("kr"), ko("ko"), ki("ki"), jo("jo"), ji("ji");
   l.packed.split(pv[1], kt, kr, task_rows, TailStrategy::GuardWithIf)
@@ -282,6 +334,35 @@ void Lowering::ScheduleMatMul(ValueId v) {
                   groups == 1 ? std::optional<Var>(task) : std::nullopt,
                   parallel);
   f.vectorize(ji, vec, TailStrategy::GuardWithIf);
+  if (l.kpartial.defined()) {
+    // Summed in blocks of k: the task's accumulators (its rows by the
+    // panel's columns) in memory, and for each block of k and each block
+    // of rows the block's sum in registers, then added to them.
+    Func part = l.kpartial;
+    const std::vector<Var> av = acc.args();  // (j, i, batch...)
+    Var ao("ao"), ai("ai");
+    acc.compute_at(f, task)
+        .bound_extent(av[0], block.cols)
+        .vectorize(av[0], vec, TailStrategy::RoundUp);
+    acc.update()
+        .split(av[1], ao, ai, block.rows, TailStrategy::GuardWithIf)
+        .reorder(av[0], ai, ao, l.blocks.x)
+        .vectorize(av[0], vec, TailStrategy::RoundUp)
+        .unroll(av[0])
+        .unroll(ai);
+    part.compute_at(acc, ao)
+        .bound_extent(av[0], block.cols)
+        .bound_extent(av[1], block.rows)
+        .vectorize(av[0], vec, TailStrategy::RoundUp)
+        .unroll(av[0])
+        .unroll(av[1]);
+    part.update()
+        .reorder(av[0], av[1], l.rdom.x)
+        .vectorize(av[0], vec, TailStrategy::RoundUp)
+        .unroll(av[0])
+        .unroll(av[1]);
+    return;
+  }
   // The block has the same extent in every tile (tail tiles compute extra
   // elements from padded panels and clamped rows), so the accumulators stay
   // in registers.

@@ -81,6 +81,12 @@ struct Lowered {
   Func b_cols;    // b indexed (k, column, batch...).
   Func a_rows;    // conv: the rows of a (k, row, batch...), stored first.
   Func b_source;  // conv by rows: the input zero-padded, stored first.
+  // Products summed in blocks of k (PlanKBlock): the sum of one block per
+  // register tile, kpartial(j, i, batch..., block), over `rdom`; `blocks`
+  // runs over the blocks in the update of `acc`.
+  Func kpartial;
+  RDom blocks;
+  int64_t kblock = 0;
   // conv with a dilated input: its Func sums taps of the product (a
   // materialized value, not a view of the product).
   bool gathered = false;
@@ -145,6 +151,15 @@ struct MatMulBlock {
 // (lower_matmul.cc; lower_matmul_test checks the fit on every level).
 MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
                        Halide::Type t);
+// Rows of b (terms of the sum) per block when a task's packed panel of b
+// would pass kPanelBytes (the dense weight gradients of convolutions, whose
+// sums run over a batch's pixels, and deep products): the panel is packed
+// and summed one block at a time, so that it stays in the core's cache. 0:
+// the whole sum at once (also when no multiple of 16 in [128, 512] divides
+// k, or when tasks share packed panels).
+inline constexpr int64_t kPanelBytes = 512 << 10;
+int64_t PlanKBlock(const ProductShape& shape, const MatMulBlock& block,
+                   Halide::Type t);
 // Whether a value is computed from a constant or iota leaf without passing
 // through a buffer (a reduction's, matmul's, scan's or scatter's), so that
 // LLVM may see its elements (lower_matmul.cc).
@@ -251,6 +266,7 @@ class Lowering {
   void LowerConv(ValueId id);         // lower_conv.cc
   void LowerTransposedConv(ValueId id);
   void LowerConvByRows(ValueId id);
+  void LowerConvByPixels(ValueId id);
   // The elements of a product's operands: a(row, term, batch...) and
   // b(term, column, batch...), batch indices outermost first. Rows and
   // columns passed are in range; terms range over [0, k).

@@ -484,6 +484,13 @@ TEST_P(OpsE2eTest, MatMulLarge) {
                 }},
                {"mm_batched",
                 {{"a", {3, 20, 33}}, {"b", {3, 33, 150}}},
+                [](V v) { return MatMul(v[0], v[1]); }},
+               // Deep enough that a panel is summed in blocks of k
+               // (PlanKBlock) where vectors are 8 or 16 floats: 8448 = 33
+               // x 256. Positive terms: a sum this long of mixed signs
+               // cancels to well below f32's rounding of the terms.
+               {"mm_deep",
+                {{"a", {8, 7, 8448}, 0.5, 1.0}, {"b", {8, 8448, 21}, 0.5, 1.0}},
                 [](V v) { return MatMul(v[0], v[1]); }}},
               /*second_order=*/false},
              GetParam());
@@ -835,6 +842,9 @@ std::vector<Case> ConvPoolCases() {
   row_strided.dilations = {1, 2};
   row_strided.pads_low = {1, 2};
   row_strided.pads_high = {0, 2};
+  WindowOptions pixels;
+  pixels.strides = {1, 2};
+  pixels.pads_low = pixels.pads_high = {0, 1};
   return {
       // Output rows of whole vectors, by rows (LowerConvByRows): 70
       // pixels (panels with a tail), 29 with stride and dilation (one
@@ -848,6 +858,12 @@ std::vector<Case> ConvPoolCases() {
        [row_strided](V v) {
          return Conv(v[0], v[1], std::nullopt, row_strided, 2);
        }},
+      // Few output pixels from a long kernel, by pixels
+      // (LowerConvByPixels): the shape of a weight gradient; batch 17, a
+      // kernel row of 19 (padded to whole vectors), a stride.
+      {"conv2d_pixels",
+       {{"x", {17, 2, 3, 21}}, {"w", {6, 2, 2, 19}}},
+       [pixels](V v) { return Conv(v[0], v[1], std::nullopt, pixels); }},
       {"conv1d_rows",
        {{"x", {2, 4, 61}}, {"w", {7, 4, 5}}},
        [](V v) { return Conv(v[0], v[1]); }},
