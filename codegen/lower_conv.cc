@@ -192,6 +192,26 @@ void Lowering::LowerConv(ValueId id) {
   l.func(HalideVars(l.vars)) = l.product(col, row, group, chunk_index);
 }
 
+// A conv's input zero-padded: xpad[n, ch, i...] = x[n, ch, i - lo] inside,
+// else 0, for every i its consumers read (Halide infers the extent).
+Func Lowering::PaddedInput(ValueId id) {
+  const ConvParts c(g_, g_.node(id));
+  const int S = c.spatial;
+  std::vector<Var> xv = MakeVars(S + 2);  // n, ch, i...
+  Index xi = {xv[0], xv[1]};
+  Expr inside = Halide::Internal::const_true();
+  for (int s = 0; s < S; ++s) {
+    const int n = static_cast<int>(c.xd[2 + s]);
+    Expr q = xv[2 + s] - static_cast<int>(c.low[s]);
+    inside = inside && q >= 0 && q < n;
+    xi.push_back(Halide::clamp(q, 0, n - 1));
+  }
+  Func xpad(absl::StrCat("xpad", id));
+  xpad(HalideVars(xv)) =
+      Halide::select(inside, At(c.x, xi), Const(TypeOf(id), 0));
+  return xpad;
+}
+
 // One product per output row: for each group g and each row r = (n, p_0,
 // ..., p_{S-2}) of the output (all spatial axes but the last),
 //   c[r, g, o, q] = sum_{(c, k)} w[g Og + o, c, k] xp[n, g Cg + c, (p, q) s
@@ -210,23 +230,8 @@ void Lowering::LowerConvByRows(ValueId id) {
   terms.insert(terms.begin(), c.cg);
   Dims rows = {c.yd[0]};  // (n, p_0, ..., p_{S-2})
   rows.insert(rows.end(), pixels.begin(), pixels.end() - 1);
-  // The padded input: xp[n, ch, i...] = x[n, ch, i - lo] inside, else 0,
-  // with i up to the last index a window of a computed column reads.
   Lowered& l = values_[id];
-  {
-    std::vector<Var> xv = MakeVars(S + 2);  // n, ch, i...
-    Index xi = {xv[0], xv[1]};
-    Expr inside = Halide::Internal::const_true();
-    for (int s = 0; s < S; ++s) {
-      const int n = static_cast<int>(c.xd[2 + s]);
-      Expr q = xv[2 + s] - static_cast<int>(c.low[s]);
-      inside = inside && q >= 0 && q < n;
-      xi.push_back(Halide::clamp(q, 0, n - 1));
-    }
-    l.b_source = Func(absl::StrCat("xpad", id));
-    l.b_source(HalideVars(xv)) =
-        Halide::select(inside, At(c.x, xi), Const(t, 0));
-  }
+  l.b_source = PaddedInput(id);
   Func xp = l.b_source;
   auto window = [&, xp](Expr term, Expr col, Expr r, Expr g) {
     const std::vector<Expr> ri = Unflatten(r, rows);      // n, p...
@@ -299,20 +304,7 @@ void Lowering::LowerConvByPixels(ValueId id) {
   terms.insert(terms.begin(), c.cg);
   terms.back() = kwp;
   Lowered& l = values_[id];
-  {
-    std::vector<Var> xv = MakeVars(S + 2);  // n, ch, i...
-    Index xi = {xv[0], xv[1]};
-    Expr inside = Halide::Internal::const_true();
-    for (int s = 0; s < S; ++s) {
-      const int n = static_cast<int>(c.xd[2 + s]);
-      Expr q = xv[2 + s] - static_cast<int>(c.low[s]);
-      inside = inside && q >= 0 && q < n;
-      xi.push_back(Halide::clamp(q, 0, n - 1));
-    }
-    l.b_source = Func(absl::StrCat("xpad", id));
-    l.b_source(HalideVars(xv)) =
-        Halide::select(inside, At(c.x, xi), Const(t, 0));
-  }
+  l.b_source = PaddedInput(id);
   Func xp = l.b_source;
   auto window = [&, xp](Expr term, Expr col, Expr pixel) {
     const std::vector<Expr> pi = Unflatten(pixel, pixels);

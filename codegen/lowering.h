@@ -267,6 +267,7 @@ class Lowering {
   void LowerTransposedConv(ValueId id);
   void LowerConvByRows(ValueId id);
   void LowerConvByPixels(ValueId id);
+  Func PaddedInput(ValueId id);  // lower_conv.cc
   // The elements of a product's operands: a(row, term, batch...) and
   // b(term, column, batch...), batch indices outermost first. Rows and
   // columns passed are in range; terms range over [0, k).
