@@ -175,6 +175,35 @@ TEST(FusionPlanTest, GrowingBroadcastMaterializesItsOperand) {
               ElementsAre(Pair("e", "broadcast operand"), Pair("y", "output")));
 }
 
+// A pad that dilates (the gradient of a strided slice) would evaluate an
+// inline operand for every output element, holes included; one that adds a
+// border a few elements wide keeps it inline.
+TEST(FusionPlanTest, DilatingPadMaterializesItsOperand) {
+  auto pad = [](const std::string& name, const std::string& input, int64_t low,
+                int64_t interior) {
+    return absl::StrCat(
+        "nodes { name: \"", name, "\" op: \"pad\" inputs: \"", input,
+        "\" attrs { key: \"low\" value { ints { values: ", low,
+        " } } } attrs { key: \"high\" value { ints { values: 0 } } } ",
+        "attrs { key: \"interior\" value { ints { values: ", interior,
+        " } } } }\n");
+  };
+  const Graph g = Parse(
+      absl::StrCat(kVec, R"pb(
+                     nodes { name: "e" op: "exp" inputs: "x" }
+                     nodes { name: "t" op: "tanh" inputs: "x" }
+                   )pb",
+                   pad("dilated", "e", 1, 1), pad("border", "t", 3, 0), R"pb(
+        nodes { name: "y" op: "neg" inputs: "dilated" }
+        nodes { name: "z" op: "neg" inputs: "border" }
+        outputs { name: "y" value: "y" }
+        outputs { name: "z" value: "z" }
+      )pb"));
+  EXPECT_THAT(Materialized(g),
+              ElementsAre(Pair("e", "pad operand"), Pair("y", "output"),
+                          Pair("z", "output")));
+}
+
 TEST(FusionPlanTest, UnusedValuesAreNotNeeded) {
   const Graph g = Parse(
       absl::StrCat(kVec, WithInts("dead", "reduce_sum", "x", "axes", {0}), R"pb(

@@ -166,7 +166,13 @@ void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t) {
     }
     return;
   }
-  if (inner >= vec) s.vectorize(hv[0], vec, tail);
+  // Rows narrower than a vector (a 13x13 or 11x11 image) in narrower
+  // vectors, the last one shifted inwards: their loads stay dense or
+  // strided, where fusing rows into full vectors would gather. (AVX-512,
+  // the small CNN's max-pool gradient at 64x64x11x11: scalar 1.66 ms.)
+  int width = vec;
+  while (width > 4 && inner < width) width /= 2;
+  if (inner >= width) s.vectorize(hv[0], width, tail);
   if (total >= kParallelThreshold) {
     Var outer = hv[r - 1];
     for (int d = r - 2; d >= 1; --d) {
@@ -255,7 +261,8 @@ void Lowering::DescribeShape(const std::vector<ValueId>& outputs,
 }
 
 absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
-                           const std::vector<bool>& external) {
+                           const std::vector<bool>& external,
+                           const std::vector<bool>& temporary) {
   const int n = g_.num_nodes();
   external_ = external;
   // What this stage computes: its outputs and everything they read, up to
@@ -280,10 +287,13 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
   }
   try {
     // One Func per output. An output whose value is external, or is read by
-    // anything else in this stage (a Func or another output), is a copy:
-    // Halide 14 assumes the buffer of an output Func that other Funcs read
-    // is aligned like its own allocations (64 bytes), which callers' buffers
-    // need not be.
+    // anything else in this stage (a Func or another output) and written to
+    // the caller's buffer, is a copy: Halide 14 assumes the buffer of an
+    // output Func that other Funcs read is aligned like its own allocations
+    // (64 bytes), which callers' buffers need not be. The artifact's
+    // temporaries are (artifact_support.c), so values that later stages
+    // read are written once, in place. (AVX-512, the small CNN's step: five
+    // copies of 0.1 to 0.3 ms each.)
     std::vector<int> reads(n, 0);
     for (ValueId v = 0; v < n; ++v) {
       if (!here[v] || external_[v]) continue;
@@ -333,7 +343,7 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
           f.compute_root();
           ScheduleDense(f, dims, widest);
         }
-      } else if (reads[v] > 1 || external_[v]) {
+      } else if (external_[v] || (reads[v] > 1 && !temporary[group[0]])) {
         f = Func(absl::StrCat("out", output_funcs_.size(), "_v", v));
         f(hv) = values_[v].func(args);
         if (!unscheduled_) {
@@ -588,7 +598,11 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
       external[v] = ready[v] == -1 || (ready[v] >= 0 && ready[v] < s);
     }
     lowering::Lowering lowering(graph, target, plan, s, limits, unscheduled);
-    ADC_RETURN_IF_ERROR(lowering.Run(outputs, external));
+    std::vector<bool> temporary;
+    for (const StageBuffer& b : stage.outputs) {
+      temporary.push_back(b.kind == StageBuffer::kTemporary);
+    }
+    ADC_RETURN_IF_ERROR(lowering.Run(outputs, external, temporary));
     {
       // The pipeline writes its outputs in the lowering's order.
       std::vector<StageBuffer> buffers;

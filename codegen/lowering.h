@@ -230,9 +230,12 @@ class Lowering {
 
   // Lowers the values of this stage (and what they inline), reading `external`
   // values (graph arguments, values of earlier stages) from buffers.
-  // `outputs` are the values this stage must write, in order.
+  // `outputs` are the values this stage must write, in order; `temporary`
+  // says which of their buffers are the artifact's temporaries (aligned
+  // and padded as Halide's own allocations), not the caller's.
   absl::Status Run(const std::vector<ValueId>& outputs,
-                   const std::vector<bool>& external);
+                   const std::vector<bool>& external,
+                   const std::vector<bool>& temporary);
 
   std::vector<Halide::ImageParam>& params() { return params_; }
   std::vector<ValueId>& param_values() { return param_values_; }
