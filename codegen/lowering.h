@@ -81,6 +81,10 @@ struct Lowered {
   Func b_cols;    // b indexed (k, column, batch...).
   Func a_rows;    // conv: the rows of a (k, row, batch...), stored first.
   Func b_source;  // conv by rows: the input zero-padded, stored first.
+  // conv by planes: b_source is (f, ch), computed for f in [0,
+  // b_source_extent) in rows of b_source_row (a multiple of it).
+  int64_t b_source_row = 0;
+  int64_t b_source_extent = 0;
   // Products summed in blocks of k (PlanKBlock): the sum of one block per
   // register tile, kpartial(j, i, batch..., block), over `rdom`; `blocks`
   // runs over the blocks in the update of `acc`.
@@ -270,7 +274,9 @@ class Lowering {
   void LowerTransposedConv(ValueId id);
   void LowerConvByRows(ValueId id);
   void LowerConvByPixels(ValueId id);
+  void LowerConvByPlanes(ValueId id);
   Func PaddedInput(ValueId id);  // lower_conv.cc
+  Func WeightRows(ValueId id);   // lower_conv.cc
   // The elements of a product's operands: a(row, term, batch...) and
   // b(term, column, batch...), batch indices outermost first. Rows and
   // columns passed are in range; terms range over [0, k).

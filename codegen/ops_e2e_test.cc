@@ -842,6 +842,10 @@ std::vector<Case> ConvPoolCases() {
   row_strided.dilations = {1, 2};
   row_strided.pads_low = {1, 2};
   row_strided.pads_high = {0, 2};
+  WindowOptions planes_dilated;
+  planes_dilated.dilations = {1, 2};
+  WindowOptions row_pad1;
+  row_pad1.pads_low = row_pad1.pads_high = {1};
   WindowOptions pixels;
   pixels.strides = {1, 2};
   pixels.pads_low = pixels.pads_high = {0, 1};
@@ -866,6 +870,24 @@ std::vector<Case> ConvPoolCases() {
        [pixels](V v) { return Conv(v[0], v[1], std::nullopt, pixels); }},
       {"conv1d_rows",
        {{"x", {2, 4, 61}}, {"w", {7, 4, 5}}},
+       [](V v) { return Conv(v[0], v[1]); }},
+      // Stride 1, rows too short for whole vectors, by planes
+      // (LowerConvByPlanes): two groups of 4 outputs on 15x13 padded
+      // planes, a dilation on 12x12, a 1-d row of 12 padded to 14 and a
+      // 3-d image (8x8x8 outputs on 9x9x9 planes).
+      {"conv2d_planes",
+       {{"x", {3, 4, 13, 11}}, {"w", {8, 2, 3, 3}}, {"b", {8}}},
+       [row_pad](V v) { return Conv(v[0], v[1], v[2], row_pad, 2); }},
+      {"conv2d_planes_dilated",
+       {{"x", {2, 3, 12, 12}}, {"w", {5, 3, 2, 2}}},
+       [planes_dilated](V v) {
+         return Conv(v[0], v[1], std::nullopt, planes_dilated);
+       }},
+      {"conv1d_planes",
+       {{"x", {3, 5, 12}}, {"w", {4, 5, 3}}},
+       [row_pad1](V v) { return Conv(v[0], v[1], std::nullopt, row_pad1); }},
+      {"conv3d_planes",
+       {{"x", {1, 2, 9, 9, 9}}, {"w", {4, 2, 2, 2, 2}}},
        [](V v) { return Conv(v[0], v[1]); }},
       {"conv2d",
        {{"x", {2, 4, 9, 17}}, {"w", {6, 2, 3, 3}}, {"b", {6}}},
