@@ -145,6 +145,25 @@ void Lowering::LowerConv(ValueId id) {
     LowerConvByPixels(id);
     return;
   }
+  // Weight gradients with short kernel rows (LowerConvWeightsByPlanes):
+  // few output pixels, stride and dilation 1, the kernel at least 70% of
+  // the padded planes.
+  auto weights_by_planes = [&] {
+    if (c.groups != 1 || NumElements(pixels) > 64) return false;
+    int64_t plane = 1;
+    for (int s = 0; s < c.spatial; ++s) {
+      if (c.strides[s] != 1 || c.rhs[s] != 1) return false;
+      plane *= PlanePadded(c, s);
+    }
+    const int64_t rows = c.yd[0] * NumElements(pixels);
+    const MatMulBlock block = PlanMatMul(rows, c.og, target_, t);
+    return NumElements(c.kernel) * 10 >= plane * 7 && block.cols > 0 &&
+           block.rows >= 4 && c.cg * plane * c.og <= limit;
+  };
+  if (chunks == 1 && weights_by_planes()) {
+    LowerConvWeightsByPlanes(id);
+    return;
+  }
   const int64_t last = pixels.back();
   const MatMulBlock by_rows = PlanMatMul(c.og, last, target_, t);
   if (!transposed && chunks == 1 && last >= vec && by_rows.cols > 0 &&
@@ -218,24 +237,45 @@ void Lowering::LowerConv(ValueId id) {
   l.func(HalideVars(l.vars)) = l.product(col, row, group, chunk_index);
 }
 
+Expr Lowering::PaddedX(ValueId id, Expr n, Expr ch,
+                       const std::vector<Expr>& i) {
+  const ConvParts c(g_, g_.node(id));
+  Index xi = {n, ch};
+  Expr inside = Halide::Internal::const_true();
+  for (int s = 0; s < c.spatial; ++s) {
+    const int x = static_cast<int>(c.xd[2 + s]);
+    Expr q = i[s] - static_cast<int>(c.low[s]);
+    inside = inside && q >= 0 && q < x;
+    xi.push_back(Halide::clamp(q, 0, x - 1));
+  }
+  return Halide::select(inside, At(c.x, xi), Const(TypeOf(id), 0));
+}
+
 // A conv's input zero-padded: xpad[n, ch, i...] = x[n, ch, i - lo] inside,
 // else 0, for every i its consumers read (Halide infers the extent).
 Func Lowering::PaddedInput(ValueId id) {
-  const ConvParts c(g_, g_.node(id));
-  const int S = c.spatial;
-  std::vector<Var> xv = MakeVars(S + 2);  // n, ch, i...
-  Index xi = {xv[0], xv[1]};
-  Expr inside = Halide::Internal::const_true();
-  for (int s = 0; s < S; ++s) {
-    const int n = static_cast<int>(c.xd[2 + s]);
-    Expr q = xv[2 + s] - static_cast<int>(c.low[s]);
-    inside = inside && q >= 0 && q < n;
-    xi.push_back(Halide::clamp(q, 0, n - 1));
-  }
+  std::vector<Var> xv = MakeVars(g_.type(id).rank());  // n, ch, i...
   Func xpad(absl::StrCat("xpad", id));
-  xpad(HalideVars(xv)) =
-      Halide::select(inside, At(c.x, xi), Const(TypeOf(id), 0));
+  xpad(HalideVars(xv)) = PaddedX(id, xv[0], xv[1], {xv.begin() + 2, xv.end()});
   return xpad;
+}
+
+FlatSource Lowering::FlatPlanes(
+    const std::string& name, int64_t outer, const Dims& planes, int64_t reads,
+    const std::function<Expr(Expr, Expr, const std::vector<Expr>&)>& value) {
+  const int64_t plane = NumElements(planes);
+  Var f("flat_f"), b("flat_b");
+  const std::vector<Expr> ai = Unflatten(f, {outer, plane});
+  const Expr a = ai[0];
+  FlatSource src;
+  src.func = Func(name);
+  const Expr v = value(Halide::min(a, static_cast<int>(outer - 1)), b,
+                       Unflatten(ai[1], planes));
+  src.func(f, b) =
+      Halide::select(a < static_cast<int>(outer), v, Const(v.type(), 0));
+  src.row = planes.back();
+  src.extent = (reads + src.row - 1) / src.row * src.row;
+  return src;
 }
 
 // The rows of a conv's product, stored first: the weights,
@@ -262,7 +302,6 @@ Func Lowering::WeightRows(ValueId id) {
 // (AVX-512, 2 threads, ResNet-18's convolutions at batch 4; see README.)
 void Lowering::LowerConvByRows(ValueId id) {
   const ConvParts c(g_, g_.node(id));
-  const Halide::Type t = TypeOf(id);
   const int S = c.spatial;
   const Dims pixels(c.yd.begin() + 2, c.yd.end());
   const int64_t row = pixels.back();
@@ -493,37 +532,21 @@ void Lowering::LowerConvByPlanes(ValueId id) {
   Dims terms = c.kernel;  // (c, k...)
   terms.insert(terms.begin(), c.cg);
   Lowered& l = values_[id];
-  {
-    // xf(f, ch): f = (n, i...) over the planes; zero outside x (the
-    // padding, and f past the last image, which the last panel reads).
-    Var f("xf_f"), ch("xf_ch");
-    std::vector<Expr> pi = Unflatten(f, {batch, plane});
-    Expr n = pi[0];
-    std::vector<Expr> ii = Unflatten(pi[1], planes);
-    Expr inside = n < static_cast<int>(batch);
-    Index xi = {Halide::min(n, static_cast<int>(batch - 1)), ch};
-    for (int s = 0; s < S; ++s) {
-      const int x = static_cast<int>(c.xd[2 + s]);
-      Expr q = ii[s] - static_cast<int>(c.low[s]);
-      inside = inside && q >= 0 && q < x;
-      xi.push_back(Halide::clamp(q, 0, x - 1));
-    }
-    l.b_source = Func(absl::StrCat("xflat", id));
-    l.b_source(f, ch) = Halide::select(inside, At(c.x, xi), Const(t, 0));
+  // xf(f, ch): f = (n, i...) over the planes; zero outside x (the padding,
+  // and f past the last image, which the last panel reads up to the
+  // kernel's reach).
+  const int64_t cols = PlanMatMul(c.og, batch * plane, target_, t).cols;
+  int64_t reach = 0;
+  for (int s = 0; s < S; ++s) {
+    reach += (c.kernel[s] - 1) * c.rhs[s] * pstride[s];
   }
-  {
-    // The columns the last panel reads, plus the kernel's reach, in rows.
-    const int64_t cols = PlanMatMul(c.og, batch * plane, target_, t).cols;
-    int64_t reach = 0;
-    for (int s = 0; s < S; ++s) {
-      reach += (c.kernel[s] - 1) * c.rhs[s] * pstride[s];
-    }
-    const int64_t row = planes[S - 1];
-    const int64_t extent = (batch * plane + cols - 1) / cols * cols + reach;
-    l.b_source_row = row;
-    l.b_source_extent = (extent + row - 1) / row * row;
-  }
-  Func xf = l.b_source;
+  l.flat_sources.push_back(
+      FlatPlanes(absl::StrCat("xflat", id), batch, planes,
+                 (batch * plane + cols - 1) / cols * cols + reach,
+                 [&](Expr n, Expr ch, const std::vector<Expr>& i) {
+                   return PaddedX(id, n, ch, i);
+                 }));
+  Func xf = l.flat_sources.back().func;
   auto window = [&, xf](Expr term, Expr col, Expr g) {
     const std::vector<Expr> ti = Unflatten(term, terms);  // c, k...
     Expr off = 0;
@@ -561,6 +584,79 @@ void Lowering::LowerConvByPlanes(ValueId id) {
   }
   l.func = Func(absl::StrCat("conv", id));
   l.func(HalideVars(l.vars)) = l.product(col, row, group);
+}
+
+// A weight gradient's shape: few output pixels p (the kernel's positions)
+// from a kernel as large as the image (dy). With x and w laid out flat
+// over the same padded planes (Hp_s = outputs + kernel - 1, P their
+// product), sum over f = (c, i...) < Cg P:
+//   y[n, o, p] = sum_f wf[o, f] xf[n, f + off(p)],
+// wf[o, (c, i)] = w[o, c, i] (zero past the kernel), xf[n, (c, i)] =
+// x[n, c, i - lo] (zero in the padding), off(p) = sum_s p_s pstride_s:
+// a product whose rows are (n, p), columns o and sum f, both operands
+// read with dense loads along f where flattened columns gather the
+// windows element by element. (AVX-512, 2 threads, the small CNN's
+// weight gradients: see README.)
+void Lowering::LowerConvWeightsByPlanes(ValueId id) {
+  const ConvParts c(g_, g_.node(id));
+  const int S = c.spatial;
+  const Dims pixels(c.yd.begin() + 2, c.yd.end());
+  const int64_t npix = NumElements(pixels);
+  Dims planes(S);
+  std::vector<int64_t> pstride(S);
+  int64_t plane = 1, reach = 0;
+  for (int s = S - 1; s >= 0; --s) {
+    planes[s] = PlanePadded(c, s);
+    pstride[s] = plane;
+    reach += (pixels[s] - 1) * plane;
+    plane *= planes[s];
+  }
+  Lowered& l = values_[id];
+  l.flat_sources.push_back(
+      FlatPlanes(absl::StrCat("xflat", id), c.cg, planes, c.cg * plane + reach,
+                 [&](Expr ch, Expr n, const std::vector<Expr>& i) {
+                   return PaddedX(id, n, ch, i);
+                 }));
+  l.flat_sources.push_back(FlatPlanes(
+      absl::StrCat("wflat", id), c.cg, planes, c.cg * plane,
+      [&](Expr ch, Expr o, const std::vector<Expr>& i) {
+        Index wi = {o, ch};
+        Expr inside = Halide::Internal::const_true();
+        for (int s = 0; s < S; ++s) {
+          const int k = static_cast<int>(c.kernel[s]);
+          inside = inside && i[s] < k;
+          wi.push_back(Halide::min(i[s], k - 1));
+        }
+        return Halide::select(inside, At(c.w, wi), Const(TypeOf(id), 0));
+      }));
+  Func xf = l.flat_sources[0].func, wf = l.flat_sources[1].func;
+  ProductShape shape;
+  shape.m = c.yd[0] * npix;
+  shape.n = c.og;
+  shape.k = c.cg * plane;
+  shape.b_transposed = true;
+  auto a = [&, xf](Expr row, Expr term, const std::vector<Expr>&) {
+    Expr off = 0;
+    const std::vector<Expr> pi =
+        Unflatten(row % static_cast<int>(npix), pixels);
+    for (int s = 0; s < S; ++s) {
+      off += pi[s] * static_cast<int>(pstride[s]);
+    }
+    return xf(term + off, row / static_cast<int>(npix));
+  };
+  auto b = [wf](Expr term, Expr col, const std::vector<Expr>&) {
+    return wf(term, col);
+  };
+  DefineProduct(id, shape, a, b,
+                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
+  // y[n, o, p...] = product[(n, p)][o].
+  l.vars = MakeVars(static_cast<int>(c.yd.size()));
+  Expr row = l.vars[0];
+  for (int s = 0; s < S; ++s) {
+    row = row * static_cast<int>(pixels[s]) + l.vars[2 + s];
+  }
+  l.func = Func(absl::StrCat("conv", id));
+  l.func(HalideVars(l.vars)) = l.product(l.vars[1], row);
 }
 
 }  // namespace adc::codegen::lowering

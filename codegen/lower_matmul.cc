@@ -282,36 +282,33 @@ void Lowering::ScheduleMatMul(ValueId v) {
     l.a_rows.compute_root();
     if (k >= vec) l.a_rows.vectorize(av[0], vec, TailStrategy::GuardWithIf);
   }
-  if (l.b_source.defined()) {  // conv by rows or planes: the padded input.
+  if (l.b_source.defined()) {  // conv by rows: the padded input.
     const std::vector<Var> sv = l.b_source.args();
     Var outer("src_outer");
-    l.b_source.compute_root();
-    if (l.b_source_row > 0) {
-      // By planes, (f, ch), row by row: within a row, f's division by the
-      // row and plane is the row's (the simplifier drops the lanes'), so
-      // x is read with dense loads. Rows in tasks (there may be one
-      // channel).
-      const int row = static_cast<int>(l.b_source_row);
-      const int rows = static_cast<int>(l.b_source_extent / row);
-      const int per_task = std::max(1, 4096 / row);
-      Var r("src_r"), xw("src_x"), ro("src_ro"), ri("src_ri");
-      l.b_source.bound(sv[0], 0, rows * row)
-          .split(sv[0], r, xw, row, TailStrategy::RoundUp)
-          .split(r, ro, ri, per_task, TailStrategy::GuardWithIf)
-          .fuse(ro, sv[1], outer);
-      int width = vec;
-      while (width > 4 && row < width) width /= 2;
-      if (row >= width) {
-        l.b_source.vectorize(xw, width, TailStrategy::ShiftInwards);
-      }
-      if (parallel) l.b_source.parallel(outer);
-    } else {
-      l.b_source.vectorize(sv[0], vec, TailStrategy::GuardWithIf);
-    }
+    l.b_source.compute_root().vectorize(sv[0], vec, TailStrategy::GuardWithIf);
     if (sv.size() >= 3) {
       l.b_source.fuse(sv[sv.size() - 2], sv[sv.size() - 1], outer);
       if (parallel) l.b_source.parallel(outer);
     }
+  }
+  for (FlatSource& src : l.flat_sources) {
+    // By planes, (f, b), row by row: within a row, f's division by the row
+    // and plane is the row's (the simplifier drops the lanes'), so the
+    // tensor is read with dense loads. Rows in tasks (b may be 1).
+    const std::vector<Var> sv = src.func.args();
+    const int row = static_cast<int>(src.row);
+    const int rows = static_cast<int>(src.extent / row);
+    const int per_task = std::max(1, 4096 / row);
+    Var rw("src_r"), xw("src_x"), ro("src_ro"), ri("src_ri"), outer("src_t");
+    src.func.compute_root()
+        .bound(sv[0], 0, rows * row)
+        .split(sv[0], rw, xw, row, TailStrategy::RoundUp)
+        .split(rw, ro, ri, per_task, TailStrategy::GuardWithIf)
+        .fuse(ro, sv[1], outer);
+    int width = vec;
+    while (width > 4 && row < width) width /= 2;
+    if (row >= width) src.func.vectorize(xw, width, TailStrategy::ShiftInwards);
+    if (parallel) src.func.parallel(outer);
   }
   Func f = l.product, acc = l.acc;
   const std::vector<Var> hv = f.args();  // (j, i, batch...)

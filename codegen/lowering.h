@@ -62,6 +62,14 @@ struct ProductShape {
   bool b_columns_padded = false;
 };
 
+// A tensor laid out flat over padded planes, stored first: src(f, b) for f
+// in [0, extent), computed in rows of `row` (extent is a multiple of it).
+struct FlatSource {
+  Func func;
+  int64_t row = 0;
+  int64_t extent = 0;
+};
+
 // What the scheduler needs to know about one lowered value.
 struct Lowered {
   Func func;  // The value, as seen by consumers.
@@ -81,10 +89,9 @@ struct Lowered {
   Func b_cols;    // b indexed (k, column, batch...).
   Func a_rows;    // conv: the rows of a (k, row, batch...), stored first.
   Func b_source;  // conv by rows: the input zero-padded, stored first.
-  // conv by planes: b_source is (f, ch), computed for f in [0,
-  // b_source_extent) in rows of b_source_row (a multiple of it).
-  int64_t b_source_row = 0;
-  int64_t b_source_extent = 0;
+  // conv by planes: operands laid out flat over padded planes, stored
+  // first (FlatPlanes).
+  std::vector<FlatSource> flat_sources;
   // Products summed in blocks of k (PlanKBlock): the sum of one block per
   // register tile, kpartial(j, i, batch..., block), over `rdom`; `blocks`
   // runs over the blocks in the update of `acc`.
@@ -277,6 +284,15 @@ class Lowering {
   void LowerConvByPlanes(ValueId id);
   Func PaddedInput(ValueId id);  // lower_conv.cc
   Func WeightRows(ValueId id);   // lower_conv.cc
+  // Conv `id`'s input zero-padded by pads_low: x[n, ch, i - lo] inside x.
+  Expr PaddedX(ValueId id, Expr n, Expr ch, const std::vector<Expr>& i);
+  void LowerConvWeightsByPlanes(ValueId id);
+  // src(f, b) = value(a, b, i...) for f = a P + i over `planes` (P their
+  // product, i row-major), a < outer; zero for a past outer. `reads`: the
+  // largest f read, plus one.
+  FlatSource FlatPlanes(
+      const std::string& name, int64_t outer, const Dims& planes, int64_t reads,
+      const std::function<Expr(Expr, Expr, const std::vector<Expr>&)>& value);
   // The elements of a product's operands: a(row, term, batch...) and
   // b(term, column, batch...), batch indices outermost first. Rows and
   // columns passed are in range; terms range over [0, k).

@@ -889,6 +889,15 @@ std::vector<Case> ConvPoolCases() {
       {"conv3d_planes",
        {{"x", {1, 2, 9, 9, 9}}, {"w", {4, 2, 2, 2, 2}}},
        [](V v) { return Conv(v[0], v[1]); }},
+      // A weight gradient's shape with short kernel rows, by planes
+      // (LowerConvWeightsByPlanes): 3x3 outputs of an 11x10 kernel on
+      // 13x12 padded planes, and a 1-d kernel of 18 on 20.
+      {"conv2d_weights_planes",
+       {{"x", {3, 3, 11, 10}}, {"w", {16, 3, 11, 10}}},
+       [row_pad](V v) { return Conv(v[0], v[1], std::nullopt, row_pad); }},
+      {"conv1d_weights_planes",
+       {{"x", {3, 4, 20}}, {"w", {16, 4, 18}}},
+       [](V v) { return Conv(v[0], v[1]); }},
       {"conv2d",
        {{"x", {2, 4, 9, 17}}, {"w", {6, 2, 3, 3}}, {"b", {6}}},
        [strided](V v) { return Conv(v[0], v[1], v[2], strided, 2); }},
