@@ -170,9 +170,9 @@ void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t) {
   // vectors, the last one shifted inwards: their loads stay dense or
   // strided, where fusing rows into full vectors would gather. (AVX-512,
   // the small CNN's max-pool gradient at 64x64x11x11: scalar 1.66 ms.)
-  int width = vec;
-  while (width > 4 && inner < width) width /= 2;
-  if (inner >= width) s.vectorize(hv[0], width, tail);
+  if (const int width = RowVectorWidth(vec, inner); width > 0) {
+    s.vectorize(hv[0], width, tail);
+  }
   if (total >= kParallelThreshold) {
     Var outer = hv[r - 1];
     for (int d = r - 2; d >= 1; --d) {

@@ -60,11 +60,21 @@ struct ConvParts {
   int64_t groups, cg, og;
 };
 
-// The extent of spatial axis s of the padded input that a stride-1
-// convolution reads: its outputs plus the dilated kernel's reach.
-int64_t PlanePadded(const ConvParts& c, int s) {
-  return c.yd[2 + s] + (c.kernel[s] - 1) * c.rhs[s];
-}
+// The padded planes a stride-1 convolution reads: per spatial axis its
+// outputs plus the dilated kernel's reach (Hp_s), the row-major strides
+// of a flat position over them, and their product P.
+struct Planes {
+  explicit Planes(const ConvParts& c) : extents(c.spatial), strides(c.spatial) {
+    for (int s = c.spatial - 1; s >= 0; --s) {
+      extents[s] = c.yd[2 + s] + (c.kernel[s] - 1) * c.rhs[s];
+      strides[s] = size;
+      size *= extents[s];
+    }
+  }
+  Dims extents;
+  std::vector<int64_t> strides;
+  int64_t size = 1;
+};
 
 }  // namespace
 
@@ -150,11 +160,10 @@ void Lowering::LowerConv(ValueId id) {
   // the padded planes.
   auto weights_by_planes = [&] {
     if (c.groups != 1 || NumElements(pixels) > 64) return false;
-    int64_t plane = 1;
     for (int s = 0; s < c.spatial; ++s) {
       if (c.strides[s] != 1 || c.rhs[s] != 1) return false;
-      plane *= PlanePadded(c, s);
     }
+    const int64_t plane = Planes(c).size;
     const int64_t rows = c.yd[0] * NumElements(pixels);
     const MatMulBlock block = PlanMatMul(rows, c.og, target_, t);
     return NumElements(c.kernel) * 10 >= plane * 7 && block.cols > 0 &&
@@ -176,12 +185,10 @@ void Lowering::LowerConv(ValueId id) {
   // 60%, took 4.85 ms by planes, 4.4 ms flattened). Rows, where they apply,
   // were as fast or faster (64->64 at 56x56: 2.38 ms, by planes 2.45).
   auto by_planes = [&] {
-    int64_t plane = 1, outputs = 1;
     for (int s = 0; s < c.spatial; ++s) {
       if (c.strides[s] != 1) return false;
-      plane *= PlanePadded(c, s);
-      outputs *= pixels[s];
     }
+    const int64_t plane = Planes(c).size, outputs = NumElements(pixels);
     const int64_t cols = c.yd[0] * plane;
     const MatMulBlock block = PlanMatMul(c.og, cols, target_, t);
     return outputs * 10 >= plane * 7 && block.cols > 0 && block.rows >= 4 &&
@@ -498,10 +505,6 @@ void Lowering::LowerTransposedConv(ValueId id) {
   l.func(HalideVars(l.vars)) = sum;
 }
 
-}  // namespace adc::codegen::lowering
-
-namespace adc::codegen::lowering {
-
 // Stride 1 on every axis: with the input zero-padded to planes of P =
 // prod_s Hp_s elements (Hp_s = outputs + the dilated kernel's reach) and
 // laid out flat per channel, xf[ch, f] with f = n P + sum_s i_s pstride_s,
@@ -520,14 +523,10 @@ void Lowering::LowerConvByPlanes(ValueId id) {
   const ConvParts c(g_, g_.node(id));
   const Halide::Type t = TypeOf(id);
   const int S = c.spatial;
-  Dims planes(S);  // Hp_s
-  std::vector<int64_t> pstride(S);
-  int64_t plane = 1;
-  for (int s = S - 1; s >= 0; --s) {
-    planes[s] = PlanePadded(c, s);
-    pstride[s] = plane;
-    plane *= planes[s];
-  }
+  const Planes p(c);
+  const Dims& planes = p.extents;
+  const std::vector<int64_t>& pstride = p.strides;
+  const int64_t plane = p.size;
   const int64_t batch = c.yd[0];
   Dims terms = c.kernel;  // (c, k...)
   terms.insert(terms.begin(), c.cg);
@@ -602,15 +601,12 @@ void Lowering::LowerConvWeightsByPlanes(ValueId id) {
   const int S = c.spatial;
   const Dims pixels(c.yd.begin() + 2, c.yd.end());
   const int64_t npix = NumElements(pixels);
-  Dims planes(S);
-  std::vector<int64_t> pstride(S);
-  int64_t plane = 1, reach = 0;
-  for (int s = S - 1; s >= 0; --s) {
-    planes[s] = PlanePadded(c, s);
-    pstride[s] = plane;
-    reach += (pixels[s] - 1) * plane;
-    plane *= planes[s];
-  }
+  const Planes p(c);
+  const Dims& planes = p.extents;
+  const std::vector<int64_t>& pstride = p.strides;
+  const int64_t plane = p.size;
+  int64_t reach = 0;  // off(p) of the last pixel.
+  for (int s = 0; s < S; ++s) reach += (pixels[s] - 1) * pstride[s];
   Lowered& l = values_[id];
   l.flat_sources.push_back(
       FlatPlanes(absl::StrCat("xflat", id), c.cg, planes, c.cg * plane + reach,

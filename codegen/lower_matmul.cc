@@ -305,9 +305,9 @@ void Lowering::ScheduleMatMul(ValueId v) {
         .split(sv[0], rw, xw, row, TailStrategy::RoundUp)
         .split(rw, ro, ri, per_task, TailStrategy::GuardWithIf)
         .fuse(ro, sv[1], outer);
-    int width = vec;
-    while (width > 4 && row < width) width /= 2;
-    if (row >= width) src.func.vectorize(xw, width, TailStrategy::ShiftInwards);
+    if (const int width = RowVectorWidth(vec, row); width > 0) {
+      src.func.vectorize(xw, width, TailStrategy::ShiftInwards);
+    }
     if (parallel) src.func.parallel(outer);
   }
   Func f = l.product, acc = l.acc;

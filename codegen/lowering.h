@@ -104,6 +104,16 @@ struct Lowered {
   Func partial;  // reductions with lanes: per-lane partial results.
 };
 
+// The vector width for rows of `extent` elements: the target's `vec`, or
+// for rows narrower than that half or a quarter of it (at least 4), so
+// that short rows keep dense loads, the last vector shifted inwards. 0:
+// too short to vectorize.
+inline int RowVectorWidth(int vec, int64_t extent) {
+  int width = vec;
+  while (width > 4 && extent < width) width /= 2;
+  return extent >= width ? width : 0;
+}
+
 inline std::vector<Expr> ToHalideArgs(const Index& index) {
   return std::vector<Expr>(index.rbegin(), index.rend());
 }
