@@ -101,7 +101,7 @@ static int64_t adc_peak_bytes(int reset) {
  * fresh pages for every large buffer (as PyTorch's caching allocator). A
  * module holds its peak working memory until it is unloaded. Blocks are
  * 128-byte aligned with 64 readable bytes on either side, as Halide needs. */
-#define ADC_CACHE_SLOTS 64
+#define ADC_CACHE_SLOTS 256
 typedef struct {
   void* base;
   size_t size;
@@ -170,20 +170,31 @@ static void* adc_malloc(void* user_context, size_t size) {
 }
 
 static void adc_free(void* user_context, void* ptr) {
-  char* base;
-  int i;
+  char *base, *evicted;
+  int i, smallest = -1;
   (void)user_context;
   if (ptr == NULL) return;
   base = (char*)ptr - 128;
   pthread_mutex_lock(&adc_cache_mutex);
   adc_in_use -= (int64_t)((size_t*)base)[1];
+  /* An empty slot, else the smallest block's if it is smaller than this
+   * one (that one is freed): a full cache keeps the large blocks, whose
+   * fresh pages cost the most to map again. */
   for (i = 0; i < ADC_CACHE_SLOTS; ++i) {
     if (adc_cache[i].base == NULL) {
-      adc_cache[i].base = base;
-      adc_cache[i].size = *(size_t*)base;
-      base = NULL;
+      smallest = i;
       break;
     }
+    if (smallest < 0 || adc_cache[i].size < adc_cache[smallest].size) {
+      smallest = i;
+    }
+  }
+  if (adc_cache[smallest].base == NULL ||
+      adc_cache[smallest].size < *(size_t*)base) {
+    evicted = adc_cache[smallest].base;
+    adc_cache[smallest].base = base;
+    adc_cache[smallest].size = *(size_t*)base;
+    base = evicted;
   }
   pthread_mutex_unlock(&adc_cache_mutex);
   free(base);

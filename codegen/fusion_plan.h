@@ -53,6 +53,9 @@ inline constexpr int kRecomputeBudget = 48;
 // minutes), while one more round trip through memory costs about as much
 // as a few simple ops.
 inline constexpr int kMaxInlineCost = 256;
+// The inline work of each interior-padded axis of a pad, beyond its
+// OpDef's cost: a parity test, a division, clamps and a select.
+inline constexpr int kDilatingPadAxisCost = 6;
 
 struct Plan {
   std::vector<bool> needed;      // Computed for some output.

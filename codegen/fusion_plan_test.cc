@@ -204,6 +204,40 @@ TEST(FusionPlanTest, DilatingPadMaterializesItsOperand) {
                           Pair("z", "output")));
 }
 
+// The gradient of a 2x2 max pool with stride 2 is a sum of four pads
+// dilating both axes; read by two reductions (batch norm's backward sums),
+// the sum is stored once rather than recomputed by each, while the same
+// sum of pads that only add borders stays inline.
+TEST(FusionPlanTest, SharedSumOfDilatingPadsIsMaterialized) {
+  for (const bool dilating : {true, false}) {
+    GraphBuilder b("pool_grad");
+    Value x = b.Input("x", DType::kF32, {8, 9});
+    Value sum;
+    for (int64_t p = 0; p < 4; ++p) {
+      const std::vector<int64_t> low = {p / 2, p % 2};
+      const std::vector<int64_t> high = {1 - p / 2, 1 - p % 2};
+      Value pad = dilating ? Pad(x, low, high, 0, {1, 1}) : Pad(x, low, high);
+      if (p == 0) {
+        sum = pad;
+      } else {
+        sum = p == 3 ? b.Named(sum + pad, "sum") : sum + pad;
+      }
+    }
+    b.Output("a", b.Named(Sum(sum, {0}), "a"));
+    b.Output("b", b.Named(Sum(sum * sum, {1}), "b"));
+    absl::StatusOr<Graph> built = b.Build();
+    ASSERT_TRUE(built.ok()) << built.status();
+    if (dilating) {
+      EXPECT_THAT(Materialized(*built),
+                  ElementsAre(Pair("a", "reduction"), Pair("b", "reduction"),
+                              Pair("sum", "used more than once")));
+    } else {
+      EXPECT_THAT(Materialized(*built),
+                  ElementsAre(Pair("a", "reduction"), Pair("b", "reduction")));
+    }
+  }
+}
+
 TEST(FusionPlanTest, UnusedValuesAreNotNeeded) {
   const Graph g = Parse(
       absl::StrCat(kVec, WithInts("dead", "reduce_sum", "x", "axes", {0}), R"pb(

@@ -155,7 +155,7 @@ void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t) {
   // (ShiftInwards: the last vector or chunk shifts inwards, no scalar tail
   // loop).
   const TailStrategy tail = TailStrategy::ShiftInwards;
-  if (r == 1) {
+  if (total == inner) {  // One row ([n] or [1, ..., 1, n]).
     if (total >= kParallelThreshold) {
       Var xo("xo"), xi("xi");
       s.split(hv[0], xo, xi, kTaskElements, tail)

@@ -278,9 +278,27 @@ void Lowering::ScheduleMatMul(ValueId v) {
   for (int64_t d : shape.batch) batch *= d;
   const bool parallel = batch * m * n * k >= kParallelThreshold;
   if (l.a_rows.defined()) {  // conv: the rows of a, stored first.
-    const std::vector<Var> av = l.a_rows.args();
+    // In tiles of 16 rows by 8 vectors of terms, in parallel: an input
+    // gradient's rows are the weights transposed and flipped, a gather
+    // whose rows of terms each read every output channel's weights (18 KB
+    // apart at 512 channels); a tile reads 16 rows' runs of each.
+    // (ResNet-18's 512->512 input gradient: 5 ms on one core, 3 ms on two
+    // untiled.)
+    const std::vector<Var> av = l.a_rows.args();  // (kk, row, g)
     l.a_rows.compute_root();
-    if (k >= vec) l.a_rows.vectorize(av[0], vec, TailStrategy::GuardWithIf);
+    int64_t groups = 1;
+    for (int64_t d : shape.batch) groups *= d;
+    if (k >= vec && k * m * groups >= kParallelThreshold) {
+      Var ko("a_ko"), ki("a_ki"), ro("a_ro"), ri("a_ri"), task("a_task");
+      l.a_rows.split(av[0], ko, ki, 8 * vec, TailStrategy::GuardWithIf)
+          .split(av[1], ro, ri, 16, TailStrategy::GuardWithIf)
+          .reorder(ki, ri, ko, ro, av[2])
+          .vectorize(ki, vec, TailStrategy::GuardWithIf)
+          .fuse(ro, av[2], task)
+          .parallel(task);
+    } else if (k >= vec) {
+      l.a_rows.vectorize(av[0], vec, TailStrategy::GuardWithIf);
+    }
   }
   if (l.b_source.defined()) {  // conv by rows: the padded input.
     const std::vector<Var> sv = l.b_source.args();

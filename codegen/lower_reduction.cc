@@ -176,6 +176,32 @@ ReductionPlan PlanReduction(const Graph& g, ValueId v,
   return plan;
 }
 
+namespace {
+
+// Parallel over the output: the axes outside the innermost fused into one
+// loop, or the innermost alone when those are all 1 (keepdims: batch
+// norm's statistics are [1, C, 1, 1], whose outermost axis is 1; a loop
+// over it ran each of ResNet-18's on one core).
+void ParallelOverOutputs(Halide::Stage stage, const std::vector<Var>& hv,
+                         const Dims& out) {
+  const int r = static_cast<int>(hv.size());
+  int64_t outer = 1;
+  for (int d = 1; d < r; ++d) outer *= out[r - 1 - d];
+  if (outer < 2) {
+    stage.parallel(hv[0]);
+    return;
+  }
+  Var fused = hv[r - 1];
+  for (int d = r - 2; d >= 1; --d) {
+    Var next(absl::StrCat(fused.name(), "_", hv[d].name()));
+    stage.fuse(hv[d], fused, next);
+    fused = next;
+  }
+  stage.parallel(fused);
+}
+
+}  // namespace
+
 void Lowering::ScheduleReduction(ValueId v) {
   Lowered& l = values_[v];
   const Node& node = g_.node(v);
@@ -197,7 +223,7 @@ void Lowering::ScheduleReduction(ValueId v) {
       if (plan.chunks > 1) l.partial.update().parallel(pv[1]);
     } else {
       l.partial.compute_at(l.acc, hv[0]);
-      if (plan.parallel_out) l.acc.update().parallel(hv.back());
+      if (plan.parallel_out) ParallelOverOutputs(l.acc.update(), hv, out);
     }
     return;
   }
@@ -212,7 +238,7 @@ void Lowering::ScheduleReduction(ValueId v) {
     l.acc.vectorize(hv[0], plan.vec, TailStrategy::RoundUp);
     l.acc.update().vectorize(hv[0], plan.vec, TailStrategy::RoundUp);
   }
-  if (plan.parallel_out) l.acc.update().parallel(hv[r - 1]);
+  if (plan.parallel_out) ParallelOverOutputs(l.acc.update(), hv, out);
 }
 
 }  // namespace adc::codegen::lowering

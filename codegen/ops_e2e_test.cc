@@ -366,6 +366,23 @@ TEST_P(OpsE2eTest, ReductionsLarge) {
       {"cols", {{"x", {1000, 1003}}}, [](V v) { return Sum(v[0], {0}); }},
       {"softmax", {{"x", {1000, 1003}}}, [](V v) { return Softmax(v[0]); }},
       {"cumsum", {{"x", {1000003}}}, [](V v) { return CumSum(v[0], 0); }},
+      // Batch norm's statistics (keepdims: outer axes of 1 around the
+      // channels, parallel over the kept axes fused), and a kept row whose
+      // only axis longer than 1 is the innermost (parallel over it).
+      {"stats_keep",
+       {{"x", {3, 37, 13, 29}}},
+       [](V v) {
+         return Sum(v[0], {0, 2, 3}, true) * v[0];
+       }},
+      {"stats_keep_mid",
+       {{"x", {5, 301, 41}}},
+       [](V v) {
+         return Sum(v[0], {0, 2}, true) * v[0];
+       }},
+      {"row_keep",
+       {{"x", {257, 1, 70}}},
+       [](V v) { return Sum(v[0], {0}, true) * v[0]; }},
+      {"one_row", {{"x", {1, 1, 20011}}}, [](V v) { return Exp(v[0]); }},
   };
   CheckGroup({"reduce_large", cases, /*second_order=*/false}, GetParam());
 }
@@ -898,6 +915,13 @@ std::vector<Case> ConvPoolCases() {
       {"conv1d_weights_planes",
        {{"x", {3, 4, 20}}, {"w", {16, 4, 18}}},
        [](V v) { return Conv(v[0], v[1]); }},
+      // Many channels: the rows of the products (the weights, and their
+      // transposed flip for the input gradient) are copied in parallel
+      // tiles of 16 rows by 8 vectors of terms, with a tail on each (rows
+      // 40 and 50, terms 450 and 360).
+      {"conv2d_channels",
+       {{"x", {2, 50, 6, 7}}, {"w", {40, 50, 3, 3}}},
+       [row_pad](V v) { return Conv(v[0], v[1], std::nullopt, row_pad); }},
       {"conv2d",
        {{"x", {2, 4, 9, 17}}, {"w", {6, 2, 3, 3}}, {"b", {6}}},
        [strided](V v) { return Conv(v[0], v[1], v[2], strided, 2); }},
