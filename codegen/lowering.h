@@ -98,6 +98,9 @@ struct Lowered {
   Func kpartial;
   RDom blocks;
   int64_t kblock = 0;
+  // Blocks of k shared by all tasks (few panels of b): per block, every
+  // panel packed, then every tile's sum added to `acc`, stored whole.
+  bool kshared = false;
   // conv with a dilated input: its Func sums taps of the product (a
   // materialized value, not a view of the product).
   bool gathered = false;
@@ -177,7 +180,8 @@ MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
 // sums run over a batch's pixels, and deep products): the panel is packed
 // and summed one block at a time, so that it stays in the core's cache. 0:
 // the whole sum at once (also when no multiple of 16 in [128, 512] divides
-// k, or when tasks share packed panels).
+// k). When tasks share packed panels (fewer panels than tasks), all tasks
+// share each block too (Lowered::kshared).
 inline constexpr int64_t kPanelBytes = 512 << 10;
 int64_t PlanKBlock(const ProductShape& shape, const MatMulBlock& block,
                    Halide::Type t);
@@ -345,6 +349,8 @@ class Lowering {
   void ScheduleMatMul(ValueId v);     // lower_matmul.cc
   void SchedulePacking(ValueId v, int cols, int panels, std::optional<Var> task,
                        bool parallel);
+  void ScheduleSharedKBlocks(ValueId v, const MatMulBlock& block,
+                             int group_rows, int panels, bool parallel);
 
   const Graph& g_;
   Halide::Target target_;

@@ -508,6 +508,14 @@ TEST_P(OpsE2eTest, MatMulLarge) {
                // cancels to well below f32's rounding of the terms.
                {"mm_deep",
                 {{"a", {8, 7, 8448}, 0.5, 1.0}, {"b", {8, 8448, 21}, 0.5, 1.0}},
+                [](V v) { return MatMul(v[0], v[1]); }},
+               // Few panels of b, each larger than a core's share of the
+               // last-level cache, and blocks of k that are work enough:
+               // all tasks share each block (ScheduleSharedKBlocks) with
+               // AVX2's f32 blocks and AVX-512's f32 and f64 ones; 66048 =
+               // 129 x 512, 100 columns (2, 4 or 7 panels), 75 rows.
+               {"mm_shared_k",
+                {{"a", {75, 66048}, 0.5, 1.0}, {"b", {66048, 100}, 0.5, 1.0}},
                 [](V v) { return MatMul(v[0], v[1]); }}},
               /*second_order=*/false},
              GetParam());
