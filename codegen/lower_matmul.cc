@@ -77,6 +77,25 @@ bool TasksSharePanels(const ProductShape& shape, const MatMulBlock& block) {
   return parallel && panels * batch < kMinMatMulTasks;
 }
 
+// One block's sum per register tile (kpartial), computed at `tile`, a
+// loop of acc's update over whole tiles: rows by columns in registers.
+void ScheduleBlockSum(const Lowered& l, Func acc, Var tile,
+                      const MatMulBlock& block, int vec) {
+  const std::vector<Var> av = acc.args();  // (j, i, batch...)
+  Func part = l.kpartial;
+  part.compute_at(acc, tile)
+      .bound_extent(av[0], block.cols)
+      .bound_extent(av[1], block.rows)
+      .vectorize(av[0], vec, TailStrategy::RoundUp)
+      .unroll(av[0])
+      .unroll(av[1]);
+  part.update()
+      .reorder(av[0], av[1], l.rdom.x)
+      .vectorize(av[0], vec, TailStrategy::RoundUp)
+      .unroll(av[0])
+      .unroll(av[1]);
+}
+
 }  // namespace
 
 int64_t PlanKBlock(const ProductShape& shape, const MatMulBlock& block,
@@ -399,7 +418,6 @@ void Lowering::ScheduleMatMul(ValueId v) {
     // Summed in blocks of k: the task's accumulators (its rows by the
     // panel's columns) in memory, and for each block of k and each block
     // of rows the block's sum in registers, then added to them.
-    Func part = l.kpartial;
     const std::vector<Var> av = acc.args();  // (j, i, batch...)
     Var ao("ao"), ai("ai");
     acc.compute_at(f, task)
@@ -411,17 +429,7 @@ void Lowering::ScheduleMatMul(ValueId v) {
         .vectorize(av[0], vec, TailStrategy::RoundUp)
         .unroll(av[0])
         .unroll(ai);
-    part.compute_at(acc, ao)
-        .bound_extent(av[0], block.cols)
-        .bound_extent(av[1], block.rows)
-        .vectorize(av[0], vec, TailStrategy::RoundUp)
-        .unroll(av[0])
-        .unroll(av[1]);
-    part.update()
-        .reorder(av[0], av[1], l.rdom.x)
-        .vectorize(av[0], vec, TailStrategy::RoundUp)
-        .unroll(av[0])
-        .unroll(av[1]);
+    ScheduleBlockSum(l, acc, ao, block, vec);
     return;
   }
   // The block has the same extent in every tile (tail tiles compute extra
@@ -455,7 +463,7 @@ void Lowering::ScheduleSharedKBlocks(ValueId v, const MatMulBlock& block,
   const Halide::Type t = TypeOf(v);
   const int vec = target_.natural_vector_size(t);
   const int64_t row_blocks = (shape.m + block.rows - 1) / block.rows;
-  Func f = l.product, acc = l.acc, part = l.kpartial;
+  Func f = l.product, acc = l.acc;
   const std::vector<Var> av = acc.args();  // (j, i, batch...)
   const std::vector<Var> fv = f.args();
   // Whole tiles: rows past m read a's last row, columns past n the
@@ -480,17 +488,7 @@ void Lowering::ScheduleSharedKBlocks(ValueId v, const MatMulBlock& block,
   }
   if (parallel) update.parallel(task);
   update.vectorize(ji, vec, TailStrategy::GuardWithIf).unroll(ji).unroll(ii);
-  part.compute_at(acc, io)
-      .bound_extent(av[0], block.cols)
-      .bound_extent(av[1], block.rows)
-      .vectorize(av[0], vec, TailStrategy::RoundUp)
-      .unroll(av[0])
-      .unroll(av[1]);
-  part.update()
-      .reorder(av[0], av[1], l.rdom.x)
-      .vectorize(av[0], vec, TailStrategy::RoundUp)
-      .unroll(av[0])
-      .unroll(av[1]);
+  ScheduleBlockSum(l, acc, io, block, vec);
   SchedulePacking(v, block.cols, panels, std::nullopt, parallel);
   f.vectorize(fv[0], vec, TailStrategy::GuardWithIf);
   if (parallel && shape.m >= 2) f.parallel(fv[1]);
