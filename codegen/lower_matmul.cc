@@ -327,12 +327,14 @@ void Lowering::ScheduleMatMul(ValueId v) {
     l.a_rows.compute_root();
     int64_t groups = 1;
     for (int64_t d : shape.batch) groups *= d;
-    if (k >= vec && k * m * groups >= kParallelThreshold) {
+    // (The last tile of terms shifts inwards: in Halide 14 a guarded tile
+    // whose inside is vectorized stored whole vectors past the row.)
+    if (k >= 8 * vec && k * m * groups >= kParallelThreshold) {
       Var ko("a_ko"), ki("a_ki"), ro("a_ro"), ri("a_ri"), task("a_task");
-      l.a_rows.split(av[0], ko, ki, 8 * vec, TailStrategy::GuardWithIf)
+      l.a_rows.split(av[0], ko, ki, 8 * vec, TailStrategy::ShiftInwards)
           .split(av[1], ro, ri, 16, TailStrategy::GuardWithIf)
           .reorder(ki, ri, ko, ro, av[2])
-          .vectorize(ki, vec, TailStrategy::GuardWithIf)
+          .vectorize(ki, vec)
           .fuse(ro, av[2], task)
           .parallel(task);
     } else if (k >= vec) {

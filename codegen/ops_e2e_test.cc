@@ -930,6 +930,18 @@ std::vector<Case> ConvPoolCases() {
       {"conv2d_channels",
        {{"x", {2, 50, 6, 7}}, {"w", {40, 50, 3, 3}}},
        [row_pad](V v) { return Conv(v[0], v[1], std::nullopt, row_pad); }},
+      // Terms of whole vectors but not whole tiles (144 = 9 x 16 = 2 x 64
+      // + 16 = 4 x 32 + 16): the last tile shifts inwards (a guarded one
+      // stored whole vectors past the last row).
+      {"conv2d_wide_out",
+       {{"x", {1, 16, 5, 6}}, {"w", {128, 16, 3, 3}}},
+       [row_pad](V v) { return Conv(v[0], v[1], std::nullopt, row_pad); }},
+      // ResNet-18's layer3 weight gradient in miniature: sums of 8 x 14 x
+      // 14 = 1568 terms (98 vectors of 16: 12 tiles and 2 vectors), of
+      // positive terms (mixed signs would cancel below f32's rounding).
+      {"conv2d_batch8",
+       {{"x", {8, 4, 14, 14}, 0.5, 1.0}, {"w", {16, 4, 3, 3}, 0.5, 1.0}},
+       [row_pad](V v) { return Conv(v[0], v[1], std::nullopt, row_pad); }},
       {"conv2d",
        {{"x", {2, 4, 9, 17}}, {"w", {6, 2, 3, 3}}, {"b", {6}}},
        [strided](V v) { return Conv(v[0], v[1], v[2], strided, 2); }},
