@@ -15,6 +15,9 @@ namespace {
 // work) and the packing of b when it runs before the product.
 constexpr int64_t kMinMatMulTasks = 8;
 constexpr int64_t kPackTasks = 16;
+// Multiply-adds below which a product's tasks (panels by groups of rows)
+// run in groups: a parallel task costs about a microsecond to start.
+constexpr int64_t kMinTaskMacs = int64_t{1} << 18;
 // A panel's bytes above which tasks that share panels share blocks of k
 // too (PlanKBlock): about a last-level cache's share per core.
 constexpr int64_t kSharedPanelBytes = int64_t{4} << 20;
@@ -411,9 +414,24 @@ void Lowering::ScheduleMatMul(ValueId v) {
     f.fuse(task, hv[d], fused);
     task = fused;
   }
-  if (parallel) f.parallel(task);
+  // Tasks of little work (the output rows of a convolution with a short
+  // sum: the small CNN's first layer, 32 x 32 x 9 per row, 1664 rows) run
+  // in groups, each task still packing its own panel.
+  Var item = task;
+  const int64_t task_macs =
+      std::min<int64_t>(m, group_rows) * block.cols * std::max<int64_t>(k, 1);
+  if (parallel && task_macs < kMinTaskMacs) {
+    Var task_group("task_group");
+    item = Var("task_item");
+    f.split(task, task_group, item,
+            static_cast<int>((kMinTaskMacs + task_macs - 1) / task_macs),
+            TailStrategy::GuardWithIf)
+        .parallel(task_group);
+  } else if (parallel) {
+    f.parallel(task);
+  }
   SchedulePacking(v, block.cols, panels,
-                  groups == 1 ? std::optional<Var>(task) : std::nullopt,
+                  groups == 1 ? std::optional<Var>(item) : std::nullopt,
                   parallel);
   f.vectorize(ji, vec, TailStrategy::GuardWithIf);
   if (l.kpartial.defined()) {
