@@ -138,6 +138,17 @@ void Lowering::LowerLeaf(ValueId id) {
   Define(id, [&](const Index& i) { return buffer(ToHalideArgs(i)); });
 }
 
+Var FuseOuterAxes(Halide::Stage s, const std::vector<Var>& hv) {
+  const int r = static_cast<int>(hv.size());
+  Var outer = hv[r - 1];
+  for (int d = r - 2; d >= 1; --d) {
+    Var fused(absl::StrCat(outer.name(), "_", hv[d].name()));
+    s.fuse(hv[d], outer, fused);
+    outer = fused;
+  }
+  return outer;
+}
+
 // Materialized values: computed at the root, parallel over their outer
 // dimensions and vectorized at the natural width of the target.
 void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t) {
@@ -174,12 +185,7 @@ void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t) {
     s.vectorize(hv[0], width, tail);
   }
   if (total >= kParallelThreshold) {
-    Var outer = hv[r - 1];
-    for (int d = r - 2; d >= 1; --d) {
-      Var fused(absl::StrCat(outer.name(), "_", hv[d].name()));
-      s.fuse(hv[d], outer, fused);
-      outer = fused;
-    }
+    Var outer = FuseOuterAxes(s, hv);
     // Rows in tasks of about kTaskElements: a task per short row spent
     // more time starting tasks than computing ([512, 512, 3, 3]: 786432
     // tasks of 3 elements, 40 ms; in tasks, 0.6 ms).

@@ -11,6 +11,7 @@
 // are small (7x7 and below) or the "pixels" are a kernel's (the weight
 // gradient: p ranges over the kernel, n over the input channels).
 #include <algorithm>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "codegen/lowering.h"
@@ -29,6 +30,16 @@ std::vector<Expr> Unflatten(Expr flat, const Dims& dims) {
     flat = flat / d;
   }
   return index;
+}
+
+// A product's a operand read from rows stored first (Lowered::a_rows):
+// a(row, term, batch...) = rows(term, row, batch[axis]), batch[axis] the
+// group.
+std::function<Expr(Expr, Expr, const std::vector<Expr>&)> FromRows(Func rows,
+                                                                   int axis) {
+  return [rows, axis](Expr row, Expr term, const std::vector<Expr>& batch) {
+    return rows(term, row, batch[axis]);
+  };
 }
 
 // A conv node's operands, shapes and attributes.
@@ -212,10 +223,7 @@ void Lowering::LowerConv(ValueId id) {
     l.a_rows = Func(absl::StrCat("a_rows", id));
     l.a_rows(kk, r, g) = transposed ? window(kk, r, 0, g) : weight(kk, r, g);
   }
-  Func a_rows = l.a_rows;
-  auto a = [a_rows](Expr row, Expr term, const std::vector<Expr>& batch) {
-    return a_rows(term, row, batch[1]);
-  };
+  const auto a = FromRows(l.a_rows, 1);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
     return transposed ? weight(term, col, batch[1])
                       : window(term, col, batch[0], batch[1]);
@@ -337,10 +345,7 @@ void Lowering::LowerConvByRows(ValueId id) {
   shape.batch = {NumElements(rows), c.groups};
   shape.b_columns_padded = true;
   l.a_rows = WeightRows(id);
-  Func a_rows = l.a_rows;
-  auto a = [a_rows](Expr o, Expr term, const std::vector<Expr>& batch) {
-    return a_rows(term, o, batch[1]);
-  };
+  const auto a = FromRows(l.a_rows, 1);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
     return window(term, col, batch[0], batch[1]);
   };
@@ -408,10 +413,7 @@ void Lowering::LowerConvByPixels(ValueId id) {
   shape.k = NumElements(terms);
   shape.batch = {NumElements(pixels), 1};
   shape.b_transposed = true;
-  Func a_rows = l.a_rows;
-  auto a = [a_rows](Expr o, Expr term, const std::vector<Expr>& batch) {
-    return a_rows(term, o, batch[1]);
-  };
+  const auto a = FromRows(l.a_rows, 1);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
     return window(term, col, batch[0]);
   };
@@ -459,10 +461,7 @@ void Lowering::LowerTransposedConv(ValueId id) {
     l.a_rows = Func(absl::StrCat("a_rows", id));
     l.a_rows(ch, row, g) = At(c.w, wi);
   }
-  Func a_rows = l.a_rows;
-  auto a = [a_rows](Expr row, Expr term, const std::vector<Expr>& batch) {
-    return a_rows(term, row, batch[0]);
-  };
+  const auto a = FromRows(l.a_rows, 0);
   auto b = [&, this](Expr term, Expr col, const std::vector<Expr>& batch) {
     Index xi = {col / static_cast<int>(pixels),
                 batch[0] * static_cast<int>(c.cg) + term};
@@ -561,10 +560,7 @@ void Lowering::LowerConvByPlanes(ValueId id) {
   shape.batch = {c.groups};
   shape.b_columns_padded = true;
   l.a_rows = WeightRows(id);
-  Func a_rows = l.a_rows;
-  auto a = [a_rows](Expr o, Expr term, const std::vector<Expr>& b) {
-    return a_rows(term, o, b[0]);
-  };
+  const auto a = FromRows(l.a_rows, 0);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& bt) {
     return window(term, col, bt[0]);
   };

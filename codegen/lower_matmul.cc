@@ -80,6 +80,19 @@ bool TasksSharePanels(const ProductShape& shape, const MatMulBlock& block) {
   return parallel && panels * batch < kMinMatMulTasks;
 }
 
+// A product's tasks as one loop: a panel (jo) by a group of rows (ig),
+// then the batch axes (vars[2...], innermost first).
+Var FuseTasks(Halide::Stage s, Var jo, Var ig, const std::vector<Var>& vars) {
+  Var task("task");
+  s.fuse(jo, ig, task);
+  for (size_t d = 2; d < vars.size(); ++d) {
+    Var fused(absl::StrCat("task", d));
+    s.fuse(task, vars[d], fused);
+    task = fused;
+  }
+  return task;
+}
+
 // One block's sum per register tile (kpartial), computed at `tile`, a
 // loop of acc's update over whole tiles: rows by columns in registers.
 void ScheduleBlockSum(const Lowered& l, Func acc, Var tile,
@@ -328,11 +341,9 @@ void Lowering::ScheduleMatMul(ValueId v) {
     // untiled.)
     const std::vector<Var> av = l.a_rows.args();  // (kk, row, g)
     l.a_rows.compute_root();
-    int64_t groups = 1;
-    for (int64_t d : shape.batch) groups *= d;
     // (The last tile of terms shifts inwards: in Halide 14 a guarded tile
     // whose inside is vectorized stored whole vectors past the row.)
-    if (k >= 8 * vec && k * m * groups >= kParallelThreshold) {
+    if (k >= 8 * vec && k * m * batch >= kParallelThreshold) {
       Var ko("a_ko"), ki("a_ki"), ro("a_ro"), ri("a_ri"), task("a_task");
       l.a_rows.split(av[0], ko, ki, 8 * vec, TailStrategy::ShiftInwards)
           .split(av[1], ro, ri, 16, TailStrategy::GuardWithIf)
@@ -374,7 +385,6 @@ void Lowering::ScheduleMatMul(ValueId v) {
   }
   Func f = l.product, acc = l.acc;
   const std::vector<Var> hv = f.args();  // (j, i, batch...)
-  const int r = static_cast<int>(hv.size());
   const Var j = hv[0], i = hv[1];
   f.compute_root();
   if (block.cols == 0) {
@@ -407,13 +417,7 @@ void Lowering::ScheduleMatMul(ValueId v) {
       .split(i, ig, i2, group_rows, TailStrategy::GuardWithIf)
       .split(i2, io, ii, block.rows, TailStrategy::GuardWithIf)
       .reorder(ji, ii, io, jo, ig);
-  Var task("task");
-  f.fuse(jo, ig, task);
-  for (int d = 2; d < r; ++d) {
-    Var fused(absl::StrCat("task", d));
-    f.fuse(task, hv[d], fused);
-    task = fused;
-  }
+  const Var task = FuseTasks(f, jo, ig, hv);
   // Tasks of little work (the output rows of a convolution with a short
   // sum: the small CNN's first layer, 32 x 32 x 9 per row, 1664 rows) run
   // in groups, each task still packing its own panel.
@@ -492,7 +496,7 @@ void Lowering::ScheduleSharedKBlocks(ValueId v, const MatMulBlock& block,
       .bound(av[0], 0, panels * block.cols)
       .bound(av[1], 0, static_cast<int>(row_blocks * block.rows))
       .vectorize(av[0], vec);
-  Var jo("jo"), ji("ji"), io("io"), ii("ii"), ig("ig"), i2("i2"), task("task");
+  Var jo("jo"), ji("ji"), io("io"), ii("ii"), ig("ig"), i2("i2");
   Halide::Stage update = acc.update();
   update.split(av[0], jo, ji, block.cols, TailStrategy::GuardWithIf)
       .split(av[1], ig, i2, group_rows, TailStrategy::GuardWithIf)
@@ -500,12 +504,8 @@ void Lowering::ScheduleSharedKBlocks(ValueId v, const MatMulBlock& block,
   std::vector<Halide::VarOrRVar> order = {ji, ii, io, jo, ig};
   for (size_t d = 2; d < av.size(); ++d) order.push_back(av[d]);
   order.push_back(l.blocks.x);
-  update.reorder(order).fuse(jo, ig, task);
-  for (size_t d = 2; d < av.size(); ++d) {
-    Var fused(absl::StrCat("task", d));
-    update.fuse(task, av[d], fused);
-    task = fused;
-  }
+  update.reorder(order);
+  const Var task = FuseTasks(update, jo, ig, av);
   if (parallel) update.parallel(task);
   update.vectorize(ji, vec, TailStrategy::GuardWithIf).unroll(ji).unroll(ii);
   ScheduleBlockSum(l, acc, io, block, vec);

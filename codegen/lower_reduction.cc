@@ -191,13 +191,7 @@ void ParallelOverOutputs(Halide::Stage stage, const std::vector<Var>& hv,
     stage.parallel(hv[0]);
     return;
   }
-  Var fused = hv[r - 1];
-  for (int d = r - 2; d >= 1; --d) {
-    Var next(absl::StrCat(fused.name(), "_", hv[d].name()));
-    stage.fuse(hv[d], fused, next);
-    fused = next;
-  }
-  stage.parallel(fused);
+  stage.parallel(FuseOuterAxes(stage, hv));
 }
 
 }  // namespace

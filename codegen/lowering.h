@@ -107,6 +107,10 @@ struct Lowered {
   Func partial;  // reductions with lanes: per-lane partial results.
 };
 
+// A stage's axes outside the innermost (hv innermost first, as Func::args)
+// fused into one loop, which it returns (hv[r - 1] when r <= 2).
+Var FuseOuterAxes(Halide::Stage s, const std::vector<Var>& hv);
+
 // The vector width for rows of `extent` elements: the target's `vec`, or
 // for rows narrower than that half or a quarter of it (at least 4), so
 // that short rows keep dense loads, the last vector shifted inwards. 0:
