@@ -229,7 +229,7 @@ void Lowering::LowerConv(ValueId id) {
                       : window(term, col, batch[0], batch[1]);
   };
   DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
+                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
   // y[n, o, p...] = product[part][g = o / Og][o % Og][(n, p)] (transposed:
   // [(n, p)][o % Og]).
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
@@ -350,7 +350,7 @@ void Lowering::LowerConvByRows(ValueId id) {
     return window(term, col, batch[0], batch[1]);
   };
   DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
+                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
   // y[n, o, p..., q] = product[r = (n, p...)][g = o / Og][o % Og][q].
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   Expr r = l.vars[0];
@@ -418,7 +418,7 @@ void Lowering::LowerConvByPixels(ValueId id) {
     return window(term, col, batch[0]);
   };
   DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
+                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
   // y[n, o, p...] = product[p][0][o][n].
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   Expr p = 0;
@@ -471,7 +471,7 @@ void Lowering::LowerTransposedConv(ValueId id) {
     return At(c.x, xi);
   };
   DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
+                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   const Expr o = l.vars[1];
   Expr row = o * static_cast<int>(taps), group = 0;
@@ -565,7 +565,7 @@ void Lowering::LowerConvByPlanes(ValueId id) {
     return window(term, col, bt[0]);
   };
   DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
+                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
   // y[n, o, p...] = product[g = o / Og][o % Og][n P + sum_s p_s pstride_s].
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   Expr col = l.vars[0] * static_cast<int>(plane);
@@ -640,7 +640,7 @@ void Lowering::LowerConvWeightsByPlanes(ValueId id) {
     return wf(term, col);
   };
   DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, c.x) || ReadsConstant(g_, c.w));
+                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
   // y[n, o, p...] = product[(n, p)][o].
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   Expr row = l.vars[0];

@@ -26,13 +26,16 @@ constexpr int64_t kMinSharedBlockMacs = int64_t{4} << 20;
 
 }  // namespace
 
-bool ReadsConstant(const Graph& g, ValueId v) {
+bool ReadsConstant(const Graph& g, const Plan& plan, ValueId v) {
+  // Values the plan stores (here or in an earlier stage) are read from
+  // their buffers.
+  if (!plan.why[v].empty()) return false;
   const Node& node = g.node(v);
   if (node.op == OpKind::kConstant || node.op == OpKind::kIota) return true;
   // Arguments and ops with update definitions are computed into a buffer.
   if (!FusesIntoConsumers(FamilyOf(node.op))) return false;
   for (ValueId in : node.inputs) {
-    if (ReadsConstant(g, in)) return true;
+    if (ReadsConstant(g, plan, in)) return true;
   }
   return false;
 }
@@ -245,7 +248,7 @@ void Lowering::LowerMatMul(ValueId id) {
     };
   };
   DefineProduct(id, shape, element(a), element(b),
-                ReadsConstant(g_, a) || ReadsConstant(g_, b));
+                ReadsConstant(g_, plan_, a) || ReadsConstant(g_, plan_, b));
   Lowered& l = values_[id];
   l.func = l.product;
   l.vars = MakeVars(r);  // The product's vars: batch..., i, j.

@@ -296,5 +296,30 @@ TEST(OutputTupleTest, SameShapeElementwiseOutputsShareOneLoopNest) {
   }
 }
 
+// A product is summed with strict float arithmetic (no FMA contraction)
+// only when LLVM could see a constant in an operand: one read inline from a
+// constant leaf. An operand the plan stores (a ReLU's select with 0, a
+// "matmul operand") is a buffer; the small CNN's products ran as separate
+// multiplies and adds when this looked through stored values.
+TEST(ReadsConstantTest, StopsAtValuesThePlanStores) {
+  GraphBuilder b("strict");
+  Value x = b.Input("x", DType::kF32, {8, 16});
+  Value w = b.Input("w", DType::kF32, {16, 32});
+  Value relu = Select(Gt(x, 0.0), x, ZerosLike(x));
+  Value k = Constant(b, Tensor::FromDoubles(TensorType{DType::kF32, {16, 2}},
+                                            std::vector<double>(32, 0.5)));
+  b.Output("y", MatMul(relu, w));
+  b.Output("z", MatMul(x, k));
+  absl::StatusOr<Graph> g = b.Build();
+  ASSERT_TRUE(g.ok()) << g.status();
+  const Plan plan = MakePlan(*g);
+  const ValueId y = g->outputs()[0].value, z = g->outputs()[1].value;
+  const ValueId stored = g->node(y).inputs[0];
+  EXPECT_EQ(plan.why[stored], "matmul operand");
+  EXPECT_FALSE(ReadsConstant(*g, plan, stored));
+  EXPECT_FALSE(ReadsConstant(*g, plan, g->node(y).inputs[1]));
+  EXPECT_TRUE(ReadsConstant(*g, plan, g->node(z).inputs[1]));
+}
+
 }  // namespace
 }  // namespace adc::codegen::lowering

@@ -190,9 +190,9 @@ inline constexpr int64_t kPanelBytes = 512 << 10;
 int64_t PlanKBlock(const ProductShape& shape, const MatMulBlock& block,
                    Halide::Type t);
 // Whether a value is computed from a constant or iota leaf without passing
-// through a buffer (a reduction's, matmul's, scan's or scatter's), so that
-// LLVM may see its elements (lower_matmul.cc).
-bool ReadsConstant(const Graph& g, ValueId v);
+// through a buffer (a reduction's, matmul's, scan's or scatter's, or one the
+// plan stores), so that LLVM may see its elements (lower_matmul.cc).
+bool ReadsConstant(const Graph& g, const Plan& plan, ValueId v);
 // Whether v's last axis is its source's last axis when v is read through
 // transposes (the common case: x^T's last axis is strided, x's is not).
 bool LastAxisContiguous(const Graph& g, ValueId v);
