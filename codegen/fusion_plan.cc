@@ -19,6 +19,72 @@ bool Cheap(const Graph& g, ValueId v) {
   return def.cheap_as_operand && Cheap(g, node.inputs[0]);
 }
 
+bool IsCrop(const Node& node) {
+  if (node.op != OpKind::kSlice) return false;
+  for (int64_t s : node.attrs.GetInts("stride")) {
+    if (s != 1) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// Whether v is a transpose read only by products, through transposes (its
+// operand is stored as theirs).
+bool ReadByProducts(const Graph& g,
+                    const std::vector<std::vector<ValueId>>& users, ValueId v) {
+  if (g.node(v).op != OpKind::kTranspose) return false;
+  for (ValueId w : users[v]) {
+    if (FamilyOf(g.node(w).op) != OpFamily::kMatMul &&
+        !ReadByProducts(g, users, w)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Whether the dilating pad v is only read in loops split into its phases
+// (Lowering::PadPhases), where each element evaluates only the operands of
+// the pads that land on it: its users, through element-wise ops and crops,
+// are element-wise ops (whose loops are stored values, split into phases,
+// whose other readers read the buffer), crops or products (whose operands
+// are stored), and the holes are what makes the pad larger than its
+// operand.
+bool InPhasedLoops(const Graph& g, const Plan& plan,
+                   const std::vector<std::vector<ValueId>>& users, ValueId v) {
+  const Node& pad = g.node(v);
+  // One row is not split into phases (Lowering::ScheduleDense).
+  const Dims& dims = pad.type.dims;
+  if (dims.empty() || NumElements(dims) == dims.back()) return false;
+  int64_t holes = 1;
+  for (int64_t i : pad.attrs.GetInts("interior")) holes *= i + 1;
+  if (holes == 1 || NumElements(dims) >=
+                        2 * NumElements(g.type(pad.inputs[0]).dims) * holes) {
+    return false;
+  }
+  std::vector<ValueId> stack = {v};
+  absl::flat_hash_set<ValueId> seen;
+  while (!stack.empty()) {
+    const ValueId u = stack.back();
+    stack.pop_back();
+    if (!seen.insert(u).second) continue;
+    for (ValueId w : users[u]) {
+      const OpFamily family = FamilyOf(g.node(w).op);
+      if (family == OpFamily::kMatMul || ReadByProducts(g, users, w)) continue;
+      if (!(family == OpFamily::kElementwise &&
+            g.type(w).dims == g.type(u).dims) &&
+          !IsCrop(g.node(w))) {
+        return false;
+      }
+      // A stored value's readers read its buffer.
+      if (plan.why[w].empty()) stack.push_back(w);
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 Plan MakePlan(const Graph& g) {
   const int n = g.num_nodes();
   Plan plan;
@@ -29,6 +95,11 @@ Plan MakePlan(const Graph& g) {
   for (ValueId v = n - 1; v >= 0; --v) {
     if (!plan.needed[v]) continue;
     for (ValueId in : g.node(v).inputs) plan.needed[in] = true;
+  }
+  std::vector<std::vector<ValueId>> users(n);
+  for (ValueId v = 0; v < n; ++v) {
+    if (!plan.needed[v]) continue;
+    for (ValueId in : g.node(v).inputs) users[in].push_back(v);
   }
   auto materialize = [&](ValueId v, const char* reason) {
     if (plan.why[v].empty() && !Cheap(g, v)) plan.why[v] = reason;
@@ -64,16 +135,6 @@ Plan MakePlan(const Graph& g) {
                 NumElements(g.type(node.inputs[0]).dims)) {
           materialize(node.inputs[0], "broadcast operand");
         }
-        // A pad at least doubling its operand (the gradient of a strided
-        // slice: max pooling's) evaluates an inline operand for every
-        // output lane, holes included. (AVX-512, the small CNN's max-pool
-        // gradient at 64x64x11x11, four such pads of masked selects:
-        // 1.4 ms inline.)
-        if (node.op == OpKind::kPad &&
-            NumElements(node.type.dims) >=
-                2 * NumElements(g.type(node.inputs[0]).dims)) {
-          materialize(node.inputs[0], "pad operand");
-        }
         break;
       case OpFamily::kLeaf:
       case OpFamily::kElementwise:
@@ -92,6 +153,21 @@ Plan MakePlan(const Graph& g) {
           }
         }
         break;
+    }
+  }
+  // A pad at least doubling its operand evaluates an inline operand for
+  // every output lane, holes included (AVX-512, the small CNN's max-pool
+  // gradient at 64x64x11x11, four such pads of masked selects: 1.4 ms
+  // inline), unless the holes are the interior's and every loop that reads
+  // the pad is split into its phases. (After the products' operands are
+  // known: they are such loops.)
+  for (ValueId v = 0; v < n; ++v) {
+    const Node& node = g.node(v);
+    if (plan.needed[v] && node.op == OpKind::kPad &&
+        NumElements(node.type.dims) >=
+            2 * NumElements(g.type(node.inputs[0]).dims) &&
+        !InPhasedLoops(g, plan, users, v)) {
+      materialize(node.inputs[0], "pad operand");
     }
   }
   // Values used more than once are recomputed per use when that is cheap
@@ -134,11 +210,6 @@ Plan MakePlan(const Graph& g) {
   // passes over memory.) Later values first, so that chains of such values
   // all fuse; then costs are recomputed, and a value whose inline
   // expression became too large is materialized after all.
-  std::vector<std::vector<ValueId>> users(n);
-  for (ValueId v = 0; v < n; ++v) {
-    if (!plan.needed[v]) continue;
-    for (ValueId in : g.node(v).inputs) users[in].push_back(v);
-  }
   bool fused_any = false;
   for (ValueId v = n - 1; v >= 0; --v) {
     if (plan.why[v] != std::string("used more than once") ||

@@ -69,6 +69,10 @@ struct Plan {
 
 Plan MakePlan(const Graph& g);
 
+// A slice with stride 1 on every axis: its element i is its operand's
+// element i + start, so a dilating pad's phases pass through it.
+bool IsCrop(const Node& node);
+
 // Whether v is as cheap to recompute as to load: leaves, values computed
 // into buffers by their own schedule (their Func is a load), and ops that
 // cost no more than their operand (OpDef::cheap_as_operand) of cheap values.

@@ -204,6 +204,39 @@ TEST(FusionPlanTest, DilatingPadMaterializesItsOperand) {
                           Pair("z", "output")));
 }
 
+// A max pool's gradient (2x2/2, after a ReLU: the small CNN's) is a sum
+// of pads dilating both axes, computed in loops split into their phases
+// (Lowering::PadPhases), where each element evaluates only the pads that
+// land on it: the pads' operands stay inline when every loop that reads
+// the sum is such a loop (a stored value's: here the ReLU that is the
+// conv's operand), and are stored when a reduction reads it inline.
+TEST(FusionPlanTest, DilatingPadsReadInPhasedLoopsKeepTheirOperandsInline) {
+  for (const bool reduced : {false, true}) {
+    GraphBuilder b("pool_grad");
+    Value x = b.Input("x", DType::kF32, {2, 3, 8, 9});
+    Value dy = b.Input("dy", DType::kF32, {2, 3, 8, 9});
+    Value sum;
+    for (int64_t p = 0; p < 4; ++p) {
+      const std::vector<int64_t> low = {0, 0, p / 2, p % 2};
+      const std::vector<int64_t> high = {0, 0, 1 - p / 2, 1 - p % 2};
+      Value masked = b.Named(Select(Gt(x, 0.5 * p), dy, ZerosLike(dy)),
+                             absl::StrCat("m", p));
+      Value pad = Pad(masked, low, high, 0, {0, 0, 1, 1});
+      sum = p == 0 ? pad : sum + pad;
+    }
+    Value w = b.Input("w", DType::kF32, {4, 3, 3, 3});
+    b.Output("c", b.Named(Conv(Relu(sum), w), "c"));
+    if (reduced) b.Output("s", b.Named(Sum(sum * sum), "s"));
+    absl::StatusOr<Graph> built = b.Build();
+    ASSERT_TRUE(built.ok()) << built.status();
+    const std::map<std::string, std::string> stored = Materialized(*built);
+    int pad_operands = 0;
+    for (const auto& [name, why] : stored) pad_operands += why == "pad operand";
+    EXPECT_EQ(pad_operands, reduced ? 4 : 0)
+        << ::testing::PrintToString(stored);
+  }
+}
+
 // The gradient of a 2x2 max pool with stride 2 is a sum of four pads
 // dilating both axes; read by two reductions (batch norm's backward sums),
 // the sum is stored once rather than recomputed by each, while the same

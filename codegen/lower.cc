@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -149,15 +150,46 @@ Var FuseOuterAxes(Halide::Stage s, const std::vector<Var>& hv) {
   return outer;
 }
 
+std::vector<int64_t> Lowering::PadPhases(ValueId v) const {
+  const Dims& dims = g_.type(v).dims;
+  std::vector<int64_t> phases(dims.size(), 1);
+  std::vector<ValueId> stack = {v};
+  absl::flat_hash_set<ValueId> seen;
+  while (!stack.empty()) {
+    const ValueId u = stack.back();
+    stack.pop_back();
+    if (!seen.insert(u).second || g_.type(u).rank() != g_.type(v).rank()) {
+      continue;
+    }
+    // Stored values are loads.
+    if (u != v && (!plan_.why[u].empty() || external_[u])) continue;
+    const Node& node = g_.node(u);
+    if (node.op == OpKind::kPad) {
+      const std::vector<int64_t>& interior = node.attrs.GetInts("interior");
+      for (size_t d = 0; d < dims.size(); ++d) {
+        phases[d] = std::lcm(phases[d], interior[d] + 1);
+      }
+    } else if (IsCrop(node)) {
+      stack.push_back(node.inputs[0]);
+    } else if (FamilyOf(node.op) == OpFamily::kElementwise) {
+      for (ValueId in : node.inputs) {
+        if (g_.type(in).dims == node.type.dims) stack.push_back(in);
+      }
+    }
+  }
+  return phases;
+}
+
 // Materialized values: computed at the root, parallel over their outer
 // dimensions and vectorized at the natural width of the target.
-void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t) {
+void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t,
+                             const std::vector<int64_t>& phases) {
   const int r = static_cast<int>(dims.size());
   if (r == 0) return;
   std::vector<Var> hv = f.args();
   Halide::Stage s(f);
   const int vec = target_.natural_vector_size(t);
-  const int64_t inner = dims[r - 1];
+  int64_t inner = dims[r - 1];
   const int64_t total = NumElements(dims);
   // Small values stay scalar loops: vector and parallel code for them would
   // cost more compile time than it saves at run time.
@@ -166,7 +198,37 @@ void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t) {
   // (ShiftInwards: the last vector or chunk shifts inwards, no scalar tail
   // loop).
   const TailStrategy tail = TailStrategy::ShiftInwards;
-  if (total == inner) {  // One row ([n] or [1, ..., 1, n]).
+  // Axes in phases: i = p o + j, the phase j unrolled, so that a dilating
+  // pad's parity test and division by p fold to constants and each element
+  // evaluates only the pads that land on it (a max pool's gradient sums
+  // pads of which one in p^2 does, 2x2/2; 3x3/2 in four). The innermost
+  // axis is vectorized along o: the pads' operands are dense loads, the
+  // stores interleaved. The tail (an extent not a multiple of p) is
+  // guarded, which keeps the phases.
+  std::optional<Var> vector_phase;
+  // Elements per iteration of the fused outer loop.
+  int64_t per_outer = inner;
+  for (int d = 0;
+       d < r && static_cast<int>(phases.size()) == r && total != dims[r - 1];
+       ++d) {
+    const int64_t p = phases[d];
+    if (p <= 1 || dims[d] < 2 * p) continue;
+    const int h = r - 1 - d;
+    Var o(absl::StrCat(hv[h].name(), "_po")),
+        j(absl::StrCat(hv[h].name(), "_pj"));
+    s.split(
+         hv[h], o, j, static_cast<int>(p),
+         dims[d] % p == 0 ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
+        .unroll(j);
+    hv[h] = o;
+    if (h == 0) {
+      inner = (dims[d] + p - 1) / p;
+      vector_phase = j;
+    } else {
+      per_outer *= p;
+    }
+  }
+  if (total == dims[r - 1]) {  // One row ([n] or [1, ..., 1, n]).
     if (total >= kParallelThreshold) {
       Var xo("xo"), xi("xi");
       s.split(hv[0], xo, xi, kTaskElements, tail)
@@ -182,14 +244,23 @@ void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t) {
   // strided, where fusing rows into full vectors would gather. (AVX-512,
   // the small CNN's max-pool gradient at 64x64x11x11: scalar 1.66 ms.)
   if (const int width = RowVectorWidth(vec, inner); width > 0) {
-    s.vectorize(hv[0], width, tail);
+    if (vector_phase) {
+      // The vectors innermost, each phase a vector loop of its own.
+      Var vo(absl::StrCat(hv[0].name(), "_vo")),
+          vi(absl::StrCat(hv[0].name(), "_vi"));
+      s.split(hv[0], vo, vi, width, tail)
+          .reorder(vi, *vector_phase, vo)
+          .vectorize(vi);
+    } else {
+      s.vectorize(hv[0], width, tail);
+    }
   }
   if (total >= kParallelThreshold) {
     Var outer = FuseOuterAxes(s, hv);
     // Rows in tasks of about kTaskElements: a task per short row spent
     // more time starting tasks than computing ([512, 512, 3, 3]: 786432
     // tasks of 3 elements, 40 ms; in tasks, 0.6 ms).
-    const int64_t rows = std::max<int64_t>(1, kTaskElements / inner);
+    const int64_t rows = std::max<int64_t>(1, kTaskElements / per_outer);
     if (rows > 1) {
       Var task(absl::StrCat(outer.name(), "_task")),
           row(absl::StrCat(outer.name(), "_row"));
@@ -238,7 +309,7 @@ void Lowering::Schedule(const std::vector<bool>& here) {
     const bool read_in_place = node.op == OpKind::kConv && !l.gathered;
     if (is_output || (MaterializedHere(v) && !Cheap(g_, v) && !read_in_place)) {
       l.func.compute_root();
-      ScheduleDense(l.func, node.type.dims, TypeOf(v));
+      ScheduleDense(l.func, node.type.dims, TypeOf(v), PadPhases(v));
     }
   }
 }
@@ -337,7 +408,12 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
         f = Func(absl::StrCat("outs", output_funcs_.size(), "_v", v));
         std::vector<Expr> values;
         Halide::Type widest = TypeOf(v);
+        std::vector<int64_t> phases(dims.size(), 1);
         for (size_t k : group) {
+          const std::vector<int64_t> p = PadPhases(outputs[k]);
+          for (size_t d = 0; d < p.size(); ++d) {
+            phases[d] = std::lcm(phases[d], p[d]);
+          }
           values.push_back(values_[outputs[k]].func(args));
           in_tuple_.insert(outputs[k]);
           if (TypeOf(outputs[k]).bits() > widest.bits()) {
@@ -347,7 +423,7 @@ absl::Status Lowering::Run(const std::vector<ValueId>& outputs,
         f(hv) = Halide::Tuple(values);
         if (!unscheduled_) {
           f.compute_root();
-          ScheduleDense(f, dims, widest);
+          ScheduleDense(f, dims, widest, phases);
         }
       } else if (external_[v] || (reads[v] > 1 && !temporary[group[0]])) {
         f = Func(absl::StrCat("out", output_funcs_.size(), "_v", v));

@@ -346,7 +346,14 @@ class Lowering {
   }
   void DescribeShape(const std::vector<ValueId>& outputs,
                      const std::vector<bool>& here);  // lower.cc
-  void ScheduleDense(Func f, const Dims& dims, Halide::Type t);
+  // `phases` (per tensor axis, or empty): split that axis by its phase,
+  // the inner loop unrolled (PadPhases).
+  void ScheduleDense(Func f, const Dims& dims, Halide::Type t,
+                     const std::vector<int64_t>& phases = {});
+  // Per axis of v, the steps of the dilating pads v's loop evaluates
+  // inline (through element-wise ops and crops), their least common
+  // multiple; 1 where there are none.
+  std::vector<int64_t> PadPhases(ValueId v) const;
   void ScheduleScan(ValueId v);       // lower_scan.cc
   void ScheduleScatter(ValueId v);    // lower_scan.cc
   void ScheduleReduction(ValueId v);  // lower_reduction.cc

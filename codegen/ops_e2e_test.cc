@@ -857,6 +857,8 @@ std::vector<Case> ConvPoolCases() {
   pool.strides = {2, 2};
   pool.pads_low = pool.pads_high = {1, 1};
   pool.ceil_mode = true;
+  WindowOptions pool2;
+  pool2.strides = {2, 2};
   WindowOptions same;
   same.strides = {2};
   same.same = WindowOptions::Same::kLower;
@@ -962,6 +964,21 @@ std::vector<Case> ConvPoolCases() {
        {{"x", {2, 3, 11, 10}}},
        [pool](V v) {
          return MaxPool(v[0], {3, 3}, pool);
+       }},
+      // A ReLU's 2x2/2 max pool, as the small CNN's: its gradient is four
+      // dilating pads (their operands inline) in loops split into phases,
+      // with a guarded tail row (27) and a vector of whole phases shifted
+      // inwards (21 per phase), in parallel; then odd columns (33): a
+      // guarded tail column.
+      {"max_pool_2x2",
+       {{"x", {4, 4, 27, 42}}},
+       [pool2](V v) {
+         return MaxPool(Relu(v[0]), {2, 2}, pool2);
+       }},
+      {"max_pool_2x2_odd",
+       {{"x", {2, 8, 26, 33}}},
+       [pool2](V v) {
+         return MaxPool(Relu(v[0]), {2, 2}, pool2);
        }},
       {"avg_pool",
        {{"x", {2, 3, 11, 10}}},
