@@ -155,19 +155,15 @@ Plan MakePlan(const Graph& g) {
         break;
     }
   }
-  // A pad at least doubling its operand evaluates an inline operand for
-  // every output lane, holes included (AVX-512, the small CNN's max-pool
-  // gradient at 64x64x11x11, four such pads of masked selects: 1.4 ms
-  // inline), unless the holes are the interior's and every loop that reads
-  // the pad is split into its phases. (After the products' operands are
-  // known: they are such loops.)
+  // Pads at least doubling their operand (decided below, with the stored
+  // values known).
+  std::vector<ValueId> doubling;
   for (ValueId v = 0; v < n; ++v) {
     const Node& node = g.node(v);
     if (plan.needed[v] && node.op == OpKind::kPad &&
         NumElements(node.type.dims) >=
-            2 * NumElements(g.type(node.inputs[0]).dims) &&
-        !InPhasedLoops(g, plan, users, v)) {
-      materialize(node.inputs[0], "pad operand");
+            2 * NumElements(g.type(node.inputs[0]).dims)) {
+      doubling.push_back(v);
     }
   }
   // Values used more than once are recomputed per use when that is cheap
@@ -193,15 +189,35 @@ Plan MakePlan(const Graph& g) {
     for (ValueId in : node.inputs) c += plan.why[in].empty() ? cost[in] : 1;
     return std::min(c, 1 << 20);
   };
-  for (ValueId v = 0; v < n; ++v) {
-    if (!plan.needed[v]) continue;
-    cost[v] = inline_cost(v);
-    if (uses[v] >= 2 && cost[v] > kRecomputeBudget) {
-      materialize(v, "used more than once");
-    } else if (cost[v] > kMaxInlineCost && plan.why[v].empty()) {
-      materialize(v, "inline expression too large");
+  auto assign_costs = [&] {
+    for (ValueId v = 0; v < n; ++v) {
+      if (!plan.needed[v]) continue;
+      cost[v] = inline_cost(v);
+      if (uses[v] >= 2 && cost[v] > kRecomputeBudget) {
+        materialize(v, "used more than once");
+      } else if (cost[v] > kMaxInlineCost && plan.why[v].empty()) {
+        materialize(v, "inline expression too large");
+      }
+    }
+  };
+  assign_costs();
+  // A pad at least doubling its operand evaluates an inline operand for
+  // every output lane, holes included (AVX-512, the small CNN's max-pool
+  // gradient at 64x64x11x11, four such pads of masked selects: 1.4 ms
+  // inline), unless the holes are the interior's and every loop that reads
+  // the pad is split into its phases. Decided once the values stored for
+  // their cost are known (ResNet-18's max-pool gradient, read by batch
+  // norm's sums, is one), then the costs again: a stored operand is a load.
+  bool stored_operands = false;
+  for (ValueId v : doubling) {
+    const ValueId operand = g.node(v).inputs[0];
+    if (plan.why[operand].empty() && !Cheap(g, operand) &&
+        !InPhasedLoops(g, plan, users, v)) {
+      materialize(operand, "pad operand");
+      stored_operands = true;
     }
   }
+  if (stored_operands) assign_costs();
   // A value used more than once whose uses all lead, through inlined
   // element-wise ops of its own shape, to graph outputs of that shape that
   // nothing else reads needs no buffer: the lowering computes those outputs
