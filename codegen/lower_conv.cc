@@ -87,6 +87,46 @@ struct Planes {
   int64_t size = 1;
 };
 
+// The columns of a stride-1 convolution by planes: flat over the images'
+// padded planes (N P positions, panels may span two images), or per image
+// its first `span` positions (up to its last output), rounded up to whole
+// panels: one product per image, no panel spanning two. Per image when
+// that is fewer columns: 7x7 outputs on 9x9 planes are 61 positions, one
+// panel of 64 where the planes are 81 (ResNet-18's layer4).
+struct PlaneColumns {
+  PlaneColumns(const ConvParts& c, const Planes& p,
+               const Halide::Target& target, Halide::Type t) {
+    const int64_t batch = c.yd[0];
+    const int64_t flat_cols = PlanMatMul(c.og, batch * p.size, target, t).cols;
+    int64_t span = 1;
+    for (int s = 0; s < c.spatial; ++s) {
+      span += (c.yd[2 + s] - 1) * p.strides[s];
+    }
+    const int64_t image_cols = PlanMatMul(c.og, span, target, t).cols;
+    per_image_columns = p.size;
+    total = batch * p.size;
+    if (flat_cols > 0) {
+      cols = flat_cols;
+      total = (total + flat_cols - 1) / flat_cols * flat_cols;
+    }
+    if (image_cols > 0) {
+      const int64_t rounded = (span + image_cols - 1) / image_cols * image_cols;
+      if (rounded < p.size && batch * rounded < total) {
+        per_image = true;
+        per_image_columns = rounded;
+        total = batch * rounded;
+        span_ = span;
+        cols = image_cols;
+      }
+    }
+  }
+  bool per_image = false;
+  int64_t per_image_columns;  // Columns an image takes.
+  int64_t total;              // All images'.
+  int64_t cols = 0;           // The product's panel width.
+  int64_t span_ = 0;          // Per image: the positions computed.
+};
+
 }  // namespace
 
 void Lowering::LowerConv(ValueId id) {
@@ -202,11 +242,13 @@ void Lowering::LowerConv(ValueId id) {
     for (int s = 0; s < c.spatial; ++s) {
       if (c.strides[s] != 1) return false;
     }
-    const int64_t plane = Planes(c).size, outputs = NumElements(pixels);
-    const int64_t cols = c.yd[0] * plane;
-    const MatMulBlock block = PlanMatMul(c.og, cols, target_, t);
-    return outputs * 10 >= plane * 7 && block.cols > 0 && block.rows >= 4 &&
-           k * cols <= limit;
+    const Planes planes(c);
+    const PlaneColumns pc(c, planes, target_, t);
+    const int64_t outputs = NumElements(pixels);
+    const MatMulBlock block =
+        PlanMatMul(c.og, pc.per_image ? pc.span_ : pc.total, target_, t);
+    return outputs * 10 >= pc.per_image_columns * 7 && block.cols > 0 &&
+           block.rows >= 4 && k * pc.total <= limit;
   };
   if (!transposed && chunks == 1 && by_planes()) {
     LowerConvByPlanes(id);
@@ -535,42 +577,50 @@ void Lowering::LowerConvByPlanes(ValueId id) {
   // xf(f, ch): f = (n, i...) over the planes; zero outside x (the padding,
   // and f past the last image, which the last panel reads up to the
   // kernel's reach).
-  const int64_t cols = PlanMatMul(c.og, batch * plane, target_, t).cols;
+  const PlaneColumns pc(c, p, target_, t);
+  const bool per_image = pc.per_image;
+  const int64_t cols = pc.cols;
   int64_t reach = 0;
   for (int s = 0; s < S; ++s) {
     reach += (c.kernel[s] - 1) * c.rhs[s] * pstride[s];
   }
+  const int64_t reads = std::max((batch * plane + cols - 1) / cols * cols,
+                                 (batch - 1) * plane + pc.per_image_columns) +
+                        reach;
   l.flat_sources.push_back(
-      FlatPlanes(absl::StrCat("xflat", id), batch, planes,
-                 (batch * plane + cols - 1) / cols * cols + reach,
+      FlatPlanes(absl::StrCat("xflat", id), batch, planes, reads,
                  [&](Expr n, Expr ch, const std::vector<Expr>& i) {
                    return PaddedX(id, n, ch, i);
                  }));
   Func xf = l.flat_sources.back().func;
-  auto window = [&, xf](Expr term, Expr col, Expr g) {
+  // Per image, column col of image n is position n P + col.
+  auto window = [&, xf](Expr term, Expr col, Expr g, Expr n) {
     const std::vector<Expr> ti = Unflatten(term, terms);  // c, k...
     Expr off = 0;
     for (int s = 0; s < S; ++s) {
       off += ti[1 + s] * static_cast<int>(c.rhs[s] * pstride[s]);
     }
+    if (per_image) off += n * static_cast<int>(plane);
     return xf(col + off, g * static_cast<int>(c.cg) + ti[0]);
   };
   ProductShape shape;
   shape.m = c.og;
-  shape.n = batch * plane;
+  shape.n = per_image ? pc.span_ : batch * plane;
   shape.k = NumElements(terms);
-  shape.batch = {c.groups};
+  shape.batch = per_image ? Dims{batch, c.groups} : Dims{c.groups};
   shape.b_columns_padded = true;
   l.a_rows = WeightRows(id);
-  const auto a = FromRows(l.a_rows, 0);
+  const auto a = FromRows(l.a_rows, per_image ? 1 : 0);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& bt) {
-    return window(term, col, bt[0]);
+    return per_image ? window(term, col, bt[1], bt[0])
+                     : window(term, col, bt[0], 0);
   };
   DefineProduct(id, shape, a, b,
                 ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
-  // y[n, o, p...] = product[g = o / Og][o % Og][n P + sum_s p_s pstride_s].
+  // y[n, o, p...] = product[g = o / Og][o % Og][n P + sum_s p_s pstride_s]
+  // (per image: product[n][g][o % Og][sum_s p_s pstride_s]).
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
-  Expr col = l.vars[0] * static_cast<int>(plane);
+  Expr col = per_image ? Expr(0) : l.vars[0] * static_cast<int>(plane);
   for (int s = 0; s < S; ++s) {
     col += l.vars[2 + s] * static_cast<int>(pstride[s]);
   }
@@ -580,7 +630,8 @@ void Lowering::LowerConvByPlanes(ValueId id) {
     group = o / static_cast<int>(c.og);
   }
   l.func = Func(absl::StrCat("conv", id));
-  l.func(HalideVars(l.vars)) = l.product(col, row, group);
+  l.func(HalideVars(l.vars)) = per_image ? l.product(col, row, group, l.vars[0])
+                                         : l.product(col, row, group);
 }
 
 // A weight gradient's shape: few output pixels p (the kernel's positions)

@@ -905,6 +905,12 @@ std::vector<Case> ConvPoolCases() {
       {"conv2d_planes",
        {{"x", {3, 4, 13, 11}}, {"w", {8, 2, 3, 3}}, {"b", {8}}},
        [row_pad](V v) { return Conv(v[0], v[1], v[2], row_pad, 2); }},
+      // 7x7 outputs on 9x9 planes, per image (PlaneColumns): the first 61
+      // positions of each image's plane in one product, rounded up to
+      // whole panels, in two groups.
+      {"conv2d_planes_per_image",
+       {{"x", {3, 4, 7, 7}}, {"w", {8, 2, 3, 3}}, {"b", {8}}},
+       [row_pad](V v) { return Conv(v[0], v[1], v[2], row_pad, 2); }},
       {"conv2d_planes_dilated",
        {{"x", {2, 3, 12, 12}}, {"w", {5, 3, 2, 2}}},
        [planes_dilated](V v) {
