@@ -43,19 +43,32 @@ bool ReadByProducts(const Graph& g,
   return true;
 }
 
+// Whether `dims` are whole phases of `pad`'s interior steps (an axis with a
+// tail is not split into phases: Lowering::ScheduleDense).
+bool WholePhases(const Dims& dims, const Node& pad) {
+  const std::vector<int64_t>& interior = pad.attrs.GetInts("interior");
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (dims[d] % (interior[d] + 1) != 0) return false;
+  }
+  return true;
+}
+
 // Whether the dilating pad v is only read in loops split into its phases
 // (Lowering::PadPhases), where each element evaluates only the operands of
 // the pads that land on it: its users, through element-wise ops and crops,
 // are element-wise ops (whose loops are stored values, split into phases,
 // whose other readers read the buffer), crops or products (whose operands
-// are stored), and the holes are what makes the pad larger than its
-// operand.
+// are stored), all of whole phases, and the holes are what makes the pad
+// larger than its operand.
 bool InPhasedLoops(const Graph& g, const Plan& plan,
                    const std::vector<std::vector<ValueId>>& users, ValueId v) {
   const Node& pad = g.node(v);
   // One row is not split into phases (Lowering::ScheduleDense).
   const Dims& dims = pad.type.dims;
-  if (dims.empty() || NumElements(dims) == dims.back()) return false;
+  if (dims.empty() || NumElements(dims) == dims.back() ||
+      !WholePhases(dims, pad)) {
+    return false;
+  }
   int64_t holes = 1;
   for (int64_t i : pad.attrs.GetInts("interior")) holes *= i + 1;
   if (holes == 1 || NumElements(dims) >=
@@ -76,6 +89,7 @@ bool InPhasedLoops(const Graph& g, const Plan& plan,
           !IsCrop(g.node(w))) {
         return false;
       }
+      if (!WholePhases(g.type(w).dims, pad)) return false;
       // A stored value's readers read its buffer.
       if (plan.why[w].empty()) stack.push_back(w);
     }
