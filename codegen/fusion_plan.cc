@@ -43,6 +43,14 @@ bool ReadByProducts(const Graph& g,
   return true;
 }
 
+// The holes per element of a pad's operand: the product of its interior
+// steps (1 for a pad without interior padding).
+int64_t PadHoles(const Node& pad) {
+  int64_t holes = 1;
+  for (int64_t i : pad.attrs.GetInts("interior")) holes *= i + 1;
+  return holes;
+}
+
 // Whether `dims` are whole phases of `pad`'s interior steps (an axis with a
 // tail is not split into phases: Lowering::ScheduleDense).
 bool WholePhases(const Dims& dims, const Node& pad) {
@@ -69,8 +77,7 @@ bool InPhasedLoops(const Graph& g, const Plan& plan,
       !WholePhases(dims, pad)) {
     return false;
   }
-  int64_t holes = 1;
-  for (int64_t i : pad.attrs.GetInts("interior")) holes *= i + 1;
+  const int64_t holes = PadHoles(pad);
   if (holes == 1 || NumElements(dims) >=
                         2 * NumElements(g.type(pad.inputs[0]).dims) * holes) {
     return false;
@@ -202,8 +209,8 @@ Plan MakePlan(const Graph& g) {
     if (node.op == OpKind::kPad) {
       for (int64_t i : node.attrs.GetInts("interior")) {
         if (i > 0) c += kDilatingPadAxisCost;
-        holes *= i + 1;
       }
+      holes = PadHoles(node);
     }
     for (ValueId in : node.inputs) {
       c += plan.why[in].empty() ? static_cast<int>(cost[in] / holes) : 1;

@@ -220,7 +220,7 @@ void Lowering::ScheduleDense(Func f, const Dims& dims, Halide::Type t,
     s.split(hv[h], o, j, static_cast<int>(p), TailStrategy::RoundUp).unroll(j);
     hv[h] = o;
     if (h == 0) {
-      inner = (dims[d] + p - 1) / p;
+      inner = dims[d] / p;
       vector_phase = j;
     } else {
       per_outer *= p;

@@ -104,7 +104,8 @@ struct PlaneColumns {
     }
     const int64_t image_cols = PlanMatMul(c.og, span, target, t).cols;
     per_image_columns = p.size;
-    total = batch * p.size;
+    n = batch * p.size;
+    total = n;
     if (flat_cols > 0) {
       cols = flat_cols;
       total = (total + flat_cols - 1) / flat_cols * flat_cols;
@@ -114,17 +115,17 @@ struct PlaneColumns {
       if (rounded < p.size && batch * rounded < total) {
         per_image = true;
         per_image_columns = rounded;
+        n = span;
         total = batch * rounded;
-        span_ = span;
         cols = image_cols;
       }
     }
   }
   bool per_image = false;
   int64_t per_image_columns;  // Columns an image takes.
-  int64_t total;              // All images'.
+  int64_t n;                  // The product's columns (per image: span).
+  int64_t total;              // All images', rounded up to whole panels.
   int64_t cols = 0;           // The product's panel width.
-  int64_t span_ = 0;          // Per image: the positions computed.
 };
 
 }  // namespace
@@ -247,8 +248,7 @@ void Lowering::LowerConv(ValueId id) {
     const Planes planes(c);
     const PlaneColumns pc(c, planes, target_, t);
     const int64_t outputs = NumElements(pixels);
-    const MatMulBlock block =
-        PlanMatMul(c.og, pc.per_image ? pc.span_ : pc.total, target_, t);
+    const MatMulBlock block = PlanMatMul(c.og, pc.n, target_, t);
     return outputs * 10 >= pc.per_image_columns * 7 && block.cols > 0 &&
            block.rows >= 4 && k * pc.total <= limit;
   };
@@ -275,8 +275,7 @@ void Lowering::LowerConv(ValueId id) {
     return transposed ? weight(term, col, batch[1])
                       : window(term, col, batch[0], batch[1]);
   };
-  DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
+  DefineProduct(id, shape, a, b, StrictProduct(c.x, c.w));
   // y[n, o, p...] = product[part][g = o / Og][o % Og][(n, p)] (transposed:
   // [(n, p)][o % Og]).
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
@@ -396,8 +395,7 @@ void Lowering::LowerConvByRows(ValueId id) {
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
     return window(term, col, batch[0], batch[1]);
   };
-  DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
+  DefineProduct(id, shape, a, b, StrictProduct(c.x, c.w));
   // y[n, o, p..., q] = product[r = (n, p...)][g = o / Og][o % Og][q].
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   Expr r = l.vars[0];
@@ -463,8 +461,7 @@ void Lowering::LowerConvByPixels(ValueId id) {
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
     return window(term, col, batch[0]);
   };
-  DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
+  DefineProduct(id, shape, a, b, StrictProduct(c.x, c.w));
   // y[n, o, p...] = product[p][0][o][n].
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   Expr p = 0;
@@ -516,8 +513,7 @@ void Lowering::LowerTransposedConv(ValueId id) {
     }
     return At(c.x, xi);
   };
-  DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
+  DefineProduct(id, shape, a, b, StrictProduct(c.x, c.w));
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   const Expr o = l.vars[1];
   Expr row = o * static_cast<int>(taps), group = 0;
@@ -607,7 +603,7 @@ void Lowering::LowerConvByPlanes(ValueId id) {
   };
   ProductShape shape;
   shape.m = c.og;
-  shape.n = per_image ? pc.span_ : batch * plane;
+  shape.n = pc.n;
   shape.k = NumElements(terms);
   shape.batch = per_image ? Dims{batch, c.groups} : Dims{c.groups};
   shape.b_columns_padded = true;
@@ -617,8 +613,7 @@ void Lowering::LowerConvByPlanes(ValueId id) {
     return per_image ? window(term, col, bt[1], bt[0])
                      : window(term, col, bt[0], 0);
   };
-  DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
+  DefineProduct(id, shape, a, b, StrictProduct(c.x, c.w));
   // y[n, o, p...] = product[g = o / Og][o % Og][n P + sum_s p_s pstride_s]
   // (per image: product[n][g][o % Og][sum_s p_s pstride_s]).
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
@@ -694,8 +689,7 @@ void Lowering::LowerConvWeightsByPlanes(ValueId id) {
   auto b = [wf](Expr term, Expr col, const std::vector<Expr>&) {
     return wf(term, col);
   };
-  DefineProduct(id, shape, a, b,
-                ReadsConstant(g_, plan_, c.x) || ReadsConstant(g_, plan_, c.w));
+  DefineProduct(id, shape, a, b, StrictProduct(c.x, c.w));
   // y[n, o, p...] = product[(n, p)][o].
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   Expr row = l.vars[0];

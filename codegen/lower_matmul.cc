@@ -247,8 +247,7 @@ void Lowering::LowerMatMul(ValueId id) {
       return At(v, index);
     };
   };
-  DefineProduct(id, shape, element(a), element(b),
-                ReadsConstant(g_, plan_, a) || ReadsConstant(g_, plan_, b));
+  DefineProduct(id, shape, element(a), element(b), StrictProduct(a, b));
   Lowered& l = values_[id];
   l.func = l.product;
   l.vars = MakeVars(r);  // The product's vars: batch..., i, j.

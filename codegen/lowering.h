@@ -321,6 +321,11 @@ class Lowering {
   void DefineProduct(ValueId id, const ProductShape& shape,
                      const ProductOperand& a, const ProductOperand& b,
                      bool strict);
+  // `strict` for a product of the values a and b: LLVM could see a
+  // constant in one of them (ReadsConstant).
+  bool StrictProduct(ValueId a, ValueId b) const {
+    return ReadsConstant(g_, plan_, a) || ReadsConstant(g_, plan_, b);
+  }
   void LowerCumSum(ValueId id);      // lower_scan.cc
   void LowerScatterAdd(ValueId id);  // lower_scan.cc
   void LowerMovement(ValueId id);    // lower_movement.cc, one per op:
