@@ -296,6 +296,11 @@ void Lowering::LowerConv(ValueId id) {
   if (transposed) std::swap(col, row);
   l.func = Func(absl::StrCat("conv", id));
   l.func(HalideVars(l.vars)) = l.product(col, row, group, chunk_index);
+  // [o][(n, p)] or, transposed, [(n, p)][o]; one chunk, a vector of o
+  // within one group.
+  l.copy_along_channels =
+      chunks == 1 &&
+      (c.groups == 1 || c.og % target_.natural_vector_size(TypeOf(id)) == 0);
 }
 
 Expr Lowering::PaddedX(ValueId id, Expr n, Expr ch,
@@ -470,6 +475,7 @@ void Lowering::LowerConvByPixels(ValueId id) {
   }
   l.func = Func(absl::StrCat("conv", id));
   l.func(HalideVars(l.vars)) = l.product(l.vars[0], l.vars[1], 0, p);
+  l.copy_along_channels = true;
 }
 
 // With the input dilated (a transposed convolution: the input gradient of
@@ -698,6 +704,7 @@ void Lowering::LowerConvWeightsByPlanes(ValueId id) {
   }
   l.func = Func(absl::StrCat("conv", id));
   l.func(HalideVars(l.vars)) = l.product(l.vars[1], row);
+  l.copy_along_channels = true;
 }
 
 }  // namespace adc::codegen::lowering

@@ -104,6 +104,12 @@ struct Lowered {
   // conv with a dilated input: its Func sums taps of the product (a
   // materialized value, not a view of the product).
   bool gathered = false;
+  // conv whose product holds y's pixels outside its channels o, or
+  // beside them (LowerConvWeightsByPlanes: [(n, p)][o]; LowerConvByPixels:
+  // [p][o][n]; LowerConv's flattened columns: [o][(n, p)]):
+  // y[n, o, p...] reads it transposed, so its copy out runs in vectors
+  // along o (ScheduleConvCopy).
+  bool copy_along_channels = false;
   Func partial;  // reductions with lanes: per-lane partial results.
 };
 
@@ -353,6 +359,11 @@ class Lowering {
                      const std::vector<bool>& here);  // lower.cc
   // `phases` (per tensor axis, or empty): split that axis by its phase,
   // the inner loop unrolled (PadPhases).
+  // A conv's copy out of a product that holds y's pixels outside its
+  // channels (Lowered::copy_along_channels): vectors along o, the pixels
+  // unrolled, so that y is written with interleaved (dense) stores. False
+  // (nothing scheduled) where that does not apply.
+  bool ScheduleConvCopy(ValueId v);
   void ScheduleDense(Func f, const Dims& dims, Halide::Type t,
                      const std::vector<int64_t>& phases = {});
   // Per axis of v, the steps of the dilating pads v's loop evaluates

@@ -895,6 +895,21 @@ std::vector<Case> ConvPoolCases() {
       {"conv2d_pixels",
        {{"x", {17, 2, 3, 21}}, {"w", {6, 2, 2, 19}}},
        [pixels](V v) { return Conv(v[0], v[1], std::nullopt, pixels); }},
+      // Few pixels, whole vectors of output channels: copied out of the
+      // product in vectors along o, the pixels unrolled and their stores
+      // interleaved (Lowering::ScheduleConvCopy), from each layout: by
+      // pixels ([p][o][n]), flattened ([o][(n, p)]) and, with fewer
+      // columns than a vector, transposed ([(n, p)][o]). (By planes,
+      // [(n, p)][o]: conv2d_weights_planes below.)
+      {"conv2d_pixels_channels",
+       {{"x", {16, 2, 3, 21}}, {"w", {32, 2, 2, 19}}},
+       [pixels](V v) { return Conv(v[0], v[1], std::nullopt, pixels); }},
+      {"conv2d_flat_channels",
+       {{"x", {2, 5, 5, 5}}, {"w", {32, 5, 3, 3}}},
+       [](V v) { return Conv(v[0], v[1]); }},
+      {"conv2d_flat_transposed",
+       {{"x", {1, 3, 4, 4}}, {"w", {32, 3, 3, 3}}},
+       [](V v) { return Conv(v[0], v[1]); }},
       {"conv1d_rows",
        {{"x", {2, 4, 61}}, {"w", {7, 4, 5}}},
        [](V v) { return Conv(v[0], v[1]); }},
