@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -99,7 +100,26 @@ void Lowering::LowerExternal(ValueId id) {
   }
   params_.push_back(p);
   param_values_.push_back(id);
+  param_flat_.push_back(false);
   Define(id, [&](const Index& i) { return p(ToHalideArgs(i)); });
+}
+
+std::optional<Halide::ImageParam> Lowering::FlatView(ValueId id) {
+  if (!external_[id]) return std::nullopt;
+  if (auto it = flat_views_.find(id); it != flat_views_.end()) {
+    return it->second;
+  }
+  const int64_t n = g_.type(id).num_elements();
+  if (n > std::numeric_limits<int32_t>::max()) return std::nullopt;
+  Halide::ImageParam p(TypeOf(id), 1, absl::StrCat("in_", params_.size()));
+  p.dim(0).set_bounds(0, static_cast<int>(n));
+  p.dim(0).set_estimate(0, static_cast<int>(n));
+  p.dim(0).set_stride(1);
+  params_.push_back(p);
+  param_values_.push_back(id);
+  param_flat_.push_back(true);
+  flat_views_.emplace(id, p);
+  return p;
 }
 
 // Constants (a scalar, or a buffer embedded in the code) and iota. Inputs
@@ -742,7 +762,9 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
       ADC_CHECK(has_home[v]);
       stage.args.push_back(lowering.params()[i]);
       stage.inputs.push_back(home[v]);
-      stage.input_types.push_back(graph.type(v));
+      TensorType type = graph.type(v);
+      if (lowering.param_flat()[i]) type.dims = {type.num_elements()};
+      stage.input_types.push_back(type);
     }
     for (ValueId v = 0; v < n; ++v) {
       if (plan.stage[v] == s && ready[v] != -1) {

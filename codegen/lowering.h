@@ -273,6 +273,8 @@ class Lowering {
                    const std::vector<bool>& temporary);
 
   std::vector<Halide::ImageParam>& params() { return params_; }
+  // Per param: a flat view (FlatView) of its value's buffer.
+  std::vector<bool>& param_flat() { return param_flat_; }
   std::vector<ValueId>& param_values() { return param_values_; }
   std::vector<Func>& output_funcs() { return output_funcs_; }
   // The pipeline's output buffers (output_funcs, each tuple's elements in
@@ -296,6 +298,11 @@ class Lowering {
   void Define(ValueId id, const std::function<Expr(const Index&)>& body);
   // One lowering per family (lower.cc dispatches on OpDef::family).
   void LowerNode(ValueId id);
+  // A value read from a buffer (a graph argument or an earlier stage's
+  // value) as one row-major axis: a second view of the same buffer, for
+  // reads whose flat index is simpler than the tensor's. nullopt if the
+  // value is computed in this stage.
+  std::optional<Halide::ImageParam> FlatView(ValueId id);
   void LowerExternal(ValueId id);     // lower.cc
   void LowerLeaf(ValueId id);         // lower.cc
   void LowerElementwise(ValueId id);  // lower_elementwise.cc
@@ -307,7 +314,11 @@ class Lowering {
   void LowerConvByPixels(ValueId id);
   void LowerConvByPlanes(ValueId id);
   Func PaddedInput(ValueId id);  // lower_conv.cc
-  Func WeightRows(ValueId id);   // lower_conv.cc
+  // The rows of a conv's product: its weights as (term, row, group). Read
+  // in place from a flat view of w's buffer when w is read from one (its
+  // layout already is the rows'), else a copy to store first
+  // (*stored = true: Lowered::a_rows).
+  Func WeightRows(ValueId id, bool* stored);  // lower_conv.cc
   // Conv `id`'s input zero-padded by pads_low: x[n, ch, i - lo] inside x.
   Expr PaddedX(ValueId id, Expr n, Expr ch, const std::vector<Expr>& i);
   void LowerConvWeightsByPlanes(ValueId id);
@@ -391,6 +402,8 @@ class Lowering {
   std::vector<bool> external_;
   std::vector<Halide::ImageParam> params_;
   std::vector<ValueId> param_values_;
+  std::vector<bool> param_flat_;
+  absl::flat_hash_map<ValueId, Halide::ImageParam> flat_views_;
   std::vector<Func> output_funcs_;
   std::vector<size_t> output_order_;
   // Outputs computed as elements of a Tuple-valued output Func.
