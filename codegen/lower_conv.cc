@@ -372,6 +372,7 @@ Func Lowering::WeightRows(ValueId id, bool* stored) {
   for (const Expr& e : Unflatten(kk, terms)) wi.push_back(e);
   rows(kk, r, g) = At(c.w, wi);
   *stored = true;
+  values_[id].a_rows_run = NumElements(c.kernel);
   return rows;
 }
 

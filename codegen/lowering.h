@@ -85,9 +85,13 @@ struct Lowered {
   // Func reads (lower_conv.cc).
   Func product;
   ProductShape shape;
-  Func packed;    // b packed into panels.
-  Func b_cols;    // b indexed (k, column, batch...).
-  Func a_rows;    // conv: the rows of a (k, row, batch...), stored first.
+  Func packed;  // b packed into panels.
+  Func b_cols;  // b indexed (k, column, batch...).
+  Func a_rows;  // conv: the rows of a (k, row, batch...), stored first.
+  // conv weights copied to a_rows: the kernel's pixels, a run of terms
+  // that each row reads from one run of w (reversed in an input
+  // gradient's flipped weights).
+  int64_t a_rows_run = 0;
   Func b_source;  // conv by rows: the input zero-padded, stored first.
   // conv by planes: operands laid out flat over padded planes, stored
   // first (FlatPlanes).
