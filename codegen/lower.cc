@@ -304,8 +304,8 @@ bool Lowering::ScheduleConvCopy(ValueId v) {
   // of a vector are adjacent and Halide interleaves them into dense ones;
   // n next, so that a product laid out [p][o][n] (read in gathers along o)
   // is read again from the same cache lines. (ResNet-18's 512x512x3x3
-  // weight gradients by pixels: the scalar copy had taken 3 ms each, about
-  // 1% of the step.)
+  // weight gradients, flattened: the scalar copy had taken 3 ms each,
+  // about 1% of the step.)
   std::vector<Var> hv = l.func.args();
   const int r = static_cast<int>(hv.size());
   const Var o = hv[r - 2], n = hv[r - 1];

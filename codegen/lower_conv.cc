@@ -272,9 +272,7 @@ void Lowering::LowerConv(ValueId id) {
     rows(kk, r, g) = window(kk, r, 0, g);
     l.a_rows = rows;
   } else {
-    bool stored = false;
-    rows = WeightRows(id, &stored);
-    if (stored) l.a_rows = rows;
+    rows = WeightRows(id);
   }
   const auto a = FromRows(rows, 1);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
@@ -354,8 +352,9 @@ FlatSource Lowering::FlatPlanes(
 // a_rows(term, o, g) = w[g Og + o, term = (c, k...)], which is w's own
 // layout: read in place when w is a buffer (ResNet-18's 512->512 weights
 // had been copied, 9.4 MB with an index division per element, about 13%
-// of each such convolution's time).
-Func Lowering::WeightRows(ValueId id, bool* stored) {
+// of each such convolution's time); else a copy stored first
+// (Lowered::a_rows).
+Func Lowering::WeightRows(ValueId id) {
   const ConvParts c(g_, g_.node(id));
   Dims terms = c.kernel;
   terms.insert(terms.begin(), c.cg);
@@ -365,14 +364,14 @@ Func Lowering::WeightRows(ValueId id, bool* stored) {
     rows(kk, r, g) = (*flat)((g * static_cast<int>(c.og) + r) *
                                  static_cast<int>(NumElements(terms)) +
                              kk);
-    *stored = false;
     return rows;
   }
   Index wi = {g * static_cast<int>(c.og) + r};
   for (const Expr& e : Unflatten(kk, terms)) wi.push_back(e);
   rows(kk, r, g) = At(c.w, wi);
-  *stored = true;
-  values_[id].a_rows_run = NumElements(c.kernel);
+  Lowered& l = values_[id];
+  l.a_rows = rows;
+  l.a_rows_run = NumElements(c.kernel);
   return rows;
 }
 
@@ -413,10 +412,7 @@ void Lowering::LowerConvByRows(ValueId id) {
   shape.k = NumElements(terms);
   shape.batch = {NumElements(rows), c.groups};
   shape.b_columns_padded = true;
-  bool stored = false;
-  const Func weights = WeightRows(id, &stored);
-  if (stored) l.a_rows = weights;
-  const auto a = FromRows(weights, 1);
+  const auto a = FromRows(WeightRows(id), 1);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
     return window(term, col, batch[0], batch[1]);
   };
@@ -633,10 +629,7 @@ void Lowering::LowerConvByPlanes(ValueId id) {
   shape.k = NumElements(terms);
   shape.batch = per_image ? Dims{batch, c.groups} : Dims{c.groups};
   shape.b_columns_padded = true;
-  bool stored = false;
-  const Func rows = WeightRows(id, &stored);
-  if (stored) l.a_rows = rows;
-  const auto a = FromRows(rows, per_image ? 1 : 0);
+  const auto a = FromRows(WeightRows(id), per_image ? 1 : 0);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& bt) {
     return per_image ? window(term, col, bt[1], bt[0])
                      : window(term, col, bt[0], 0);

@@ -320,9 +320,9 @@ class Lowering {
   Func PaddedInput(ValueId id);  // lower_conv.cc
   // The rows of a conv's product: its weights as (term, row, group). Read
   // in place from a flat view of w's buffer when w is read from one (its
-  // layout already is the rows'), else a copy to store first
-  // (*stored = true: Lowered::a_rows).
-  Func WeightRows(ValueId id, bool* stored);  // lower_conv.cc
+  // layout already is the rows'), else a copy stored first (set as
+  // Lowered::a_rows).
+  Func WeightRows(ValueId id);  // lower_conv.cc
   // Conv `id`'s input zero-padded by pads_low: x[n, ch, i - lo] inside x.
   Expr PaddedX(ValueId id, Expr n, Expr ch, const std::vector<Expr>& i);
   void LowerConvWeightsByPlanes(ValueId id);
