@@ -100,7 +100,6 @@ void Lowering::LowerExternal(ValueId id) {
   }
   params_.push_back(p);
   param_values_.push_back(id);
-  param_flat_.push_back(false);
   Define(id, [&](const Index& i) { return p(ToHalideArgs(i)); });
 }
 
@@ -117,7 +116,6 @@ std::optional<Halide::ImageParam> Lowering::FlatView(ValueId id) {
   p.dim(0).set_stride(1);
   params_.push_back(p);
   param_values_.push_back(id);
-  param_flat_.push_back(true);
   flat_views_.emplace(id, p);
   return p;
 }
@@ -762,8 +760,11 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph,
       ADC_CHECK(has_home[v]);
       stage.args.push_back(lowering.params()[i]);
       stage.inputs.push_back(home[v]);
+      // A param of another rank is a flat view of the value (FlatView).
       TensorType type = graph.type(v);
-      if (lowering.param_flat()[i]) type.dims = {type.num_elements()};
+      if (lowering.params()[i].dimensions() != type.rank()) {
+        type.dims = {type.num_elements()};
+      }
       stage.input_types.push_back(type);
     }
     for (ValueId v = 0; v < n; ++v) {

@@ -277,8 +277,6 @@ class Lowering {
                    const std::vector<bool>& temporary);
 
   std::vector<Halide::ImageParam>& params() { return params_; }
-  // Per param: a flat view (FlatView) of its value's buffer.
-  std::vector<bool>& param_flat() { return param_flat_; }
   std::vector<ValueId>& param_values() { return param_values_; }
   std::vector<Func>& output_funcs() { return output_funcs_; }
   // The pipeline's output buffers (output_funcs, each tuple's elements in
@@ -372,13 +370,13 @@ class Lowering {
   }
   void DescribeShape(const std::vector<ValueId>& outputs,
                      const std::vector<bool>& here);  // lower.cc
-  // `phases` (per tensor axis, or empty): split that axis by its phase,
-  // the inner loop unrolled (PadPhases).
   // A conv's copy out of a product that holds y's pixels outside its
   // channels (Lowered::copy_along_channels): vectors along o, the pixels
   // unrolled, so that y is written with interleaved (dense) stores. False
   // (nothing scheduled) where that does not apply.
   bool ScheduleConvCopy(ValueId v);
+  // `phases` (per tensor axis, or empty): split that axis by its phase,
+  // the inner loop unrolled (PadPhases).
   void ScheduleDense(Func f, const Dims& dims, Halide::Type t,
                      const std::vector<int64_t>& phases = {});
   // Per axis of v, the steps of the dilating pads v's loop evaluates
@@ -406,7 +404,6 @@ class Lowering {
   std::vector<bool> external_;
   std::vector<Halide::ImageParam> params_;
   std::vector<ValueId> param_values_;
-  std::vector<bool> param_flat_;
   absl::flat_hash_map<ValueId, Halide::ImageParam> flat_views_;
   std::vector<Func> output_funcs_;
   std::vector<size_t> output_order_;
