@@ -395,7 +395,8 @@ class Compilation {
       for (size_t h = next++; h < halide.size(); h = next++) {
         const size_t k = halide[h];
         try {
-          codegen::AddMathLoweringPasses(lowered.stages[k].pipeline);
+          codegen::AddMathLoweringPasses(lowered.stages[k].pipeline,
+                                         stage_target);
           codegen::BoundsCheck* pass = nullptr;
           if (options_.check_bounds) {
             pass = new codegen::BoundsCheck();  // Owned by the pipeline.

@@ -18,26 +18,67 @@ Expr Infinity(Halide::Type t) {
              : t.max();
 }
 
-// Halide 14's vectorized f32 exp, log and erf are polynomials without
-// IEEE special cases (exp(NaN) = 0, exp(1e30) = 0, log(inf) = 88.7,
-// log(1e-40) = -88.0, erf(inf) = NaN): these add them. f64 goes to libm,
-// which has them.
-//
-// Results below 2^-126 (x < -87.34) are flushed to 0, as with FTZ: Halide's
-// exp builds 2^k from the exponent bits. (Rescaling the argument for that
-// range, exp(x + 64 ln2_hi) * 2^-64 exp(64 ln2_lo), gave subnormals within
-// 2 ulps, and cost 10% on exp-bound graphs: log_softmax, the composite.)
-// The absolute error there is below 1.2e-38.
+// Halide 14's vectorized f32 log and erf are polynomials without IEEE
+// special cases (log(inf) = 88.7, log(1e-40) = -88.0, erf(inf) = NaN), and
+// so was its exp (exp(NaN) = 0, exp(1e30) = 0): these add them. f64 goes to
+// libm, which has them.
+
+namespace {
+
+constexpr char kFma[] = "adc_fma";
+// 1.5 * 2^23: v + kRoundMagic - kRoundMagic is v rounded to the nearest
+// integer (ties to even) for |v| < 2^22, and the low bits of
+// v + kRoundMagic, read as an integer, are that integer's low bits.
+constexpr float kRoundMagic = 12582912.0f;
+
+Expr Strict(Expr e) { return Halide::strict_float(e); }
+
+}  // namespace
+
+Expr Fma(Expr a, Expr b, Expr c) {
+  return Halide::Internal::Call::make(a.type(), kFma, {a, b, c},
+                                      Halide::Internal::Call::PureExtern);
+}
+
+// f32 exp: x = k ln2 + r with k = round(x / ln2) (the 1.5 * 2^23 trick, whose
+// sum also holds k in its low bits) and |r| <= ln2 / 2 by Cody-Waite with
+// Cephes' ln2 in two pieces (the first of 9 bits, so x - k kLn2Hi is exact
+// with FMA or without); e^r by Cephes' expf polynomial in FMAs; 2^k added
+// to the result's exponent bits (1 ulp over the test's sweep; Halide's
+// exp_f32, which this replaces, had 2 and half again as many operations).
+// Results below 2^-126 (x < -87.34) are 0 or within 2^-126 of the true
+// value, as with FTZ: the exponent bits cannot hold a subnormal. (Rescaling
+// the argument for that range, exp(x + 64 ln2_hi) * 2^-64 exp(64 ln2_lo),
+// gave subnormals within 2 ulps, and cost 10% on exp-bound graphs:
+// log_softmax, the composite.) The absolute error there is below 1.2e-38.
+// Above 88.7228317 (the largest f32 whose exp is finite) the result is inf;
+// below -87.3365448 (ln 2^-126), 0, where k 2^23 would reach the sign bit.
+// Each step strict: common-subexpression elimination lifts steps used twice
+// out of the strict_float around the whole expression, and fast-math would
+// fold t - kRoundMagic and the reduction away.
+Expr ExpF32(Expr x) {
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2Hi = 0.693359375f;     // 0x1.63p-1
+  constexpr float kLn2Lo = -2.12194440e-4f;  // ln 2 - kLn2Hi
+  Expr t = Strict(Fma(x, kLog2e, kRoundMagic));
+  Expr k = Strict(t - kRoundMagic);
+  Expr r = Strict(Fma(k, -kLn2Lo, Strict(Fma(k, -kLn2Hi, x))));
+  Expr p = 1.9875691500e-4f;
+  for (float c : {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+                  1.6666665459e-1f, 5.0000001201e-1f}) {
+    p = Fma(p, r, c);
+  }
+  Expr y = Strict(Fma(p, Strict(r * r), r) + 1.0f);
+  Expr scaled =
+      Halide::reinterpret<int32_t>(y) + (Halide::reinterpret<int32_t>(t) << 23);
+  return Halide::select(Halide::is_nan(x), x, x > 88.7228317f,
+                        Infinity(x.type()), x < -87.3365448f,
+                        Halide::cast(x.type(), 0.0f),
+                        Halide::reinterpret<float>(scaled));
+}
+
 Expr ExpOf(Expr x) {
-  if (x.type() != Halide::Float(32)) return Halide::exp(x);
-  // Halide::exp is written once: a call used twice is lifted out of its
-  // strict_float by common-subexpression elimination, and Halide expands
-  // exp_f32 into its polynomial only when it emits LLVM, then under
-  // fast-math flags, which reassociate its range reduction (60 ulps on SSE
-  // at x = -68).
-  return Halide::select(Halide::is_nan(x), x, x > 88.72283935546875f,
-                        Infinity(x.type()), x < -104.0f,
-                        Halide::cast(x.type(), 0.0f), Halide::exp(x));
+  return x.type() == Halide::Float(32) ? ExpF32(x) : Halide::exp(x);
 }
 
 Expr LogOf(Expr x) {
@@ -109,23 +150,16 @@ Expr TanhF32(Expr x) {
 // The argument is reduced to r = x - j pi/2, |r| <= pi/4 (about), j an
 // integer, then Cephes' minimax polynomials for sin and cos on [-pi/4, pi/4]
 // in f32 (about 1 ulp) give the result: the quadrant q = j mod 4 picks
-// +-sin(r) or +-cos(r). Three reductions, each for the arguments the one
-// before cannot reduce exactly:
+// +-sin(r) or +-cos(r). Two reductions:
 //  - |x| < 4096 (every vector of ordinary arguments): in f32, Cody-Waite
 //    with pi/2 in four pieces (TrigReduceF32);
-//  - |x| < 2^20: in f64, Cody-Waite with two constants (TrigReduceF64), in
-//    a branch taken only by vectors that hold such an argument (RarePath);
-//  - beyond, and inf and NaN: libm's sinf, cosf or tanf (Payne-Hanek
-//    reduction), lane by lane, likewise in a branch of its own.
+//  - beyond (up to 2^128; inf and NaN give NaN): Payne-Hanek in f64
+//    (TrigReducePayneHanek), in a branch taken only by vectors that hold
+//    such an argument (RarePath). No libm calls: a call in the loop, even
+//    on a branch never taken, made LLVM keep the loop's vector values on the
+//    stack (the calls clobber every vector register): 12% of the composite
+//    gradient's time.
 enum class Trig { kSin, kCos, kTan };
-
-Expr TrigLibm(Expr x, Trig fn) {
-  const char* name = fn == Trig::kSin   ? "sinf"
-                     : fn == Trig::kCos ? "cosf"
-                                        : "tanf";
-  return Halide::Internal::Call::make(x.type(), name, {x},
-                                      Halide::Internal::Call::PureExtern);
-}
 
 // The reduced argument and the quadrant.
 struct Reduced {
@@ -139,44 +173,104 @@ struct Reduced {
 // keep their rounding errors; what is left is one rounding of r, far
 // smaller ones of the error terms, and |j| 2e-21 from the constants: for the
 // f32 arguments nearest a multiple of pi/2 (r down to about 1e-7 here) that is
-// far below an ulp of r. strict_float keeps the order: the simplifier and
-// LLVM's fast-math would merge j * kC1 + j * kC2 into j * (kC1 + kC2) and
-// fold (r1 - r2) - j * kC2 to 0.
+// far below an ulp of r. As FMAs (Fma: with or without the instruction, the
+// same results, since j * kCi is exact; but for kC4's, far below an ulp).
+// j = round(x 2 / pi) by the 1.5 * 2^23 trick, whose sum's low bits are
+// j's. strict_float keeps the order: the simplifier and LLVM's fast-math
+// would merge j * kC1 + j * kC2 into j * (kC1 + kC2), fold (r1 - r2) - j *
+// kC2 to 0 and t - kRoundMagic to x 2 / pi.
 Reduced TrigReduceF32(Expr x) {
-  constexpr float kC1 = 1.57080078125f;           // 0x1.922p+0
-  constexpr float kC2 = -4.453584551811218e-06f;  // -0x1.2aep-18
-  constexpr float kC3 = -8.706138032721356e-10f;  // -0x1.deap-31
-  constexpr float kC4 = 6.223371969669989e-14f;   // 0x1.184698p-44
-  Expr j = Halide::round(x * 0.636619772f);       // 2 / pi
+  constexpr float kC1 = 1.57080078125f;                // 0x1.922p+0
+  constexpr float kC2 = -4.453584551811218e-06f;       // -0x1.2aep-18
+  constexpr float kC3 = -8.706138032721356e-10f;       // -0x1.deap-31
+  constexpr float kC4 = 6.223371969669989e-14f;        // 0x1.184698p-44
+  Expr t = Strict(Fma(x, 0.636619772f, kRoundMagic));  // 2 / pi
+  Expr minus_j = Strict(kRoundMagic - t);
   // Each step strict: common-subexpression elimination lifts r1, r2 and r3
   // (used twice) into lets outside any strict_float around them.
-  auto strict = [](Expr e) { return Halide::strict_float(e); };
-  Expr r1 = strict(x - j * kC1);
+  Expr r1 = Strict(Fma(minus_j, kC1, x));
   // r1 - j kC2 = r2 + e2 and r2 - j kC3 = r3 + e3 exactly (Fast2Sum: the
   // first operand is the larger, or the difference is exact and e is 0),
   // so r is rounded once.
-  Expr r2 = strict(r1 - j * kC2);
-  Expr e2 = strict((r1 - r2) - j * kC2);
-  Expr r3 = strict(r2 - j * kC3);
-  Expr e3 = strict((r2 - r3) - j * kC3);
-  Expr r = strict(r3 + ((e2 + e3) - j * kC4));
-  return {r, Halide::cast<int>(j) & 3};
+  Expr r2 = Strict(Fma(minus_j, kC2, r1));
+  Expr e2 = Strict(Fma(minus_j, kC2, Strict(r1 - r2)));
+  Expr r3 = Strict(Fma(minus_j, kC3, r2));
+  Expr e3 = Strict(Fma(minus_j, kC3, Strict(r2 - r3)));
+  Expr r = Strict(r3 + Fma(minus_j, kC4, Strict(e2 + e3)));
+  return {r, Halide::reinterpret<int32_t>(t) & 3};
 }
 
-// For |x| < 2^20: in f64, pi/2 = kPio2Hi + kPio2Lo, kPio2Hi with 33
-// significant bits, so j * kPio2Hi is exact for |j| < 2^20 and so is the
-// first subtraction; the error left is about |j| 3.5e-27. (One f64
-// constant, an error of |j| 6e-17, gave 2931 ulp at x = -534117.875, where
-// r = 6.9e-8.) Strict for the same reasons as above.
-Reduced TrigReduceF64(Expr x) {
-  Expr xd = Halide::cast<double>(x);
-  Expr j = Halide::round(xd * Expr(0.63661977236758134308));  // 2 / pi
-  constexpr double kPio2Hi = 1.5707963267341256;
-  constexpr double kPio2Lo = 6.077100506506192e-11;
-  Expr r = Halide::strict_float(Halide::cast<float>(
-      Halide::strict_float((xd - j * Expr(kPio2Hi)) - j * Expr(kPio2Lo))));
-  Expr q = Halide::cast<int>(j - Expr(4.0) * Halide::floor(j * Expr(0.25)));
-  return {r, q};
+// 2/pi in hexadecimal, the first 256 bits after the point.
+constexpr char kTwoOverPiHex[] =
+    "a2f9836e4e441529fc2757d1f534ddc0db6295993c439041fe5163abdebbc561"
+    "b7246e3a424dd2e006492eea09d1921cfe1deb1cb129a73ee88235f52ebb4484";
+// Payne-Hanek: f32 x = m 2^e exactly (m an integer below 2^24), so x 2/pi
+// mod 4 = m w(e) mod 4 with w(e) = 2^e 2/pi mod 4, a real below 4 that a
+// table gives for every e of |x| >= 2^12 (e from -11 to 104) in three f64
+// pieces: 27 bits (weights 2 to 2^-25), 27 bits (2^-26 to 2^-52) and 53
+// bits (2^-53 to 2^-105). m times the first two is exact in f64; the first
+// product is reduced mod 4 exactly (it and 4 round(it / 4) are multiples of
+// 2^-25 below 2^26), j = round(sum), and f = ((p1 - j) + p2) + p3 is exact
+// but for the last addition (p1 - j and p1 - j + p2 need at most 53 bits):
+// r = f pi/2 has a relative error near 2^-52 however close x is to a multiple
+// of pi/2. round(v) is (v + 1.5 2^52) - 1.5 2^52 (no rounding instructions on
+// SSE2, and no libm). The table is a constant buffer in the compiled
+// code (2.8 KB).
+constexpr int kPayneHanekMinExponent = -11;
+constexpr int kPayneHanekEntries = 104 - kPayneHanekMinExponent + 1;
+
+const Halide::Buffer<double>& PayneHanekTable() {
+  static const Halide::Buffer<double> table = [] {
+    // Bit i (1-based) of 2/pi.
+    auto bit = [](int i) -> uint64_t {
+      if (i < 1) return 0;
+      const int digit = (i - 1) / 4;
+      const char c = kTwoOverPiHex[digit];
+      const int v = c <= '9' ? c - '0' : c - 'a' + 10;
+      return (v >> (3 - (i - 1) % 4)) & 1;
+    };
+    // The integer of bits [first, first + n) of 2/pi.
+    auto bits = [&](int first, int n) {
+      uint64_t v = 0;
+      for (int i = first; i < first + n; ++i) v = v << 1 | bit(i);
+      return v;
+    };
+    Halide::Buffer<double> t(kPayneHanekEntries, 3, "adc_payne_hanek");
+    for (int k = 0; k < kPayneHanekEntries; ++k) {
+      const int e = kPayneHanekMinExponent + k;
+      // Bit i of 2/pi weighs 2^(e - i) in 2^e 2/pi; bits of weight 4 and
+      // more drop out mod 4 (times an integer m), so w(e) starts at i = e - 1.
+      t(k, 0) = std::ldexp(static_cast<double>(bits(e - 1, 27)), -25);
+      t(k, 1) = std::ldexp(static_cast<double>(bits(e + 26, 27)), -52);
+      t(k, 2) = std::ldexp(static_cast<double>(bits(e + 53, 53)), -105);
+    }
+    return t;
+  }();
+  return table;
+}
+
+Reduced TrigReducePayneHanek(Expr x) {
+  Expr bits = Halide::reinterpret<int32_t>(Halide::abs(x));
+  Expr e = (bits >> 23) - 150;
+  Expr m = Halide::cast<double>((bits & 0x7fffff) | 0x800000);
+  Expr k = Halide::clamp(e - kPayneHanekMinExponent, 0, kPayneHanekEntries - 1);
+  const Halide::Buffer<double>& table = PayneHanekTable();
+  const Expr magic(6755399441055744.0);  // 1.5 2^52
+  auto round = [&](Expr v) { return Strict(Strict(v + magic) - magic); };
+  Expr p1 = Strict(m * table(k, 0));
+  p1 = Strict(
+      p1 - Strict(round(Strict(p1 * Expr(0.25))) * Expr(4.0)));  // In [-2, 2].
+  Expr p2 = Strict(m * table(k, 1));
+  Expr p3 = Strict(m * table(k, 2));
+  Expr j = round(Strict(p1 + p2));
+  Expr f = Strict(Strict(Strict(p1 - j) + p2) + p3);
+  Expr r = Halide::cast<float>(Strict(f * Expr(1.5707963267948966)));
+  Expr q = Halide::cast<int32_t>(j);
+  // x < 0: x 2/pi = -(|x| 2/pi). inf and NaN: r is NaN, and so is the result.
+  Expr nan(std::numeric_limits<float>::quiet_NaN());
+  return {Halide::select(Halide::is_nan(x) || Halide::is_inf(x), nan, x < 0.0f,
+                         -r, r),
+          Halide::select(x < 0.0f, -q, q) & 3};
 }
 
 // sin, cos or tan of x from its reduction.
@@ -185,13 +279,17 @@ Expr TrigKernel(Expr x, Reduced reduced, Trig fn) {
   Expr q = reduced.q;
   if (fn == Trig::kCos) q = (q + 1) & 3;
   Expr r2 = r * r;
-  Expr sin_r = r + r * r2 *
-                       (-1.6666654611e-1f +
-                        r2 * (8.3321608736e-3f + r2 * -1.9515295891e-4f));
-  Expr cos_r = 1.0f - 0.5f * r2 +
-               r2 * r2 *
-                   (4.166664568298827e-2f +
-                    r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
+  // r + r^3 s(r2) and (1 - r2 / 2) + r2^2 c(r2), Horner's rule in FMAs
+  // (without FMA as before them, a multiplication and an addition).
+  Expr sin_r = Fma(
+      r * r2,
+      Fma(r2, Fma(r2, -1.9515295891e-4f, 8.3321608736e-3f), -1.6666654611e-1f),
+      r);
+  Expr cos_r =
+      Fma(r2 * r2,
+          Fma(r2, Fma(r2, 2.443315711809948e-5f, -1.388731625493765e-3f),
+              4.166664568298827e-2f),
+          Fma(-0.5f, r2, 1.0f));
   // sin(-0) = tan(-0) = -0: the reduction gives r = -0 - (-0) = +0.
   if (fn == Trig::kTan) {
     return Halide::select(x == 0.0f, x, q % 2 == 0, sin_r / cos_r,
@@ -205,11 +303,10 @@ Expr TrigKernel(Expr x, Reduced reduced, Trig fn) {
 }
 
 Expr TrigF32(Expr x, Trig fn) {
-  Expr a = Halide::abs(x);
-  Expr wide = RarePath(Halide::is_nan(x) || a >= 1048576.0f, TrigLibm(x, fn),
-                       TrigKernel(x, TrigReduceF64(x), fn));
-  // !(a < 4096): NaN too.
-  return RarePath(!(a < 4096.0f), wide, TrigKernel(x, TrigReduceF32(x), fn));
+  // !(|x| < 4096): NaN too.
+  return RarePath(!(Halide::abs(x) < 4096.0f),
+                  TrigKernel(x, TrigReducePayneHanek(x), fn),
+                  TrigKernel(x, TrigReduceF32(x), fn));
 }
 
 constexpr char kRarePath[] = "adc_rare_path";
@@ -277,48 +374,26 @@ class SinkIntoSlow : public Halide::Internal::IRMutator {
   Expr value_;
 };
 
-// RarePath(cond, slow, fast) -> let f = fast in
-//   if_then_else(any lane of cond, select(cond, slow, f), f)
-// A scalar condition is a branch in LLVM (a vector one would be
-// scalarized: CodeGen_LLVM), so the slow side runs only when needed.
 // Custom lowering passes run after Halide's common-subexpression
 // elimination, which lifts what a slow side computes twice (the f64
 // reduction of sin, or what sin and cos of one argument share) into lets
 // around the whole store, computed for every vector: such lets, used only
-// on slow sides, are moved back into them first.
-class RarePathPass : public Halide::Internal::IRMutator {
+// on slow sides, are moved back into them first. Bottom up: a let whose
+// value uses another let's variable is moved first, so that variable's use
+// is then on the slow side too.
+class SinkSlowLets : public Halide::Internal::IRMutator {
  public:
   using IRMutator::visit;
 
- protected:
-  Expr visit(const Halide::Internal::Call* op) override {
-    using Halide::Internal::Call;
-    if (!IsRarePath(op)) return IRMutator::visit(op);
-    Expr cond = mutate(op->args[0]);
-    Expr slow = mutate(op->args[1]);
-    Expr fast = mutate(op->args[2]);
-    const std::string name = Halide::Internal::unique_name('r');
-    Expr f = Halide::Internal::Variable::make(fast.type(), name);
-    Expr any = cond.type().is_vector()
-                   ? Halide::Internal::VectorReduce::make(
-                         Halide::Internal::VectorReduce::Or, cond, 1)
-                   : cond;
-    Expr branch =
-        Call::make(op->type, Call::if_then_else,
-                   {any, Halide::Internal::Select::make(cond, slow, f), f},
-                   Call::PureIntrinsic);
-    return Halide::Internal::Let::make(name, fast, branch);
-  }
+ private:
   Expr visit(const Halide::Internal::Let* op) override {
     return SinkLets<Halide::Internal::Let>(op);
   }
   Halide::Internal::Stmt visit(const Halide::Internal::LetStmt* op) override {
     return SinkLets<Halide::Internal::LetStmt>(op);
   }
-
- private:
   // A chain of lets (Let or LetStmt) and its body: the lets used only on
-  // slow sides move into them, the others stay; then markers are lowered.
+  // slow sides move into them, the others stay.
   template <typename LetT>
   auto SinkLets(const LetT* op) -> decltype(op->body) {
     std::vector<std::pair<std::string, Expr>> chain;
@@ -328,6 +403,8 @@ class RarePathPass : public Halide::Internal::IRMutator {
       chain.emplace_back(inner->name, inner->value);
       body = inner->body;
     }
+    body = mutate(body);
+    for (auto& [name, value] : chain) value = mutate(value);
     // Innermost first: a let's value may use the lets around it.
     std::vector<std::pair<std::string, Expr>> kept;  // Innermost first.
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
@@ -342,12 +419,72 @@ class RarePathPass : public Halide::Internal::IRMutator {
       body = sink.mutate(body);
       for (auto& [name, value] : kept) value = sink.mutate(value);
     }
-    body = mutate(body);
     for (const auto& [name, value] : kept) {
-      body = LetT::make(name, mutate(value), body);
+      body = LetT::make(name, value, body);
     }
     return body;
   }
+};
+
+// RarePath(cond, slow, fast) -> let f = fast in
+//   if_then_else(any lane of cond, select(cond, slow, f), f)
+// A scalar condition is a branch in LLVM (a vector one would be
+// scalarized: CodeGen_LLVM), so the slow side runs only when needed.
+//
+// Fma's marker becomes LLVM's fma intrinsic where the target has FMA (on a
+// vector, one call per lane, which LLVM's SLP vectorizer turns back into
+// one vector instruction), else a * b + c, strict.
+class LowerMarkers : public Halide::Internal::IRMutator {
+ public:
+  explicit LowerMarkers(bool has_fma) : has_fma_(has_fma) {}
+  using IRMutator::visit;
+
+ private:
+  Expr visit(const Halide::Internal::Call* op) override {
+    using Halide::Internal::Call;
+    if (op->name == kFma && op->call_type == Call::PureExtern) {
+      Expr a = mutate(op->args[0]), b = mutate(op->args[1]),
+           c = mutate(op->args[2]);
+      if (!has_fma_) return Strict(a * b + c);
+      const char* name =
+          op->type.bits() == 64 ? "llvm.fma.f64" : "llvm.fma.f32";
+      return Call::make(op->type, name, {a, b, c}, Call::PureExtern);
+    }
+    if (!IsRarePath(op)) return IRMutator::visit(op);
+    Expr cond = mutate(op->args[0]);
+    Expr slow = mutate(op->args[1]);
+    Expr fast = mutate(op->args[2]);
+    const std::string name = Halide::Internal::unique_name('r');
+    Expr f = Halide::Internal::Variable::make(fast.type(), name);
+    Expr any = cond.type().is_vector()
+                   ? Halide::Internal::VectorReduce::make(
+                         Halide::Internal::VectorReduce::Or, cond, 1)
+                   : cond;
+    // Expected false: LLVM's block frequencies then put register spills
+    // on the slow side.
+    any = Call::make(Halide::Bool(), "llvm.expect.i1",
+                     {any, Halide::Internal::const_false()}, Call::PureExtern);
+    Expr branch =
+        Call::make(op->type, Call::if_then_else,
+                   {any, Halide::Internal::Select::make(cond, slow, f), f},
+                   Call::PureIntrinsic);
+    return Halide::Internal::Let::make(name, fast, branch);
+  }
+  const bool has_fma_;
+};
+
+// The custom lowering pass: both of the above, once over the whole
+// statement (Halide calls mutate on it).
+class MathLoweringPass : public Halide::Internal::IRMutator {
+ public:
+  explicit MathLoweringPass(bool has_fma) : has_fma_(has_fma) {}
+  using IRMutator::mutate;
+  Halide::Internal::Stmt mutate(const Halide::Internal::Stmt& s) override {
+    return LowerMarkers(has_fma_).mutate(SinkSlowLets().mutate(s));
+  }
+
+ private:
+  const bool has_fma_;
 };
 
 }  // namespace
@@ -362,12 +499,16 @@ Expr RarePath(Expr cond, Expr slow, Expr fast) {
                                       Halide::Internal::Call::PureExtern);
 }
 
-Halide::Internal::Stmt LowerRarePaths(const Halide::Internal::Stmt& s) {
-  return RarePathPass().mutate(s);
+Halide::Internal::Stmt LowerMathMarkers(const Halide::Internal::Stmt& s,
+                                        const Halide::Target& target) {
+  return MathLoweringPass(target.has_feature(Halide::Target::FMA)).mutate(s);
 }
 
-void AddMathLoweringPasses(Halide::Pipeline& pipeline) {
-  RarePathPass* pass = new RarePathPass();  // Owned by the pipeline.
+void AddMathLoweringPasses(Halide::Pipeline& pipeline,
+                           const Halide::Target& target) {
+  // Owned by the pipeline.
+  MathLoweringPass* pass =
+      new MathLoweringPass(target.has_feature(Halide::Target::FMA));
   pipeline.add_custom_lowering_pass(pass, [pass] { delete pass; });
 }
 

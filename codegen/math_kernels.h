@@ -59,15 +59,26 @@ Halide::Expr StrictComparisons(Halide::Expr e);
 // every lane). Needs the lowering pass of AddMathLoweringPasses.
 Halide::Expr RarePath(Halide::Expr cond, Halide::Expr slow, Halide::Expr fast);
 
-// RarePath's lowering on a lowered statement (what the pass of
-// AddMathLoweringPasses does): each marker becomes a branch per vector, and
-// the lets that only slow sides use move into them.
-Halide::Internal::Stmt LowerRarePaths(const Halide::Internal::Stmt& s);
+// a * b + c, rounded once where the target has FMA (x86-64-v3 and up),
+// else strict a * b, then + c. Needs the lowering pass of
+// AddMathLoweringPasses. The kernels use it where both give the same
+// result (an exact product) or where one rounding less only helps (the
+// polynomials); math_kernels_test bounds the error on every feature level.
+Halide::Expr Fma(Halide::Expr a, Halide::Expr b, Halide::Expr c);
+
+// The markers' lowering on a lowered statement for a target (what the pass
+// of AddMathLoweringPasses does): Fma's becomes an FMA or a multiplication
+// and an addition; RarePath's a branch per vector, and the lets that only
+// slow sides use move into them.
+Halide::Internal::Stmt LowerMathMarkers(const Halide::Internal::Stmt& s,
+                                        const Halide::Target& target);
 
 // Adds the custom lowering pass that every pipeline using these kernels
-// needs (it turns RarePath's marker into the branch; without it the
-// marker would be an undefined function at link time).
-void AddMathLoweringPasses(Halide::Pipeline& pipeline);
+// needs, for the target it is compiled for (it turns the markers of Fma and
+// RarePath into code; without it they would be undefined functions at link
+// time).
+void AddMathLoweringPasses(Halide::Pipeline& pipeline,
+                           const Halide::Target& target);
 
 }  // namespace adc::codegen
 

@@ -72,7 +72,7 @@ void Sweep(const Function& fn, int64_t n) {
   out.vectorize(x, target.natural_vector_size<float>(),
                 Halide::TailStrategy::GuardWithIf);
   Halide::Pipeline pipeline(out);
-  AddMathLoweringPasses(pipeline);
+  AddMathLoweringPasses(pipeline, target);
   pipeline.compile_jit(target);
   // Bit patterns i * stride (mod 2^32): n of them, evenly over all floats.
   const uint64_t stride = std::max<uint64_t>(1, (uint64_t{1} << 32) / n);
