@@ -113,7 +113,7 @@ Expr Log1pF32(Expr x) {
   Expr s = x / (2.0f + x);
   Expr s2 = s * s;
   Expr series = 1.0f / 17;
-  for (int k = 15; k >= 1; k -= 2) series = series * s2 + 1.0f / k;
+  for (int k = 15; k >= 1; k -= 2) series = Fma(series, s2, 1.0f / k);
   Expr small = 2.0f * s * series;
   return Halide::select(Halide::abs(x) < 0.5f, small, LogOf(1.0f + x));
 }
@@ -125,7 +125,7 @@ Expr Expm1F32(Expr x) {
   for (int k = 8; k >= 1; --k) {
     double factorial = 1;
     for (int j = 2; j <= k; ++j) factorial *= j;
-    series = series * x + static_cast<float>(1.0 / factorial);
+    series = Fma(series, x, static_cast<float>(1.0 / factorial));
   }
   return Halide::select(Halide::abs(x) < 0.5f, x * series, ExpOf(x) - 1.0f);
 }
@@ -606,12 +606,10 @@ Expr AtanF32(Expr x) {
   Expr hi = Halide::select(big, pio2, mid, pio4, 0.0f);
   Expr lo = Halide::select(big, pio2_lo, mid, pio4_lo, 0.0f);
   Expr z = t * t;
-  Expr p =
-      (((8.05374449538e-2f * z - 1.38776856032e-1f) * z + 1.99777106478e-1f) *
-           z -
-       3.33329491539e-1f) *
-          z * t +
-      t;
+  Expr poly = Fma(
+      Fma(Fma(8.05374449538e-2f, z, -1.38776856032e-1f), z, 1.99777106478e-1f),
+      z, -3.33329491539e-1f);
+  Expr p = Fma(poly * z, t, t);
   Expr r = hi + (p + lo);
   return Halide::strict_float(
       Halide::select(Halide::is_nan(x) || x == 0.0f, x, x < 0.0f, -r, r));
