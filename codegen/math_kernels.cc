@@ -295,11 +295,14 @@ Expr TrigKernel(Expr x, Reduced reduced, Trig fn) {
     return Halide::select(x == 0.0f, x, q % 2 == 0, sin_r / cos_r,
                           -cos_r / sin_r);
   }
-  if (fn == Trig::kSin) {
-    return Halide::select(x == 0.0f, x, q == 0, sin_r, q == 1, cos_r, q == 2,
-                          -sin_r, -cos_r);
-  }
-  return Halide::select(q == 0, sin_r, q == 1, cos_r, q == 2, -sin_r, -cos_r);
+  // Quadrant q: sin_r, cos_r, -sin_r, -cos_r; the other function for odd q,
+  // the sign bit flipped for q of 2 and 3 (bit operations: half as many as
+  // a select per quadrant).
+  Expr v = Halide::select((q & 1) == 0, sin_r, cos_r);
+  Expr sign = Halide::cast<uint32_t>(q & 2) << 30;
+  Expr signed_v =
+      Halide::reinterpret<float>(Halide::reinterpret<uint32_t>(v) ^ sign);
+  return fn == Trig::kSin ? Halide::select(x == 0.0f, x, signed_v) : signed_v;
 }
 
 Expr TrigF32(Expr x, Trig fn) {
