@@ -1,7 +1,11 @@
 #include "codegen/math_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
+#include <string>
+#include <vector>
 
 namespace adc::codegen {
 
@@ -476,14 +480,190 @@ class LowerMarkers : public Halide::Internal::IRMutator {
   const bool has_fma_;
 };
 
-// The custom lowering pass: both of the above, once over the whole
+// A loop body storing several outputs (a tuple's elements, each a chain of
+// lets around a store) that compute the same marker: sin(x2) for W1's value
+// and both its gradients. Lowered per store, each would be a branch of its
+// own whose result LLVM cannot share, and so is everything after it (W1's
+// (1 + sin x2) / d three times). A marker whose closed form (its lets
+// substituted) two stores share is bound once in a let around the body.
+// Only where that is safe to hoist: stores directly under their let chains,
+// markers outside other markers and conditional calls, reading no buffer
+// the body stores to and no predicated loads.
+class ShareRarePaths : public Halide::Internal::IRMutator {
+ public:
+  using IRMutator::visit;
+
+ private:
+  using Stmt = Halide::Internal::Stmt;
+  Stmt visit(const Halide::Internal::For* op) override {
+    Stmt body = mutate(op->body);
+    std::vector<Stmt> parts;
+    Flatten(body, &parts);
+    if (parts.size() >= 2) body = Share(parts, body);
+    return Halide::Internal::For::make(op->name, op->min, op->extent,
+                                       op->for_type, op->device_api, body);
+  }
+
+  static void Flatten(const Stmt& s, std::vector<Stmt>* parts) {
+    if (const auto* b = s.as<Halide::Internal::Block>()) {
+      Flatten(b->first, parts);
+      Flatten(b->rest, parts);
+    } else {
+      parts->push_back(s);
+    }
+  }
+
+  // The markers an expression computes unconditionally (not inside another
+  // marker or an if_then_else), each with the lets around it inside the
+  // expression (outermost first).
+  class Markers : public Halide::Internal::IRVisitor {
+   public:
+    struct Found {
+      const Halide::Internal::Call* marker;
+      std::vector<std::pair<std::string, Expr>> lets;
+    };
+    std::vector<Found> found;
+
+   private:
+    using IRVisitor::visit;
+    void visit(const Halide::Internal::Call* op) override {
+      if (IsRarePath(op)) {
+        found.push_back({op, lets_});
+      } else if (!op->is_intrinsic(Halide::Internal::Call::if_then_else)) {
+        IRVisitor::visit(op);
+      }
+    }
+    void visit(const Halide::Internal::Let* op) override {
+      op->value.accept(this);
+      lets_.emplace_back(op->name, op->value);
+      op->body.accept(this);
+      lets_.pop_back();
+    }
+    std::vector<std::pair<std::string, Expr>> lets_;
+  };
+
+  // Buffers read (and whether any load is predicated). Graph visitors and
+  // graph_substitute/graph_equal: a closed form is a DAG whose tree could be
+  // exponentially larger.
+  class Loads : public Halide::Internal::IRGraphVisitor {
+   public:
+    std::set<std::string> names;
+    bool predicated = false;
+
+   private:
+    using IRGraphVisitor::visit;
+    void visit(const Halide::Internal::Load* op) override {
+      names.insert(op->name);
+      if (!Halide::Internal::is_const_one(op->predicate)) predicated = true;
+      IRGraphVisitor::visit(op);
+    }
+  };
+
+  // Replaces one node (by identity) with a variable.
+  class Replace : public Halide::Internal::IRMutator {
+   public:
+    Replace(const Halide::Internal::Call* target, Expr var)
+        : target_(target), var_(std::move(var)) {}
+
+   private:
+    using IRMutator::visit;
+    Expr visit(const Halide::Internal::Call* op) override {
+      return op == target_ ? var_ : IRMutator::visit(op);
+    }
+    const Halide::Internal::Call* target_;
+    Expr var_;
+  };
+
+  Stmt Share(const std::vector<Stmt>& parts, const Stmt& body) {
+    using namespace Halide::Internal;
+    std::set<std::string> stored;
+    for (const Stmt& part : parts) {
+      Stmt s = part;
+      while (const auto* let = s.as<LetStmt>()) s = let->body;
+      const auto* store = s.as<Store>();
+      if (store == nullptr) return body;
+      stored.insert(store->name);
+    }
+    struct Use {
+      size_t part;
+      const Call* marker;
+    };
+    struct Group {
+      Expr closed;
+      std::vector<Use> uses;
+    };
+    std::vector<Group> groups;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      std::vector<std::pair<std::string, Expr>> chain;
+      Stmt s = parts[k];
+      Markers markers;
+      while (const auto* let = s.as<LetStmt>()) {
+        chain.emplace_back(let->name, let->value);
+        let->value.accept(&markers);
+        s = let->body;
+      }
+      s.as<Store>()->value.accept(&markers);
+      for (const Markers::Found& f : markers.found) {
+        const Call* m = f.marker;
+        // Innermost let first: a let's value uses only the lets before it.
+        Expr closed(m);
+        auto close = [&](const std::vector<std::pair<std::string, Expr>>& v) {
+          for (auto it = v.rbegin(); it != v.rend(); ++it) {
+            if (expr_uses_var(closed, it->first)) {
+              closed = graph_substitute(it->first, it->second, closed);
+            }
+          }
+        };
+        close(f.lets);
+        close(chain);
+        Loads loads;
+        closed.accept(&loads);
+        bool hoistable = !loads.predicated;
+        for (const std::string& name : loads.names) {
+          if (stored.count(name) != 0) hoistable = false;
+        }
+        if (!hoistable) continue;
+        auto same = std::find_if(
+            groups.begin(), groups.end(),
+            [&](const Group& g) { return graph_equal(g.closed, closed); });
+        if (same == groups.end()) {
+          groups.push_back({closed, {{k, m}}});
+        } else {
+          same->uses.push_back({k, m});
+        }
+      }
+    }
+    std::vector<Stmt> shared = parts;
+    std::vector<std::pair<std::string, Expr>> hoisted;
+    for (const Group& g : groups) {
+      std::set<size_t> in_parts;
+      for (const Use& u : g.uses) in_parts.insert(u.part);
+      if (in_parts.size() < 2) continue;
+      const std::string name = unique_name("rp");
+      Expr var = Variable::make(g.closed.type(), name);
+      hoisted.emplace_back(name, common_subexpression_elimination(g.closed));
+      for (const Use& u : g.uses) {
+        shared[u.part] = Replace(u.marker, var).mutate(shared[u.part]);
+      }
+    }
+    if (hoisted.empty()) return body;
+    Stmt result = Block::make(shared);
+    for (auto it = hoisted.rbegin(); it != hoisted.rend(); ++it) {
+      result = LetStmt::make(it->first, it->second, result);
+    }
+    return result;
+  }
+};
+
+// The custom lowering pass: the three above, once over the whole
 // statement (Halide calls mutate on it).
 class MathLoweringPass : public Halide::Internal::IRMutator {
  public:
   explicit MathLoweringPass(bool has_fma) : has_fma_(has_fma) {}
   using IRMutator::mutate;
   Halide::Internal::Stmt mutate(const Halide::Internal::Stmt& s) override {
-    return LowerMarkers(has_fma_).mutate(SinkSlowLets().mutate(s));
+    return LowerMarkers(has_fma_).mutate(
+        SinkSlowLets().mutate(ShareRarePaths().mutate(s)));
   }
 
  private:

@@ -279,6 +279,46 @@ TEST(RarePathTest, LetsUsedByMovedLetsMoveToo) {
             std::string::npos);
 }
 
+// Two stores in a loop computing the same marker (a tuple's elements using
+// sin of one argument, each through lets of its own) share one branch: the
+// marker is bound once around the loop's body. A marker reading a buffer
+// the body stores to stays where it is.
+TEST(RarePathTest, StoresShareAMarker) {
+  using namespace Halide::Internal;
+  using Halide::Expr;
+  auto lowered_loop = [](const std::string& read) {
+    Expr in = Load::make(Halide::Float(32), read, Expr(0), Halide::Buffer<>(),
+                         Parameter(), const_true(), ModulusRemainder());
+    Expr a = Variable::make(Halide::Float(32), "a");
+    Expr b = Variable::make(Halide::Float(32), "b");
+    auto store = [&](const std::string& out, const std::string& let, Expr v) {
+      return LetStmt::make(let, in * 2.0f,
+                           Store::make(out, v, 0, Parameter(), const_true(),
+                                       ModulusRemainder()));
+    };
+    Stmt body =
+        Block::make(store("out0", "a", RarePath(a > 1.0f, a + a, a) + 1.0f),
+                    store("out1", "b", RarePath(b > 1.0f, b + b, b) * 3.0f));
+    Stmt loop =
+        For::make("i", 0, 8, ForType::Serial, Halide::DeviceAPI::None, body);
+    std::ostringstream text;
+    text << LowerMathMarkers(loop, Halide::get_host_target());
+    return text.str();
+  };
+  auto count = [](const std::string& text, const std::string& what) {
+    int n = 0;
+    for (size_t at = text.find(what); at != std::string::npos;
+         at = text.find(what, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const std::string shared = lowered_loop("in");
+  EXPECT_EQ(count(shared, "if_then_else"), 1) << shared;
+  const std::string kept = lowered_loop("out1");  // out1 is stored there.
+  EXPECT_EQ(count(kept, "if_then_else"), 2) << kept;
+}
+
 // Fma's marker: LLVM's fma where the target has FMA, else a strict
 // multiplication and addition.
 TEST(FmaTest, LoweredForTheTarget) {
