@@ -85,18 +85,40 @@ Expr ExpOf(Expr x) {
   return x.type() == Halide::Float(32) ? ExpF32(x) : Halide::exp(x);
 }
 
-Expr LogOf(Expr x) {
-  if (x.type() != Halide::Float(32)) return Halide::log(x);
-  // Subnormal x (below 2^-126, which Halide's log treats as 2^-126): scaled
-  // by 2^24 first, log(x) = log(x 2^24) - 24 log 2.
+// f32 log: x = m 2^e with m in [sqrt(1/2), sqrt(2)), f = m - 1 (exact);
+// log(1 + f) by Cephes' logf polynomial in FMAs, plus e ln 2 with ln 2 in two
+// pieces (Cody-Waite, as in exp). Subnormal x is scaled by 2^24 first (e
+// 24 less). Halide's log_f32, which this replaces, treated subnormals as
+// 2^-126 and had no special values.
+Expr LogF32(Expr x) {
   Expr subnormal = x < 1.17549435e-38f;
   Expr scaled = Halide::select(subnormal, x * 16777216.0f, x);
-  Expr log = Halide::log(scaled) -
-             Halide::select(subnormal, 16.635532333438687f, 0.0f);
+  Expr bits = Halide::reinterpret<int32_t>(scaled);
+  Expr m = Halide::reinterpret<float>((bits & 0x007fffff) | 0x3f000000);
+  Expr low = m < 0.707106781f;  // m in [1/2, 1): 2m - 1 and m - 1 exact.
+  Expr f = Strict(Halide::select(low, m + m, m) - 1.0f);
+  Expr e = (bits >> 23) - Halide::select(subnormal, 150, 126) -
+           Halide::select(low, 1, 0);
+  Expr ef = Halide::cast<float>(e);
+  Expr z = Strict(f * f);
+  Expr p = 7.0376836292e-2f;
+  for (float c : {-1.1514610310e-1f, 1.1676998740e-1f, -1.2420140846e-1f,
+                  1.4249322787e-1f, -1.6668057665e-1f, 2.0000714765e-1f,
+                  -2.4999993993e-1f, 3.3333331174e-1f}) {
+    p = Fma(p, f, c);
+  }
+  Expr y = Strict(Strict(p * f) * z);
+  y = Fma(ef, -2.12194440e-4f, y);
+  y = Fma(-0.5f, z, y);
+  Expr log = Strict(Fma(ef, 0.693359375f, Strict(f + y)));
   return Halide::select(
       Halide::is_nan(x) || x < 0.0f,
       Halide::cast(x.type(), Expr(std::numeric_limits<float>::quiet_NaN())),
-      x == Infinity(x.type()), x, log);
+      x == 0.0f, -Infinity(x.type()), x == Infinity(x.type()), x, log);
+}
+
+Expr LogOf(Expr x) {
+  return x.type() == Halide::Float(32) ? LogF32(x) : Halide::log(x);
 }
 
 namespace {
