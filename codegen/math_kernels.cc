@@ -340,9 +340,15 @@ Expr TrigF32(Expr x, Trig fn) {
 
 constexpr char kRarePath[] = "adc_rare_path";
 
-bool IsRarePath(const Halide::Internal::Call* op) {
-  return op->name == kRarePath &&
+// A call of one of the markers (kFma, kRarePath) that the math lowering
+// pass replaces.
+bool IsMarker(const Halide::Internal::Call* op, const char* name) {
+  return op->name == name &&
          op->call_type == Halide::Internal::Call::PureExtern;
+}
+
+bool IsRarePath(const Halide::Internal::Call* op) {
+  return IsMarker(op, kRarePath);
 }
 
 // Counts the uses of a variable outside and inside the slow sides of
@@ -471,7 +477,7 @@ class LowerMarkers : public Halide::Internal::IRMutator {
  private:
   Expr visit(const Halide::Internal::Call* op) override {
     using Halide::Internal::Call;
-    if (op->name == kFma && op->call_type == Call::PureExtern) {
+    if (IsMarker(op, kFma)) {
       Expr a = mutate(op->args[0]), b = mutate(op->args[1]),
            c = mutate(op->args[2]);
       if (!has_fma_) return Strict(a * b + c);

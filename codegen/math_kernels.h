@@ -69,7 +69,8 @@ Halide::Expr Fma(Halide::Expr a, Halide::Expr b, Halide::Expr c);
 // The markers' lowering on a lowered statement for a target (what the pass
 // of AddMathLoweringPasses does): Fma's becomes an FMA or a multiplication
 // and an addition; RarePath's a branch per vector, and the lets that only
-// slow sides use move into them.
+// slow sides use move into them; a marker that several stores of one loop
+// compute alike is bound once around the loop's body.
 Halide::Internal::Stmt LowerMathMarkers(const Halide::Internal::Stmt& s,
                                         const Halide::Target& target);
 

@@ -224,9 +224,20 @@ TEST(MathKernelsPowTest, AgreesWithLibm) {
   }
 }
 
-// Comparisons with NaN and infinities, strict as lowering makes them:
-// only != holds for a NaN operand. (Halide 14's strict <= and >= said
-// NaN <= 0.)
+// A store of `value` to element 0 of buffer `name` (a lowered statement's
+// leaf), and a statement's text as Halide prints it.
+Halide::Internal::Stmt StoreTo(const std::string& name, Halide::Expr value) {
+  using namespace Halide::Internal;
+  return Store::make(name, std::move(value), 0, Parameter(), const_true(),
+                     ModulusRemainder());
+}
+
+std::string Text(const Halide::Internal::Stmt& s) {
+  std::ostringstream text;
+  text << s;
+  return text.str();
+}
+
 // What a slow side alone uses is computed only on it, also when Halide's
 // common-subexpression elimination has lifted it into a let around the
 // store (f64 trig reduction shared by sin and cos): let t = x * 2 in
@@ -238,23 +249,21 @@ TEST(RarePathTest, LetsUsedOnlyOnSlowSidesMoveIntoThem) {
   Expr t = Variable::make(Halide::Float(32), "t");
   Expr t2 = Variable::make(Halide::Float(32), "t2");
   Expr value = RarePath(x > 1.0f, t + t + t2, x) + t2;
-  Stmt store = Store::make("out", value, 0, Parameter(), const_true(),
-                           ModulusRemainder());
-  Stmt s = LetStmt::make("t", x * 2.0f, LetStmt::make("t2", x * 3.0f, store));
+  Stmt s = LetStmt::make("t", x * 2.0f,
+                         LetStmt::make("t2", x * 3.0f, StoreTo("out", value)));
   Stmt lowered = LowerMathMarkers(s, Halide::get_host_target());
-  std::ostringstream text;
-  text << lowered;
-  SCOPED_TRACE(text.str());
+  const std::string text = Text(lowered);
+  SCOPED_TRACE(text);
   // t2 stays around the store; t is bound inside the branch's slow side.
   const LetStmt* outer = lowered.as<LetStmt>();
   ASSERT_NE(outer, nullptr);
   EXPECT_EQ(outer->name, "t2");
   const Store* inner = outer->body.as<Store>();
   ASSERT_NE(inner, nullptr);
-  EXPECT_NE(text.str().find("select((float32)x > 1.000000f, let t = "),
+  EXPECT_NE(text.find("select((float32)x > 1.000000f, let t = "),
             std::string::npos);
-  EXPECT_NE(text.str().find("if_then_else"), std::string::npos);
-  EXPECT_EQ(text.str().find("adc_rare_path"), std::string::npos);
+  EXPECT_NE(text.find("if_then_else"), std::string::npos);
+  EXPECT_EQ(text.find("adc_rare_path"), std::string::npos);
 }
 
 // A let whose only use is in the value of a let that a slow side alone
@@ -267,15 +276,12 @@ TEST(RarePathTest, LetsUsedByMovedLetsMoveToo) {
   Expr t = Variable::make(Halide::Float(32), "t");
   Expr u = Variable::make(Halide::Float(32), "u");
   Expr value = Let::make("u", t + 1.0f, RarePath(x > 1.0f, u + u, x));
-  Stmt store = Store::make("out", value, 0, Parameter(), const_true(),
-                           ModulusRemainder());
-  Stmt s = LetStmt::make("t", x * 2.0f, store);
+  Stmt s = LetStmt::make("t", x * 2.0f, StoreTo("out", value));
   Stmt lowered = LowerMathMarkers(s, Halide::get_host_target());
-  std::ostringstream text;
-  text << lowered;
-  SCOPED_TRACE(text.str());
+  const std::string text = Text(lowered);
+  SCOPED_TRACE(text);
   ASSERT_NE(lowered.as<Store>(), nullptr);  // No let around the store.
-  EXPECT_NE(text.str().find("select((float32)x > 1.000000f, let t = "),
+  EXPECT_NE(text.find("select((float32)x > 1.000000f, let t = "),
             std::string::npos);
 }
 
@@ -292,18 +298,14 @@ TEST(RarePathTest, StoresShareAMarker) {
     Expr a = Variable::make(Halide::Float(32), "a");
     Expr b = Variable::make(Halide::Float(32), "b");
     auto store = [&](const std::string& out, const std::string& let, Expr v) {
-      return LetStmt::make(let, in * 2.0f,
-                           Store::make(out, v, 0, Parameter(), const_true(),
-                                       ModulusRemainder()));
+      return LetStmt::make(let, in * 2.0f, StoreTo(out, v));
     };
     Stmt body =
         Block::make(store("out0", "a", RarePath(a > 1.0f, a + a, a) + 1.0f),
                     store("out1", "b", RarePath(b > 1.0f, b + b, b) * 3.0f));
     Stmt loop =
         For::make("i", 0, 8, ForType::Serial, Halide::DeviceAPI::None, body);
-    std::ostringstream text;
-    text << LowerMathMarkers(loop, Halide::get_host_target());
-    return text.str();
+    return Text(LowerMathMarkers(loop, Halide::get_host_target()));
   };
   auto count = [](const std::string& text, const std::string& what) {
     int n = 0;
@@ -324,26 +326,25 @@ TEST(RarePathTest, StoresShareAMarker) {
 TEST(FmaTest, LoweredForTheTarget) {
   using namespace Halide::Internal;
   Halide::Expr a = Variable::make(Halide::Float(32), "a");
-  Stmt store = Store::make("out", Fma(a, 2.0f, 3.0f), 0, Parameter(),
-                           const_true(), ModulusRemainder());
+  Stmt store = StoreTo("out", Fma(a, 2.0f, 3.0f));
   for (bool fma : {false, true}) {
     Halide::Target target("x86-64-linux-sse41-avx-avx2-f16c");
     if (fma) target = target.with_feature(Halide::Target::FMA);
-    std::ostringstream text;
-    text << LowerMathMarkers(store, target);
-    SCOPED_TRACE(text.str());
-    EXPECT_EQ(text.str().find("adc_fma"), std::string::npos);
-    EXPECT_EQ(
-        text.str().find("llvm.fma.f32((float32)a, 2.000000f, 3.000000f)") !=
-            std::string::npos,
-        fma);
-    EXPECT_EQ(
-        text.str().find("strict_float(((float32)a*2.000000f) + 3.000000f)") !=
-            std::string::npos,
-        !fma);
+    const std::string text = Text(LowerMathMarkers(store, target));
+    SCOPED_TRACE(text);
+    EXPECT_EQ(text.find("adc_fma"), std::string::npos);
+    EXPECT_EQ(text.find("llvm.fma.f32((float32)a, 2.000000f, 3.000000f)") !=
+                  std::string::npos,
+              fma);
+    EXPECT_EQ(text.find("strict_float(((float32)a*2.000000f) + 3.000000f)") !=
+                  std::string::npos,
+              !fma);
   }
 }
 
+// Comparisons with NaN and infinities, strict as lowering makes them:
+// only != holds for a NaN operand. (Halide 14's strict <= and >= said
+// NaN <= 0.)
 TEST(StrictComparisonsTest, NaNAndInfinities) {
   const std::vector<float> values = {kNaN, -kInf, -1.0f, -0.0f,
                                      0.0f, 1.0f,  kInf};
