@@ -42,6 +42,16 @@ std::function<Expr(Expr, Expr, const std::vector<Expr>&)> FromRows(Func rows,
   };
 }
 
+// Terms per unrolled step of a convolution's sum over (c, k...) read in
+// place (ProductShape::k_step): all the kernel's taps when they are few,
+// else a row of them; the offsets into the input are then constants
+// within a step, where each term had divided by the kernel's extents
+// (ResNet-18's 64->64 at 56x56, one thread: 10.4 -> 9.8 ms).
+int64_t KernelStep(const Dims& kernel) {
+  const int64_t taps = NumElements(kernel);
+  return taps <= 16 ? taps : kernel.back();
+}
+
 // A conv node's operands, shapes and attributes.
 struct ConvParts {
   ConvParts(const Graph& g, const Node& node)
@@ -128,33 +138,137 @@ struct PlaneColumns {
   int64_t cols = 0;           // The product's panel width.
 };
 
+// A conv's columns (n, p...) and terms (c, k...), in chunks when the
+// windows of all columns would pass the limit on window elements: Halide
+// 14's simplifier bounds a packed panel's index over every panel of the
+// product, in 32-bit bytes, and code whose bound overflows is dropped as
+// unreachable (a 7x7 convolution's input gradient at 4x224x224 did).
+struct ConvColumns {
+  ConvColumns(const ConvParts& c, const Halide::Target& target, Halide::Type t,
+              int64_t limit)
+      : columns(c.yd.begin() + 2, c.yd.end()),
+        terms(c.kernel),
+        pixels(columns) {
+    columns.insert(columns.begin(), c.yd[0]);
+    terms.insert(terms.begin(), c.cg);
+    total = NumElements(columns);
+    k = NumElements(terms);
+    chunk = total;
+    if (total * k > limit) chunk = std::max<int64_t>(64, limit / k / 64 * 64);
+    chunks = (total + chunk - 1) / chunk;
+    // Fewer columns than a vector (a weight gradient whose "pixels" are a
+    // small kernel's, with few input channels) but many channels: the
+    // product transposed, rows of windows (stored first: few) times
+    // columns of weights, so the channels fill the vectors.
+    const int vec = target.natural_vector_size(t);
+    transposed = chunks == 1 && total < vec && c.og >= vec;
+  }
+  Dims columns, terms, pixels;
+  int64_t total, k, chunk, chunks;
+  bool transposed;
+};
+
 }  // namespace
 
+ConvMethod PlanConv(const Graph& g, ValueId id, const Halide::Target& target,
+                    int64_t max_window_elements) {
+  const ConvParts c(g, g.node(id));
+  if (c.dilated_input()) return ConvMethod::kDilatedInput;
+  const Halide::Type t = HalideType(g.type(id).dtype);
+  const ConvColumns cc(c, target, t, max_window_elements);
+  const Dims& pixels = cc.pixels;
+  const int64_t k = cc.k, limit = max_window_elements;
+  const int vec = target.natural_vector_size(t);
+  // Weight gradients (LowerConvWeightsByPlanes): few output pixels,
+  // stride and dilation 1, the kernel at least 70% of the padded planes.
+  // (Before by pixels, which they also fit when the kernel's rows are long:
+  // ResNet-18's 64->64 3x3 weight gradient at 4x56x56 took 18% less CPU time
+  // by planes, its 128->128 at 28x28 20% less.)
+  auto weights_by_planes = [&] {
+    if (c.groups != 1 || NumElements(pixels) > 64) return false;
+    for (int s = 0; s < c.spatial; ++s) {
+      if (c.strides[s] != 1 || c.rhs[s] != 1) return false;
+    }
+    const int64_t plane = Planes(c).size;
+    const int64_t rows = c.yd[0] * NumElements(pixels);
+    const MatMulBlock block = PlanMatMul(rows, c.og, target, t);
+    return NumElements(c.kernel) * 10 >= plane * 7 && block.cols > 0 &&
+           block.rows >= 4 && c.cg * plane * c.og <= limit;
+  };
+  if (cc.chunks == 1 && weights_by_planes()) {
+    return ConvMethod::kWeightsByPlanes;
+  }
+  // By pixels: few output pixels from long kernels (the weight gradient
+  // of a convolution, whose "kernel" is dy) where the planes do not apply
+  // (a dilated convolution's weight gradient is strided): one product per
+  // output pixel, with the batch as columns and the kernel as the sum,
+  // read with dense loads along the kernel's rows.
+  const MatMulBlock by_pixels = PlanMatMul(c.og, c.yd[0], target, t);
+  if (c.groups == 1 && NumElements(pixels) <= 64 && c.kernel.back() >= vec &&
+      c.rhs.back() == 1 && by_pixels.cols > 0 && by_pixels.rows >= 6 &&
+      k * 2 * c.yd[0] <= limit) {
+    return ConvMethod::kByPixels;
+  }
+  if (cc.transposed || cc.chunks != 1) return ConvMethod::kFlattened;
+  // By rows (LowerConvByRows: an output row of whole vectors, or nearly)
+  // or by planes (LowerConvByPlanes: stride 1 on every axis, and at least
+  // 70% of the columns, the padded planes or per image, outputs),
+  // whichever computes fewer columns (the same: rows), else flattened.
+  // Both read the input with dense loads. (ResNet-18's 64->64 at 56x56,
+  // AVX-512, one thread: by rows, 64 columns for 56 outputs, 12.0 ms; by
+  // planes, 3264 columns for 3136 per image, 10.0 ms. Its 512->512 at 7x7
+  // on whole 9x9 planes, 60%, took 4.85 ms, 4.4 ms flattened; per image,
+  // 77%, 4.1 ms.)
+  auto by_planes = [&]() -> int64_t {  // Its columns, or 0.
+    for (int s = 0; s < c.spatial; ++s) {
+      if (c.strides[s] != 1) return 0;
+    }
+    const PlaneColumns pc(c, Planes(c), target, t);
+    const MatMulBlock block = PlanMatMul(c.og, pc.n, target, t);
+    const bool fits = NumElements(pixels) * 10 >= pc.per_image_columns * 7 &&
+                      block.cols > 0 && block.rows >= 4 &&
+                      k * pc.total <= limit;
+    return fits ? pc.total : 0;
+  };
+  const int64_t planes_columns = by_planes();
+  const int64_t last = pixels.back();
+  const MatMulBlock by_rows = PlanMatMul(c.og, last, target, t);
+  if (last >= vec && by_rows.cols > 0 && by_rows.rows >= 6 &&
+      k * last * 64 <= limit) {
+    const int64_t rows_columns = cc.total / last *
+                                 ((last + by_rows.cols - 1) / by_rows.cols) *
+                                 by_rows.cols;
+    if (planes_columns == 0 || rows_columns <= planes_columns) {
+      return ConvMethod::kByRows;
+    }
+  }
+  return planes_columns > 0 ? ConvMethod::kByPlanes : ConvMethod::kFlattened;
+}
+
 void Lowering::LowerConv(ValueId id) {
+  switch (PlanConv(g_, id, target_, limits_.max_conv_window_elements)) {
+    case ConvMethod::kDilatedInput:
+      return LowerTransposedConv(id);
+    case ConvMethod::kWeightsByPlanes:
+      return LowerConvWeightsByPlanes(id);
+    case ConvMethod::kByPixels:
+      return LowerConvByPixels(id);
+    case ConvMethod::kByRows:
+      return LowerConvByRows(id);
+    case ConvMethod::kByPlanes:
+      return LowerConvByPlanes(id);
+    case ConvMethod::kFlattened:
+      break;
+  }
   const ConvParts c(g_, g_.node(id));
-  if (c.dilated_input()) {
-    LowerTransposedConv(id);
-    return;
-  }
-  const Dims pixels(c.yd.begin() + 2, c.yd.end());
-  Dims columns = pixels;  // (n, p...)
-  columns.insert(columns.begin(), c.yd[0]);
-  Dims terms = c.kernel;  // (c, k...)
-  terms.insert(terms.begin(), c.cg);
-  // Columns in chunks when the windows of all columns would pass
-  // limits_.max_conv_window_elements: Halide 14's simplifier bounds a packed
-  // panel's index over every panel of the product, in 32-bit bytes, and code
-  // whose bound overflows is dropped as unreachable (a 7x7 convolution's input
-  // gradient at 4x224x224 did).
-  const int64_t total_columns = NumElements(columns);
-  const int64_t k = NumElements(terms);
-  int64_t chunk = total_columns;
-  const int64_t limit = limits_.max_conv_window_elements;
-  if (total_columns * k > limit) {
-    chunk = std::max<int64_t>(64, limit / k / 64 * 64);
-  }
-  const int64_t chunks = (total_columns + chunk - 1) / chunk;
   const Halide::Type t = TypeOf(id);
+  const ConvColumns cc(c, target_, t, limits_.max_conv_window_elements);
+  const Dims& pixels = cc.pixels;
+  const Dims& columns = cc.columns;
+  const Dims& terms = cc.terms;
+  const int64_t total_columns = cc.total, k = cc.k, chunk = cc.chunk;
+  const int64_t chunks = cc.chunks;
+  const bool transposed = cc.transposed;
   // The window element (c, k) = term of column (n, p) = col of chunk
   // `part`, group g.
   auto window = [&, this](Expr term, Expr col, Expr part, Expr g) {
@@ -181,81 +295,6 @@ void Lowering::LowerConv(ValueId id) {
     for (const Expr& e : Unflatten(term, terms)) wi.push_back(e);
     return At(c.w, wi);
   };
-  // Fewer columns than a vector (a weight gradient whose "pixels" are a
-  // small kernel's, with few input channels) but many channels: the
-  // product transposed, rows of windows (stored first: few) times columns
-  // of weights, so the channels fill the vectors.
-  const bool transposed = chunks == 1 &&
-                          total_columns < target_.natural_vector_size(t) &&
-                          c.og >= target_.natural_vector_size(t);
-  // By rows: when an output row (the last spatial axis) fills whole
-  // vectors, each product is one row of outputs per (n, outer pixels):
-  // columns are that row's pixels, read from the input zero-padded (stored
-  // first) with dense loads, where flattened columns need an index
-  // division and a scalar load per element. (AVX-512, 2 threads, ResNet-18's
-  // 64->64 3x3 at 4x56x56: see LowerConvByRows.)
-  const int vec = target_.natural_vector_size(t);
-  // Weight gradients (LowerConvWeightsByPlanes): few output pixels,
-  // stride and dilation 1, the kernel at least 70% of the padded planes.
-  // (Before by pixels, which they also fit when the kernel's rows are long:
-  // ResNet-18's 64->64 3x3 weight gradient at 4x56x56 took 18% less CPU time
-  // by planes, its 128->128 at 28x28 20% less.)
-  auto weights_by_planes = [&] {
-    if (c.groups != 1 || NumElements(pixels) > 64) return false;
-    for (int s = 0; s < c.spatial; ++s) {
-      if (c.strides[s] != 1 || c.rhs[s] != 1) return false;
-    }
-    const int64_t plane = Planes(c).size;
-    const int64_t rows = c.yd[0] * NumElements(pixels);
-    const MatMulBlock block = PlanMatMul(rows, c.og, target_, t);
-    return NumElements(c.kernel) * 10 >= plane * 7 && block.cols > 0 &&
-           block.rows >= 4 && c.cg * plane * c.og <= limit;
-  };
-  if (chunks == 1 && weights_by_planes()) {
-    LowerConvWeightsByPlanes(id);
-    return;
-  }
-  // By pixels: few output pixels from long kernels (the weight gradient
-  // of a convolution, whose "kernel" is dy) where the planes do not apply
-  // (a dilated convolution's weight gradient is strided): one product per
-  // output pixel, with the batch as columns and the kernel as the sum,
-  // read with dense loads along the kernel's rows.
-  const int64_t last_kernel = c.kernel.back();
-  const MatMulBlock by_pixels = PlanMatMul(c.og, c.yd[0], target_, t);
-  if (c.groups == 1 && NumElements(pixels) <= 64 && last_kernel >= vec &&
-      c.rhs.back() == 1 && by_pixels.cols > 0 && by_pixels.rows >= 6 &&
-      k * 2 * c.yd[0] <= limit) {
-    LowerConvByPixels(id);
-    return;
-  }
-  const int64_t last = pixels.back();
-  const MatMulBlock by_rows = PlanMatMul(c.og, last, target_, t);
-  if (!transposed && chunks == 1 && last >= vec && by_rows.cols > 0 &&
-      by_rows.rows >= 6 && k * last * 64 <= limit) {
-    LowerConvByRows(id);
-    return;
-  }
-  // By planes: stride 1 on every axis, and at least 70% of the columns
-  // (PlaneColumns: the padded planes, or per image) outputs
-  // (LowerConvByPlanes; ResNet-18's 512->512 at 7x7 on whole 9x9 planes,
-  // 60%, took 4.85 ms, 4.4 ms flattened; per image, 77%, 4.1 ms). Rows,
-  // where they apply, were as fast or faster (64->64 at 56x56: 2.38 ms, by
-  // planes 2.45).
-  auto by_planes = [&] {
-    for (int s = 0; s < c.spatial; ++s) {
-      if (c.strides[s] != 1) return false;
-    }
-    const Planes planes(c);
-    const PlaneColumns pc(c, planes, target_, t);
-    const int64_t outputs = NumElements(pixels);
-    const MatMulBlock block = PlanMatMul(c.og, pc.n, target_, t);
-    return outputs * 10 >= pc.per_image_columns * 7 && block.cols > 0 &&
-           block.rows >= 4 && k * pc.total <= limit;
-  };
-  if (!transposed && chunks == 1 && by_planes()) {
-    LowerConvByPlanes(id);
-    return;
-  }
   ProductShape shape;
   shape.m = transposed ? total_columns : c.og;
   shape.n = transposed ? c.og : chunk;
@@ -335,16 +374,27 @@ FlatSource Lowering::FlatPlanes(
     const std::function<Expr(Expr, Expr, const std::vector<Expr>&)>& value) {
   const int64_t plane = NumElements(planes);
   Var f("flat_f"), b("flat_b");
-  const std::vector<Expr> ai = Unflatten(f, {outer, plane});
-  const Expr a = ai[0];
   FlatSource src;
-  src.func = Func(name);
-  const Expr v = value(Halide::min(a, static_cast<int>(outer - 1)), b,
-                       Unflatten(ai[1], planes));
-  src.func(f, b) =
-      Halide::select(a < static_cast<int>(outer), v, Const(v.type(), 0));
   src.row = planes.back();
   src.extent = (reads + src.row - 1) / src.row * src.row;
+  // The row (f / width) and the position in it (f % width), then the row
+  // over (outer, planes but the last): the row is a scalar in the loop
+  // over rows that produces src, and the promise keeps the simplifier
+  // from merging the divisions into one by the plane (f / P), a division
+  // and a gather per lane.
+  const int width = static_cast<int>(src.row);
+  const Expr row = Halide::unsafe_promise_clamped(
+      f / width, 0, static_cast<int>(src.extent / src.row - 1));
+  Dims dims(planes.begin(), planes.end() - 1);
+  dims.insert(dims.begin(), outer);
+  std::vector<Expr> ai = Unflatten(row, dims);
+  ai.push_back(f % width);
+  const Expr a = ai[0];
+  src.func = Func(name);
+  const Expr v = value(Halide::min(a, static_cast<int>(outer - 1)), b,
+                       std::vector<Expr>(ai.begin() + 1, ai.end()));
+  src.func(f, b) =
+      Halide::select(a < static_cast<int>(outer), v, Const(v.type(), 0));
   return src;
 }
 
@@ -412,6 +462,10 @@ void Lowering::LowerConvByRows(ValueId id) {
   shape.k = NumElements(terms);
   shape.batch = {NumElements(rows), c.groups};
   shape.b_columns_padded = true;
+  // Read in place when the columns are dense (stride 1 along the row); a
+  // strided row is packed once per panel, its lanes deinterleaved once.
+  shape.b_in_place = c.strides.back() == 1;
+  if (shape.b_in_place) shape.k_step = KernelStep(c.kernel);
   const auto a = FromRows(WeightRows(id), 1);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
     return window(term, col, batch[0], batch[1]);
@@ -629,6 +683,8 @@ void Lowering::LowerConvByPlanes(ValueId id) {
   shape.k = NumElements(terms);
   shape.batch = per_image ? Dims{batch, c.groups} : Dims{c.groups};
   shape.b_columns_padded = true;
+  shape.b_in_place = true;
+  shape.k_step = KernelStep(c.kernel);
   const auto a = FromRows(WeightRows(id), per_image ? 1 : 0);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& bt) {
     return per_image ? window(term, col, bt[1], bt[0])

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "codegen/limits.h"
 #include "codegen/lowering.h"
 #include "codegen/testing.h"
 #include "gmock/gmock.h"
@@ -319,6 +320,51 @@ TEST(ReadsConstantTest, StopsAtValuesThePlanStores) {
   EXPECT_FALSE(ReadsConstant(*g, plan, stored));
   EXPECT_FALSE(ReadsConstant(*g, plan, g->node(y).inputs[1]));
   EXPECT_TRUE(ReadsConstant(*g, plan, g->node(z).inputs[1]));
+}
+
+// A convolution "y" of x [dims] by w [o, c, k, k] with padding k / 2.
+OneOp ConvOf(const Dims& x_dims, int64_t o, int64_t k, int64_t stride) {
+  return Build(DType::kF32, x_dims, [&](Value x) {
+    WindowOptions w;
+    w.strides = {stride, stride};
+    w.pads_low = w.pads_high = {k / 2, k / 2};
+    Value kernel = x.builder()->Input("w", DType::kF32, {o, x_dims[1], k, k});
+    return Conv(x, kernel, std::nullopt, w);
+  });
+}
+
+// ResNet-18's convolutions (batch 4): by rows or by planes, whichever
+// computes fewer columns, rows when they tie.
+TEST(PlanConvTest, FewerColumnsOfRowsOrPlanes) {
+  const LowerLimits limits;
+  for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
+    const Halide::Target target = level.halide_target();
+    const int vec = target.natural_vector_size(Halide::Float(32));
+    SCOPED_TRACE(level.name);
+    auto plan = [&](const OneOp& c) {
+      return PlanConv(c.graph, c.y, target, limits.max_conv_window_elements);
+    };
+    // 56 wide: rows of 64 columns (AVX-512: 4 vectors; AVX2: 4 panels of
+    // 2) against 3264 (3248) per image by planes; with 4 lanes, rows of 7
+    // panels of 8, no padding.
+    EXPECT_EQ(plan(ConvOf({4, 64, 56, 56}, 64, 3, 1)),
+              vec >= 8 ? ConvMethod::kByPlanes : ConvMethod::kByRows);
+    // 28 wide on AVX-512: rows of 32 columns, 896 per image, as by planes
+    // (14 panels of 64): rows. Narrower panels fit the planes closer (848
+    // columns with 8 lanes, 840 with 4; rows 896).
+    EXPECT_EQ(plan(ConvOf({4, 128, 28, 28}, 128, 3, 1)),
+              vec == 16 ? ConvMethod::kByRows : ConvMethod::kByPlanes);
+    // Strided: rows only.
+    EXPECT_EQ(plan(ConvOf({4, 64, 56, 56}, 128, 3, 2)), ConvMethod::kByRows);
+    // 7x7: per image by planes (64 columns each); shorter than a vector,
+    // except of 4 lanes: rows of 8 columns, 56 per image.
+    EXPECT_EQ(plan(ConvOf({4, 512, 7, 7}, 512, 3, 1)),
+              vec == 4 ? ConvMethod::kByRows : ConvMethod::kByPlanes);
+    // A 1x1 convolution with stride 2 to 7x7: flattened columns (by rows
+    // of 8 with 4 lanes).
+    EXPECT_EQ(plan(ConvOf({4, 256, 14, 14}, 512, 1, 2)),
+              vec == 4 ? ConvMethod::kByRows : ConvMethod::kFlattened);
+  }
 }
 
 }  // namespace

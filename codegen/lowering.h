@@ -60,6 +60,13 @@ struct ProductShape {
   // runs of columns are dense loads (the extra columns' results are never
   // stored).
   bool b_columns_padded = false;
+  // b's runs of columns are dense loads from a buffer stored first (conv
+  // by planes): read in place by the tiles, not packed.
+  bool b_in_place = false;
+  // Terms per step of the sum, unrolled (0: not split): a convolution's
+  // kernel taps, so that b's offsets, divisions of the term by the
+  // kernel's extents, are constants within a step.
+  int64_t k_step = 0;
 };
 
 // A tensor laid out flat over padded planes, stored first: src(f, b) for f
@@ -189,6 +196,19 @@ struct MatMulBlock {
 // (lower_matmul.cc; lower_matmul_test checks the fit on every level).
 MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
                        Halide::Type t);
+
+// How a convolution is computed as products (lower_conv.cc; each method's
+// comment there says when it applies and what it measured).
+enum class ConvMethod {
+  kDilatedInput,     // A product over the channels, then the taps summed.
+  kWeightsByPlanes,  // Few outputs from a kernel as large as the image.
+  kByPixels,         // One product per output pixel, the batch as columns.
+  kByRows,           // One product per output row, read in place.
+  kByPlanes,         // Columns flat over the zero-padded planes.
+  kFlattened,        // Batch and pixels flattened into gathered columns.
+};
+ConvMethod PlanConv(const Graph& g, ValueId id, const Halide::Target& target,
+                    int64_t max_window_elements);
 // Rows of b (terms of the sum) per block when a task's packed panel of b
 // would pass kPanelBytes (the dense weight gradients of convolutions, whose
 // sums run over a batch's pixels, and deep products): the panel is packed

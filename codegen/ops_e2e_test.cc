@@ -877,12 +877,14 @@ std::vector<Case> ConvPoolCases() {
   pixels.strides = {1, 2};
   pixels.pads_low = pixels.pads_high = {0, 1};
   return {
-      // Output rows of whole vectors, by rows (LowerConvByRows): 70
-      // pixels (panels with a tail), 29 with stride and dilation (one
-      // padded panel), and a 1-d row of 57; remainders 6, 13, 9 modulo
-      // 16, 6, 5, 1 modulo 8 and 2, 1, 1 modulo 4.
+      // Output rows of whole vectors, by rows (LowerConvByRows, read in
+      // place unless strided): 126 pixels (panels with a tail; as many
+      // columns as by planes, 2 x 128, on every level), 29 with stride and
+      // dilation (one padded panel), and a 1-d row of 57 below;
+      // remainders 14, 13, 9 modulo 16, 6, 5, 1 modulo 8 and 2, 1, 1
+      // modulo 4.
       {"conv2d_rows",
-       {{"x", {1, 3, 4, 70}}, {"w", {8, 3, 3, 3}}, {"b", {8}}},
+       {{"x", {1, 3, 2, 126}}, {"w", {8, 3, 3, 3}}, {"b", {8}}},
        [row_pad](V v) { return Conv(v[0], v[1], v[2], row_pad); }},
       {"conv2d_rows_strided",
        {{"x", {2, 4, 3, 57}}, {"w", {12, 2, 2, 3}}},
@@ -913,10 +915,14 @@ std::vector<Case> ConvPoolCases() {
       {"conv1d_rows",
        {{"x", {2, 4, 61}}, {"w", {7, 4, 5}}},
        [](V v) { return Conv(v[0], v[1]); }},
-      // Stride 1, rows too short for whole vectors, by planes
-      // (LowerConvByPlanes): two groups of 4 outputs on 15x13 padded
-      // planes, a dilation on 12x12, a 1-d row of 12 padded to 14 and a
-      // 3-d image (8x8x8 outputs on 9x9x9 planes).
+      // Stride 1, by planes (LowerConvByPlanes, read in place): rows of
+      // 70 (fewer columns by planes than by rows, 320 against 512 with 16
+      // lanes), two groups of 4 outputs on 15x13 padded planes, a
+      // dilation on 12x12, a 1-d row of 12 padded to 14 and a 3-d image
+      // (8x8x8 outputs on 9x9x9 planes).
+      {"conv2d_planes_wide",
+       {{"x", {1, 3, 4, 70}}, {"w", {8, 3, 3, 3}}, {"b", {8}}},
+       [row_pad](V v) { return Conv(v[0], v[1], v[2], row_pad); }},
       {"conv2d_planes",
        {{"x", {3, 4, 13, 11}}, {"w", {8, 2, 3, 3}}, {"b", {8}}},
        [row_pad](V v) { return Conv(v[0], v[1], v[2], row_pad, 2); }},
