@@ -372,7 +372,6 @@ Func Lowering::PaddedInput(ValueId id) {
 FlatSource Lowering::FlatPlanes(
     const std::string& name, int64_t outer, const Dims& planes, int64_t reads,
     const std::function<Expr(Expr, Expr, const std::vector<Expr>&)>& value) {
-  const int64_t plane = NumElements(planes);
   Var f("flat_f"), b("flat_b");
   FlatSource src;
   src.row = planes.back();
@@ -465,7 +464,7 @@ void Lowering::LowerConvByRows(ValueId id) {
   // Read in place when the columns are dense (stride 1 along the row); a
   // strided row is packed once per panel, its lanes deinterleaved once.
   shape.b_in_place = c.strides.back() == 1;
-  if (shape.b_in_place) shape.k_step = KernelStep(c.kernel);
+  shape.k_step = KernelStep(c.kernel);
   const auto a = FromRows(WeightRows(id), 1);
   auto b = [&](Expr term, Expr col, const std::vector<Expr>& batch) {
     return window(term, col, batch[0], batch[1]);

@@ -115,12 +115,19 @@ void ScheduleBlockSum(const Lowered& l, Func acc, Var tile,
       .unroll(av[1]);
 }
 
+// Whether a panel of b (all k terms by the block's columns) fits in the
+// cache a task has: then it is packed whole, or read in place.
+bool PanelFits(const ProductShape& shape, const MatMulBlock& block,
+               Halide::Type t) {
+  return shape.k * block.cols * t.bytes() <= kPanelBytes;
+}
+
 }  // namespace
 
 int64_t PlanKBlock(const ProductShape& shape, const MatMulBlock& block,
                    Halide::Type t) {
   if (block.cols == 0) return 0;
-  if (shape.k * block.cols * t.bytes() <= kPanelBytes) return 0;
+  if (PanelFits(shape, block, t)) return 0;
   const int vec = 16;  // Blocks of whole vectors on every target.
   for (int64_t kb = 512; kb >= 128; kb -= vec) {
     if (shape.k % kb != 0) continue;
@@ -167,8 +174,8 @@ void Lowering::DefineProduct(ValueId id, const ProductShape& shape,
   // b in place only while a panel of it would fit in cache: a longer sum
   // read in place ran 5-13% slower than packed blocks of k (ResNet-18's
   // 512->512 at 7x7 and its input gradient, k = 4608).
-  const bool in_place = shape.b_in_place && block.cols > 0 &&
-                        shape.k * block.cols * t.bytes() <= kPanelBytes;
+  const bool in_place =
+      shape.b_in_place && block.cols > 0 && PanelFits(shape, block, t);
   if (block.cols > 0 && !in_place) {
     // b_cols(kk, col, batch...) = b(kk, col), zero past the last column: b
     // with k first, a Func of its own so that a transposed b can be read in

@@ -61,11 +61,12 @@ struct ProductShape {
   // stored).
   bool b_columns_padded = false;
   // b's runs of columns are dense loads from a buffer stored first (conv
-  // by planes): read in place by the tiles, not packed.
+  // by planes, and by rows of stride 1): read in place by the tiles, not
+  // packed, when a panel of b would fit in cache (DefineProduct).
   bool b_in_place = false;
-  // Terms per step of the sum, unrolled (0: not split): a convolution's
-  // kernel taps, so that b's offsets, divisions of the term by the
-  // kernel's extents, are constants within a step.
+  // Terms per step of a sum read in place, unrolled (0: not split): a
+  // convolution's kernel taps, so that b's offsets, divisions of the term
+  // by the kernel's extents, are constants within a step.
   int64_t k_step = 0;
 };
 
