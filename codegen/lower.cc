@@ -103,13 +103,17 @@ void Lowering::LowerExternal(ValueId id) {
   Define(id, [&](const Index& i) { return p(ToHalideArgs(i)); });
 }
 
+bool Lowering::FlatInput(ValueId id) const {
+  return external_[id] &&
+         g_.type(id).num_elements() <= std::numeric_limits<int32_t>::max();
+}
+
 std::optional<Halide::ImageParam> Lowering::FlatView(ValueId id) {
-  if (!external_[id]) return std::nullopt;
+  if (!FlatInput(id)) return std::nullopt;
   if (auto it = flat_views_.find(id); it != flat_views_.end()) {
     return it->second;
   }
   const int64_t n = g_.type(id).num_elements();
-  if (n > std::numeric_limits<int32_t>::max()) return std::nullopt;
   Halide::ImageParam p(TypeOf(id), 1, absl::StrCat("in_", params_.size()));
   p.dim(0).set_bounds(0, static_cast<int>(n));
   p.dim(0).set_estimate(0, static_cast<int>(n));

@@ -192,8 +192,10 @@ ConvMethod PlanConv(const Graph& g, ValueId id, const Halide::Target& target,
     const int64_t plane = Planes(c).size;
     const int64_t rows = c.yd[0] * NumElements(pixels);
     const MatMulBlock block = PlanMatMul(rows, c.og, target, t);
-    return NumElements(c.kernel) * 10 >= plane * 7 && block.cols > 0 &&
-           block.rows >= 4 && c.cg * plane * c.og <= limit;
+    const bool tiles = (block.cols > 0 && block.rows >= 4) ||
+                       PlanDot(rows, c.og, c.cg * plane, target, t).chunks > 0;
+    return NumElements(c.kernel) * 10 >= plane * 7 && tiles &&
+           c.cg * plane * c.og <= limit;
   };
   if (cc.chunks == 1 && weights_by_planes()) {
     return ConvMethod::kWeightsByPlanes;
@@ -729,14 +731,19 @@ void Lowering::LowerConvWeightsByPlanes(ValueId id) {
   const int64_t plane = p.size;
   int64_t reach = 0;  // off(p) of the last pixel.
   for (int s = 0; s < S; ++s) reach += (pixels[s] - 1) * pstride[s];
+  const int64_t m = c.yd[0] * npix;
+  // Few outputs (the first layer's, from 1 or 3 channels): a dot product
+  // over k padded with zeros, where the product would pack wf transposed.
+  const DotPlan dot = PlanDot(m, c.og, c.cg * plane, target_, TypeOf(id));
+  const int64_t k = dot.chunks > 0 ? dot.padded_k() : c.cg * plane;
   Lowered& l = values_[id];
   l.flat_sources.push_back(
-      FlatPlanes(absl::StrCat("xflat", id), c.cg, planes, c.cg * plane + reach,
+      FlatPlanes(absl::StrCat("xflat", id), c.cg, planes, k + reach,
                  [&](Expr ch, Expr n, const std::vector<Expr>& i) {
                    return PaddedX(id, n, ch, i);
                  }));
   l.flat_sources.push_back(FlatPlanes(
-      absl::StrCat("wflat", id), c.cg, planes, c.cg * plane,
+      absl::StrCat("wflat", id), c.cg, planes, k,
       [&](Expr ch, Expr o, const std::vector<Expr>& i) {
         Index wi = {o, ch};
         Expr inside = Halide::Internal::const_true();
@@ -749,9 +756,9 @@ void Lowering::LowerConvWeightsByPlanes(ValueId id) {
       }));
   Func xf = l.flat_sources[0].func, wf = l.flat_sources[1].func;
   ProductShape shape;
-  shape.m = c.yd[0] * npix;
+  shape.m = m;
   shape.n = c.og;
-  shape.k = c.cg * plane;
+  shape.k = k;
   shape.b_transposed = true;
   auto a = [&, xf](Expr row, Expr term, const std::vector<Expr>&) {
     Expr off = 0;
@@ -765,7 +772,11 @@ void Lowering::LowerConvWeightsByPlanes(ValueId id) {
   auto b = [wf](Expr term, Expr col, const std::vector<Expr>&) {
     return wf(term, col);
   };
-  DefineProduct(id, shape, a, b, StrictProduct(c.x, c.w));
+  if (dot.chunks > 0) {
+    DefineDotProduct(id, shape, dot, a, b, StrictProduct(c.x, c.w));
+  } else {
+    DefineProduct(id, shape, a, b, StrictProduct(c.x, c.w));
+  }
   // y[n, o, p...] = product[(n, p)][o].
   l.vars = MakeVars(static_cast<int>(c.yd.size()));
   Expr row = l.vars[0];

@@ -23,6 +23,11 @@ constexpr int64_t kMinTaskMacs = int64_t{1} << 18;
 constexpr int64_t kSharedPanelBytes = int64_t{4} << 20;
 // Multiply-adds of a shared block of k below which it is not shared.
 constexpr int64_t kMinSharedBlockMacs = int64_t{4} << 20;
+// Dot products (DotPlan): at most this many outputs (their lanes' sums
+// are stored, vec x chunks per output), and at least this many vectors
+// of k per chunk.
+constexpr int64_t kMaxDotOutputs = 2048;
+constexpr int64_t kMinDotSteps = 256;
 
 }  // namespace
 
@@ -69,6 +74,23 @@ MatMulBlock PlanMatMul(int64_t m, int64_t n, const Halide::Target& target,
   b.rows =
       static_cast<int>(std::min<int64_t>(b.cols == vecs * vec ? rows : 4, m));
   return b;
+}
+
+DotPlan PlanDot(int64_t m, int64_t n, int64_t k, const Halide::Target& target,
+                Halide::Type t) {
+  DotPlan p;
+  const int vec = target.natural_vector_size(t);
+  if (m * n > kMaxDotOutputs || k < kMinDotSteps * vec) return p;
+  p.vec = vec;
+  // rows x cols accumulators, plus rows vectors of a and one of b: 24 + 4
+  // of 32 registers (AVX-512), 12 + 4 of 16.
+  const bool many_registers = target.has_feature(Halide::Target::AVX512);
+  p.rows = static_cast<int>(std::min<int64_t>(3, m));
+  p.cols = static_cast<int>(std::min<int64_t>(many_registers ? 8 : 4, n));
+  p.chunks =
+      std::clamp<int64_t>(k / (kMinDotSteps * vec), 1, 2 * kMinMatMulTasks);
+  p.steps = (k + p.chunks * vec - 1) / (p.chunks * vec);
+  return p;
 }
 
 namespace {
@@ -239,6 +261,38 @@ void Lowering::DefineProduct(ValueId id, const ProductShape& shape,
   }
   l.product = Func(absl::StrCat("v_", id));
   l.product(hv) = l.acc(hargs);
+}
+
+void Lowering::DefineDotProduct(ValueId id, const ProductShape& shape,
+                                const DotPlan& plan, const ProductOperand& a,
+                                const ProductOperand& b, bool strict) {
+  ADC_CHECK(shape.batch.empty() && shape.k == plan.padded_k());
+  const Halide::Type t = TypeOf(id);
+  Lowered& l = values_[id];
+  l.shape = shape;
+  l.dot_plan = plan;
+  const int m = static_cast<int>(shape.m), n = static_cast<int>(shape.n);
+  auto strictly = [&](Expr e) {
+    return strict && t.is_float() ? Halide::strict_float(e) : e;
+  };
+  Var lane("dlane"), j("dj"), i("di"), chunk("dchunk");
+  l.rdom = RDom(0, static_cast<int>(plan.steps), absl::StrCat("k_", id));
+  const Expr kk =
+      (chunk * static_cast<int>(plan.steps) + l.rdom.x) * plan.vec + lane;
+  l.dot_tile = Func(absl::StrCat("dot_tile", id));
+  l.dot_tile(lane, j, i, chunk) = Const(t, 0);
+  l.dot_tile(lane, j, i, chunk) = strictly(
+      l.dot_tile(lane, j, i, chunk) +
+      a(Halide::min(i, m - 1), kk, {}) * b(kk, Halide::min(j, n - 1), {}));
+  l.dot = Func(absl::StrCat("dot", id));
+  l.dot(lane, j, i, chunk) = l.dot_tile(lane, j, i, chunk);
+  RDom parts(0, plan.vec, 0, static_cast<int>(plan.chunks),
+             absl::StrCat("parts", id));
+  l.acc = Func(absl::StrCat("acc", id));
+  l.acc(j, i) = Const(t, 0);
+  l.acc(j, i) = strictly(l.acc(j, i) + l.dot(parts.x, j, i, parts.y));
+  l.product = Func(absl::StrCat("v_", id));
+  l.product(j, i) = l.acc(j, i);
 }
 
 void Lowering::LowerMatMul(ValueId id) {
@@ -414,6 +468,7 @@ void Lowering::ScheduleMatMul(ValueId v) {
     }
     if (parallel) src.func.parallel(outer);
   }
+  if (l.dot.defined()) return ScheduleDotProduct(v);
   Func f = l.product, acc = l.acc;
   const std::vector<Var> hv = f.args();  // (j, i, batch...)
   const Var j = hv[0], i = hv[1];
@@ -508,6 +563,49 @@ void Lowering::ScheduleMatMul(ValueId v) {
     update.split(l.rdom.x, ko_r, ki_r, static_cast<int>(shape.k_step))
         .unroll(ki_r);
   }
+}
+
+// Chunks in parallel; in each, the tiles (rows of a inside, so that a
+// tile's columns of b are read again from cache), each summing the
+// chunk's terms in registers; then the lanes and chunks, serially.
+void Lowering::ScheduleDotProduct(ValueId v) {
+  Lowered& l = values_[v];
+  const DotPlan& p = l.dot_plan;
+  const ProductShape& shape = l.shape;
+  const int rows = p.rows, cols = p.cols;
+  const int mp = static_cast<int>((shape.m + rows - 1) / rows * rows);
+  const int np = static_cast<int>((shape.n + cols - 1) / cols * cols);
+  const std::vector<Var> dv = l.dot.args();  // (lane, j, i, chunk)
+  Var jo("djo"), ji("dji"), io("dio"), ii("dii");
+  // Whole tiles: rows and columns past the product's read its last ones
+  // (DefineDotProduct) and are never read.
+  l.dot.compute_root()
+      .bound(dv[0], 0, p.vec)
+      .bound(dv[1], 0, np)
+      .bound(dv[2], 0, mp)
+      .bound(dv[3], 0, static_cast<int>(p.chunks))
+      .split(dv[1], jo, ji, cols)
+      .split(dv[2], io, ii, rows)
+      .reorder(dv[0], ji, ii, io, jo, dv[3])
+      .vectorize(dv[0])
+      .unroll(ji)
+      .unroll(ii);
+  if (shape.m * shape.n * shape.k >= kParallelThreshold && p.chunks > 1) {
+    l.dot.parallel(dv[3]);
+  }
+  l.dot_tile.compute_at(l.dot, io)
+      .bound_extent(dv[1], cols)
+      .bound_extent(dv[2], rows)
+      .vectorize(dv[0])
+      .unroll(dv[1])
+      .unroll(dv[2]);
+  l.dot_tile.update()
+      .reorder(dv[0], dv[1], dv[2], l.rdom.x)
+      .vectorize(dv[0])
+      .unroll(dv[1])
+      .unroll(dv[2]);
+  l.acc.compute_root();
+  l.product.compute_root();
 }
 
 // Few panels of b and a long sum (a strided convolution's weight gradient:

@@ -44,27 +44,66 @@ TEST(PlanReductionTest, LanesOverAContiguousReducedAxis) {
     for (int64_t n : {int64_t{2} * vec, int64_t{2} * vec + 1, int64_t{1000}}) {
       OneOp r =
           Build(DType::kF32, {64, n}, [](Value x) { return Max(x, {1}); });
-      const ReductionPlan p = PlanReduction(r.graph, r.y, target);
+      const ReductionPlan p = PlanReduction(r.graph, r.y, target, false);
       EXPECT_TRUE(p.lanes) << n;
       EXPECT_FALSE(p.vector_out);
       EXPECT_EQ(p.vec, vec);
+      // Long rows: four vectors of lanes (four chains of adds).
+      EXPECT_EQ(p.width, n >= 16 * vec ? 4 * vec : vec) << n;
       EXPECT_EQ(p.extent, n);
       // The padded axis covers the row, with less than one vector per chunk
       // of padding.
-      EXPECT_GE(p.chunks * p.blocks * p.vec, n);
-      EXPECT_LT((p.blocks - 1) * p.vec, (n + p.chunks - 1) / p.chunks);
+      EXPECT_GE(p.chunks * p.blocks * p.width, n);
+      EXPECT_LT((p.blocks - 1) * p.width, (n + p.chunks - 1) / p.chunks);
     }
     // A row shorter than two vectors is reduced serially.
     OneOp short_rows = Build(DType::kF32, {512, 2 * int64_t{vec} - 1},
                              [](Value x) { return Max(x, {1}); });
-    EXPECT_FALSE(PlanReduction(short_rows.graph, short_rows.y, target).lanes);
+    EXPECT_FALSE(
+        PlanReduction(short_rows.graph, short_rows.y, target, false).lanes);
+  }
+}
+
+TEST(PlanReductionTest, AFlatInputFusesTheTrailingReducedAxesIntoTheLanes) {
+  for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
+    const Halide::Target target = level.halide_target();
+    SCOPED_TRACE(level.name);
+    // A bias's gradient: [64, 64, 11, 11] over N, H and W. Read flat, the
+    // lanes run over H W (121); otherwise over W alone (or not at all: 11
+    // is shorter than two vectors of the f64 sum but on SSE).
+    OneOp bias = Build(DType::kF32, {64, 64, 11, 11}, [](Value x) {
+      return Sum(x, {0, 2, 3});
+    });
+    const ReductionPlan flat = PlanReduction(bias.graph, bias.y, target, true);
+    EXPECT_TRUE(flat.lanes);
+    EXPECT_EQ(flat.lane_axes, 2);
+    EXPECT_EQ(flat.extent, 121);
+    const ReductionPlan by_axis =
+        PlanReduction(bias.graph, bias.y, target, false);
+    EXPECT_EQ(by_axis.lanes, 11 >= 2 * by_axis.vec);
+    if (by_axis.lanes) {
+      EXPECT_EQ(by_axis.extent, 11);
+    }
+    // Only the trailing run of reduced axes: axis 1 is kept.
+    OneOp gap = Build(DType::kF32, {4, 8, 6, 16}, [](Value x) {
+      return Sum(x, {0, 2, 3});
+    });
+    const ReductionPlan g = PlanReduction(gap.graph, gap.y, target, true);
+    EXPECT_EQ(g.lane_axes, 2);
+    EXPECT_EQ(g.extent, 96);
+    // Every axis: one lanes' axis over the whole tensor.
+    OneOp all =
+        Build(DType::kF32, {4, 8, 6, 16}, [](Value x) { return Sum(x); });
+    const ReductionPlan a = PlanReduction(all.graph, all.y, target, true);
+    EXPECT_EQ(a.lane_axes, 4);
+    EXPECT_EQ(a.extent, 4 * 8 * 6 * 16);
   }
 }
 
 TEST(PlanReductionTest, FewOutputsFromALongAxisSplitIntoChunks) {
   const Halide::Target target = testing::FeatureLevels()[0].halide_target();
   OneOp r = Build(DType::kF32, {1 << 20}, [](Value x) { return Sum(x); });
-  const ReductionPlan p = PlanReduction(r.graph, r.y, target);
+  const ReductionPlan p = PlanReduction(r.graph, r.y, target, false);
   ASSERT_TRUE(p.lanes);
   EXPECT_GT(p.chunks, 1);
   EXPECT_LE(p.chunks, 64);
@@ -81,7 +120,7 @@ TEST(PlanReductionTest, NonLastAxisVectorizesTheKeptLastAxisInWholeVectors) {
     for (const Dims& dims : std::vector<Dims>{{16, 17}, {33, 65}}) {
       for (DType dt : {DType::kF32, DType::kF64}) {
         OneOp r = Build(dt, dims, [](Value x) { return Max(x, {0}); });
-        const ReductionPlan p = PlanReduction(r.graph, r.y, target);
+        const ReductionPlan p = PlanReduction(r.graph, r.y, target, false);
         EXPECT_FALSE(p.lanes);
         EXPECT_TRUE(p.vector_out) << dims[1];
         EXPECT_EQ(p.vec, target.natural_vector_size(dt == DType::kF32
@@ -92,10 +131,11 @@ TEST(PlanReductionTest, NonLastAxisVectorizesTheKeptLastAxisInWholeVectors) {
     // Narrower than one vector, or too little work: serial.
     OneOp narrow =
         Build(DType::kF32, {4096, 3}, [](Value x) { return Max(x, {0}); });
-    EXPECT_FALSE(PlanReduction(narrow.graph, narrow.y, target).vector_out);
+    EXPECT_FALSE(
+        PlanReduction(narrow.graph, narrow.y, target, false).vector_out);
     OneOp small =
         Build(DType::kF32, {2, 64}, [](Value x) { return Max(x, {0}); });
-    EXPECT_FALSE(PlanReduction(small.graph, small.y, target).vector_out);
+    EXPECT_FALSE(PlanReduction(small.graph, small.y, target, false).vector_out);
   }
 }
 
@@ -111,11 +151,11 @@ TEST(PlanReductionTest, F32SumsVectorizeOverTheirF64Accumulator) {
         Build(DType::kF32, {64, 64}, [](Value x) { return Max(x, {1}); });
     OneOp isum =
         Build(DType::kI32, {64, 64}, [](Value x) { return Sum(x, {1}); });
-    EXPECT_EQ(PlanReduction(sum.graph, sum.y, target).vec,
+    EXPECT_EQ(PlanReduction(sum.graph, sum.y, target, false).vec,
               target.natural_vector_size(Halide::Float(64)));
-    EXPECT_EQ(PlanReduction(max.graph, max.y, target).vec,
+    EXPECT_EQ(PlanReduction(max.graph, max.y, target, false).vec,
               target.natural_vector_size(Halide::Float(32)));
-    EXPECT_EQ(PlanReduction(isum.graph, isum.y, target).vec,
+    EXPECT_EQ(PlanReduction(isum.graph, isum.y, target, false).vec,
               target.natural_vector_size(Halide::Int(32)));
   }
 }
@@ -331,6 +371,41 @@ OneOp ConvOf(const Dims& x_dims, int64_t o, int64_t k, int64_t stride) {
     Value kernel = x.builder()->Input("w", DType::kF32, {o, x_dims[1], k, k});
     return Conv(x, kernel, std::nullopt, w);
   });
+}
+
+// Weight gradients by planes with few outputs and a long sum are dot
+// products; more outputs, or a short sum, are register-tiled products.
+TEST(PlanConvTest, FewOutputsFromALongSumAreDotProducts) {
+  const LowerLimits limits;
+  for (const testing::FeatureLevel& level : testing::FeatureLevels()) {
+    const Halide::Target target = level.halide_target();
+    const Halide::Type f32 = Halide::Float(32);
+    const int vec = target.natural_vector_size(f32);
+    SCOPED_TRACE(level.name);
+    // The small CNN's first layer (1 -> 32 channels, 3x3, batch 64, 28x28):
+    // its weight gradient sums 64 x 28 x 28 terms for 9 x 32 outputs.
+    const int64_t k = 64 * 28 * 28;
+    const DotPlan dot = PlanDot(9, 32, k, target, f32);
+    ASSERT_GT(dot.chunks, 0);
+    EXPECT_EQ(dot.vec, vec);
+    EXPECT_GE(dot.padded_k(), k);
+    EXPECT_LT(dot.padded_k(), k + dot.chunks * vec);
+    EXPECT_GT(dot.chunks, 1) << "parallel over chunks of the sum";
+    EXPECT_EQ(dot.rows * dot.cols + dot.rows + 1, vec == 16 ? 28 : 16)
+        << "the accumulators fit the registers";
+    // Its second layer's (288 x 64 outputs) and a short sum are not.
+    EXPECT_EQ(PlanDot(288, 64, 64 * 13 * 13, target, f32).chunks, 0);
+    EXPECT_EQ(PlanDot(9, 32, 100 * vec, target, f32).chunks, 0);
+    // ops_e2e's conv2d_weights_dot: by planes on every level, as a dot
+    // product (2 x 2 x 2 rows, 19 columns, 4 x 40 x 37 terms).
+    OneOp c = Build(DType::kF32, {2, 4, 40, 37}, [](Value x) {
+      Value w = x.builder()->Input("w", DType::kF32, {19, 4, 39, 36});
+      return Conv(x, w);
+    });
+    EXPECT_EQ(PlanConv(c.graph, c.y, target, limits.max_conv_window_elements),
+              ConvMethod::kWeightsByPlanes);
+    EXPECT_GT(PlanDot(8, 19, 4 * 40 * 37, target, f32).chunks, 0);
+  }
 }
 
 // ResNet-18's convolutions (batch 4): by rows or by planes, whichever

@@ -71,7 +71,7 @@ void Lowering::LowerReduce(ValueId id) {
   const ReductionOp& op = ReductionOf(node.op);
   const Halide::Type acc_t = op.widens ? AccumulatorType(t) : t;
   const Expr identity = op.identity(acc_t);
-  const ReductionPlan plan = PlanReduction(g_, id, target_);
+  const ReductionPlan plan = PlanReduction(g_, id, target_, FlatInput(x));
 
   Lowered& l = values_[id];
   l.vars = MakeVars(node.type.rank());
@@ -80,7 +80,9 @@ void Lowering::LowerReduce(ValueId id) {
   // The reduced axes other than the one given lanes, innermost first (the
   // RDom's first dimension is its innermost loop).
   std::vector<int64_t> loop_axes(axes.rbegin(), axes.rend());
-  if (plan.lanes) loop_axes.erase(loop_axes.begin());
+  if (plan.lanes) {
+    loop_axes.erase(loop_axes.begin(), loop_axes.begin() + plan.lane_axes);
+  }
   std::vector<Halide::Range> ranges;
   if (plan.lanes) ranges.emplace_back(0, static_cast<int>(plan.blocks));
   for (int64_t a : loop_axes) ranges.emplace_back(0, static_cast<int>(xd[a]));
@@ -108,12 +110,24 @@ void Lowering::LowerReduce(ValueId id) {
   }
   Expr v;
   if (plan.lanes) {
-    const int64_t a = axes.back();
-    Expr pos = chunk * static_cast<int>(plan.blocks * plan.vec) +
-               l.rdom.x * plan.vec + lane;
-    src[a] = Halide::min(pos, static_cast<int>(plan.extent - 1));
-    v = Halide::cast(acc_t, At(x, src));
-    if (plan.chunks * plan.blocks * plan.vec > plan.extent) {
+    Expr pos = chunk * static_cast<int>(plan.blocks * plan.width) +
+               l.rdom.x * plan.width + lane;
+    const Expr in = Halide::min(pos, static_cast<int>(plan.extent - 1));
+    if (plan.lane_axes == 1) {
+      src[axes.back()] = in;
+      v = Halide::cast(acc_t, At(x, src));
+    } else {
+      // The fused axes' flat position, plus the outer axes' strides.
+      Expr flat = in;
+      int64_t stride = plan.extent;
+      for (int d = static_cast<int>(xd.size()) - plan.lane_axes - 1; d >= 0;
+           --d) {
+        flat += src[d] * static_cast<int>(stride);
+        stride *= xd[d];
+      }
+      v = Halide::cast(acc_t, (*FlatView(x))(flat));
+    }
+    if (plan.chunks * plan.blocks * plan.width > plan.extent) {
       v = Halide::select(pos < static_cast<int>(plan.extent), v, identity);
     }
     // partial(lane, chunk, out...) reduces its share of the axis.
@@ -124,7 +138,7 @@ void Lowering::LowerReduce(ValueId id) {
     l.partial(pv) = identity;
     l.partial(pargs) = op.combine(l.partial(pargs), v);
     // The accumulator reduces over lanes and chunks.
-    RDom lanes(0, plan.vec, 0, static_cast<int>(plan.chunks),
+    RDom lanes(0, plan.width, 0, static_cast<int>(plan.chunks),
                absl::StrCat("lanes", id));
     std::vector<Expr> from = {lanes.x, lanes.y};
     from.insert(from.end(), hv.begin(), hv.end());
@@ -142,7 +156,7 @@ void Lowering::LowerReduce(ValueId id) {
 }
 
 ReductionPlan PlanReduction(const Graph& g, ValueId v,
-                            const Halide::Target& target) {
+                            const Halide::Target& target, bool flat_input) {
   const Node& node = g.node(v);
   ReductionPlan plan;
   const Dims& xd = g.type(node.inputs[0]).dims;
@@ -162,17 +176,27 @@ ReductionPlan PlanReduction(const Graph& g, ValueId v,
     return plan;
   }
   plan.extent = xd.back();
+  if (flat_input) {
+    for (int d = static_cast<int>(xd.size()) - 2,
+             i = static_cast<int>(axes.size()) - 2;
+         d >= 0 && i >= 0 && axes[i] == d; --d, --i) {
+      plan.extent *= xd[d];
+      ++plan.lane_axes;
+    }
+  }
   if (plan.extent < 2 * plan.vec || plan.work < kVectorizeThreshold)
     return plan;
   plan.lanes = true;
   plan.vector_out = false;
+  // Long rows: several vectors of lanes, independent chains of adds.
+  plan.width = plan.vec * (plan.extent >= 16 * plan.vec ? 4 : 1);
   // Few outputs from a long axis: parallel chunks of it too.
   if (n_out < 8 && plan.work >= 4 * kParallelThreshold) {
-    plan.chunks = std::min<int64_t>(64, plan.extent / (64 * plan.vec));
+    plan.chunks = std::min<int64_t>(64, plan.extent / (64 * plan.width));
     plan.chunks = std::max<int64_t>(plan.chunks, 1);
   }
   const int64_t per_chunk = (plan.extent + plan.chunks - 1) / plan.chunks;
-  plan.blocks = (per_chunk + plan.vec - 1) / plan.vec;
+  plan.blocks = (per_chunk + plan.width - 1) / plan.width;
   return plan;
 }
 
@@ -200,7 +224,8 @@ void Lowering::ScheduleReduction(ValueId v) {
   Lowered& l = values_[v];
   const Node& node = g_.node(v);
   const Dims& out = node.type.dims;
-  const ReductionPlan plan = PlanReduction(g_, v, target_);
+  const ReductionPlan plan =
+      PlanReduction(g_, v, target_, FlatInput(node.inputs[0]));
   l.acc.compute_root();
   const std::vector<Var> hv = l.acc.args();
   if (plan.lanes) {

@@ -70,6 +70,25 @@ struct ProductShape {
   int64_t k_step = 0;
 };
 
+// A product with few outputs and a long sum whose operands are both read
+// with dense loads along k (the weight gradient of a convolution with few
+// input channels, by planes): vector lanes along k, each summing its terms
+// for a tile of `rows` x `cols` outputs in registers, in `chunks` parallel
+// parts of k of `steps` vectors each; then the lanes and chunks summed.
+// No packing: the regular product would pack b (dy) transposed into
+// panels, a pass over it per task. k is padded to padded_k() with terms
+// the operands make zero. chunks == 0: the product is not one of these.
+struct DotPlan {
+  int vec = 0;
+  int rows = 0;
+  int cols = 0;
+  int64_t chunks = 0;
+  int64_t steps = 0;
+  int64_t padded_k() const { return chunks * steps * vec; }
+};
+DotPlan PlanDot(int64_t m, int64_t n, int64_t k, const Halide::Target& target,
+                Halide::Type t);
+
 // A tensor laid out flat over padded planes, stored first: src(f, b) for f
 // in [0, extent), computed in rows of `row` (extent is a multiple of it).
 struct FlatSource {
@@ -123,6 +142,10 @@ struct Lowered {
   // along o (ScheduleConvCopy).
   bool copy_along_channels = false;
   Func partial;  // reductions with lanes: per-lane partial results.
+  // Dot products (DotPlan): the lanes' sums per chunk, dot(lane, j, i,
+  // chunk), each tile's computed in dot_tile.
+  Func dot, dot_tile;
+  DotPlan dot_plan;
 };
 
 // A stage's axes outside the innermost (hv innermost first, as Func::args)
@@ -246,12 +269,17 @@ struct ReductionPlan {
   // Vector lanes over the innermost reduced axis when it is the contiguous
   // one: a partial reduction per lane (and per chunk), then a reduction
   // over lanes (and chunks). The axis is padded with the identity to
-  // chunks * blocks * vec elements.
+  // chunks * blocks * width elements. When the input is read as a flat
+  // buffer, all trailing reduced axes are that axis, fused (a bias's
+  // gradient, the sum of [N, C, 11, 11] over N, H and W: lanes over 121
+  // elements, where 11 is narrower than two vectors of its f64 sum).
   bool lanes = false;
   int vec = 1;
-  int64_t extent = 0;  // Of the innermost reduced axis.
+  int width = 1;       // Lanes: vec, or several vectors on long rows.
+  int lane_axes = 1;   // Trailing reduced axes fused into the lanes' axis.
+  int64_t extent = 0;  // Of the lanes' axis.
   int64_t chunks = 1;  // Parallel chunks of that axis.
-  int64_t blocks = 0;  // Vectors per chunk.
+  int64_t blocks = 0;  // Steps of `width` lanes per chunk.
   // Otherwise (no lanes): vectorized over the innermost output dimension
   // (the input is contiguous there), rounded up to whole vectors: the
   // accumulator is padded and the reads of the input clamped. (A guarded
@@ -263,8 +291,9 @@ struct ReductionPlan {
   bool parallel_out = false;
   int64_t work = 0;  // Input elements.
 };
+// `flat_input`: the input is a buffer that can be read with a flat index.
 ReductionPlan PlanReduction(const Graph& g, ValueId v,
-                            const Halide::Target& target);
+                            const Halide::Target& target, bool flat_input);
 
 // Whether a cumsum is vectorized over the innermost dimension (when that is
 // not the scan axis; lower_scan.cc).
@@ -326,6 +355,8 @@ class Lowering {
   // reads whose flat index is simpler than the tensor's. nullopt if the
   // value is computed in this stage.
   std::optional<Halide::ImageParam> FlatView(ValueId id);
+  // Whether FlatView(id) has a view (without making one).
+  bool FlatInput(ValueId id) const;
   void LowerExternal(ValueId id);     // lower.cc
   void LowerLeaf(ValueId id);         // lower.cc
   void LowerElementwise(ValueId id);  // lower_elementwise.cc
@@ -361,6 +392,11 @@ class Lowering {
   void DefineProduct(ValueId id, const ProductShape& shape,
                      const ProductOperand& a, const ProductOperand& b,
                      bool strict);
+  // The same as dot products (DotPlan; shape.k is plan.padded_k(), no
+  // batch).
+  void DefineDotProduct(ValueId id, const ProductShape& shape,
+                        const DotPlan& plan, const ProductOperand& a,
+                        const ProductOperand& b, bool strict);
   // `strict` for a product of the values a and b: LLVM could see a
   // constant in one of them (ReadsConstant).
   bool StrictProduct(ValueId a, ValueId b) const {
@@ -408,6 +444,7 @@ class Lowering {
   void ScheduleScatter(ValueId v);    // lower_scan.cc
   void ScheduleReduction(ValueId v);  // lower_reduction.cc
   void ScheduleMatMul(ValueId v);     // lower_matmul.cc
+  void ScheduleDotProduct(ValueId v);
   void SchedulePacking(ValueId v, int cols, int panels, std::optional<Var> task,
                        bool parallel);
   void ScheduleSharedKBlocks(ValueId v, const MatMulBlock& block,

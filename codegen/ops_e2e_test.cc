@@ -374,6 +374,19 @@ TEST_P(OpsE2eTest, ReductionsLarge) {
        [](V v) {
          return Sum(v[0], {0, 2, 3}, true) * v[0];
        }},
+      // A bias's gradient on small planes (the trailing reduced axes fused
+      // into the lanes: 11 x 11 is 121 elements of one axis), and a max
+      // over them (its update is a select).
+      {"bias_grad",
+       {{"x", {5, 19, 11, 11}}},
+       [](V v) {
+         return Sum(v[0], {0, 2, 3});
+       }},
+      {"stats_max",
+       {{"x", {3, 37, 13, 29}}},
+       [](V v) {
+         return Max(v[0], {0, 2, 3});
+       }},
       {"stats_keep_mid",
        {{"x", {5, 301, 41}}},
        [](V v) {
@@ -951,6 +964,12 @@ std::vector<Case> ConvPoolCases() {
        [row_pad](V v) { return Conv(v[0], v[1], std::nullopt, row_pad); }},
       {"conv1d_weights_planes",
        {{"x", {3, 4, 20}}, {"w", {16, 4, 18}}},
+       [](V v) { return Conv(v[0], v[1]); }},
+      // The same with few outputs and a long sum: a dot product (DotPlan:
+      // lanes along the 4 x 40 x 37 terms; tiles of 3 rows, 8 columns or
+      // fewer, with a tail on each: 2 x 2 x 2 rows, 19 columns).
+      {"conv2d_weights_dot",
+       {{"x", {2, 4, 40, 37}}, {"w", {19, 4, 39, 36}}},
        [](V v) { return Conv(v[0], v[1]); }},
       // Many channels: the rows of the products (the weights, and their
       // transposed flip for the input gradient) are copied in parallel
