@@ -84,10 +84,24 @@ struct ConvParts {
 // The padded planes a stride-1 convolution reads: per spatial axis its
 // outputs plus the dilated kernel's reach (Hp_s), the row-major strides
 // of a flat position over them, and their product P.
+// `shared`: consecutive rows (and planes) share their zero padding, the
+// high pad of one being the low pad of the next: Hp_s is shorter by
+// min(low, high, reach), and windows that run past a row's end read the
+// next row's first columns, zeros. (The input gradient of an unpadded 3x3
+// convolution, padded by 2 on each side: 13x13 outputs on 13x13 planes
+// instead of 15x15; ResNet-18's 14x14 on 15x15 instead of 16x16.)
 struct Planes {
-  explicit Planes(const ConvParts& c) : extents(c.spatial), strides(c.spatial) {
+  Planes(const ConvParts& c, bool shared)
+      : extents(c.spatial), strides(c.spatial) {
     for (int s = c.spatial - 1; s >= 0; --s) {
-      extents[s] = c.yd[2 + s] + (c.kernel[s] - 1) * c.rhs[s];
+      const int64_t reach = (c.kernel[s] - 1) * c.rhs[s];
+      extents[s] = c.yd[2 + s] + reach;
+      if (shared) {
+        // At most the reach: outputs keep positions of their own (a 1x1
+        // kernel's padding is not shared).
+        const int64_t high = extents[s] - c.low[s] - c.xd[2 + s];
+        extents[s] -= std::max<int64_t>(0, std::min({c.low[s], high, reach}));
+      }
       strides[s] = size;
       size *= extents[s];
     }
@@ -189,7 +203,7 @@ ConvMethod PlanConv(const Graph& g, ValueId id, const Halide::Target& target,
     for (int s = 0; s < c.spatial; ++s) {
       if (c.strides[s] != 1 || c.rhs[s] != 1) return false;
     }
-    const int64_t plane = Planes(c).size;
+    const int64_t plane = Planes(c, false).size;
     const int64_t rows = c.yd[0] * NumElements(pixels);
     const MatMulBlock block = PlanMatMul(rows, c.og, target, t);
     const bool tiles = (block.cols > 0 && block.rows >= 4) ||
@@ -225,7 +239,7 @@ ConvMethod PlanConv(const Graph& g, ValueId id, const Halide::Target& target,
     for (int s = 0; s < c.spatial; ++s) {
       if (c.strides[s] != 1) return 0;
     }
-    const PlaneColumns pc(c, Planes(c), target, t);
+    const PlaneColumns pc(c, Planes(c, true), target, t);
     const MatMulBlock block = PlanMatMul(c.og, pc.n, target, t);
     const bool fits = NumElements(pixels) * 10 >= pc.per_image_columns * 7 &&
                       block.cols > 0 && block.rows >= 4 &&
@@ -624,7 +638,8 @@ void Lowering::LowerTransposedConv(ValueId id) {
 }
 
 // Stride 1 on every axis: with the input zero-padded to planes of P =
-// prod_s Hp_s elements (Hp_s = outputs + the dilated kernel's reach) and
+// prod_s Hp_s elements (Hp_s = outputs + the dilated kernel's reach, less
+// the zeros rows share: Planes) and
 // laid out flat per channel, xf[ch, f] with f = n P + sum_s i_s pstride_s,
 // every window element of output f is xf[ch, f + off(k)], off(k) = sum_s
 // k_s rd_s pstride_s: per group g,
@@ -641,7 +656,7 @@ void Lowering::LowerConvByPlanes(ValueId id) {
   const ConvParts c(g_, g_.node(id));
   const Halide::Type t = TypeOf(id);
   const int S = c.spatial;
-  const Planes p(c);
+  const Planes p(c, /*shared=*/true);
   const Dims& planes = p.extents;
   const std::vector<int64_t>& pstride = p.strides;
   const int64_t plane = p.size;
@@ -725,7 +740,7 @@ void Lowering::LowerConvWeightsByPlanes(ValueId id) {
   const int S = c.spatial;
   const Dims pixels(c.yd.begin() + 2, c.yd.end());
   const int64_t npix = NumElements(pixels);
-  const Planes p(c);
+  const Planes p(c, /*shared=*/false);
   const Dims& planes = p.extents;
   const std::vector<int64_t>& pstride = p.strides;
   const int64_t plane = p.size;

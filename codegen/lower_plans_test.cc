@@ -424,11 +424,11 @@ TEST(PlanConvTest, FewerColumnsOfRowsOrPlanes) {
     // panels of 8, no padding.
     EXPECT_EQ(plan(ConvOf({4, 64, 56, 56}, 64, 3, 1)),
               vec >= 8 ? ConvMethod::kByPlanes : ConvMethod::kByRows);
-    // 28 wide on AVX-512: rows of 32 columns, 896 per image, as by planes
-    // (14 panels of 64): rows. Narrower panels fit the planes closer (848
-    // columns with 8 lanes, 840 with 4; rows 896).
-    EXPECT_EQ(plan(ConvOf({4, 128, 28, 28}, 128, 3, 1)),
-              vec == 16 ? ConvMethod::kByRows : ConvMethod::kByPlanes);
+    // 28 wide: by planes, 29x29 (rows share their zero padding), 841
+    // positions per image, 848 columns on AVX-512 (panels of 64) against
+    // rows of 32 columns, 896 per image (on 30x30 planes, 900 positions,
+    // rows had won there).
+    EXPECT_EQ(plan(ConvOf({4, 128, 28, 28}, 128, 3, 1)), ConvMethod::kByPlanes);
     // Strided: rows only.
     EXPECT_EQ(plan(ConvOf({4, 64, 56, 56}, 128, 3, 2)), ConvMethod::kByRows);
     // 7x7: per image by planes (64 columns each); shorter than a vector,

@@ -886,6 +886,11 @@ std::vector<Case> ConvPoolCases() {
   planes_dilated.dilations = {1, 2};
   WindowOptions row_pad1;
   row_pad1.pads_low = row_pad1.pads_high = {1};
+  WindowOptions full_pad1;
+  full_pad1.pads_low = full_pad1.pads_high = {2};
+  WindowOptions uneven;
+  uneven.pads_low = {2, 0};
+  uneven.pads_high = {1, 2};
   WindowOptions pixels;
   pixels.strides = {1, 2};
   pixels.pads_low = pixels.pads_high = {0, 1};
@@ -953,6 +958,21 @@ std::vector<Case> ConvPoolCases() {
       {"conv1d_planes",
        {{"x", {3, 5, 12}}, {"w", {4, 5, 3}}},
        [row_pad1](V v) { return Conv(v[0], v[1], std::nullopt, row_pad1); }},
+      // Rows sharing their zero padding (Planes): a full padding (the
+      // input gradient's shape: 14 outputs on planes of 14), and pads
+      // unequal, low above high (shared 1 row) and below (none shared).
+      {"conv1d_planes_full",
+       {{"x", {3, 5, 12}}, {"w", {4, 5, 3}}},
+       [full_pad1](V v) { return Conv(v[0], v[1], std::nullopt, full_pad1); }},
+      {"conv2d_planes_uneven",
+       {{"x", {2, 3, 9, 10}}, {"w", {4, 3, 3, 3}}},
+       [uneven](V v) { return Conv(v[0], v[1], std::nullopt, uneven); }},
+      // A 1x1 kernel, padded: nothing to share (the outputs fill the
+      // padded planes; the weight gradient of a 3x3 convolution on 1x1
+      // images, ResNet-18's layer4 at 32x32, has this shape).
+      {"conv2d_planes_1x1_padded",
+       {{"x", {2, 3, 5, 4}}, {"w", {4, 3, 1, 1}}},
+       [row_pad](V v) { return Conv(v[0], v[1], std::nullopt, row_pad); }},
       {"conv3d_planes",
        {{"x", {1, 2, 9, 9, 9}}, {"w", {4, 2, 2, 2, 2}}},
        [](V v) { return Conv(v[0], v[1]); }},
