@@ -231,9 +231,7 @@ void Lowering::DefineProduct(ValueId id, const ProductShape& shape,
   // data LLVM cannot see; an operand it could see as a constant would let
   // it fold x * NaN or x * 0 to anything (RandomGraphsTest), so then the
   // arithmetic is strict.
-  auto strictly = [&](Expr e) {
-    return strict && t.is_float() ? Halide::strict_float(e) : e;
-  };
+  auto strictly = [strict](Expr e) { return strict ? StrictIfFloat(e) : e; };
   const int64_t kb = PlanKBlock(shape, block, t);
   if (kb > 0) {
     // acc += partial over the blocks; each partial sums one block.
@@ -272,9 +270,7 @@ void Lowering::DefineDotProduct(ValueId id, const ProductShape& shape,
   l.shape = shape;
   l.dot_plan = plan;
   const int m = static_cast<int>(shape.m), n = static_cast<int>(shape.n);
-  auto strictly = [&](Expr e) {
-    return strict && t.is_float() ? Halide::strict_float(e) : e;
-  };
+  auto strictly = [strict](Expr e) { return strict ? StrictIfFloat(e) : e; };
   Var lane("dlane"), j("dj"), i("di"), chunk("dchunk");
   l.rdom = RDom(0, static_cast<int>(plan.steps), absl::StrCat("k_", id));
   const Expr kk =

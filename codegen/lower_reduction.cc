@@ -12,6 +12,7 @@
 #include "codegen/lowering.h"
 #include "graph/check.h"
 #include "graph/ops/op_def.h"
+#include "graph/types.h"
 
 namespace adc::codegen::lowering {
 namespace {
@@ -118,12 +119,10 @@ void Lowering::LowerReduce(ValueId id) {
       v = Halide::cast(acc_t, At(x, src));
     } else {
       // The fused axes' flat position, plus the outer axes' strides.
+      const std::vector<int64_t> strides = RowMajorStrides(xd);
       Expr flat = in;
-      int64_t stride = plan.extent;
-      for (int d = static_cast<int>(xd.size()) - plan.lane_axes - 1; d >= 0;
-           --d) {
-        flat += src[d] * static_cast<int>(stride);
-        stride *= xd[d];
+      for (int d = 0; d < static_cast<int>(xd.size()) - plan.lane_axes; ++d) {
+        flat += src[d] * static_cast<int>(strides[d]);
       }
       v = Halide::cast(acc_t, (*FlatView(x))(flat));
     }
