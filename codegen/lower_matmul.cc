@@ -446,9 +446,7 @@ void Lowering::ScheduleMatMul(ValueId v) {
     }
   }
   for (FlatSource& src : l.flat_sources) {
-    // By planes, (f, b), row by row: within a row, f's division by the row
-    // and plane is the row's (the simplifier drops the lanes'), so the
-    // tensor is read with dense loads. Rows in tasks (b may be 1).
+    // By planes, (f, b): zero, row by row, rows in tasks (b may be 1).
     const std::vector<Var> sv = src.func.args();
     const int row = static_cast<int>(src.row);
     const int rows = static_cast<int>(src.extent / row);
@@ -463,6 +461,27 @@ void Lowering::ScheduleMatMul(ValueId v) {
       src.func.vectorize(xw, width, TailStrategy::ShiftInwards);
     }
     if (parallel) src.func.parallel(outer);
+    // The box, row by row: runs of dense loads and stores, masked where a
+    // row ends mid-vector; planes in tasks of about 4096 elements. Distinct
+    // (r, b) store to distinct f, which Halide does not prove for an index
+    // that is not a bare variable: allowed explicitly.
+    Halide::Stage box = src.func.update(0);
+    const RDom& r = src.rdom;
+    box.allow_race_conditions();
+    int box_width = vec;
+    while (box_width > 4 && src.box_row <= box_width / 2) box_width /= 2;
+    if (src.box_row >= 2) {
+      RVar bo("box_o"), bi("box_i");
+      box.split(r[0], bo, bi, box_width, TailStrategy::Predicate).vectorize(bi);
+    }
+    if (parallel) {
+      RVar task("box_task"), group("box_group"), item("box_item");
+      box.fuse(r[r.dimensions() - 1], sv[1], task);
+      const int per = static_cast<int>(
+          std::max<int64_t>(1, 4096 / std::max<int64_t>(1, src.box_size)));
+      box.split(task, group, item, per, TailStrategy::GuardWithIf)
+          .parallel(group);
+    }
   }
   if (l.dot.defined()) return ScheduleDotProduct(v);
   Func f = l.product, acc = l.acc;

@@ -91,10 +91,17 @@ DotPlan PlanDot(int64_t m, int64_t n, int64_t k, const Halide::Target& target,
 
 // A tensor laid out flat over padded planes, stored first: src(f, b) for f
 // in [0, extent), computed in rows of `row` (extent is a multiple of it).
+// A tensor laid out flat over zero-padded planes (FlatPlanes): zero, then
+// (update) each plane's box of data; `rdom` its domain (the box's axes
+// innermost first, then the planes), box_row and box_size its innermost
+// extent and elements per plane.
 struct FlatSource {
   Func func;
+  RDom rdom;
   int64_t row = 0;
   int64_t extent = 0;
+  int64_t box_row = 0;
+  int64_t box_size = 0;
 };
 
 // What the scheduler needs to know about one lowered value.
@@ -376,12 +383,22 @@ class Lowering {
   // Conv `id`'s input zero-padded by pads_low: x[n, ch, i - lo] inside x.
   Expr PaddedX(ValueId id, Expr n, Expr ch, const std::vector<Expr>& i);
   void LowerConvWeightsByPlanes(ValueId id);
-  // src(f, b) = value(a, b, i...) for f = a P + i over `planes` (P their
-  // product, i row-major), a < outer; zero for a past outer. `reads`: the
-  // largest f read, plus one.
-  FlatSource FlatPlanes(
-      const std::string& name, int64_t outer, const Dims& planes, int64_t reads,
-      const std::function<Expr(Expr, Expr, const std::vector<Expr>&)>& value);
+  // Where a tensor's data lies in a plane, per axis: positions start <=
+  // i < start + extent hold the tensor's elements source + (i - start).
+  struct PlaneBox {
+    int64_t start = 0, source = 0, extent = 0;
+  };
+  using FlatValue = std::function<Expr(Expr, Expr, const std::vector<Expr>&)>;
+  // src(f, b) for f = a P + i over `planes` (P their product, i
+  // row-major): value(a, b, q...) where i is inside `box` (q the source
+  // elements) and a < outer, else zero. `reads`: the largest f read, plus
+  // one.
+  FlatSource FlatPlanes(const std::string& name, int64_t outer,
+                        const Dims& planes, int64_t reads,
+                        const std::vector<PlaneBox>& box,
+                        const FlatValue& value);
+  // Conv `id`'s input x in `planes`, padded by pads_low (PaddedX's box).
+  std::vector<PlaneBox> PaddedBox(ValueId id, const Dims& planes);
   // The elements of a product's operands: a(row, term, batch...) and
   // b(term, column, batch...), batch indices outermost first. Rows and
   // columns passed are in range; terms range over [0, k).
